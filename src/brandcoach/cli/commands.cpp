@@ -1,0 +1,253 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "brandcoach/cli/cli.hpp"
+#include "brandcoach/coach/coach.hpp"
+#include "brandcoach/http/http.hpp"
+#include "brandcoach/index/index.hpp"
+#include "brandcoach/llm/llm.hpp"
+#include "brandcoach/obs/obs.hpp"
+#include "brandcoach/route/route.hpp"
+#include "brandcoach/store/store.hpp"
+
+namespace brandcoach::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int fail(const Error& error) {
+  std::cerr << "brandcoach: " << error.message;
+  if (!error.param.empty() && error.message.find(error.param) == std::string::npos)
+    std::cerr << " [" << error.param << "]";
+  std::cerr << "\n";
+  return exit_code(error.kind);
+}
+
+// Everything a turn needs, built once from the configuration and passed down explicitly.
+struct App {
+  Config config;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<index::Retriever> retriever;
+  std::unique_ptr<route::Router> router;
+  std::unique_ptr<llm::LlmProvider> provider;
+  std::unique_ptr<coach::Coach> coach;
+};
+
+fs::path knowledge_dir(const Config& config) {
+  return config.knowledge.dir.empty() ? coach::bundled_data_dir() / "knowledge"
+                                      : fs::path(config.knowledge.dir);
+}
+
+fs::path assistants_file(const Config& config) {
+  return config.knowledge.assistants_file.empty() ? coach::bundled_data_dir() / "assistants.toml"
+                                                  : fs::path(config.knowledge.assistants_file);
+}
+
+Result<std::unique_ptr<store::Store>> open_store(const Config& config, int connections) {
+  return store::open_sqlite({config.database_path(), connections, 10000});
+}
+
+Result<App> build_app(Config config, int connections) {
+  const auto started = std::chrono::steady_clock::now();
+  App app;
+  auto assistants = coach::AssistantRegistry::load(assistants_file(config));
+  if (!assistants) return assistants.error();
+  auto store = open_store(config, connections);
+  if (!store) return store.error();
+  app.store = std::move(store).value();
+  if (config.knowledge.sync_on_start) {
+    auto report = coach::sync_knowledge(*app.store, *assistants, knowledge_dir(config));
+    if (!report) return report.error();
+    for (const auto& failure : report->failures)
+      spdlog::warn("knowledge: skipped {}: {}", failure.path, failure.reason);
+    spdlog::info("knowledge base: {} added, {} updated, {} removed, {} unchanged ({} new chunks)",
+                 report->added, report->updated, report->removed, report->unchanged, report->chunks);
+  }
+  app.retriever = std::make_unique<index::LexicalRetriever>(*app.store);
+  app.router = std::make_unique<route::KeywordRouter>();
+  app.provider = llm::make_offline_composer();
+  coach::CoachOptions options;
+  options.top_k = static_cast<int>(config.knowledge.top_k);
+  options.recent_turns = static_cast<int>(config.session.recent_turns);
+  options.idle_gap_ms = config.session.idle_gap_minutes * 60 * 1000;
+  app.coach = std::make_unique<coach::Coach>(*app.store, *app.retriever, *app.router, *app.provider,
+                                             std::move(assistants).value(), options);
+  app.config = std::move(config);
+  spdlog::info("ready in {:.0f} ms (database {})",
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
+               app.config.database_path());
+  return app;
+}
+
+int serve(Config config) {
+  if (auto status = http::check_bind_address(config.server.host); !status) return fail(status.error());
+  const int workers = config.server.workers > 0
+                          ? static_cast<int>(config.server.workers)
+                          : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  auto app = build_app(std::move(config), workers + 1);
+  if (!app) return fail(app.error());
+  obs::Metrics metrics;
+  http::ServerOptions options;
+  const auto& server = app->config.server;
+  options.host = server.host;
+  options.port = static_cast<uint16_t>(server.port);
+  options.body_limit_bytes = static_cast<size_t>(server.body_limit_bytes);
+  options.request_timeout_ms = server.request_timeout_ms;
+  options.shutdown_grace_ms = server.shutdown_grace_ms;
+  options.io_threads = static_cast<int>(server.io_threads);
+  options.workers = workers;
+  http::Server http_server(options, {*app->coach, *app->store, metrics});
+  auto port = http_server.listen();
+  if (!port) return fail(port.error());
+  const std::string host =
+      options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
+  spdlog::info("listening on http://{}:{}", host, *port);
+  std::cout << fmt::format("brandcoach is running at http://{}:{}/", host, *port) << std::endl;
+  http_server.run();
+  return 0;
+}
+
+int chat(Config config, const std::string& user, bool json_output) {
+  auto app = build_app(std::move(config), 2);
+  if (!app) return fail(app.error());
+  const bool interactive = isatty(STDIN_FILENO) != 0;
+  if (interactive && !json_output) {
+    std::cout << "brandcoach chat as '" << user << "'. Type your message; Ctrl-D to leave.\n";
+  }
+  std::string line;
+  int exit_status = 0;
+  while (true) {
+    if (interactive && !json_output) std::cout << "\nyou> " << std::flush;
+    if (!std::getline(std::cin, line)) break;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    coach::TurnEvents events;
+    if (!json_output) {
+      events.on_route = [](const route::Decision& d) {
+        std::cout << fmt::format("\n[{} · {:.0f}% · {}]\n", d.assistant, d.confidence * 100, d.method)
+                  << std::flush;
+      };
+      events.on_delta = [](std::string_view text) { std::cout << text << std::flush; };
+    }
+    auto result = app->coach->turn(user, line, events);
+    if (!result) {
+      exit_status = fail(result.error());
+      if (result.error().kind == ErrorKind::invalid_input ||
+          result.error().kind == ErrorKind::payload_too_large) {
+        continue;  // one bad line does not end the conversation
+      }
+      return exit_status;
+    }
+    if (json_output) {
+      std::cout << coach::to_json(*result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n"
+                << std::flush;
+    } else {
+      std::cout << "\n";
+      for (size_t i = 0; i < result->citations.size(); ++i) {
+        const auto& c = result->citations[i];
+        std::cout << fmt::format("  [{}] {}/{} — {}\n", i + 1, c.store, c.file, c.heading);
+      }
+    }
+  }
+  return exit_status;
+}
+
+int kb_ingest(Config config, const std::string& store_name, const std::vector<std::string>& paths) {
+  auto store = open_store(config, 1);
+  if (!store) return fail(store.error());
+  std::vector<fs::path> inputs(paths.begin(), paths.end());
+  auto report = coach::ingest_into(**store, store_name, inputs, /*prune=*/false);
+  if (!report) return fail(report.error());
+  for (const auto& failure : report->failures)
+    std::cerr << "skipped " << failure.path << ": " << failure.reason << "\n";
+  std::cout << fmt::format("{}: {} added, {} updated, {} unchanged, {} chunks written, {} skipped\n",
+                           store_name, report->added, report->updated, report->unchanged, report->chunks,
+                           report->failures.size());
+  return report->failures.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"brandcoach: a self-hosted IDEA Brand Coach", "brandcoach"};
+  app.require_subcommand(1);
+  std::string config_file;
+  std::string data_dir;
+  std::vector<std::string> settings;
+  app.add_option("--config", config_file, "TOML configuration file (default: ./brandcoach.toml if present)");
+  app.add_option("--data-dir", data_dir, "folder for the database and runtime files (default ./var)");
+  app.add_option("--set", settings, "override a configuration key: section.key=value (repeatable)");
+
+  auto* serve_cmd = app.add_subcommand("serve", "run the HTTP server");
+  std::string host;
+  int port = -1;
+  serve_cmd->add_option("--host", host, "address to listen on (default 127.0.0.1)");
+  serve_cmd->add_option("--port", port, "port to listen on; 0 picks a free port (default 8080)");
+
+  auto* chat_cmd = app.add_subcommand("chat", "talk to the coach in the terminal");
+  std::string user = "local";
+  bool json_output = false;
+  chat_cmd->add_option("--user", user, "the user to chat as (default local)");
+  chat_cmd->add_flag("--json", json_output, "print one JSON object per turn and nothing else on stdout");
+
+  auto* kb_cmd = app.add_subcommand("kb", "manage knowledge stores");
+  kb_cmd->require_subcommand(1);
+  auto* ingest_cmd =
+      kb_cmd->add_subcommand("ingest", "add markdown/text files and folders to a knowledge store");
+  std::string store_name;
+  std::vector<std::string> paths;
+  ingest_cmd->add_option("--store", store_name, "knowledge store name (e.g. avatar)")->required();
+  ingest_cmd->add_option("paths", paths, "files or folders")->required();
+
+  auto* config_cmd = app.add_subcommand("config", "inspect configuration");
+  config_cmd->require_subcommand(1);
+  auto* show_cmd = config_cmd->add_subcommand("show", "print the effective configuration, secrets masked");
+  auto* version_cmd = app.add_subcommand("version", "print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (version_cmd->parsed()) {
+    std::cout << "brandcoach " << BRANDCOACH_VERSION << "\n";
+    return 0;
+  }
+
+  ConfigSources sources;
+  if (!config_file.empty()) sources.file = config_file;
+  sources.env = brandcoach_environment();
+  for (const auto& setting : settings) {
+    const auto eq = setting.find('=');
+    if (eq == std::string::npos) return fail(Error::config("--set expects section.key=value", setting));
+    sources.overrides.emplace_back(setting.substr(0, eq), setting.substr(eq + 1));
+  }
+  if (!data_dir.empty()) sources.overrides.emplace_back("storage.data_dir", data_dir);
+  if (!host.empty()) sources.overrides.emplace_back("server.host", host);
+  if (port >= 0) sources.overrides.emplace_back("server.port", std::to_string(port));
+  auto config = load_config(sources);
+  if (!config) return fail(config.error());
+
+  if (show_cmd->parsed()) {
+    std::cout << render_config(*config);
+    return 0;
+  }
+  if (auto status = setup_logging(config->log); !status) return fail(status.error());
+  if (serve_cmd->parsed()) return serve(std::move(config).value());
+  if (chat_cmd->parsed()) return chat(std::move(config).value(), user, json_output);
+  if (ingest_cmd->parsed()) return kb_ingest(std::move(config).value(), store_name, paths);
+  return 2;
+}
+
+}  // namespace brandcoach::cli

@@ -1,0 +1,137 @@
+// brandcoach coach: the assistants and the turn pipeline (DESIGN §1).
+//
+// `Coach::turn` is the one function every adapter (HTTP, CLI) calls: it stores the user's message
+// durably, routes it, retrieves knowledge, generates the answer (streaming), and stores the reply.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "brandcoach/core/core.hpp"
+#include "brandcoach/index/index.hpp"
+#include "brandcoach/ingest/ingest.hpp"
+#include "brandcoach/llm/llm.hpp"
+#include "brandcoach/route/route.hpp"
+#include "brandcoach/store/store.hpp"
+
+namespace brandcoach::coach {
+
+/// One specialist assistant, as configured in data/assistants.toml.
+struct Assistant {
+  std::string id;  // diagnostic | avatar | canvas | capture | core
+  std::string title;
+  std::string instructions;
+  std::string intro;  // the offline composer's opening line
+  std::string knowledge_store;
+  std::string model;  // empty: the provider's default
+  double temperature = 0.7;
+  int64_t max_output_tokens = 800;
+  std::vector<std::string> next_steps;
+};
+
+/// The five assistants, loaded once at start.
+class AssistantRegistry {
+ public:
+  /// Loads and validates the file; every assistant the router can choose must be present.
+  static Result<AssistantRegistry> load(const std::filesystem::path& file);
+  const Assistant* find(std::string_view id) const;
+  const std::vector<Assistant>& all() const { return assistants_; }
+
+ private:
+  std::vector<Assistant> assistants_;
+};
+
+/// Where the bundled data (assistants.toml, knowledge/) lives: ./data
+/// when it holds assistants.toml, else the data folder of the source tree this binary was built from.
+std::filesystem::path bundled_data_dir();
+
+/// A citation as returned to clients.
+struct Citation {
+  std::string store;
+  std::string file;
+  int64_t chunk = 0;
+  std::string heading;
+  std::string snippet;
+};
+
+/// Everything a finished turn reports; `to_json` gives the `/api/chat` object.
+struct TurnResult {
+  std::string reply;
+  std::string assistant;
+  route::Decision route;
+  std::vector<Citation> citations;
+  llm::Usage usage;
+  std::map<std::string, double> timings_ms;
+  int64_t message_seq = 0;  // the user's message in the thread
+  int64_t reply_seq = 0;
+  int64_t session_no = 0;
+};
+
+nlohmann::json to_json(const TurnResult& result);
+nlohmann::json to_json(const route::Decision& decision);
+nlohmann::json to_json(const Citation& citation);
+
+/// Callbacks for streaming a turn as it happens. All are optional.
+struct TurnEvents {
+  std::function<void(const route::Decision&)> on_route;
+  llm::DeltaSink on_delta;
+};
+
+struct CoachOptions {
+  int top_k = 5;
+  int recent_turns = 10;
+  int64_t idle_gap_ms = 30 * 60 * 1000;
+};
+
+/// Checks a user id presented by a caller: 1–128 characters of letters, digits and . _ @ + -.
+Status validate_user_id(std::string_view user);
+/// Checks a chat message: non-empty after trimming, valid UTF-8, at most kMaxMessageBytes.
+Status validate_message(std::string_view message);
+inline constexpr size_t kMaxMessageBytes = 32 * 1024;
+
+class Coach {
+ public:
+  Coach(store::Store& store, index::Retriever& retriever, const route::Router& router,
+        llm::LlmProvider& provider, AssistantRegistry assistants, CoachOptions options);
+
+  /// Runs one turn for `user`. The user's message is durable before routing starts; if anything later
+  /// fails the message stays in the thread and the error is returned.
+  Result<TurnResult> turn(std::string_view user, std::string_view message, const TurnEvents& events = {});
+
+  const AssistantRegistry& assistants() const { return assistants_; }
+
+ private:
+  store::Store& store_;
+  index::Retriever& retriever_;
+  const route::Router& router_;
+  llm::LlmProvider& provider_;
+  AssistantRegistry assistants_;
+  CoachOptions options_;
+};
+
+/// What a knowledge ingest or sync did.
+struct SyncReport {
+  int added = 0;
+  int updated = 0;
+  int unchanged = 0;
+  int removed = 0;
+  int64_t chunks = 0;
+  std::vector<ingest::Failure> failures;
+};
+
+/// Reads files/folders into the named knowledge store (replacing changed files). With `prune`,
+/// files of the store that are no longer among the inputs are removed.
+Result<SyncReport> ingest_into(store::Store& store, std::string_view store_name,
+                               const std::vector<std::filesystem::path>& paths, bool prune);
+
+/// Brings every assistant's knowledge store in line with <knowledge_dir>/<assistant>/.
+Result<SyncReport> sync_knowledge(store::Store& store, const AssistantRegistry& assistants,
+                                  const std::filesystem::path& knowledge_dir);
+
+}  // namespace brandcoach::coach

@@ -1,0 +1,337 @@
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <filesystem>
+#include <functional>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "brandcoach/core/core.hpp"
+
+extern char** environ;
+
+namespace brandcoach {
+
+namespace {
+
+using Value = std::variant<std::string, int64_t, double, bool>;
+
+// One configuration key: where it lives, its type, its bounds, and how to reach it in Config.
+// The table below is the single description of the configuration; file, environment, flags and
+// `config show` all go through it.
+struct Field {
+  std::string section;
+  std::string key;
+  bool secret = false;
+  std::function<Status(Config&, const Value&)> set;
+  std::function<Value(const Config&)> get;
+  std::string type_name;
+
+  std::string name() const { return section + "." + key; }
+  std::string env_name() const {
+    std::string out = "BRANDCOACH_" + section + "_" + key;
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+    return out;
+  }
+};
+
+template <class T>
+constexpr std::string_view type_name_of() {
+  if constexpr (std::is_same_v<T, std::string>) return "string";
+  if constexpr (std::is_same_v<T, int64_t>) return "integer";
+  if constexpr (std::is_same_v<T, double>) return "number";
+  if constexpr (std::is_same_v<T, bool>) return "boolean";
+}
+
+template <class T>
+using Check = std::function<std::optional<std::string>(const T&)>;
+
+template <class T>
+Field make_field(std::string section, std::string key, T& (*access)(Config&), Check<T> check = {},
+                 bool secret = false) {
+  Field field;
+  field.section = std::move(section);
+  field.key = std::move(key);
+  field.secret = secret;
+  field.type_name = std::string(type_name_of<T>());
+  const std::string name = field.name();
+  field.set = [access, check, name](Config& config, const Value& value) -> Status {
+    const T* typed = std::get_if<T>(&value);
+    if (!typed) return Error::config(fmt::format("{} must be a {}", name, type_name_of<T>()), name);
+    if (check) {
+      if (auto problem = check(*typed)) return Error::config(name + " " + *problem, name);
+    }
+    access(config) = *typed;
+    return ok();
+  };
+  field.get = [access](const Config& config) -> Value { return access(const_cast<Config&>(config)); };
+  return field;
+}
+
+Check<int64_t> in_range(int64_t low, int64_t high) {
+  return [low, high](const int64_t& v) -> std::optional<std::string> {
+    if (v < low || v > high) return fmt::format("must be between {} and {} (got {})", low, high, v);
+    return std::nullopt;
+  };
+}
+
+Check<std::string> one_of(std::vector<std::string> allowed) {
+  return [allowed](const std::string& v) -> std::optional<std::string> {
+    if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return std::nullopt;
+    return fmt::format("must be one of {} (got '{}')", fmt::join(allowed, ", "), v);
+  };
+}
+
+Check<std::string> non_empty() {
+  return [](const std::string& v) -> std::optional<std::string> {
+    if (v.empty()) return "must not be empty";
+    return std::nullopt;
+  };
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> table = {
+      make_field<std::string>(
+          "server", "host", [](Config & c) -> auto& { return c.server.host; }, non_empty()),
+      make_field<int64_t>(
+          "server", "port", [](Config & c) -> auto& { return c.server.port; }, in_range(0, 65535)),
+      make_field<int64_t>(
+          "server", "body_limit_bytes", [](Config & c) -> auto& { return c.server.body_limit_bytes; },
+          in_range(1024, int64_t{1} << 32)),
+      make_field<int64_t>(
+          "server", "request_timeout_ms", [](Config & c) -> auto& { return c.server.request_timeout_ms; },
+          in_range(100, 3600000)),
+      make_field<int64_t>(
+          "server", "shutdown_grace_ms", [](Config & c) -> auto& { return c.server.shutdown_grace_ms; },
+          in_range(0, 600000)),
+      make_field<int64_t>(
+          "server", "io_threads", [](Config & c) -> auto& { return c.server.io_threads; }, in_range(1, 256)),
+      make_field<int64_t>(
+          "server", "workers", [](Config & c) -> auto& { return c.server.workers; }, in_range(0, 1024)),
+      make_field<std::string>(
+          "storage", "data_dir", [](Config & c) -> auto& { return c.storage.data_dir; }, non_empty()),
+      make_field<std::string>(
+          "storage", "url", [](Config & c) -> auto& { return c.storage.url; },
+          [](const std::string& v) -> std::optional<std::string> {
+            if (v.empty() || v.starts_with("sqlite:")) return std::nullopt;
+            return "must be empty or sqlite:PATH (other backends are not built yet)";
+          }),
+      make_field<std::string>(
+          "knowledge", "dir", [](Config & c) -> auto& { return c.knowledge.dir; }),
+      make_field<std::string>(
+          "knowledge", "assistants_file", [](Config & c) -> auto& { return c.knowledge.assistants_file; }),
+      make_field<int64_t>(
+          "knowledge", "top_k", [](Config & c) -> auto& { return c.knowledge.top_k; }, in_range(1, 50)),
+      make_field<bool>(
+          "knowledge", "sync_on_start", [](Config & c) -> auto& { return c.knowledge.sync_on_start; }),
+      make_field<int64_t>(
+          "session", "idle_gap_minutes", [](Config & c) -> auto& { return c.session.idle_gap_minutes; },
+          in_range(1, 60 * 24 * 365)),
+      make_field<int64_t>(
+          "session", "recent_turns", [](Config & c) -> auto& { return c.session.recent_turns; },
+          in_range(0, 1000)),
+      make_field<std::string>(
+          "llm", "provider", [](Config & c) -> auto& { return c.llm.provider; }, one_of({"offline"})),
+      make_field<std::string>(
+          "llm", "base_url", [](Config & c) -> auto& { return c.llm.base_url; },
+          [](const std::string& v) -> std::optional<std::string> {
+            if (v.empty() || v.starts_with("http://") || v.starts_with("https://")) return std::nullopt;
+            return "must start with http:// or https://";
+          }),
+      make_field<std::string>(
+          "llm", "api_key", [](Config & c) -> auto& { return c.llm.api_key; }, {}, true),
+      make_field<std::string>(
+          "llm", "model", [](Config & c) -> auto& { return c.llm.model; }),
+      make_field<std::string>(
+          "log", "level", [](Config & c) -> auto& { return c.log.level; },
+          one_of({"trace", "debug", "info", "warn", "error", "critical", "off"})),
+      make_field<std::string>(
+          "log", "format", [](Config & c) -> auto& { return c.log.format; },
+          one_of({"auto", "human", "json"})),
+  };
+  return table;
+}
+
+const Field* find_field(std::string_view section, std::string_view key) {
+  for (const auto& field : fields()) {
+    if (field.section == section && field.key == key) return &field;
+  }
+  return nullptr;
+}
+
+std::string trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(" \t\r\n");
+  return std::string(text.substr(first, last - first + 1));
+}
+
+// Environment and flag values arrive as text; they are parsed to the field's declared type so that
+// `BRANDCOACH_SERVER_PORT=abc` fails exactly like `port = "abc"` in the file.
+Result<Value> parse_text(const Field& field, std::string_view raw, std::string_view origin) {
+  const std::string text = trim(raw);
+  const auto wrong = [&] {
+    return Error::config(
+        fmt::format("{} must be a {} (got '{}' from {})", field.name(), field.type_name, raw, origin),
+        field.name());
+  };
+  if (field.type_name == "string") return Value{std::string(raw)};
+  if (field.type_name == "integer") {
+    int64_t number = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return wrong();
+    return Value{number};
+  }
+  if (field.type_name == "number") {
+    try {
+      size_t used = 0;
+      const double number = std::stod(text, &used);
+      if (used != text.size()) return wrong();
+      return Value{number};
+    } catch (const std::exception&) {
+      return wrong();
+    }
+  }
+  if (text == "true" || text == "1" || text == "yes" || text == "on") return Value{true};
+  if (text == "false" || text == "0" || text == "no" || text == "off") return Value{false};
+  return wrong();
+}
+
+Result<Value> from_toml(const Field& field, const toml::node& node) {
+  if (auto s = node.value_exact<std::string>()) return Value{*s};
+  if (auto i = node.value_exact<int64_t>()) {
+    if (field.type_name == "number") return Value{static_cast<double>(*i)};
+    return Value{*i};
+  }
+  if (auto d = node.value_exact<double>()) return Value{*d};
+  if (auto b = node.value_exact<bool>()) return Value{*b};
+  return Error::config(fmt::format("{} must be a {}", field.name(), field.type_name), field.name());
+}
+
+Status apply_file(Config& config, const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Error::config(fmt::format("{}:{}:{}: {}", path, where.line, where.column, e.description()),
+                         "--config");
+  }
+  for (const auto& [section_key, section_node] : table) {
+    const std::string section(section_key.str());
+    const auto* section_table = section_node.as_table();
+    if (!section_table) {
+      return Error::config(fmt::format("{}: '{}' must be a [section] table", path, section), section);
+    }
+    for (const auto& [key_node, value_node] : *section_table) {
+      const std::string key(key_node.str());
+      const Field* field = find_field(section, key);
+      if (!field) {
+        return Error::config(fmt::format("{}: unknown key {}.{}", path, section, key), section + "." + key);
+      }
+      auto value = from_toml(*field, value_node);
+      if (!value) return value.error();
+      if (auto status = field->set(config, *value); !status) return status;
+    }
+  }
+  return ok();
+}
+
+Status apply_text(Config& config, const Field& field, const std::string& raw, std::string_view origin) {
+  auto value = parse_text(field, raw, origin);
+  if (!value) return value.error();
+  return field.set(config, *value);
+}
+
+std::string render_value(const Value& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          toml::value<std::string> node(v);
+          std::ostringstream out;
+          out << node;
+          return out.str();
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else {
+          return fmt::format("{}", v);
+        }
+      },
+      value);
+}
+
+}  // namespace
+
+std::string Config::database_path() const {
+  if (storage.url.starts_with("sqlite:")) return storage.url.substr(7);
+  return (std::filesystem::path(storage.data_dir) / "brandcoach.sqlite3").string();
+}
+
+std::map<std::string, std::string> brandcoach_environment() {
+  std::map<std::string, std::string> out;
+  for (char** entry = environ; entry && *entry; ++entry) {
+    std::string_view text(*entry);
+    if (!text.starts_with("BRANDCOACH_")) continue;
+    const auto eq = text.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
+  }
+  return out;
+}
+
+Result<Config> load_config(const ConfigSources& sources) {
+  Config config;
+  if (sources.file) {
+    if (!std::filesystem::exists(*sources.file)) {
+      return Error::config("configuration file not found: " + *sources.file, "--config");
+    }
+    if (auto status = apply_file(config, *sources.file); !status) return status.error();
+  } else if (std::filesystem::exists("brandcoach.toml")) {
+    if (auto status = apply_file(config, "brandcoach.toml"); !status) return status.error();
+  }
+
+  for (const auto& [name, raw] : sources.env) {
+    const Field* match = nullptr;
+    for (const auto& field : fields()) {
+      if (field.env_name() == name) match = &field;
+    }
+    if (!match) {
+      return Error::config(
+          "unknown environment variable " + name + " (see `brandcoach config show` for keys)", name);
+    }
+    if (auto status = apply_text(config, *match, raw, name); !status) return status.error();
+  }
+
+  for (const auto& [name, raw] : sources.overrides) {
+    const auto dot = name.find('.');
+    const Field* field =
+        dot == std::string::npos ? nullptr : find_field(name.substr(0, dot), name.substr(dot + 1));
+    if (!field) return Error::config("unknown configuration key " + name, name);
+    if (auto status = apply_text(config, *field, raw, "command line"); !status) return status.error();
+  }
+  return config;
+}
+
+std::string render_config(const Config& config) {
+  std::string out;
+  std::string section;
+  for (const auto& field : fields()) {
+    if (field.section != section) {
+      if (!section.empty()) out += "\n";
+      section = field.section;
+      out += "[" + section + "]\n";
+    }
+    const Value value = field.get(config);
+    const auto* text = std::get_if<std::string>(&value);
+    const bool masked = field.secret && text && !text->empty();
+    out += field.key + " = " + (masked ? "\"********\"" : render_value(value)) + "\n";
+  }
+  return out;
+}
+
+}  // namespace brandcoach

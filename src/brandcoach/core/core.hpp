@@ -1,0 +1,166 @@
+// brandcoach core: the vocabulary every other module shares.
+//
+//  - Error / Result<T>: expected failures as values. An ErrorKind maps to exactly one HTTP status and
+//    one CLI exit code (http_status(), exit_code()); nothing else in the code base decides those.
+//  - Config: the typed, validated configuration, loaded from a TOML file < BRANDCOACH_* environment
+//    variables < command-line overrides.
+//  - Logging: spdlog set up for a terminal (human lines) or for a collector (JSON lines).
+//  - Ids and time helpers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace brandcoach {
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// The kinds of expected failure. Each maps to one HTTP status and one exit code.
+enum class ErrorKind {
+  invalid_input,       // 400, exit 2: the caller sent something we cannot accept
+  invalid_config,      // 400, exit 2: configuration is wrong (unknown key, bad type, out of range)
+  not_found,           // 404, exit 1
+  method_not_allowed,  // 405, exit 2
+  conflict,            // 409, exit 1
+  payload_too_large,   // 413, exit 2
+  rate_limited,        // 429, exit 1
+  unavailable,         // 503, exit 1: a dependency (store, upstream) cannot serve right now
+  internal,            // 500, exit 1: a bug or an unexpected failure of the environment
+};
+
+/// An expected failure: what went wrong, in words a user can act on, and which input caused it.
+struct Error {
+  ErrorKind kind = ErrorKind::internal;
+  std::string message;
+  std::string param;  // the offending field / key / argument, empty when none applies
+
+  static Error invalid(std::string message, std::string param = {}) {
+    return {ErrorKind::invalid_input, std::move(message), std::move(param)};
+  }
+  static Error config(std::string message, std::string key) {
+    return {ErrorKind::invalid_config, std::move(message), std::move(key)};
+  }
+  static Error not_found(std::string message) { return {ErrorKind::not_found, std::move(message), {}}; }
+  static Error unavailable(std::string message) { return {ErrorKind::unavailable, std::move(message), {}}; }
+  static Error internal(std::string message) { return {ErrorKind::internal, std::move(message), {}}; }
+};
+
+/// HTTP status for an error kind (the single place this mapping lives).
+int http_status(ErrorKind kind);
+/// OpenAI-style error "type" string for an error kind, e.g. "invalid_request_error".
+std::string_view error_type(ErrorKind kind);
+/// Process exit code for an error kind: 2 for usage/config errors, 1 for runtime failures.
+int exit_code(ErrorKind kind);
+
+/// A value or an Error. Deliberately small: has_value / value / error / operator bool.
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : state_(std::move(value)) {}      // NOLINT: implicit by design
+  Result(Error error) : state_(std::move(error)) {}  // NOLINT: implicit by design
+  bool has_value() const { return state_.index() == 0; }
+  explicit operator bool() const { return has_value(); }
+  T& value() & { return std::get<0>(state_); }
+  const T& value() const& { return std::get<0>(state_); }
+  T&& value() && { return std::get<0>(std::move(state_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const Error& error() const { return std::get<1>(state_); }
+
+ private:
+  std::variant<T, Error> state_;
+};
+
+/// Result of an operation that yields nothing but can fail.
+struct Ok {};
+using Status = Result<Ok>;
+inline Status ok() {
+  return Ok{};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+/// The effective configuration. Every field has a default that makes `brandcoach serve` work with
+/// no file at all (embedded SQLite in ./var, bundled knowledge base, offline answer engine).
+struct Config {
+  struct Server {
+    std::string host = "127.0.0.1";
+    int64_t port = 8080;
+    int64_t body_limit_bytes = 1 << 20;
+    int64_t request_timeout_ms = 30000;
+    int64_t shutdown_grace_ms = 10000;
+    int64_t io_threads = 1;
+    int64_t workers = 0;  // 0: one per hardware thread
+  } server;
+  struct Storage {
+    std::string data_dir = "./var";
+    std::string url;  // empty: SQLite file <data_dir>/brandcoach.sqlite3
+  } storage;
+  struct Knowledge {
+    std::string dir;              // empty: the bundled knowledge base
+    std::string assistants_file;  // empty: the bundled data/assistants.toml
+    int64_t top_k = 5;
+    bool sync_on_start = true;
+  } knowledge;
+  struct Session {
+    int64_t idle_gap_minutes = 30;
+    int64_t recent_turns = 10;
+  } session;
+  struct Llm {
+    std::string provider = "offline";
+    std::string base_url;
+    std::string api_key;  // secret: masked by `config show`
+    std::string model;
+  } llm;
+  struct Log {
+    std::string level = "info";
+    std::string format = "auto";  // auto | human | json
+  } log;
+
+  /// The SQLite database file when storage.url is empty.
+  std::string database_path() const;
+};
+
+/// Where configuration values come from, lowest precedence first.
+struct ConfigSources {
+  std::optional<std::string> file;         // --config; nullopt: ./brandcoach.toml if present
+  std::map<std::string, std::string> env;  // BRANDCOACH_* variables (the process environment)
+  std::vector<std::pair<std::string, std::string>> overrides;  // "section.key" -> value, from flags
+};
+
+/// Reads BRANDCOACH_* variables of the process environment.
+std::map<std::string, std::string> brandcoach_environment();
+/// Loads and validates configuration; errors name the offending key (kind invalid_config).
+Result<Config> load_config(const ConfigSources& sources);
+/// The effective configuration as TOML, secrets masked.
+std::string render_config(const Config& config);
+
+// ---------------------------------------------------------------------------------------------
+// Logging
+
+/// Sets up the default spdlog logger: human lines on a terminal, JSON lines otherwise
+/// (format "auto"), or as forced by `format`. Returns an error for an unknown level or format.
+Status setup_logging(const Config::Log& log);
+
+// ---------------------------------------------------------------------------------------------
+// Ids and time
+
+/// A random 128-bit id in hex with a prefix, e.g. "req_3f9c…" (request ids, response ids).
+std::string random_id(std::string_view prefix);
+/// Milliseconds since the Unix epoch.
+int64_t unix_millis();
+/// An ISO-8601 UTC timestamp with milliseconds for a Unix-millisecond time.
+std::string iso_time(int64_t unix_ms);
+/// SHA-256 of bytes, lowercase hex.
+std::string sha256_hex(std::string_view bytes);
+
+}  // namespace brandcoach

@@ -1,0 +1,61 @@
+#include "brandcoach/core/core.hpp"
+
+namespace brandcoach {
+
+int http_status(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid_input:
+    case ErrorKind::invalid_config:
+      return 400;
+    case ErrorKind::not_found:
+      return 404;
+    case ErrorKind::method_not_allowed:
+      return 405;
+    case ErrorKind::conflict:
+      return 409;
+    case ErrorKind::payload_too_large:
+      return 413;
+    case ErrorKind::rate_limited:
+      return 429;
+    case ErrorKind::unavailable:
+      return 503;
+    case ErrorKind::internal:
+      return 500;
+  }
+  return 500;
+}
+
+std::string_view error_type(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid_input:
+    case ErrorKind::invalid_config:
+    case ErrorKind::method_not_allowed:
+    case ErrorKind::payload_too_large:
+      return "invalid_request_error";
+    case ErrorKind::not_found:
+      return "not_found_error";
+    case ErrorKind::conflict:
+      return "conflict_error";
+    case ErrorKind::rate_limited:
+      return "rate_limit_error";
+    case ErrorKind::unavailable:
+      return "service_unavailable_error";
+    case ErrorKind::internal:
+      return "server_error";
+  }
+  return "server_error";
+}
+
+int exit_code(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid_input:
+    case ErrorKind::invalid_config:
+    case ErrorKind::method_not_allowed:
+    case ErrorKind::payload_too_large:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace brandcoach

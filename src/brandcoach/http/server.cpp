@@ -1,0 +1,417 @@
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>; it must come first.
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "brandcoach/http/http.hpp"
+
+namespace brandcoach::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+
+Status check_bind_address(std::string_view host) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(std::string(host), ec);
+  if (ec)
+    return Error::config("server.host must be an IP address (got '" + std::string(host) + "')",
+                         "server.host");
+  if (!address.is_loopback()) {
+    return Error::config("refusing to listen on " + std::string(host) +
+                             ": without authentication brandcoach serves loopback addresses only",
+                         "server.host");
+  }
+  return ok();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Blocking work runs on the worker pool; co_spawn resumes the awaiting coroutine on its own executor.
+// The function travels as a coroutine parameter so it lives in the frame, not in a temporary.
+awaitable<Response> call(std::function<Response()> fn) {
+  co_return fn();
+}
+
+// Takes the work by reference: g++ 12 mishandles non-trivial temporaries inside co_await expressions,
+// so callers build the function as a named local first.
+awaitable<Response> run_blocking(asio::thread_pool& pool, std::function<Response()>& work) {
+  return asio::co_spawn(pool, call(std::move(work)), use_awaitable);
+}
+
+// Hands SSE frames from the worker running a turn to the coroutine writing them. The worker
+// appends and pokes the timer; the writer sleeps on the timer until there is something to send.
+class EventQueue : public std::enable_shared_from_this<EventQueue> {
+ public:
+  explicit EventQueue(asio::any_io_executor executor) : executor_(executor), wake_(executor) {
+    wake_.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  void push(std::string frame) {
+    {
+      std::lock_guard lock(mutex_);
+      pending_ += frame;
+    }
+    poke();
+  }
+
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    poke();
+  }
+
+  // Everything queued so far; empty only once the queue is closed and drained.
+  awaitable<std::string> next() {
+    while (true) {
+      std::string frames;
+      bool closed = false;
+      {
+        std::lock_guard lock(mutex_);
+        frames = std::exchange(pending_, {});
+        closed = closed_;
+      }
+      if (!frames.empty() || closed) co_return frames;
+      boost::system::error_code ec;
+      co_await wake_.async_wait(asio::redirect_error(use_awaitable, ec));
+      wake_.expires_at(asio::steady_timer::time_point::max());
+    }
+  }
+
+ private:
+  void poke() {
+    asio::post(executor_, [self = shared_from_this()] { self->wake_.cancel(); });
+  }
+
+  asio::any_io_executor executor_;
+  asio::steady_timer wake_;  // used only on executor_
+  std::mutex mutex_;
+  std::string pending_;  // guarded by mutex_
+  bool closed_ = false;  // guarded by mutex_
+};
+
+std::string header_value(const bhttp::request<bhttp::string_body>& req, std::string_view name) {
+  auto it = req.find(beast::string_view(name.data(), name.size()));
+  if (it == req.end()) return {};
+  return std::string(it->value());
+}
+
+}  // namespace
+
+struct Server::Impl {
+  // A live connection, so shutdown can close the idle ones.
+  struct Connection {
+    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream stream;
+    std::atomic<bool> idle{true};  // waiting for (the rest of) a request, nothing acknowledged
+  };
+
+  Impl(ServerOptions options, Services services)
+      : options(std::move(options)),
+        services(services),
+        io(static_cast<int>(this->options.io_threads)),
+        pool(static_cast<size_t>(this->options.workers > 0
+                                     ? this->options.workers
+                                     : std::max(2u, std::thread::hardware_concurrency()))),
+        acceptor(io),
+        signals(io, SIGINT, SIGTERM),
+        grace_timer(io) {}
+
+  ServerOptions options;
+  Services services;
+  asio::io_context io;
+  asio::thread_pool pool;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  asio::steady_timer grace_timer;
+  std::atomic<bool> draining{false};
+  std::mutex connections_mutex;
+  std::unordered_set<std::shared_ptr<Connection>> connections;  // guarded by connections_mutex
+
+  awaitable<void> accept_loop() {
+    while (true) {
+      boost::system::error_code ec;
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::make_strand(io), asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (draining || ec == asio::error::operation_aborted) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      auto connection = std::make_shared<Connection>(std::move(socket));
+      {
+        std::lock_guard lock(connections_mutex);
+        connections.insert(connection);
+      }
+      asio::co_spawn(connection->stream.get_executor(), session(connection),
+                     [this, connection](std::exception_ptr e) {
+                       if (e) {
+                         try {
+                           std::rethrow_exception(e);
+                         } catch (const std::exception& error) {
+                           spdlog::error("connection failed: {}", error.what());
+                         }
+                       }
+                       forget(connection);
+                     });
+    }
+  }
+
+  void forget(const std::shared_ptr<Connection>& connection) {
+    std::lock_guard lock(connections_mutex);
+    connections.erase(connection);
+    if (draining && connections.empty()) asio::post(io, [this] { grace_timer.cancel(); });
+  }
+
+  awaitable<void> session(std::shared_ptr<Connection> connection) {
+    auto& stream = connection->stream;
+    beast::flat_buffer buffer;
+    const auto timeout = std::chrono::milliseconds(options.request_timeout_ms);
+    while (!draining) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(options.body_limit_bytes);
+      parser.header_limit(16 * 1024);
+      stream.expires_after(timeout);
+      connection->idle = true;
+      boost::system::error_code ec;
+      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      connection->idle = false;
+      const auto started = Clock::now();
+      if (ec) {
+        // A request we could not read: answer when the client can still hear us, then close.
+        std::optional<Error> error;
+        if (ec == bhttp::error::body_limit) {
+          error = Error{ErrorKind::payload_too_large,
+                        fmt::format("request body exceeds {} bytes", options.body_limit_bytes),
+                        {}};
+        } else if (ec == bhttp::error::header_limit) {
+          error = Error::invalid("request headers are too large");
+        } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+                   ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+          error = Error::invalid("malformed HTTP request: " + ec.message());
+        }
+        if (error) {
+          const std::string no_request_id;
+          Response response = error_response(*error);
+          if (ec == bhttp::error::header_limit) response.status = 431;
+          co_await write_response(stream, response, no_request_id, false, 11);
+          services.metrics.observe_request("unmatched", "", response.status, seconds_since(started));
+        }
+        break;
+      }
+      auto req = parser.release();
+      const bool keep_alive = req.keep_alive() && !draining;
+      Request request;
+      request.method = std::string(req.method_string());
+      const std::string target(req.target());
+      request.path = target.substr(0, target.find('?'));
+      request.body = std::move(req.body());
+      request.user_header = header_value(req, "X-Brandcoach-User");
+      request.request_id = random_id("req_");
+      const auto route = match_route(request.path).route;
+
+      int status = 0;
+      if (request.method == "POST" && route == "/api/chat" && wants_stream(request.body)) {
+        status = co_await stream_chat(stream, request, req.version());
+        log_request(request, route, status, started);
+        break;  // the stream ended the response by closing or the client left; start clean
+      }
+      std::function<Response()> work = [this, request]() noexcept {
+        try {
+          return handle(request, services);
+        } catch (const std::exception& e) {
+          spdlog::error("request {} failed: {}", request.request_id, e.what());
+          return error_response(
+              Error::internal("internal error; see the server log for " + request.request_id));
+        }
+      };
+      Response response = co_await run_blocking(pool, work);
+      status = response.status;
+      stream.expires_after(timeout);
+      const bool written =
+          co_await write_response(stream, response, request.request_id, keep_alive, req.version());
+      log_request(request, route, status, started);
+      if (!written || !keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.close();
+  }
+
+  static double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  void log_request(const Request& request, const std::string& route, int status, Clock::time_point started) {
+    const double seconds = seconds_since(started);
+    services.metrics.observe_request(route, request.method, status, seconds);
+    spdlog::info("request_id={} method={} path={} status={} duration_ms={:.2f}", request.request_id,
+                 request.method, request.path, status, seconds * 1000);
+  }
+
+  static bool wants_stream(const std::string& body) {
+    auto parsed = parse_chat_request(body);
+    return parsed && parsed->stream;
+  }
+
+  awaitable<bool> write_response(beast::tcp_stream& stream, const Response& response,
+                                 const std::string& request_id, bool keep_alive, unsigned version) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
+    res.set(bhttp::field::server, "brandcoach");
+    res.set(bhttp::field::content_type, response.content_type);
+    res.set(bhttp::field::cache_control, "no-store");
+    if (!request_id.empty()) res.set("X-Request-Id", request_id);
+    for (const auto& [name, value] : response.headers) res.set(name, value);
+    res.keep_alive(keep_alive);
+    res.body() = response.body;
+    res.prepare_payload();
+    boost::system::error_code ec;
+    co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+    co_return !ec;
+  }
+
+  // Streams a chat turn as server-sent events over a chunked response. Returns the HTTP status.
+  awaitable<int> stream_chat(beast::tcp_stream& stream, const Request& request, unsigned version) {
+    auto parsed = parse_chat_request(request.body);
+    auto user = request_user(request);
+    if (!user) {
+      const Response response = error_response(user.error());
+      co_await write_response(stream, response, request.request_id, false, version);
+      co_return http_status(user.error().kind);
+    }
+    auto queue = std::make_shared<EventQueue>(stream.get_executor());
+    auto status = std::make_shared<std::atomic<int>>(200);
+    asio::post(pool, [this, queue, status, message = parsed->message, user = *user, id = request.request_id] {
+      coach::TurnEvents events;
+      events.on_route = [&](const route::Decision& d) { queue->push(sse_event("route", coach::to_json(d))); };
+      events.on_delta = [&](std::string_view text) { queue->push(sse_event("delta", {{"text", text}})); };
+      try {
+        auto result = services.coach.turn(user, message, events);
+        if (result) {
+          services.metrics.count_turn(result->assistant, result->route.method);
+          for (const auto& c : result->citations) queue->push(sse_event("citation", coach::to_json(c)));
+          queue->push(sse_event("done", coach::to_json(*result)));
+        } else {
+          status->store(http_status(result.error().kind));
+          queue->push(sse_event("error", nlohmann::json::parse(error_response(result.error()).body)));
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("request {} failed: {}", id, e.what());
+        status->store(500);
+        queue->push(sse_event(
+            "error", nlohmann::json::parse(
+                         error_response(Error::internal("internal error; see the server log")).body)));
+      }
+      queue->close();
+    });
+
+    bhttp::response<bhttp::empty_body> res{bhttp::status::ok, version};
+    res.set(bhttp::field::server, "brandcoach");
+    res.set(bhttp::field::content_type, "text/event-stream");
+    res.set(bhttp::field::cache_control, "no-store");
+    res.set("X-Request-Id", request.request_id);
+    res.chunked(true);
+    res.keep_alive(false);
+    bhttp::response_serializer<bhttp::empty_body> serializer{res};
+    boost::system::error_code ec;
+    stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
+    co_await bhttp::async_write_header(stream, serializer, asio::redirect_error(use_awaitable, ec));
+    bool client_gone = static_cast<bool>(ec);
+    while (true) {
+      std::string frames = co_await queue->next();
+      if (frames.empty()) break;  // closed and drained
+      if (client_gone) continue;  // keep draining so the turn completes and is stored
+      stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
+      co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(frames)),
+                                 asio::redirect_error(use_awaitable, ec));
+      client_gone = static_cast<bool>(ec);
+    }
+    if (!client_gone) {
+      co_await asio::async_write(stream, bhttp::make_chunk_last(), asio::redirect_error(use_awaitable, ec));
+    }
+    co_return status->load();
+  }
+
+  void begin_shutdown() {
+    if (draining.exchange(true)) return;
+    spdlog::info("shutting down: no new connections, finishing in-flight requests");
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    signals.cancel(ignored);
+    std::lock_guard lock(connections_mutex);
+    for (const auto& connection : connections) {
+      if (connection->idle) {
+        asio::post(connection->stream.get_executor(), [connection] { connection->stream.socket().cancel(); });
+      }
+    }
+    if (connections.empty()) return;
+    grace_timer.expires_after(std::chrono::milliseconds(options.shutdown_grace_ms));
+    grace_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;  // every connection finished in time
+      std::lock_guard lock(connections_mutex);
+      spdlog::warn("shutdown grace period over; closing {} connection(s)", connections.size());
+      for (const auto& connection : connections) {
+        asio::post(connection->stream.get_executor(), [connection] { connection->stream.socket().cancel(); });
+      }
+    });
+  }
+};
+
+Server::Server(ServerOptions options, Services services)
+    : impl_(std::make_unique<Impl>(std::move(options), services)) {}
+
+Server::~Server() = default;
+
+Result<uint16_t> Server::listen() {
+  if (auto status = check_bind_address(impl_->options.host); !status) return status.error();
+  boost::system::error_code ec;
+  const tcp::endpoint endpoint(asio::ip::make_address(impl_->options.host), impl_->options.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error::unavailable(
+        fmt::format("cannot listen on {}:{}: {}", impl_->options.host, impl_->options.port, ec.message()));
+  }
+  return acceptor.local_endpoint().port();
+}
+
+void Server::run() {
+  auto& impl = *impl_;
+  impl.signals.async_wait([&impl](boost::system::error_code ec, int) {
+    if (!ec) impl.begin_shutdown();
+  });
+  asio::co_spawn(impl.io, impl.accept_loop(), asio::detached);
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl.options.io_threads; ++i) threads.emplace_back([&impl] { impl.io.run(); });
+  impl.io.run();
+  for (auto& thread : threads) thread.join();
+  impl.pool.join();  // turns already handed to workers finish and are stored
+  spdlog::info("server stopped");
+}
+
+void Server::stop() {
+  asio::post(impl_->io, [impl = impl_.get()] { impl->begin_shutdown(); });
+}
+
+}  // namespace brandcoach::http

@@ -1,0 +1,101 @@
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "brandcoach/obs/obs.hpp"
+
+namespace brandcoach::obs {
+
+namespace {
+
+// Label values are escaped as the exposition format requires: backslash, quote and newline.
+std::string escape_label(std::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out.push_back(c);
+  }
+  return out;
+}
+
+template <class Map, class Key, class Make>
+auto& find_or_add(std::shared_mutex& mutex, Map& map, const Key& key, Make make) {
+  {
+    std::shared_lock lock(mutex);
+    if (auto it = map.find(key); it != map.end()) return *it->second;
+  }
+  std::unique_lock lock(mutex);
+  auto& slot = map[key];
+  if (!slot) slot = make();
+  return *slot;
+}
+
+}  // namespace
+
+std::atomic<uint64_t>& Metrics::request_counter(const RequestKey& key) {
+  return find_or_add(mutex_, requests_, key, [] { return std::make_unique<std::atomic<uint64_t>>(0); });
+}
+
+Metrics::Histogram& Metrics::histogram(const std::string& route) {
+  return find_or_add(mutex_, latency_, route, [] { return std::make_unique<Histogram>(); });
+}
+
+std::atomic<uint64_t>& Metrics::turn_counter(const TurnKey& key) {
+  return find_or_add(mutex_, turns_, key, [] { return std::make_unique<std::atomic<uint64_t>>(0); });
+}
+
+void Metrics::observe_request(std::string_view route, std::string_view method, int status, double seconds) {
+  request_counter({std::string(route), std::string(method), status}).fetch_add(1, std::memory_order_relaxed);
+  auto& h = histogram(std::string(route));
+  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    if (seconds <= kLatencyBuckets[i]) h.buckets[i].fetch_add(1, std::memory_order_relaxed);
+  }
+  h.count.fetch_add(1, std::memory_order_relaxed);
+  h.sum_micros.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void Metrics::count_turn(std::string_view assistant, std::string_view method) {
+  turn_counter({std::string(assistant), std::string(method)}).fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string Metrics::render() const {
+  std::shared_lock lock(mutex_);
+  std::string out;
+  out += "# HELP brandcoach_http_requests_total HTTP requests by route, method and status.\n";
+  out += "# TYPE brandcoach_http_requests_total counter\n";
+  for (const auto& [key, value] : requests_) {
+    const auto& [route, method, status] = key;
+    out += fmt::format("brandcoach_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n",
+                       escape_label(route), escape_label(method), status, value->load());
+  }
+  out += "# HELP brandcoach_http_request_duration_seconds HTTP request latency by route.\n";
+  out += "# TYPE brandcoach_http_request_duration_seconds histogram\n";
+  for (const auto& [route, h] : latency_) {
+    const std::string label = escape_label(route);
+    for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+      out += fmt::format("brandcoach_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
+                         label, kLatencyBuckets[i], h->buckets[i].load());
+    }
+    out += fmt::format("brandcoach_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
+                       label, h->count.load());
+    out += fmt::format("brandcoach_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n", label,
+                       static_cast<double>(h->sum_micros.load()) / 1e6);
+    out += fmt::format("brandcoach_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", label,
+                       h->count.load());
+  }
+  out += "# HELP brandcoach_turns_total Coach turns by answering assistant and routing method.\n";
+  out += "# TYPE brandcoach_turns_total counter\n";
+  for (const auto& [key, value] : turns_) {
+    out += fmt::format("brandcoach_turns_total{{assistant=\"{}\",method=\"{}\"}} {}\n",
+                       escape_label(key.first), escape_label(key.second), value->load());
+  }
+  return out;
+}
+
+}  // namespace brandcoach::obs

@@ -1,0 +1,50 @@
+// brandcoach obs: metrics the server exports in Prometheus text format (0.0.4).
+//
+// Observations are atomic increments; a lock is taken only the first time a label set is seen.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+namespace brandcoach::obs {
+
+/// Upper bounds (seconds) of the request latency histogram buckets.
+inline constexpr std::array<double, 13> kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                           0.1,    0.25,  0.5,    1.0,   2.5,  5.0};
+
+class Metrics {
+ public:
+  /// One finished HTTP request. `route` is the matched route pattern ("unmatched" otherwise).
+  void observe_request(std::string_view route, std::string_view method, int status, double seconds);
+  /// One finished coach turn, by the assistant that answered and how it was routed.
+  void count_turn(std::string_view assistant, std::string_view method);
+  /// Everything, in the Prometheus text exposition format.
+  std::string render() const;
+
+ private:
+  struct Histogram {
+    std::array<std::atomic<uint64_t>, kLatencyBuckets.size()> buckets{};
+    std::atomic<uint64_t> count{0};
+    std::atomic<uint64_t> sum_micros{0};
+  };
+  using RequestKey = std::tuple<std::string, std::string, int>;
+  using TurnKey = std::pair<std::string, std::string>;
+
+  std::atomic<uint64_t>& request_counter(const RequestKey& key);
+  Histogram& histogram(const std::string& route);
+  std::atomic<uint64_t>& turn_counter(const TurnKey& key);
+
+  mutable std::shared_mutex mutex_;  // guards the maps' shape; values are atomics
+  std::map<RequestKey, std::unique_ptr<std::atomic<uint64_t>>> requests_;
+  std::map<std::string, std::unique_ptr<Histogram>> latency_;
+  std::map<TurnKey, std::unique_ptr<std::atomic<uint64_t>>> turns_;
+};
+
+}  // namespace brandcoach::obs

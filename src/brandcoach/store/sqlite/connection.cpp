@@ -1,0 +1,155 @@
+#include "brandcoach/store/sqlite/connection.hpp"
+
+#include <fmt/format.h>
+
+namespace brandcoach::store::sqlite {
+
+Error sqlite_error(sqlite3* db, std::string_view what) {
+  const int code = sqlite3_extended_errcode(db);
+  std::string message = fmt::format("{}: {} (sqlite {})", what, sqlite3_errmsg(db), code);
+  const int primary = code & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL ||
+      primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY) {
+    return Error::unavailable(std::move(message));
+  }
+  if (primary == SQLITE_CONSTRAINT) return {ErrorKind::conflict, std::move(message), {}};
+  return Error::internal(std::move(message));
+}
+
+Statement::~Statement() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Statement& Statement::check(int rc) {
+  if (rc != SQLITE_OK && bind_error_ == SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+  check(sqlite3_bind_int64(stmt_, index, value));
+  return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+  return check(sqlite3_bind_double(stmt_, index, value));
+}
+
+Statement& Statement::bind(int index, std::string_view value) {
+  return check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+Statement& Statement::bind_null(int index) {
+  return check(sqlite3_bind_null(stmt_, index));
+}
+
+Result<bool> Statement::step() {
+  if (bind_error_ != SQLITE_OK) {
+    return Error::internal(std::string("cannot bind query parameter: ") + sqlite3_errstr(bind_error_));
+  }
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return sqlite_error(sqlite3_db_handle(stmt_), "query failed");
+}
+
+Status Statement::run() {
+  while (true) {
+    auto more = step();
+    if (!more) return more.error();
+    if (!*more) {
+      // Ready for the next bind/step cycle when the statement is reused (bindings are kept).
+      sqlite3_reset(stmt_);
+      return ok();
+    }
+  }
+}
+
+std::string Statement::column_text(int index) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
+  if (!text) return {};
+  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, index)));
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, int busy_timeout_ms) {
+  sqlite3* db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    Error error = sqlite_error(db, "cannot open database " + path);
+    sqlite3_close_v2(db);
+    return error;
+  }
+  std::unique_ptr<Connection> connection(new Connection(db));
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  sqlite3_extended_result_codes(db, 1);
+  // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable (the
+  // acknowledged-message promise), not merely consistent.
+  auto status = connection->exec(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
+  if (!status) return status.error();
+  return connection;
+}
+
+Connection::~Connection() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Status Connection::exec(std::string_view sql) {
+  char* message = nullptr;
+  const std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string reason = message ? message : "unknown error";
+    sqlite3_free(message);
+    Error error = sqlite_error(db_, "statement failed");
+    error.message = reason + " (" + error.message + ")";
+    return error;
+  }
+  return ok();
+}
+
+Result<std::unique_ptr<Statement>> Connection::prepare(const std::string& sql) {
+  auto found = statements_.find(sql);
+  if (found == statements_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                           nullptr) != SQLITE_OK) {
+      return sqlite_error(db_, "cannot prepare statement");
+    }
+    found = statements_.emplace(sql, stmt).first;
+  }
+  return std::make_unique<Statement>(found->second);
+}
+
+Pool::Lease Pool::acquire() {
+  std::unique_lock lock(mutex_);
+  available_.wait(lock, [this] { return !idle_.empty(); });
+  auto connection = std::move(idle_.back());
+  idle_.pop_back();
+  return Lease(*this, std::move(connection));
+}
+
+void Pool::give_back(std::unique_ptr<Connection> connection) {
+  {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(connection));
+  }
+  available_.notify_one();
+}
+
+Result<Transaction> Transaction::begin(Connection& connection) {
+  if (auto status = connection.exec("BEGIN IMMEDIATE"); !status) return status.error();
+  return Transaction(connection);
+}
+
+Transaction::~Transaction() {
+  if (connection_) (void)connection_->exec("ROLLBACK");
+}
+
+Status Transaction::commit() {
+  auto status = connection_->exec("COMMIT");
+  if (status) connection_ = nullptr;
+  return status;
+}
+
+}  // namespace brandcoach::store::sqlite

@@ -1,0 +1,117 @@
+// Thin RAII layer over the SQLite C API, private to the store module.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "brandcoach/core/core.hpp"
+
+namespace brandcoach::store::sqlite {
+
+/// A prepared statement borrowed from a connection's cache; reset and unbound when released.
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
+
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, double value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bind_null(int index);
+
+  /// Advances; true when a row is available, false when done. Errors become an Error value.
+  Result<bool> step();
+  /// Runs to completion, ignoring rows.
+  Status run();
+
+  int64_t column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+  double column_double(int index) const { return sqlite3_column_double(stmt_, index); }
+  std::string column_text(int index) const;
+  bool column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
+
+ private:
+  Statement& check(int rc);
+  sqlite3_stmt* stmt_;
+  int bind_error_ = SQLITE_OK;  // the first failed bind, reported by step()
+};
+
+/// One database connection with its own cache of prepared statements. Used by one thread at a time.
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> open(const std::string& path, int busy_timeout_ms);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  /// Runs one or more statements without results (DDL, PRAGMA, BEGIN/COMMIT).
+  Status exec(std::string_view sql);
+  /// A cached prepared statement for `sql`.
+  Result<std::unique_ptr<Statement>> prepare(const std::string& sql);
+  int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+  int changes() const { return sqlite3_changes(db_); }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+/// An error value from the connection's last failure.
+Error sqlite_error(sqlite3* db, std::string_view what);
+
+/// A fixed set of connections handed out one at a time.
+class Pool {
+ public:
+  explicit Pool(std::vector<std::unique_ptr<Connection>> connections) : idle_(std::move(connections)) {}
+
+  class Lease {
+   public:
+    Lease(Pool& pool, std::unique_ptr<Connection> connection)
+        : pool_(&pool), connection_(std::move(connection)) {}
+    Lease(Lease&&) = default;
+    ~Lease() {
+      if (connection_) pool_->give_back(std::move(connection_));
+    }
+    Connection* operator->() { return connection_.get(); }
+    Connection& operator*() { return *connection_; }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  /// Blocks until a connection is free.
+  Lease acquire();
+
+ private:
+  void give_back(std::unique_ptr<Connection> connection);
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
+};
+
+/// BEGIN IMMEDIATE … COMMIT, rolled back on destruction unless committed.
+class Transaction {
+ public:
+  static Result<Transaction> begin(Connection& connection);
+  Transaction(Transaction&& other) noexcept : connection_(other.connection_) { other.connection_ = nullptr; }
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+  Status commit();
+
+ private:
+  explicit Transaction(Connection& connection) : connection_(&connection) {}
+  Connection* connection_;
+};
+
+}  // namespace brandcoach::store::sqlite

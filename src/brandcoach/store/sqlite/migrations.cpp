@@ -1,0 +1,195 @@
+#include "brandcoach/store/sqlite/migrations.hpp"
+
+#include <fmt/format.h>
+
+namespace brandcoach::store::sqlite {
+
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Append only: a released migration is never edited, a change is a new migration.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  external_id TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  display_name TEXT NOT NULL DEFAULT '',
+  role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'))
+);
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
+  text TEXT NOT NULL,
+  assistant TEXT NOT NULL DEFAULT '',
+  route_json TEXT NOT NULL DEFAULT '{}',
+  citations_json TEXT NOT NULL DEFAULT '[]',
+  usage_json TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  session_no INTEGER NOT NULL DEFAULT 1,
+  UNIQUE (user_id, seq)
+);
+CREATE TABLE facts (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  category TEXT NOT NULL,
+  source_message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+  confidence REAL NOT NULL DEFAULT 1.0,
+  status TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'rejected', 'pending_confirmation')),
+  supersedes_id INTEGER REFERENCES facts(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL,
+  confirmed_at INTEGER
+);
+CREATE INDEX facts_by_user ON facts (user_id, status, key);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  object TEXT NOT NULL,
+  before_json TEXT,
+  after_json TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX audit_by_user ON audit (user_id, at);
+CREATE TABLE summaries (
+  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  upto_seq INTEGER NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE TABLE stores (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('knowledge', 'user')),
+  owner_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX knowledge_store_names ON stores (name) WHERE kind = 'knowledge';
+CREATE TABLE files (
+  id INTEGER PRIMARY KEY,
+  store_id INTEGER NOT NULL REFERENCES stores(id) ON DELETE CASCADE,
+  filename TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  attributes_json TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL DEFAULT 'completed' CHECK (status IN ('in_progress', 'completed', 'failed', 'cancelled')),
+  created_at INTEGER NOT NULL,
+  UNIQUE (store_id, filename)
+);
+CREATE TABLE chunks (
+  id INTEGER PRIMARY KEY,
+  file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  store_id INTEGER NOT NULL REFERENCES stores(id) ON DELETE CASCADE,
+  ord INTEGER NOT NULL,
+  heading TEXT NOT NULL DEFAULT '',
+  page INTEGER,
+  text TEXT NOT NULL,
+  tokens INTEGER NOT NULL,
+  vector BLOB
+);
+CREATE INDEX chunks_by_file ON chunks (file_id, ord);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+  heading, text, content = 'chunks', content_rowid = 'id', tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+  INSERT INTO chunks_fts (rowid, heading, text) VALUES (new.id, new.heading, new.text);
+END;
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+  INSERT INTO chunks_fts (chunks_fts, rowid, heading, text) VALUES ('delete', old.id, old.heading, old.text);
+END;
+CREATE TRIGGER chunks_fts_update AFTER UPDATE ON chunks BEGIN
+  INSERT INTO chunks_fts (chunks_fts, rowid, heading, text) VALUES ('delete', old.id, old.heading, old.text);
+  INSERT INTO chunks_fts (rowid, heading, text) VALUES (new.id, new.heading, new.text);
+END;
+CREATE TABLE responses (
+  id TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  previous_id TEXT,
+  request_json TEXT NOT NULL,
+  output_json TEXT NOT NULL,
+  usage_json TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX responses_by_user ON responses (user_id, created_at);
+CREATE TABLE api_keys (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL DEFAULT '',
+  hash TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE TABLE usage (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  day TEXT NOT NULL,
+  assistant TEXT NOT NULL,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, day, assistant)
+);
+)sql"},
+};
+
+Result<int> current_version(Connection& connection) {
+  if (auto status = connection.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+                                    "applied_at INTEGER NOT NULL)");
+      !status) {
+    return status.error();
+  }
+  auto stmt = connection.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  if (!stmt) return stmt.error();
+  auto row = (*stmt)->step();
+  if (!row) return row.error();
+  return static_cast<int>((*stmt)->column_int(0));
+}
+
+}  // namespace
+
+int latest_version() {
+  return kMigrations[std::size(kMigrations) - 1].version;
+}
+
+Result<int> migrate(Connection& connection) {
+  auto version = current_version(connection);
+  if (!version) return version;
+  if (*version > latest_version()) {
+    return Error::config(fmt::format("database schema version {} is newer than this build supports ({}); "
+                                     "upgrade brandcoach",
+                                     *version, latest_version()),
+                         "storage.url");
+  }
+  for (const auto& migration : kMigrations) {
+    if (migration.version <= *version) continue;
+    // Re-read the version under the write lock: another process may have migrated meanwhile.
+    auto tx = Transaction::begin(connection);
+    if (!tx) return tx.error();
+    auto locked_version = current_version(connection);
+    if (!locked_version) return locked_version;
+    if (*locked_version >= migration.version) {
+      *version = *locked_version;
+      continue;
+    }
+    if (auto status = connection.exec(migration.sql); !status) return status.error();
+    auto record = connection.prepare("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)");
+    if (!record) return record.error();
+    if (auto status = (*record)->bind(1, int64_t{migration.version}).bind(2, unix_millis()).run(); !status) {
+      return status.error();
+    }
+    if (auto status = tx->commit(); !status) return status.error();
+    *version = migration.version;
+  }
+  return *version;
+}
+
+}  // namespace brandcoach::store::sqlite

@@ -1,0 +1,139 @@
+// brandcoach store: the only code that reads or writes the database.
+//
+// `Store` is the persistence interface of the turn pipeline (DESIGN §3). Every method is safe to call
+// from many threads at once. Writes are transactions: when a method returns success its effect is
+// durable (fsync'd), and when it returns an error nothing of it was written.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "brandcoach/core/core.hpp"
+
+namespace brandcoach::store {
+
+struct User {
+  int64_t id = 0;
+  std::string external_id;  // the identity the caller presented (header, token subject)
+  std::string display_name;
+  std::string role = "user";
+  int64_t created_at = 0;  // Unix ms
+};
+
+/// One entry of a user's single thread. `seq` numbers a user's messages 1, 2, 3… with no gaps.
+struct Message {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  int64_t seq = 0;
+  std::string role;  // user | assistant | system
+  std::string text;
+  std::string assistant;
+  std::string route_json = "{}";
+  std::string citations_json = "[]";
+  std::string usage_json = "{}";
+  int64_t created_at = 0;
+  int64_t session_no = 1;
+};
+
+/// Token and cost totals to add to the per-day usage ledger together with a message.
+struct UsageTally {
+  std::string assistant;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  double cost_usd = 0;
+};
+
+struct StoredFile {
+  int64_t id = 0;
+  int64_t store_id = 0;
+  std::string filename;
+  int64_t bytes = 0;
+  std::string sha256;
+  std::string status;
+};
+
+struct FileInput {
+  std::string filename;
+  int64_t bytes = 0;
+  std::string sha256;
+};
+
+struct NewChunk {
+  int ordinal = 0;
+  std::string heading;
+  std::string text;
+  int64_t tokens = 0;
+};
+
+/// A chunk found by search. Higher `score` is better.
+struct ChunkHit {
+  int64_t chunk_id = 0;
+  std::string store;
+  std::string filename;
+  int ordinal = 0;
+  std::string heading;
+  std::string text;
+  double score = 0;
+};
+
+struct Counts {
+  int64_t users = 0;
+  int64_t messages = 0;
+  int64_t stores = 0;
+  int64_t files = 0;
+  int64_t chunks = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  /// The schema version the database is at after migrations.
+  virtual Result<int> schema_version() = 0;
+  /// Cheap liveness query for readiness checks.
+  virtual Status ping() = 0;
+  virtual Result<Counts> counts() = 0;
+
+  /// The user with this external id, created on first sight.
+  virtual Result<User> ensure_user(std::string_view external_id) = 0;
+  virtual Status set_display_name(int64_t user_id, std::string_view display_name) = 0;
+
+  /// Appends to the user's thread, assigning id, seq and created_at (when zero). Durable on return.
+  /// When `usage` is given, it is added to the user's usage ledger in the same transaction.
+  virtual Result<Message> append_message(Message message, const std::optional<UsageTally>& usage = {}) = 0;
+  /// The last `limit` messages of the user's thread, oldest first.
+  virtual Result<std::vector<Message>> recent_messages(int64_t user_id, int limit) = 0;
+  virtual Result<int64_t> message_count(int64_t user_id) = 0;
+
+  /// The id of the knowledge store with this name, created on first use.
+  virtual Result<int64_t> ensure_knowledge_store(std::string_view name) = 0;
+  virtual Result<std::vector<StoredFile>> list_files(int64_t store_id) = 0;
+  /// Stores a file and its chunks, replacing any file of the same name in the store, atomically.
+  virtual Result<StoredFile> put_file(int64_t store_id, const FileInput& file,
+                                      const std::vector<NewChunk>& chunks) = 0;
+  virtual Status delete_file(int64_t file_id) = 0;
+
+  /// Lexical (BM25) search over the chunks of the named knowledge stores. Query text is free text;
+  /// it is tokenized here, so no query syntax reaches the index.
+  virtual Result<std::vector<ChunkHit>> search_chunks(const std::vector<std::string>& store_names,
+                                                      std::string_view query, int limit) = 0;
+};
+
+struct SqliteOptions {
+  std::string path;     // database file; its folder is created if missing
+  int connections = 4;  // pool size: concurrent readers (writers serialise inside SQLite)
+  int busy_timeout_ms = 10000;
+};
+
+/// Opens (creating if needed) a SQLite database and runs pending migrations.
+/// Fails with invalid_config when the file holds a newer schema than this build knows.
+Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options);
+
+/// The schema version this build migrates to.
+int latest_schema_version();
+
+}  // namespace brandcoach::store
