@@ -98,7 +98,8 @@ inline HttpReply raw_request(int port, const std::string& bytes) {
 }
 
 /// One request on a fresh connection with `Connection: close`.
-inline HttpReply request(int port, const std::string& method, const std::string& path, const std::string& body = {},
+inline HttpReply request(int port, const std::string& method, const std::string& path,
+                         const std::string& body = {},
                          const std::map<std::string, std::string>& headers = {}) {
   std::string bytes = method + " " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
   for (const auto& [name, value] : headers) bytes += name + ": " + value + "\r\n";

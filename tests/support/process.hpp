@@ -11,14 +11,22 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
+
+extern char** environ;
 
 namespace brandcoach::testing {
 
 /// A child process whose stdout and stderr are pipes; killed (SIGKILL) if still running at the end.
 class Process {
  public:
-  explicit Process(std::vector<std::string> args, const std::string& stdin_text = {}, bool keep_stdin_open = false) {
+  /// Starts `args` with the parent's environment minus BRANDCOACH_* variables, plus `env` ("K=V").
+  explicit Process(std::vector<std::string> args, const std::string& stdin_text = {},
+                   bool keep_stdin_open = false, std::vector<std::string> env = {}) {
+    for (char** e = environ; e && *e; ++e) {
+      if (std::string_view(*e).rfind("BRANDCOACH_", 0) != 0) env.emplace_back(*e);
+    }
     int out[2], err[2], in[2];
     if (pipe(out) != 0 || pipe(err) != 0 || pipe(in) != 0) throw std::runtime_error("pipe failed");
     pid_ = fork();
@@ -31,7 +39,10 @@ class Process {
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
-      execv(argv[0], argv.data());
+      std::vector<char*> envp;
+      for (auto& e : env) envp.push_back(e.data());
+      envp.push_back(nullptr);
+      execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
     close(out[1]);
@@ -78,8 +89,10 @@ class Process {
         stdout_.erase(0, newline + 1);
         return line;
       }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || !pump(stdout_fd_, stdout_, static_cast<int>(left.count()))) return std::nullopt;
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !pump(stdout_fd_, stdout_, static_cast<int>(left.count())))
+        return std::nullopt;
     }
   }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
 #include "brandcoach/core/core.hpp"
@@ -252,10 +253,8 @@ std::string render_value(const Value& value) {
       [](const auto& v) -> std::string {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          toml::value<std::string> node(v);
-          std::ostringstream out;
-          out << node;
-          return out.str();
+          // A JSON string is a valid TOML basic string (same quoting and escapes).
+          return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         } else if constexpr (std::is_same_v<T, bool>) {
           return v ? "true" : "false";
         } else {

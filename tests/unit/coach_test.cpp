@@ -1,0 +1,119 @@
+// The turn pipeline with a real SQLite store and the bundled knowledge base.
+#include <gtest/gtest.h>
+
+#include "brandcoach/coach/coach.hpp"
+#include "support/temp_dir.hpp"
+
+namespace brandcoach::coach {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+class FailingProvider final : public llm::LlmProvider {
+ public:
+  std::string_view name() const override { return "failing"; }
+  Result<llm::Completion> generate(const llm::Prompt&, const llm::Options&, const llm::DeltaSink&) override {
+    return Error::unavailable("upstream down");
+  }
+};
+
+class CoachTurn : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = store::open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});
+    ASSERT_TRUE(opened);
+    store = std::move(opened).value();
+    auto loaded = AssistantRegistry::load(fs::path(BRANDCOACH_SOURCE_DATA_DIR) / "assistants.toml");
+    ASSERT_TRUE(loaded);
+    registry = std::move(loaded).value();
+    ASSERT_TRUE(sync_knowledge(*store, registry, fs::path(BRANDCOACH_SOURCE_DATA_DIR) / "knowledge"));
+    retriever = std::make_unique<index::LexicalRetriever>(*store);
+  }
+
+  Coach make(llm::LlmProvider& provider) { return Coach(*store, *retriever, router, provider, registry, {}); }
+
+  TempDir dir;
+  std::unique_ptr<store::Store> store;
+  AssistantRegistry registry;
+  std::unique_ptr<index::Retriever> retriever;
+  route::KeywordRouter router;
+  std::unique_ptr<llm::LlmProvider> offline = llm::make_offline_composer();
+};
+
+TEST_F(CoachTurn, StoresMessageAndReplyWithRouteAndCitations) {
+  auto coach = make(*offline);
+  std::vector<std::string> events;
+  TurnEvents on;
+  on.on_route = [&](const route::Decision& d) { events.push_back("route:" + d.assistant); };
+  on.on_delta = [&](std::string_view) {
+    if (events.back() != "delta") events.push_back("delta");
+  };
+  auto result = coach.turn("ana", "Identify customer pain points for my salon", on);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->assistant, "avatar");
+  EXPECT_EQ(events, (std::vector<std::string>{"route:avatar", "delta"}));
+  EXPECT_FALSE(result->citations.empty());
+
+  auto user = store->ensure_user("ana");
+  auto thread = store->recent_messages(user->id, 10);
+  ASSERT_TRUE(thread);
+  ASSERT_EQ(thread->size(), 2u);
+  EXPECT_EQ((*thread)[0].role, "user");
+  EXPECT_EQ((*thread)[0].text, "Identify customer pain points for my salon");
+  EXPECT_EQ((*thread)[1].role, "assistant");
+  EXPECT_EQ((*thread)[1].assistant, "avatar");
+  EXPECT_EQ((*thread)[1].text, result->reply);
+  const auto route = nlohmann::json::parse((*thread)[1].route_json);
+  EXPECT_EQ(route["assistant"], "avatar");
+  const auto citations = nlohmann::json::parse((*thread)[1].citations_json);
+  EXPECT_EQ(citations.size(), result->citations.size());
+}
+
+TEST_F(CoachTurn, UserMessageIsKeptWhenGenerationFails) {
+  FailingProvider failing;
+  auto coach = make(failing);
+  auto result = coach.turn("ben", "What is my brand story?");
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::unavailable);
+  auto user = store->ensure_user("ben");
+  auto thread = store->recent_messages(user->id, 10);
+  ASSERT_TRUE(thread);
+  ASSERT_EQ(thread->size(), 1u);
+  EXPECT_EQ((*thread)[0].text, "What is my brand story?");
+}
+
+TEST_F(CoachTurn, RemembersTheNameAcrossTurns) {
+  auto coach = make(*offline);
+  ASSERT_TRUE(coach.turn("cy", "Hello, my name is Cyrus and I sell handmade candles"));
+  auto later = coach.turn("cy", "How do I write my mission statement?");
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->reply.rfind("Hi Cyrus!", 0), 0u) << later->reply;
+  auto stranger = coach.turn("dee", "How do I write my mission statement?");
+  ASSERT_TRUE(stranger);
+  EXPECT_EQ(stranger->reply.find("Cyrus"), std::string::npos);
+}
+
+TEST_F(CoachTurn, DoesNotRepeatTheNextStepQuestion) {
+  auto coach = make(*offline);
+  auto first = coach.turn("eve", "Create content strategy");
+  auto second = coach.turn("eve", "Create content strategy for video");
+  ASSERT_TRUE(first && second);
+  const auto question = [](const std::string& reply) { return reply.substr(reply.find("**Next step:**")); };
+  EXPECT_NE(question(first->reply), question(second->reply));
+}
+
+TEST_F(CoachTurn, RejectsBadInputWithoutWriting) {
+  auto coach = make(*offline);
+  EXPECT_EQ(coach.turn("ok", "   ").error().kind, ErrorKind::invalid_input);
+  EXPECT_EQ(coach.turn("ok", "bad \xff").error().kind, ErrorKind::invalid_input);
+  EXPECT_EQ(coach.turn("not ok!", "hello").error().kind, ErrorKind::invalid_input);
+  EXPECT_EQ(coach.turn("ok", std::string(kMaxMessageBytes + 1, 'a')).error().kind,
+            ErrorKind::payload_too_large);
+  auto counts = store->counts();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->messages, 0);
+}
+
+}  // namespace
+}  // namespace brandcoach::coach
