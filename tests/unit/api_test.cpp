@@ -59,9 +59,9 @@ TEST(ErrorResponse, HasTypeMessageAndParam) {
 
 TEST(RequestUser, DefaultsToLocalAndValidatesTheHeader) {
   Request request;
-  EXPECT_EQ(*request_user(request), "local");
+  EXPECT_EQ(request_user(request).value(), "local");
   request.user_header = "ana@example.com";
-  EXPECT_EQ(*request_user(request), "ana@example.com");
+  EXPECT_EQ(request_user(request).value(), "ana@example.com");
   request.user_header = "../etc/passwd";
   EXPECT_FALSE(request_user(request));
   request.user_header = std::string(200, 'a');

@@ -22,7 +22,7 @@ CREATE TABLE users (
   role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'))
 );
 CREATE TABLE messages (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
   seq INTEGER NOT NULL,
   role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
@@ -36,7 +36,7 @@ CREATE TABLE messages (
   UNIQUE (user_id, seq)
 );
 CREATE TABLE facts (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
   key TEXT NOT NULL,
   value TEXT NOT NULL,
@@ -50,7 +50,7 @@ CREATE TABLE facts (
 );
 CREATE INDEX facts_by_user ON facts (user_id, status, key);
 CREATE TABLE audit (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   user_id INTEGER,
   actor TEXT NOT NULL,
   action TEXT NOT NULL,
@@ -66,7 +66,7 @@ CREATE TABLE summaries (
   text TEXT NOT NULL
 );
 CREATE TABLE stores (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL,
   kind TEXT NOT NULL CHECK (kind IN ('knowledge', 'user')),
   owner_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
@@ -75,7 +75,7 @@ CREATE TABLE stores (
 );
 CREATE UNIQUE INDEX knowledge_store_names ON stores (name) WHERE kind = 'knowledge';
 CREATE TABLE files (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   store_id INTEGER NOT NULL REFERENCES stores(id) ON DELETE CASCADE,
   filename TEXT NOT NULL,
   bytes INTEGER NOT NULL,
@@ -86,7 +86,7 @@ CREATE TABLE files (
   UNIQUE (store_id, filename)
 );
 CREATE TABLE chunks (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
   store_id INTEGER NOT NULL REFERENCES stores(id) ON DELETE CASCADE,
   ord INTEGER NOT NULL,

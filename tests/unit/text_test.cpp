@@ -1,0 +1,377 @@
+// Text primitives: UTF-8 validation, normalisation, words, stems, token counts, sentences, chunks.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "brandcoach/text/text.hpp"
+
+namespace brandcoach::text {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+// ---------------------------------------------------------------------------------------------
+// is_valid_utf8
+
+TEST(TextUtf8, AcceptsAsciiAndMultiByteSequences) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("caf\xC3\xA9"));               // é, 2 bytes
+  EXPECT_TRUE(is_valid_utf8("\xE2\x82\xAC 5"));            // €, 3 bytes
+  EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80"));          // 😀, 4 bytes
+  EXPECT_TRUE(is_valid_utf8("\xF4\x8F\xBF\xBF"));          // U+10FFFF, the last code point
+  EXPECT_TRUE(is_valid_utf8("\xEF\xBC\xA1\xEF\xBC\xA2"));  // ＡＢ
+}
+
+TEST(TextUtf8, RejectsTruncatedSequences) {
+  EXPECT_FALSE(is_valid_utf8("caf\xC3"));
+  EXPECT_FALSE(is_valid_utf8("\xE2\x82"));
+  EXPECT_FALSE(is_valid_utf8("\xF0\x9F\x98 after"));
+}
+
+TEST(TextUtf8, RejectsStrayContinuationBytes) {
+  EXPECT_FALSE(is_valid_utf8("\x80"));
+  EXPECT_FALSE(is_valid_utf8("ok\xBFok"));
+}
+
+TEST(TextUtf8, RejectsOverlongEncodings) {
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));      // '/' in two bytes
+  EXPECT_FALSE(is_valid_utf8("\xE0\x80\xAF"));  // '/' in three bytes
+}
+
+TEST(TextUtf8, RejectsSurrogates) {
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));  // U+D800
+  EXPECT_FALSE(is_valid_utf8("\xED\xBF\xBF"));  // U+DFFF
+}
+
+TEST(TextUtf8, RejectsCodePointsAboveUnicodeRange) {
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // U+110000
+  EXPECT_FALSE(is_valid_utf8("\xF8\x88\x80\x80\x80"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// normalize
+
+TEST(TextNormalize, FoldsCase) {
+  EXPECT_EQ(normalize("Hello WORLD"), "hello world");
+  EXPECT_EQ(normalize("Stra\xC3\x9F"
+                      "e"),
+            "strasse");  // ß folds to ss
+}
+
+TEST(TextNormalize, AppliesNfkcToFullwidthLetters) {
+  EXPECT_EQ(normalize("\xEF\xBC\xA1\xEF\xBC\xA2\xEF\xBC\xA3"), "abc");  // ＡＢＣ
+}
+
+TEST(TextNormalize, ComposesDecomposedCharacters) {
+  EXPECT_EQ(normalize("cafe\xCC\x81"), "caf\xC3\xA9");  // e + combining acute -> é
+}
+
+TEST(TextNormalize, CollapsesAndTrimsWhitespace) {
+  EXPECT_EQ(normalize("  a \t\n b\r\n\nc  "), "a b c");
+  EXPECT_EQ(normalize(" \n\t "), "");
+  EXPECT_EQ(normalize(""), "");
+}
+
+TEST(TextNormalize, ReplacesInvalidBytesInsteadOfPassingThem) {
+  const std::string out = normalize(
+      "ab\xFF"
+      "cd\xC0\xAF");
+  EXPECT_TRUE(is_valid_utf8(out)) << out;
+  EXPECT_EQ(out.find('\xFF'), std::string::npos);
+  EXPECT_NE(out.find("\xEF\xBF\xBD"), std::string::npos) << out;  // U+FFFD
+  EXPECT_EQ(out.substr(0, 2), "ab");
+  EXPECT_NE(out.find("cd"), std::string::npos);
+}
+
+TEST(TextNormalize, OutputIsAlwaysValidUtf8) {
+  for (const std::string input : {"\xED\xA0\x80", "\xF4\x90\x80\x80", "x\xC3", "\x80\x80\x80"}) {
+    EXPECT_TRUE(is_valid_utf8(normalize(input)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// words, stem, content_stems
+
+TEST(TextWords, SplitsOnPunctuationAndLowerCases) {
+  EXPECT_EQ(words("Hello, World! How's it going?"), (Strings{"hello", "world", "how", "s", "it", "going"}));
+  EXPECT_EQ(words("brand-new...strategy;plan"), (Strings{"brand", "new", "strategy", "plan"}));
+}
+
+TEST(TextWords, ApostropheInsideAWordSplitsIt) {
+  EXPECT_EQ(words("customer's"), (Strings{"customer", "s"}));
+  EXPECT_EQ(words("don't"), (Strings{"don", "t"}));
+}
+
+TEST(TextWords, KeepsDigits) {
+  EXPECT_EQ(words("Top 10 tips for 2024"), (Strings{"top", "10", "tips", "for", "2024"}));
+  EXPECT_EQ(words("b2b"), (Strings{"b2b"}));
+}
+
+TEST(TextWords, NormalisesFullwidthAndAccentedLetters) {
+  EXPECT_EQ(words("\xEF\xBC\xA3\xEF\xBC\xB5\xEF\xBC\xB3\xEF\xBC\xB4"), (Strings{"cust"}));  // ＣＵＳＴ
+  EXPECT_EQ(words("Caf\xC3\xA9 au lait"), (Strings{"caf\xC3\xA9", "au", "lait"}));
+}
+
+TEST(TextWords, EmptyAndPunctuationOnlyGiveNoWords) {
+  EXPECT_TRUE(words("").empty());
+  EXPECT_TRUE(words("?!... -- ;").empty());
+}
+
+TEST(TextStem, GivesSnowballEnglishStems) {
+  EXPECT_EQ(stem("branding"), "brand");
+  EXPECT_EQ(stem("customers"), "custom");
+  EXPECT_EQ(stem("customer"), "custom");
+  EXPECT_EQ(stem("pricing"), "price");
+  EXPECT_EQ(stem("price"), "price");
+  EXPECT_EQ(stem("running"), "run");
+  EXPECT_EQ(stem("weaknesses"), "weak");
+}
+
+TEST(TextStem, EmptyWordStaysEmpty) {
+  EXPECT_EQ(stem(""), "");
+}
+
+TEST(TextStopwords, RecognisesFunctionWordsOnly) {
+  EXPECT_TRUE(is_stopword("the"));
+  EXPECT_TRUE(is_stopword("my"));
+  EXPECT_TRUE(is_stopword("how"));
+  EXPECT_FALSE(is_stopword("brand"));
+  EXPECT_FALSE(is_stopword("customer"));
+}
+
+TEST(TextContentStems, DropsStopwordsAndStemsTheRest) {
+  EXPECT_EQ(content_stems("How do I price my Branding for the customers?"),
+            (Strings{"price", "brand", "custom"}));
+  EXPECT_TRUE(content_stems("what is the").empty());
+}
+
+TEST(TextContentStems, InflectionsCompareEqual) {
+  EXPECT_EQ(content_stems("Customers"), content_stems("customer's"));
+  EXPECT_EQ(content_stems("\xEF\xBC\xA3\xEF\xBC\xB5\xEF\xBC\xB3\xEF\xBC\xB4\xEF\xBC\xAF\xEF\xBC\xAD\xEF\xBC"
+                          "\xA5\xEF\xBC\xB2"),  // ＣＵＳＴＯＭＥＲ
+            content_stems("customers"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// count_tokens
+
+TEST(TextTokens, EmptyAndWhitespaceAreZero) {
+  EXPECT_EQ(count_tokens(""), 0u);
+  EXPECT_EQ(count_tokens("   \n\t"), 0u);
+}
+
+TEST(TextTokens, GrowsWithLength) {
+  const size_t one = count_tokens("brand");
+  const size_t sentence = count_tokens("Your brand is the promise you make to every customer.");
+  const size_t paragraph = count_tokens(
+      "Your brand is the promise you make to every customer. Keep it simple, keep it true, and repeat "
+      "it everywhere your customers meet you.");
+  EXPECT_GE(one, 1u);
+  EXPECT_GT(sentence, one);
+  EXPECT_GT(paragraph, sentence);
+}
+
+TEST(TextTokens, LongWordsTakeMoreTokensThanShortOnes) {
+  EXPECT_EQ(count_tokens("a"), 1u);
+  EXPECT_EQ(count_tokens("abcd"), 1u);
+  EXPECT_EQ(count_tokens("abcde"), 2u);
+  EXPECT_GT(count_tokens("internationalization"), count_tokens("brand"));
+}
+
+TEST(TextTokens, PunctuationIsCounted) {
+  EXPECT_EQ(count_tokens("!"), 1u);
+  EXPECT_EQ(count_tokens("hi"), 1u);
+  EXPECT_EQ(count_tokens("hi!"), 2u);
+  EXPECT_GT(count_tokens("hi, there!!"), count_tokens("hi there"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// split_sentences
+
+TEST(TextSentences, SplitsAtEndPunctuationBeforeCapitals) {
+  EXPECT_EQ(split_sentences("Know your customer. Price for value! Is it working? Yes."),
+            (Strings{"Know your customer.", "Price for value!", "Is it working?", "Yes."}));
+}
+
+TEST(TextSentences, KeepsAbbreviationFollowedByLowerCaseTogether) {
+  EXPECT_EQ(split_sentences("Use a channel, e.g. something cheap. Then measure."),
+            (Strings{"Use a channel, e.g. something cheap.", "Then measure."}));
+}
+
+TEST(TextSentences, SplitsBeforeDigits) {
+  EXPECT_EQ(split_sentences("Start small. 3 offers are enough."),
+            (Strings{"Start small.", "3 offers are enough."}));
+}
+
+TEST(TextSentences, ListItemsOnTheirOwnLinesAreSentences) {
+  EXPECT_EQ(split_sentences("Steps:\n- define the mission\n- find the audience\n* write the story"),
+            (Strings{"Steps:", "- define the mission", "- find the audience", "* write the story"}));
+  EXPECT_EQ(split_sentences("Plan\n1. research\n2. launch"), (Strings{"Plan", "1. research", "2. launch"}));
+}
+
+TEST(TextSentences, SoftLineBreakJoinsAndBlankLineSplits) {
+  EXPECT_EQ(split_sentences("a sentence that\ncontinues here\n\nnew paragraph"),
+            (Strings{"a sentence that continues here", "new paragraph"}));
+}
+
+TEST(TextSentences, EmptyInputGivesNoSentences) {
+  EXPECT_TRUE(split_sentences("").empty());
+  EXPECT_TRUE(split_sentences("  \n\n  ").empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// chunk_markdown
+
+std::string long_paragraph(const std::string& topic, int sentences) {
+  std::string out;
+  for (int i = 0; i < sentences; ++i) {
+    out += "Sentence " + std::to_string(i) + " explains how " + topic + " shapes a small business brand. ";
+  }
+  return out;
+}
+
+// Chunk text without surrounding whitespace (see ChunkTextHasNoSurroundingBlankLines for the raw text).
+std::string trimmed(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+TEST(TextChunk, RecordsHeadingPath) {
+  const auto chunks =
+      chunk_markdown("# Title\n\nIntro text.\n\n## Section\n\nBody text.\n\n### Deep\n\nDeep text.\n");
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(chunks[0].heading, "Title");
+  EXPECT_EQ(trimmed(chunks[0].text), "Intro text.");
+  EXPECT_EQ(chunks[1].heading, "Title > Section");
+  EXPECT_EQ(trimmed(chunks[1].text), "Body text.");
+  EXPECT_EQ(chunks[2].heading, "Title > Section > Deep");
+}
+
+TEST(TextChunk, SiblingHeadingReplacesThePreviousOne) {
+  const auto chunks = chunk_markdown("# T\n## A\nalpha\n## B\nbeta\n# U\ngamma\n");
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(chunks[0].heading, "T > A");
+  EXPECT_EQ(chunks[1].heading, "T > B");
+  EXPECT_EQ(chunks[2].heading, "U");
+}
+
+TEST(TextChunk, TextBeforeAnyHeadingHasEmptyPath) {
+  const auto chunks = chunk_markdown("preamble\n\n# Title\n\nbody\n");
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0].heading, "");
+  EXPECT_EQ(trimmed(chunks[0].text), "preamble");
+}
+
+TEST(TextChunk, ChunkTextHasNoSurroundingBlankLines) {
+  const auto chunks = chunk_markdown("# A\n\nFirst paragraph.\n\nSecond paragraph.\n");
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].text, "First paragraph.\n\nSecond paragraph.");
+}
+
+TEST(TextChunk, NeverExceedsMaxTokensAndKeepsEveryParagraph) {
+  std::vector<std::string> paragraphs;
+  std::string markdown = "# Guide\n\n";
+  for (int i = 0; i < 12; ++i) {
+    paragraphs.push_back("Paragraph " + std::to_string(i) + " covers pricing, positioning and story.");
+    markdown += paragraphs.back() + "\n\n";
+    if (i == 5) markdown += "## Second half\n\n";
+  }
+  const ChunkOptions options{.max_tokens = 30};
+  const auto chunks = chunk_markdown(markdown, options);
+  ASSERT_GT(chunks.size(), 2u);
+  for (const auto& chunk : chunks) {
+    EXPECT_LE(chunk.tokens, options.max_tokens) << chunk.text;
+    EXPECT_LE(count_tokens(chunk.text), options.max_tokens) << chunk.text;
+    EXPECT_GT(chunk.tokens, 0u);
+  }
+  for (const auto& paragraph : paragraphs) {
+    const bool found = std::any_of(chunks.begin(), chunks.end(), [&](const Chunk& c) {
+      return c.text.find(paragraph) != std::string::npos;
+    });
+    EXPECT_TRUE(found) << "lost: " << paragraph;
+  }
+}
+
+TEST(TextChunk, OversizedParagraphIsSplitBetweenSentences) {
+  const std::string paragraph = long_paragraph("pricing", 20);
+  const ChunkOptions options{.max_tokens = 40};
+  const auto chunks = chunk_markdown("# Pricing\n\n" + paragraph, options);
+  ASSERT_GT(chunks.size(), 1u);
+  std::string joined;
+  for (const auto& chunk : chunks) {
+    EXPECT_LE(chunk.tokens, options.max_tokens) << chunk.text;
+    EXPECT_EQ(chunk.heading, "Pricing");
+    joined += chunk.text + " ";
+  }
+  for (const auto& sentence : split_sentences(paragraph)) {
+    EXPECT_NE(joined.find(sentence), std::string::npos) << "lost: " << sentence;
+  }
+}
+
+TEST(TextChunk, SingleSentenceLongerThanMaxStaysWhole) {
+  std::string sentence = "This";
+  for (int i = 0; i < 40; ++i) sentence += " very";
+  sentence += " long sentence never ends.";
+  const ChunkOptions options{.max_tokens = 10};
+  const auto chunks = chunk_markdown(sentence + " Short one.", options);
+  ASSERT_FALSE(chunks.empty());
+  const bool whole = std::any_of(chunks.begin(), chunks.end(),
+                                 [&](const Chunk& c) { return c.text.find(sentence) != std::string::npos; });
+  EXPECT_TRUE(whole);
+  for (const auto& chunk : chunks) {
+    if (chunk.text.find(sentence) == std::string::npos) {
+      EXPECT_LE(chunk.tokens, options.max_tokens);
+    }
+  }
+}
+
+TEST(TextChunk, OrdinalsAreConsecutiveFromZero) {
+  std::string markdown;
+  for (int s = 0; s < 4; ++s)
+    markdown += "# Part " + std::to_string(s) + "\n\n" + long_paragraph("story", 6) + "\n\n";
+  const auto chunks = chunk_markdown(markdown, ChunkOptions{.max_tokens = 25});
+  ASSERT_GT(chunks.size(), 4u);
+  for (size_t i = 0; i < chunks.size(); ++i) EXPECT_EQ(chunks[i].ordinal, static_cast<int>(i));
+}
+
+TEST(TextChunk, TokensFieldMatchesCountOfText) {
+  const auto chunks = chunk_markdown("# A\n\nOne short paragraph, with commas.\n\nAnother one!\n");
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].tokens, count_tokens(chunks[0].text));
+}
+
+TEST(TextChunk, HashLinesInsideFencedCodeAreNotHeadings) {
+  const std::string markdown =
+      "# Setup\n\nRun this:\n\n```sh\n# install the tool\napt-get install brandcoach\n\n## not a "
+      "heading\n```\n\n"
+      "Done.\n";
+  const auto chunks = chunk_markdown(markdown);
+  ASSERT_FALSE(chunks.empty());
+  for (const auto& chunk : chunks) {
+    EXPECT_EQ(chunk.heading, "Setup") << chunk.text;
+  }
+  const bool kept = std::any_of(chunks.begin(), chunks.end(), [](const Chunk& c) {
+    return c.text.find("# install the tool") != std::string::npos &&
+           c.text.find("## not a heading") != std::string::npos;
+  });
+  EXPECT_TRUE(kept);
+}
+
+TEST(TextChunk, HashWithoutSpaceIsNotAHeading) {
+  const auto chunks = chunk_markdown("# Tags\n\n#brand #growth\n");
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].heading, "Tags");
+  EXPECT_EQ(trimmed(chunks[0].text), "#brand #growth");
+}
+
+TEST(TextChunk, EmptyDocumentHasNoChunks) {
+  EXPECT_TRUE(chunk_markdown("").empty());
+  EXPECT_TRUE(chunk_markdown("# Only a heading\n\n\n").empty());
+}
+
+}  // namespace
+}  // namespace brandcoach::text
