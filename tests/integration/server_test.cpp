@@ -136,6 +136,20 @@ TEST(ServerLimits, BodyOverTheLimitIs413) {
   EXPECT_EQ(status, 200);
 }
 
+TEST(ServerLimits, AClientThatStopsMidRequestIsDisconnectedAfterTheTimeout) {
+  TempDir dir;
+  ServerProcess server(dir.path(), {"--set", "server.request_timeout_ms=300"});
+  const int fd = connect_local(server.port());
+  ASSERT_GE(fd, 0);
+  send_all(fd, "POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"message\":");
+  char buffer[256];
+  const ssize_t n = recv(fd, buffer, sizeof buffer, 0);  // blocks until the server gives up on us
+  close(fd);
+  EXPECT_LE(n, 0) << "the connection is closed without a response";
+  // The server is still healthy for everyone else.
+  EXPECT_EQ(request(server.port(), "GET", "/healthz").status, 200);
+}
+
 TEST_F(Server, KeepAliveServesSeveralRequestsOnOneConnection) {
   const std::string one = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   const std::string last = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
@@ -311,7 +325,10 @@ TEST(ServerShutdown, SigtermDuringLoadLosesNoAcknowledgedMessage) {
       }
     });
   }
-  while (attempts < 40) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (attempts < 40 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   server.process().signal(SIGTERM);
   EXPECT_EQ(server.process().wait(), 0) << server.process().err();
   stop = true;
