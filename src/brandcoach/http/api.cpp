@@ -46,10 +46,7 @@ Response chat(const Request& request, const Services& services) {
   if (!parsed) return error_response(parsed.error());
   auto user = request_user(request);
   if (!user) return error_response(user.error());
-  auto result = services.coach.turn(*user, parsed->message);
-  if (!result) return error_response(result.error());
-  services.metrics.count_turn(result->assistant, result->route.method);
-  return json_response(200, coach::to_json(*result));
+  return chat_response(*parsed, *user, services);
 }
 
 }  // namespace
@@ -84,6 +81,13 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   if (!has_message) return Error::invalid("message is required", "message");
   if (auto status = coach::validate_message(out.message); !status) return status.error();
   return out;
+}
+
+Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services) {
+  auto result = services.coach.turn(user, chat.message);
+  if (!result) return error_response(result.error());
+  services.metrics.count_turn(result->assistant, result->route.method);
+  return json_response(200, coach::to_json(*result));
 }
 
 Response error_response(const Error& error) {

@@ -89,6 +89,9 @@ struct ChatRequest {
 /// "stream" (boolean); anything else is a 400 naming the field.
 Result<ChatRequest> parse_chat_request(std::string_view body);
 
+/// Runs one non-streaming chat turn for `user` and serialises it (or its error).
+Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services);
+
 /// The JSON error body for an error, with the status from http_status(kind).
 Response error_response(const Error& error);
 

@@ -228,23 +228,36 @@ struct Server::Impl {
       request.request_id = random_id("req_");
       const auto route = match_route(request.path).route;
 
-      int status = 0;
-      if (request.method == "POST" && route == "/api/chat" && wants_stream(request.body)) {
-        status = co_await stream_chat(stream, request, req.version());
-        log_request(request, route, status, started);
-        break;  // the stream ended the response by closing or the client left; start clean
+      // A chat body is parsed once, here; it decides between streaming and a plain JSON answer.
+      std::function<Response()> work;
+      if (request.method == "POST" && route == "/api/chat") {
+        auto chat = parse_chat_request(request.body);
+        auto user = request_user(request);
+        if (!chat || !user) {
+          const Error error = !chat ? chat.error() : user.error();
+          work = [error] { return error_response(error); };
+        } else if (chat->stream) {
+          const int status = co_await stream_chat(stream, *chat, *user, request.request_id, req.version());
+          log_request(request, route, status, started);
+          break;  // the event stream ends with the connection
+        } else {
+          work = [this, chat = std::move(chat).value(), user = std::move(user).value()] {
+            return chat_response(chat, user, services);
+          };
+        }
+      } else {
+        work = [this, request] { return handle(request, services); };
       }
-      std::function<Response()> work = [this, request]() noexcept {
+      work = [work = std::move(work), id = request.request_id]() noexcept {
         try {
-          return handle(request, services);
+          return work();
         } catch (const std::exception& e) {
-          spdlog::error("request {} failed: {}", request.request_id, e.what());
-          return error_response(
-              Error::internal("internal error; see the server log for " + request.request_id));
+          spdlog::error("request {} failed: {}", id, e.what());
+          return error_response(Error::internal("internal error; see the server log for " + id));
         }
       };
       Response response = co_await run_blocking(pool, work);
-      status = response.status;
+      const int status = response.status;
       stream.expires_after(timeout);
       const bool written =
           co_await write_response(stream, response, request.request_id, keep_alive, req.version());
@@ -267,11 +280,6 @@ struct Server::Impl {
                  request.method, request.path, status, seconds * 1000);
   }
 
-  static bool wants_stream(const std::string& body) {
-    auto parsed = parse_chat_request(body);
-    return parsed && parsed->stream;
-  }
-
   awaitable<bool> write_response(beast::tcp_stream& stream, const Response& response,
                                  const std::string& request_id, bool keep_alive, unsigned version) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
@@ -289,17 +297,11 @@ struct Server::Impl {
   }
 
   // Streams a chat turn as server-sent events over a chunked response. Returns the HTTP status.
-  awaitable<int> stream_chat(beast::tcp_stream& stream, const Request& request, unsigned version) {
-    auto parsed = parse_chat_request(request.body);
-    auto user = request_user(request);
-    if (!user) {
-      const Response response = error_response(user.error());
-      co_await write_response(stream, response, request.request_id, false, version);
-      co_return http_status(user.error().kind);
-    }
+  awaitable<int> stream_chat(beast::tcp_stream& stream, const ChatRequest& chat, const std::string& user,
+                             const std::string& request_id, unsigned version) {
     auto queue = std::make_shared<EventQueue>(stream.get_executor());
     auto status = std::make_shared<std::atomic<int>>(200);
-    asio::post(pool, [this, queue, status, message = parsed->message, user = *user, id = request.request_id] {
+    asio::post(pool, [this, queue, status, message = chat.message, user, id = request_id] {
       coach::TurnEvents events;
       events.on_route = [&](const route::Decision& d) { queue->push(sse_event("route", coach::to_json(d))); };
       events.on_delta = [&](std::string_view text) { queue->push(sse_event("delta", {{"text", text}})); };
@@ -327,7 +329,7 @@ struct Server::Impl {
     res.set(bhttp::field::server, "brandcoach");
     res.set(bhttp::field::content_type, "text/event-stream");
     res.set(bhttp::field::cache_control, "no-store");
-    res.set("X-Request-Id", request.request_id);
+    res.set("X-Request-Id", request_id);
     res.chunked(true);
     res.keep_alive(false);
     bhttp::response_serializer<bhttp::empty_body> serializer{res};

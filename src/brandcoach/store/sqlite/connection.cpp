@@ -79,7 +79,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, in
     sqlite3_close_v2(db);
     return error;
   }
-  std::unique_ptr<Connection> connection(new Connection(db));
+  auto connection = std::make_unique<Connection>(db, Key{});
   sqlite3_busy_timeout(db, busy_timeout_ms);
   sqlite3_extended_result_codes(db, 1);
   // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable (the

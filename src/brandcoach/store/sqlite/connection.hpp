@@ -47,8 +47,11 @@ class Statement {
 
 /// One database connection with its own cache of prepared statements. Used by one thread at a time.
 class Connection {
+  struct Key {};  // only open() can construct, but make_unique still can
+
  public:
   static Result<std::unique_ptr<Connection>> open(const std::string& path, int busy_timeout_ms);
+  Connection(sqlite3* db, Key) : db_(db) {}
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
@@ -61,7 +64,6 @@ class Connection {
   int changes() const { return sqlite3_changes(db_); }
 
  private:
-  explicit Connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
