@@ -27,8 +27,11 @@ class CoachTurn : public ::testing::Test {
     auto loaded = AssistantRegistry::load(fs::path(BRANDCOACH_SOURCE_DATA_DIR) / "assistants.toml");
     ASSERT_TRUE(loaded);
     registry = std::move(loaded).value();
-    ASSERT_TRUE(sync_knowledge(*store, registry, fs::path(BRANDCOACH_SOURCE_DATA_DIR) / "knowledge"));
-    retriever = std::make_unique<index::LexicalRetriever>(*store);
+    embedder = embed::make_hashing_embedder();
+    vectors = std::make_unique<index::VectorIndexes>(*store, *embedder, dir / "index");
+    ASSERT_TRUE(
+        sync_knowledge(*store, *vectors, registry, fs::path(BRANDCOACH_SOURCE_DATA_DIR) / "knowledge"));
+    retriever = std::make_unique<index::HybridRetriever>(*store, *vectors);
   }
 
   Coach make(llm::LlmProvider& provider) { return Coach(*store, *retriever, router, provider, registry, {}); }
@@ -36,6 +39,8 @@ class CoachTurn : public ::testing::Test {
   TempDir dir;
   std::unique_ptr<store::Store> store;
   AssistantRegistry registry;
+  std::unique_ptr<embed::Embedder> embedder;
+  std::unique_ptr<index::VectorIndexes> vectors;
   std::unique_ptr<index::Retriever> retriever;
   route::KeywordRouter router;
   std::unique_ptr<llm::LlmProvider> offline = llm::make_offline_composer();

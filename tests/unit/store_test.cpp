@@ -76,7 +76,7 @@ class StoreTest : public ::testing::Test {
   }
 
   NewChunk chunk(int ordinal, std::string heading, std::string text) {
-    return NewChunk{ordinal, std::move(heading), std::move(text), 10};
+    return NewChunk{ordinal, std::move(heading), std::move(text), 10, 0, {}};
   }
 
   TempDir dir_;
@@ -332,10 +332,14 @@ class StoreSearchTest : public StoreTest {
     a_ = *a;
     b_ = *b;
   }
+  // The content hash stands for the chunk texts, so different content never counts as a duplicate.
   StoredFile put(int64_t store_id, const std::string& filename, const std::vector<NewChunk>& chunks) {
-    auto file = store_->put_file(store_id, {filename, 100, "deadbeef"}, chunks);
-    if (!file) ADD_FAILURE() << "put_file: " << file.error().message;
-    return file ? *file : StoredFile{};
+    std::string content;
+    for (const auto& c : chunks) content += c.text + "\n";
+    FileInput input{filename, 100, sha256_hex(content), "", "", "md", "{}"};
+    auto put = store_->put_file(store_id, input, chunks);
+    if (!put) ADD_FAILURE() << "put_file: " << put.error().message;
+    return put ? put->file : StoredFile{};
   }
   std::vector<ChunkHit> search(const std::vector<std::string>& stores, const std::string& query,
                                int limit = 10) {
@@ -453,7 +457,7 @@ TEST_F(StoreSearchTest, ListFilesReportsMetadataByName) {
   EXPECT_EQ((*files)[0].filename, "m.md");
   EXPECT_EQ((*files)[1].filename, "z.md");
   EXPECT_EQ((*files)[0].bytes, 100);
-  EXPECT_EQ((*files)[0].sha256, "deadbeef");
+  EXPECT_EQ((*files)[0].sha256, sha256_hex("m\n"));
   EXPECT_EQ((*files)[0].status, "completed");
   EXPECT_EQ((*files)[0].store_id, a_);
   EXPECT_TRUE(store_->list_files(b_)->empty());

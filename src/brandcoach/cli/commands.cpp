@@ -10,38 +10,16 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "brandcoach/cli/app.hpp"
 #include "brandcoach/cli/cli.hpp"
-#include "brandcoach/coach/coach.hpp"
 #include "brandcoach/http/http.hpp"
-#include "brandcoach/index/index.hpp"
-#include "brandcoach/llm/llm.hpp"
 #include "brandcoach/obs/obs.hpp"
-#include "brandcoach/route/route.hpp"
-#include "brandcoach/store/store.hpp"
 
 namespace brandcoach::cli {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-int fail(const Error& error) {
-  std::cerr << "brandcoach: " << error.message;
-  if (!error.param.empty() && error.message.find(error.param) == std::string::npos)
-    std::cerr << " [" << error.param << "]";
-  std::cerr << "\n";
-  return exit_code(error.kind);
-}
-
-// Everything a turn needs, built once from the configuration and passed down explicitly.
-struct App {
-  Config config;
-  std::unique_ptr<store::Store> store;
-  std::unique_ptr<index::Retriever> retriever;
-  std::unique_ptr<route::Router> router;
-  std::unique_ptr<llm::LlmProvider> provider;
-  std::unique_ptr<coach::Coach> coach;
-};
 
 fs::path knowledge_dir(const Config& config) {
   return config.knowledge.dir.empty() ? coach::bundled_data_dir() / "knowledge"
@@ -53,40 +31,16 @@ fs::path assistants_file(const Config& config) {
                                                   : fs::path(config.knowledge.assistants_file);
 }
 
-Result<std::unique_ptr<store::Store>> open_store(const Config& config, int connections) {
-  return store::open_sqlite({config.database_path(), connections, 10000});
-}
-
-Result<App> build_app(Config config, int connections) {
-  const auto started = std::chrono::steady_clock::now();
-  App app;
-  auto assistants = coach::AssistantRegistry::load(assistants_file(config));
-  if (!assistants) return assistants.error();
-  auto store = open_store(config, connections);
-  if (!store) return store.error();
-  app.store = std::move(store).value();
-  if (config.knowledge.sync_on_start) {
-    auto report = coach::sync_knowledge(*app.store, *assistants, knowledge_dir(config));
-    if (!report) return report.error();
-    for (const auto& failure : report->failures)
-      spdlog::warn("knowledge: skipped {}: {}", failure.path, failure.reason);
-    spdlog::info("knowledge base: {} added, {} updated, {} removed, {} unchanged ({} new chunks)",
-                 report->added, report->updated, report->removed, report->unchanged, report->chunks);
+Result<std::unique_ptr<embed::Embedder>> make_embedder(const Config& config) {
+  if (config.embed.provider == "http") {
+    embed::HttpOptions options;
+    options.base_url = config.embed.base_url;
+    options.api_key = config.embed.api_key;
+    options.model = config.embed.model;
+    options.batch_size = static_cast<size_t>(config.embed.batch_size);
+    return embed::make_http_embedder(options);
   }
-  app.retriever = std::make_unique<index::LexicalRetriever>(*app.store);
-  app.router = std::make_unique<route::KeywordRouter>();
-  app.provider = llm::make_offline_composer();
-  coach::CoachOptions options;
-  options.top_k = static_cast<int>(config.knowledge.top_k);
-  options.recent_turns = static_cast<int>(config.session.recent_turns);
-  options.idle_gap_ms = config.session.idle_gap_minutes * 60 * 1000;
-  app.coach = std::make_unique<coach::Coach>(*app.store, *app.retriever, *app.router, *app.provider,
-                                             std::move(assistants).value(), options);
-  app.config = std::move(config);
-  spdlog::info("ready in {:.0f} ms (database {})",
-               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
-               app.config.database_path());
-  return app;
+  return embed::make_hashing_embedder({static_cast<size_t>(config.embed.dimension)});
 }
 
 int serve(Config config) {
@@ -162,21 +116,72 @@ int chat(Config config, const std::string& user, bool json_output) {
   return exit_status;
 }
 
-int kb_ingest(Config config, const std::string& store_name, const std::vector<std::string>& paths) {
-  auto store = open_store(config, 1);
-  if (!store) return fail(store.error());
-  std::vector<fs::path> inputs(paths.begin(), paths.end());
-  auto report = coach::ingest_into(**store, store_name, inputs, /*prune=*/false);
-  if (!report) return fail(report.error());
-  for (const auto& failure : report->failures)
-    std::cerr << "skipped " << failure.path << ": " << failure.reason << "\n";
-  std::cout << fmt::format("{}: {} added, {} updated, {} unchanged, {} chunks written, {} skipped\n",
-                           store_name, report->added, report->updated, report->unchanged, report->chunks,
-                           report->failures.size());
-  return report->failures.empty() ? 0 : 1;
+}  // namespace
+
+int fail(const Error& error) {
+  std::cerr << "brandcoach: " << error.message;
+  if (!error.param.empty() && error.message.find(error.param) == std::string::npos)
+    std::cerr << " [" << error.param << "]";
+  std::cerr << "\n";
+  return exit_code(error.kind);
 }
 
-}  // namespace
+text::ChunkOptions chunking(const Config& config, int max_tokens, int overlap_tokens) {
+  text::ChunkOptions options;
+  options.max_tokens = static_cast<size_t>(max_tokens > 0 ? max_tokens : config.knowledge.chunk_max_tokens);
+  options.overlap_tokens =
+      static_cast<size_t>(overlap_tokens >= 0 ? overlap_tokens : config.knowledge.chunk_overlap_tokens);
+  return options;
+}
+
+Result<App> build_knowledge(Config config, int connections) {
+  App app;
+  auto store = store::open_sqlite({config.database_path(), connections, 10000});
+  if (!store) return store.error();
+  app.store = std::move(store).value();
+  auto embedder = make_embedder(config);
+  if (!embedder) return embedder.error();
+  app.embedder = std::move(embedder).value();
+  app.vectors = std::make_unique<index::VectorIndexes>(*app.store, *app.embedder,
+                                                       fs::path(config.storage.data_dir) / "index");
+  app.retriever = std::make_unique<index::HybridRetriever>(*app.store, *app.vectors);
+  app.config = std::move(config);
+  return app;
+}
+
+Result<App> build_app(Config config, int connections) {
+  const auto started = std::chrono::steady_clock::now();
+  auto assistants = coach::AssistantRegistry::load(assistants_file(config));
+  if (!assistants) return assistants.error();
+  auto mode = index::parse_search_mode(config.retrieval.mode);
+  if (!mode) return mode.error();
+  auto built = build_knowledge(std::move(config), connections);
+  if (!built) return built.error();
+  App app = std::move(built).value();
+  if (app.config.knowledge.sync_on_start) {
+    auto report = coach::sync_knowledge(*app.store, *app.vectors, *assistants, knowledge_dir(app.config));
+    if (!report) return report.error();
+    for (const auto& failure : report->failures)
+      spdlog::warn("knowledge: skipped {}: {}", failure.path, failure.reason);
+    spdlog::info("knowledge base: {} added, {} updated, {} removed, {} unchanged ({} new chunks)",
+                 report->added, report->updated, report->removed, report->unchanged, report->chunks);
+  }
+  app.router = std::make_unique<route::KeywordRouter>();
+  app.provider = llm::make_offline_composer();
+  coach::CoachOptions options;
+  options.top_k = static_cast<int>(app.config.knowledge.top_k);
+  options.recent_turns = static_cast<int>(app.config.session.recent_turns);
+  options.idle_gap_ms = app.config.session.idle_gap_minutes * 60 * 1000;
+  options.retrieval_mode = *mode;
+  options.lexical_weight = app.config.retrieval.lexical_weight;
+  options.dense_weight = app.config.retrieval.dense_weight;
+  app.coach = std::make_unique<coach::Coach>(*app.store, *app.retriever, *app.router, *app.provider,
+                                             std::move(assistants).value(), options);
+  spdlog::info("ready in {:.0f} ms (database {})",
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
+               app.config.database_path());
+  return app;
+}
 
 int run(int argc, char** argv) {
   CLI::App app{"brandcoach: a self-hosted IDEA Brand Coach", "brandcoach"};
@@ -202,12 +207,53 @@ int run(int argc, char** argv) {
 
   auto* kb_cmd = app.add_subcommand("kb", "manage knowledge stores");
   kb_cmd->require_subcommand(1);
-  auto* ingest_cmd =
-      kb_cmd->add_subcommand("ingest", "add markdown/text files and folders to a knowledge store");
-  std::string store_name;
-  std::vector<std::string> paths;
-  ingest_cmd->add_option("--store", store_name, "knowledge store name (e.g. avatar)")->required();
-  ingest_cmd->add_option("paths", paths, "files or folders")->required();
+  IngestArgs ingest_args;
+  auto* ingest_cmd = kb_cmd->add_subcommand(
+      "ingest", "add files, folders and globs (md, txt, html, pdf, docx, json, jsonl) to a knowledge store");
+  ingest_cmd->add_option("--store", ingest_args.store, "knowledge store name (e.g. avatar)")->required();
+  ingest_cmd->add_option("--jsonl", ingest_args.jsonl,
+                         "a JSONL file of {id, text, title?, attributes?} records");
+  ingest_cmd->add_option("--chunk-size", ingest_args.chunk_size, "max tokens per chunk (100-4096)");
+  ingest_cmd->add_option("--chunk-overlap", ingest_args.chunk_overlap,
+                         "overlap tokens (at most half the size)");
+  ingest_cmd->add_option("paths", ingest_args.paths, "files, folders or glob patterns");
+
+  SearchArgs search_args;
+  auto* search_cmd = kb_cmd->add_subcommand(
+      "search",
+      "answer queries from stdin (one per line, or JSON lines {id, query}) with JSON lines of results");
+  search_cmd->add_option("--store", search_args.stores, "knowledge store(s) to search")->required();
+  search_cmd->add_option("--k", search_args.k, "results per query (1-50, default 10)");
+  search_cmd->add_option("--mode", search_args.mode, "hybrid, lexical or dense (default hybrid)");
+  search_cmd->add_option("--filter", search_args.filter, "attribute filter, as JSON (OpenAI's grammar)");
+
+  auto* stats_cmd = kb_cmd->add_subcommand("stats", "stores with their files, chunks, bytes and embedder");
+  std::string list_store;
+  auto* list_cmd = kb_cmd->add_subcommand("list", "files of a knowledge store");
+  list_cmd->add_option("--store", list_store, "knowledge store")->required();
+  std::string delete_store;
+  std::vector<std::string> delete_files;
+  bool delete_all = false;
+  auto* delete_cmd =
+      kb_cmd->add_subcommand("delete", "delete files (by name or id) or a whole knowledge store");
+  delete_cmd->add_option("--store", delete_store, "knowledge store")->required();
+  delete_cmd->add_option("--file", delete_files, "file name or id (repeatable)");
+  delete_cmd->add_flag("--all", delete_all, "delete the store itself with everything in it");
+  std::string reindex_store;
+  auto* reindex_cmd = kb_cmd->add_subcommand("reindex", "re-embed a store with the configured embedder");
+  reindex_cmd->add_option("--store", reindex_store, "knowledge store")->required();
+
+  auto* eval_cmd = app.add_subcommand("eval", "measure quality");
+  eval_cmd->require_subcommand(1);
+  EvalArgs eval_args;
+  auto* eval_retrieval_cmd = eval_cmd->add_subcommand("retrieval", "nDCG@10, MRR@10, Recall@10/100 per mode");
+  eval_retrieval_cmd->add_option("--store", eval_args.stores, "store(s) searched when a query names none");
+  eval_retrieval_cmd->add_option("--queries", eval_args.queries, "JSONL of {id, query, store?}")->required();
+  eval_retrieval_cmd->add_option("--qrels", eval_args.qrels, "TREC qrels: query_id 0 doc_id relevance")
+      ->required();
+  eval_retrieval_cmd->add_option("--modes", eval_args.modes,
+                                 "modes to evaluate (default: lexical dense hybrid)");
+  eval_retrieval_cmd->add_flag("--json", eval_args.json, "print one JSON object per mode");
 
   auto* config_cmd = app.add_subcommand("config", "inspect configuration");
   config_cmd->require_subcommand(1);
@@ -246,7 +292,14 @@ int run(int argc, char** argv) {
   if (auto status = setup_logging(config->log); !status) return fail(status.error());
   if (serve_cmd->parsed()) return serve(std::move(config).value());
   if (chat_cmd->parsed()) return chat(std::move(config).value(), user, json_output);
-  if (ingest_cmd->parsed()) return kb_ingest(std::move(config).value(), store_name, paths);
+  if (ingest_cmd->parsed()) return kb_ingest(std::move(config).value(), ingest_args);
+  if (search_cmd->parsed()) return kb_search(std::move(config).value(), search_args);
+  if (stats_cmd->parsed()) return kb_stats(std::move(config).value());
+  if (list_cmd->parsed()) return kb_list(std::move(config).value(), list_store);
+  if (delete_cmd->parsed())
+    return kb_delete(std::move(config).value(), delete_store, delete_files, delete_all);
+  if (reindex_cmd->parsed()) return kb_reindex(std::move(config).value(), reindex_store);
+  if (eval_retrieval_cmd->parsed()) return eval_retrieval(std::move(config).value(), eval_args);
   return 2;
 }
 

@@ -144,7 +144,14 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
 
   // 3. Retrieve from the assistant's knowledge store.
   stage = Clock::now();
-  auto passages = retriever_.retrieve({std::string(message), {assistant->knowledge_store}, options_.top_k});
+  index::Query query;
+  query.text = std::string(message);
+  query.stores = {assistant->knowledge_store};
+  query.limit = options_.top_k;
+  query.mode = options_.retrieval_mode;
+  query.lexical_weight = options_.lexical_weight;
+  query.dense_weight = options_.dense_weight;
+  auto passages = retriever_.retrieve(query);
   if (!passages) return passages.error();
   result.timings_ms["retrieve"] = elapsed_ms(stage);
 

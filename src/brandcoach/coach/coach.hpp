@@ -85,6 +85,9 @@ struct TurnEvents {
 
 struct CoachOptions {
   int top_k = 5;
+  index::SearchMode retrieval_mode = index::SearchMode::hybrid;
+  double lexical_weight = 1.0;
+  double dense_weight = 1.0;
   int recent_turns = 10;
   int64_t idle_gap_ms = 30 * 60 * 1000;
 };
@@ -118,20 +121,45 @@ class Coach {
 /// What a knowledge ingest or sync did.
 struct SyncReport {
   int added = 0;
-  int updated = 0;
-  int unchanged = 0;
+  int updated = 0;     // same name, new content: replaced
+  int unchanged = 0;   // same name, same content
+  int duplicates = 0;  // same content already stored under another name
   int removed = 0;
   int64_t chunks = 0;
-  std::vector<ingest::Failure> failures;
+  int64_t bytes = 0;
+  std::vector<ingest::Failure> failures;         // unreadable files, with the reason
+  std::vector<ingest::Failure> duplicate_notes;  // "same content as …" for each duplicate
 };
 
-/// Reads files/folders into the named knowledge store (replacing changed files). With `prune`,
-/// files of the store that are no longer among the inputs are removed.
-Result<SyncReport> ingest_into(store::Store& store, std::string_view store_name,
-                               const std::vector<std::filesystem::path>& paths, bool prune);
+/// Progress of an ingest, reported after each document.
+struct IngestProgress {
+  size_t documents_done = 0;
+  size_t documents_total = 0;
+  int64_t bytes_done = 0;
+  int64_t bytes_total = 0;
+  int64_t chunks = 0;
+};
 
-/// Brings every assistant's knowledge store in line with <knowledge_dir>/<assistant>/.
-Result<SyncReport> sync_knowledge(store::Store& store, const AssistantRegistry& assistants,
+struct IngestOptions {
+  text::ChunkOptions chunking;
+  bool prune = false;  // remove files of the store that are not in this batch
+  std::function<void(const IngestProgress&)> on_progress;
+};
+
+/// Chunks, embeds and stores a batch of documents in the named knowledge store, one transaction per
+/// file, keeping its dense index in step. The store's embedder must be the configured one (an empty
+/// store adopts it); otherwise the error says to run `kb reindex`.
+Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vectors,
+                               std::string_view store_name, ingest::Batch batch,
+                               const IngestOptions& options);
+
+/// Re-embeds every chunk of a store with the configured embedder and records it as the store's.
+Result<int64_t> reindex(store::Store& store, index::VectorIndexes& vectors, std::string_view store_name);
+
+/// Brings every assistant's knowledge store in line with <knowledge_dir>/<assistant>/ (re-embedding a
+/// bundled store first if it was built with another embedder).
+Result<SyncReport> sync_knowledge(store::Store& store, index::VectorIndexes& vectors,
+                                  const AssistantRegistry& assistants,
                                   const std::filesystem::path& knowledge_dir);
 
 }  // namespace brandcoach::coach

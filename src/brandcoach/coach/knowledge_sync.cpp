@@ -1,5 +1,6 @@
 #include <set>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "brandcoach/coach/coach.hpp"
@@ -9,50 +10,170 @@ namespace brandcoach::coach {
 
 namespace fs = std::filesystem;
 
-Result<SyncReport> ingest_into(store::Store& store, std::string_view store_name,
-                               const std::vector<fs::path>& paths, bool prune) {
-  if (store_name.empty()) return Error::invalid("a store name is required", "store");
-  auto store_id = store.ensure_knowledge_store(store_name);
+namespace {
+
+constexpr size_t kEmbedBatch = 256;
+
+std::string chunking_json(const text::ChunkOptions& options) {
+  return nlohmann::json{{"type", "static"},
+                        {"max_chunk_size_tokens", options.max_tokens},
+                        {"chunk_overlap_tokens", options.overlap_tokens}}
+      .dump();
+}
+
+// What the embedder sees of a chunk: its heading path says what the passage is about.
+std::string embedding_text(const text::Chunk& chunk) {
+  return chunk.heading.empty() ? chunk.text : chunk.heading + "\n" + chunk.text;
+}
+
+// The store's id, after checking it was (or will now be) embedded with the configured embedder.
+Result<int64_t> prepare_store(store::Store& store, const embed::Embedder& embedder, std::string_view name,
+                              const text::ChunkOptions& chunking) {
+  if (name.empty()) return Error::invalid("a store name is required", "store");
+  auto id = store.ensure_knowledge_store(name);
+  if (!id) return id.error();
+  auto info = store.find_knowledge_store(name);
+  if (!info) return info.error();
+  if (!*info) return Error::internal("knowledge store vanished");
+  if ((*info)->embedder.empty()) {
+    if (auto status = store.configure_knowledge_store(*id, embedder.id(), chunking_json(chunking)); !status) {
+      return status.error();
+    }
+  } else if ((*info)->embedder != embedder.id()) {
+    return Error{ErrorKind::conflict,
+                 fmt::format("knowledge store '{}' was embedded with '{}' but '{}' is configured; run "
+                             "`brandcoach kb reindex --store {}` first",
+                             name, (*info)->embedder, embedder.id(), name),
+                 "store"};
+  }
+  return *id;
+}
+
+}  // namespace
+
+Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vectors,
+                               std::string_view store_name, ingest::Batch batch,
+                               const IngestOptions& options) {
+  if (auto problem = text::validate(options.chunking)) return Error::invalid(*problem, "chunking_strategy");
+  auto& embedder = vectors.embedder();
+  auto store_id = prepare_store(store, embedder, store_name, options.chunking);
   if (!store_id) return store_id.error();
   auto existing = store.list_files(*store_id);
   if (!existing) return existing.error();
+  // Load the dense index before writing, so the writes below update it instead of forcing a rebuild.
+  if (auto loaded = vectors.refresh(store_name); !loaded) return loaded.error();
 
   SyncReport report;
-  auto batch = ingest::read_paths(paths);
   report.failures = std::move(batch.failures);
+  IngestProgress progress;
+  progress.documents_total = batch.documents.size();
+  for (const auto& doc : batch.documents) progress.bytes_total += static_cast<int64_t>(doc.bytes);
   std::set<std::string> seen;
-  for (const auto& doc : batch.documents) {
+
+  for (auto& doc : batch.documents) {
     seen.insert(doc.filename);
     const auto previous = std::find_if(existing->begin(), existing->end(), [&](const store::StoredFile& f) {
       return f.filename == doc.filename;
     });
-    if (previous != existing->end() && previous->sha256 == doc.sha256) {
+    const bool same_as_before = previous != existing->end() && previous->sha256 == doc.sha256;
+    progress.documents_done++;
+    progress.bytes_done += static_cast<int64_t>(doc.bytes);
+    if (same_as_before) {
       ++report.unchanged;
+      if (options.on_progress) options.on_progress(progress);
       continue;
     }
-    std::vector<store::NewChunk> chunks;
-    for (auto& chunk : text::chunk_markdown(doc.text)) {
-      chunks.push_back({chunk.ordinal, std::move(chunk.heading), std::move(chunk.text),
-                        static_cast<int64_t>(chunk.tokens)});
+    const auto chunks = text::chunk_blocks(doc.blocks, options.chunking);
+    std::vector<std::string> texts;
+    for (const auto& chunk : chunks) texts.push_back(embedding_text(chunk));
+    std::vector<embed::Vector> embedded;
+    for (size_t start = 0; start < texts.size(); start += kEmbedBatch) {
+      std::vector<std::string> slice(
+          texts.begin() + static_cast<std::ptrdiff_t>(start),
+          texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), start + kEmbedBatch)));
+      auto batch_vectors = embedder.embed_documents(slice);
+      if (!batch_vectors) return batch_vectors.error();
+      for (auto& v : *batch_vectors) embedded.push_back(std::move(v));
     }
-    auto stored =
-        store.put_file(*store_id, {doc.filename, static_cast<int64_t>(doc.bytes), doc.sha256}, chunks);
-    if (!stored) return stored.error();
-    report.chunks += static_cast<int64_t>(chunks.size());
-    ++(previous == existing->end() ? report.added : report.updated);
+    std::vector<store::NewChunk> rows;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      rows.push_back({chunks[i].ordinal, chunks[i].heading, chunks[i].text,
+                      static_cast<int64_t>(chunks[i].tokens), chunks[i].page, std::move(embedded[i])});
+    }
+    store::FileInput input{doc.filename,
+                           static_cast<int64_t>(doc.bytes),
+                           doc.sha256,
+                           doc.external_id,
+                           doc.title,
+                           doc.format,
+                           doc.attributes.dump()};
+    auto put = store.put_file(*store_id, input, rows);
+    if (!put) return put.error();
+    if (put->duplicate) {
+      ++report.duplicates;
+      report.duplicate_notes.push_back(
+          {doc.filename, "same content as " + put->file.filename + " (not stored twice)"});
+    } else {
+      ++(previous == existing->end() ? report.added : report.updated);
+      report.chunks += static_cast<int64_t>(rows.size());
+      report.bytes += static_cast<int64_t>(doc.bytes);
+      std::vector<std::pair<int64_t, std::vector<float>>> added;
+      for (size_t i = 0; i < rows.size(); ++i)
+        added.emplace_back(put->chunk_ids[i], std::move(rows[i].vector));
+      vectors.apply(store_name, added, put->replaced_chunk_ids);
+    }
+    progress.chunks = report.chunks;
+    if (options.on_progress) options.on_progress(progress);
   }
-  if (prune) {
+
+  if (options.prune) {
     for (const auto& file : *existing) {
       if (seen.contains(file.filename)) continue;
-      if (auto status = store.delete_file(file.id); !status) return status.error();
+      // A file that is still there but could not be read this time keeps its last good version.
+      const bool unreadable =
+          std::any_of(report.failures.begin(), report.failures.end(), [&](const auto& failure) {
+            return failure.path.ends_with("/" + file.filename) || failure.path == file.filename;
+          });
+      if (unreadable) continue;
+      auto removed = store.delete_file(file.id);
+      if (!removed) return removed.error();
+      vectors.apply(store_name, {}, *removed);
       ++report.removed;
     }
   }
   return report;
 }
 
-Result<SyncReport> sync_knowledge(store::Store& store, const AssistantRegistry& assistants,
-                                  const fs::path& knowledge_dir) {
+Result<int64_t> reindex(store::Store& store, index::VectorIndexes& vectors, std::string_view store_name) {
+  auto info = store.find_knowledge_store(store_name);
+  if (!info) return info.error();
+  if (!*info) return Error::not_found("no knowledge store named '" + std::string(store_name) + "'");
+  auto texts = store.chunk_texts((*info)->id);
+  if (!texts) return texts.error();
+  auto& embedder = vectors.embedder();
+  std::vector<std::pair<int64_t, std::vector<float>>> updated;
+  for (size_t start = 0; start < texts->size(); start += kEmbedBatch) {
+    std::vector<std::string> slice;
+    for (size_t i = start; i < std::min(texts->size(), start + kEmbedBatch); ++i)
+      slice.push_back((*texts)[i].second);
+    auto batch = embedder.embed_documents(slice);
+    if (!batch) return batch.error();
+    for (size_t i = 0; i < batch->size(); ++i)
+      updated.emplace_back((*texts)[start + i].first, std::move((*batch)[i]));
+  }
+  if (auto status = store.update_vectors((*info)->id, updated); !status) return status.error();
+  const std::string chunking = (*info)->chunking_json.empty() || (*info)->chunking_json == "{}"
+                                   ? chunking_json({})
+                                   : (*info)->chunking_json;
+  if (auto status = store.configure_knowledge_store((*info)->id, embedder.id(), chunking); !status) {
+    return status.error();
+  }
+  if (auto refreshed = vectors.refresh(store_name); !refreshed) return refreshed.error();
+  return static_cast<int64_t>(updated.size());
+}
+
+Result<SyncReport> sync_knowledge(store::Store& store, index::VectorIndexes& vectors,
+                                  const AssistantRegistry& assistants, const fs::path& knowledge_dir) {
   SyncReport total;
   for (const auto& assistant : assistants.all()) {
     const fs::path folder = knowledge_dir / assistant.id;
@@ -60,15 +181,30 @@ Result<SyncReport> sync_knowledge(store::Store& store, const AssistantRegistry& 
       total.failures.push_back({folder.string(), "knowledge folder missing"});
       continue;
     }
-    auto report = ingest_into(store, assistant.knowledge_store, {folder}, /*prune=*/true);
+    IngestOptions options;
+    options.prune = true;
+    auto report = ingest_into(store, vectors, assistant.knowledge_store,
+                              ingest::read_paths({folder.string()}), options);
+    if (!report && report.error().kind == ErrorKind::conflict) {
+      // Bundled stores follow the configured embedder on their own.
+      spdlog::info("re-embedding knowledge store '{}' for the configured embedder",
+                   assistant.knowledge_store);
+      if (auto count = reindex(store, vectors, assistant.knowledge_store); !count) return count.error();
+      report = ingest_into(store, vectors, assistant.knowledge_store, ingest::read_paths({folder.string()}),
+                           options);
+    }
     if (!report) return report.error();
     total.added += report->added;
     total.updated += report->updated;
     total.unchanged += report->unchanged;
+    total.duplicates += report->duplicates;
     total.removed += report->removed;
     total.chunks += report->chunks;
+    total.bytes += report->bytes;
     for (auto& failure : report->failures) total.failures.push_back(std::move(failure));
+    for (auto& note : report->duplicate_notes) total.duplicate_notes.push_back(std::move(note));
   }
+  if (auto status = vectors.save_all(); !status) spdlog::warn("{}", status.error().message);
   return total;
 }
 

@@ -80,6 +80,20 @@ Check<int64_t> in_range(int64_t low, int64_t high) {
   };
 }
 
+Check<double> in_range_d(double low, double high) {
+  return [low, high](const double& v) -> std::optional<std::string> {
+    if (v < low || v > high) return fmt::format("must be between {} and {} (got {})", low, high, v);
+    return std::nullopt;
+  };
+}
+
+Check<std::string> http_url() {
+  return [](const std::string& v) -> std::optional<std::string> {
+    if (v.empty() || v.starts_with("http://") || v.starts_with("https://")) return std::nullopt;
+    return "must start with http:// or https://";
+  };
+}
+
 Check<std::string> one_of(std::vector<std::string> allowed) {
   return [allowed](const std::string& v) -> std::optional<std::string> {
     if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return std::nullopt;
@@ -130,6 +144,34 @@ const std::vector<Field>& fields() {
       make_field<bool>(
           "knowledge", "sync_on_start", [](Config & c) -> auto& { return c.knowledge.sync_on_start; }),
       make_field<int64_t>(
+          "knowledge", "chunk_max_tokens", [](Config & c) -> auto& { return c.knowledge.chunk_max_tokens; },
+          in_range(100, 4096)),
+      make_field<int64_t>(
+          "knowledge", "chunk_overlap_tokens",
+          [](Config & c) -> auto& { return c.knowledge.chunk_overlap_tokens; }, in_range(0, 2048)),
+      make_field<std::string>(
+          "retrieval", "mode", [](Config & c) -> auto& { return c.retrieval.mode; },
+          one_of({"hybrid", "lexical", "dense"})),
+      make_field<double>(
+          "retrieval", "lexical_weight", [](Config & c) -> auto& { return c.retrieval.lexical_weight; },
+          in_range_d(0, 100)),
+      make_field<double>(
+          "retrieval", "dense_weight", [](Config & c) -> auto& { return c.retrieval.dense_weight; },
+          in_range_d(0, 100)),
+      make_field<std::string>(
+          "embed", "provider", [](Config & c) -> auto& { return c.embed.provider; },
+          one_of({"hashing", "http"})),
+      make_field<int64_t>(
+          "embed", "dimension", [](Config & c) -> auto& { return c.embed.dimension; }, in_range(64, 8192)),
+      make_field<std::string>(
+          "embed", "base_url", [](Config & c) -> auto& { return c.embed.base_url; }, http_url()),
+      make_field<std::string>(
+          "embed", "api_key", [](Config & c) -> auto& { return c.embed.api_key; }, {}, true),
+      make_field<std::string>(
+          "embed", "model", [](Config & c) -> auto& { return c.embed.model; }),
+      make_field<int64_t>(
+          "embed", "batch_size", [](Config & c) -> auto& { return c.embed.batch_size; }, in_range(1, 2048)),
+      make_field<int64_t>(
           "session", "idle_gap_minutes", [](Config & c) -> auto& { return c.session.idle_gap_minutes; },
           in_range(1, 60 * 24 * 365)),
       make_field<int64_t>(
@@ -138,11 +180,7 @@ const std::vector<Field>& fields() {
       make_field<std::string>(
           "llm", "provider", [](Config & c) -> auto& { return c.llm.provider; }, one_of({"offline"})),
       make_field<std::string>(
-          "llm", "base_url", [](Config & c) -> auto& { return c.llm.base_url; },
-          [](const std::string& v) -> std::optional<std::string> {
-            if (v.empty() || v.starts_with("http://") || v.starts_with("https://")) return std::nullopt;
-            return "must start with http:// or https://";
-          }),
+          "llm", "base_url", [](Config & c) -> auto& { return c.llm.base_url; }, http_url()),
       make_field<std::string>(
           "llm", "api_key", [](Config & c) -> auto& { return c.llm.api_key; }, {}, true),
       make_field<std::string>(
@@ -312,6 +350,17 @@ Result<Config> load_config(const ConfigSources& sources) {
         dot == std::string::npos ? nullptr : find_field(name.substr(0, dot), name.substr(dot + 1));
     if (!field) return Error::config("unknown configuration key " + name, name);
     if (auto status = apply_text(config, *field, raw, "command line"); !status) return status.error();
+  }
+  // Rules that span keys.
+  if (config.knowledge.chunk_overlap_tokens * 2 > config.knowledge.chunk_max_tokens) {
+    return Error::config(
+        fmt::format("knowledge.chunk_overlap_tokens must be at most half of "
+                    "knowledge.chunk_max_tokens ({} > {} / 2)",
+                    config.knowledge.chunk_overlap_tokens, config.knowledge.chunk_max_tokens),
+        "knowledge.chunk_overlap_tokens");
+  }
+  if (config.embed.provider == "http" && (config.embed.base_url.empty() || config.embed.model.empty())) {
+    return Error::config("embed.provider = \"http\" needs embed.base_url and embed.model", "embed.base_url");
   }
   return config;
 }

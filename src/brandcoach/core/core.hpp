@@ -110,7 +110,22 @@ struct Config {
     std::string assistants_file;  // empty: the bundled data/assistants.toml
     int64_t top_k = 5;
     bool sync_on_start = true;
+    int64_t chunk_max_tokens = 800;  // `static` chunking, as OpenAI's default
+    int64_t chunk_overlap_tokens = 400;
   } knowledge;
+  struct Retrieval {
+    std::string mode = "hybrid";  // hybrid | lexical | dense
+    double lexical_weight = 1.0;  // reciprocal-rank fusion weights
+    double dense_weight = 1.0;
+  } retrieval;
+  struct Embed {
+    std::string provider = "hashing";  // hashing | http
+    int64_t dimension = 512;
+    std::string base_url;  // http: OpenAI-compatible base, e.g. https://api.openai.com/v1
+    std::string api_key;   // secret: masked by `config show`
+    std::string model;
+    int64_t batch_size = 64;
+  } embed;
   struct Session {
     int64_t idle_gap_minutes = 30;
     int64_t recent_turns = 10;

@@ -7,26 +7,71 @@
 #include <string>
 #include <vector>
 
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
 #include "brandcoach/core/core.hpp"
+#include "brandcoach/embed/embed.hpp"
 #include "brandcoach/store/store.hpp"
 
 namespace brandcoach::index {
 
+/// OpenAI's file-attribute filter grammar:
+///   comparison {"type": "eq"|"ne"|"gt"|"gte"|"lt"|"lte"|"in"|"nin", "key": string, "value": v}
+///   compound   {"type": "and"|"or", "filters": [filter, ...]}
+/// `value` is a string, number or boolean (an array of those for in/nin); gt/gte/lt/lte take a number
+/// or a string (strings compare lexicographically, so ISO dates work). A comparison on a key the
+/// attributes lack, or whose value has another type, is false — except ne and nin, which are true.
+class Filter {
+ public:
+  /// Parses and validates. Errors are invalid_input and `param` is the JSON path of the fault,
+  /// e.g. "filters[1].value" (prefixed by the caller with the field name if it wants).
+  static Result<Filter> parse(const nlohmann::json& json);
+  /// True when `attributes` (a JSON object) satisfies the filter.
+  bool matches(const nlohmann::json& attributes) const;
+  /// The filter as parsed (normalised JSON).
+  const nlohmann::json& json() const { return json_; }
+
+ private:
+  nlohmann::json json_;
+};
+
 /// A retrieved passage, best first in a result list.
 struct Passage {
   int64_t chunk_id = 0;
+  int64_t file_id = 0;
   std::string store;
   std::string filename;
+  std::string external_id;
   int ordinal = 0;
   std::string heading;
+  int page = 0;
   std::string text;
-  double score = 0;
+  std::string attributes_json = "{}";
+  double score = 0;      // the mode's score: BM25, cosine similarity, or fused RRF
+  int lexical_rank = 0;  // 1-based rank in the lexical list, 0 when absent
+  int dense_rank = 0;    // 1-based rank in the dense list, 0 when absent
 };
+
+enum class SearchMode { hybrid, lexical, dense };
+std::string_view to_string(SearchMode mode);
+Result<SearchMode> parse_search_mode(std::string_view text);
 
 struct Query {
   std::string text;
   std::vector<std::string> stores;  // knowledge stores to search
-  int limit = 5;
+  int limit = 20;                   // max_num_results, 1..50
+  SearchMode mode = SearchMode::hybrid;
+  std::optional<Filter> filter;  // over each file's attributes
+  double score_threshold = 0;    // drop results scoring below (in the mode's own score)
+  double lexical_weight = 1.0;   // reciprocal-rank fusion weights
+  double dense_weight = 1.0;
 };
 
 class Retriever {
@@ -36,7 +81,80 @@ class Retriever {
   virtual Result<std::vector<Passage>> retrieve(const Query& query) = 0;
 };
 
-/// BM25 over the store's full-text index.
+/// An approximate nearest-neighbour index over vectors (hnswlib, inner product on L2-normalised
+/// vectors, so the score is cosine similarity). Thread-safe: searches run in parallel, writes alone.
+class DenseIndex {
+ public:
+  explicit DenseIndex(size_t dimension, size_t initial_capacity = 1024);
+  ~DenseIndex();
+  DenseIndex(DenseIndex&&) noexcept;
+  DenseIndex& operator=(DenseIndex&&) noexcept;
+
+  size_t dimension() const;
+  size_t size() const;
+  /// Adds or replaces the vector of `id`.
+  void add(int64_t id, const float* vector);
+  void remove(int64_t id);
+  /// The k nearest ids with their similarity, best first. `allow`, when given, filters candidates
+  /// (the search widens until k allowed results are found or the index is exhausted).
+  std::vector<std::pair<int64_t, float>> search(const float* query, size_t k,
+                                                const std::function<bool(int64_t)>& allow = {}) const;
+  /// Writes the index to `path` (atomically: a temp file renamed over it).
+  Status save(const std::filesystem::path& path) const;
+  /// Reads an index written by save(); fails on a missing, truncated or mismatched file.
+  static Result<DenseIndex> load(const std::filesystem::path& path, size_t dimension);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The dense side of every knowledge store, kept in step with the store: loaded from the copy
+/// persisted beside the database when that copy is current, rebuilt from the stored vectors when it
+/// is missing or stale (the store's version says which), updated in place by this process's writes.
+class VectorIndexes {
+ public:
+  /// `folder` holds the persisted indexes (created on demand).
+  VectorIndexes(store::Store& store, embed::Embedder& embedder, std::filesystem::path folder);
+  ~VectorIndexes();
+
+  embed::Embedder& embedder() { return embedder_; }
+  /// Nearest chunks of one store to the query text, best first.
+  Result<std::vector<std::pair<int64_t, float>>> search(std::string_view store_name, std::string_view query,
+                                                        size_t k,
+                                                        const std::function<bool(int64_t)>& allow = {});
+  /// Records this process's change to a store so its index need not be rebuilt.
+  void apply(std::string_view store_name, const std::vector<std::pair<int64_t, std::vector<float>>>& added,
+             const std::vector<int64_t>& removed);
+  /// Brings one store's index up to date now (load or rebuild) and reports how.
+  Result<std::string> refresh(std::string_view store_name);
+  /// Persists every loaded index whose in-memory state is newer than its file.
+  Status save_all();
+
+ private:
+  struct Entry;
+  Result<Entry*> current(std::string_view store_name);
+  store::Store& store_;
+  embed::Embedder& embedder_;
+  std::filesystem::path folder_;
+  std::mutex mutex_;  // guards entries_ (the map, not the indexes, which lock themselves)
+  std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;
+};
+
+/// Lexical, dense or hybrid (reciprocal-rank fusion) search over knowledge stores.
+class HybridRetriever final : public Retriever {
+ public:
+  HybridRetriever(store::Store& store, VectorIndexes& vectors) : store_(store), vectors_(vectors) {}
+  Result<std::vector<Passage>> retrieve(const Query& query) override;
+
+ private:
+  Result<std::vector<Passage>> lexical(const Query& query, int depth);
+  Result<std::vector<Passage>> dense(const Query& query, int depth);
+  store::Store& store_;
+  VectorIndexes& vectors_;
+};
+
+/// Lexical-only retrieval, for callers without vectors.
 class LexicalRetriever final : public Retriever {
  public:
   explicit LexicalRetriever(store::Store& store) : store_(store) {}

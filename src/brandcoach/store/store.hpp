@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,19 @@ struct UsageTally {
   double cost_usd = 0;
 };
 
+/// A knowledge store (one per assistant, plus any an admin creates).
+struct KnowledgeStore {
+  int64_t id = 0;
+  std::string name;
+  std::string embedder;       // id of the embedder that made its vectors ("" before any)
+  std::string chunking_json;  // {"max_chunk_size_tokens":…, "chunk_overlap_tokens":…}
+  int64_t version = 0;        // bumped by every change to its files or vectors
+  int64_t files = 0;
+  int64_t chunks = 0;
+  int64_t bytes = 0;
+  int64_t created_at = 0;
+};
+
 struct StoredFile {
   int64_t id = 0;
   int64_t store_id = 0;
@@ -54,12 +68,22 @@ struct StoredFile {
   int64_t bytes = 0;
   std::string sha256;
   std::string status;
+  std::string external_id;
+  std::string title;
+  std::string format;
+  std::string attributes_json = "{}";
+  int64_t chunks = 0;
+  int64_t created_at = 0;
 };
 
 struct FileInput {
   std::string filename;
   int64_t bytes = 0;
   std::string sha256;
+  std::string external_id;
+  std::string title;
+  std::string format;
+  std::string attributes_json = "{}";
 };
 
 struct NewChunk {
@@ -67,16 +91,34 @@ struct NewChunk {
   std::string heading;
   std::string text;
   int64_t tokens = 0;
+  int page = 0;
+  std::vector<float> vector;  // empty when the store has no embedder yet
+};
+
+/// What put_file did.
+struct PutResult {
+  StoredFile file;
+  bool duplicate = false;                   // identical content already in the store: nothing written
+  std::vector<int64_t> chunk_ids;           // ids of the new chunks, in ordinal order
+  std::vector<int64_t> replaced_chunk_ids;  // chunks of a same-named file that was replaced
+};
+
+/// A chunk with everything a search result shows about it.
+struct ChunkRecord {
+  int64_t chunk_id = 0;
+  int64_t file_id = 0;
+  std::string store;
+  std::string filename;
+  std::string external_id;
+  int ordinal = 0;
+  std::string heading;
+  int page = 0;
+  std::string text;
+  std::string attributes_json = "{}";
 };
 
 /// A chunk found by search. Higher `score` is better.
-struct ChunkHit {
-  int64_t chunk_id = 0;
-  std::string store;
-  std::string filename;
-  int ordinal = 0;
-  std::string heading;
-  std::string text;
+struct ChunkHit : ChunkRecord {
   double score = 0;
 };
 
@@ -111,11 +153,35 @@ class Store {
 
   /// The id of the knowledge store with this name, created on first use.
   virtual Result<int64_t> ensure_knowledge_store(std::string_view name) = 0;
+  /// The store's identity, embedder and version (cheap: the files/chunks/bytes counts are left 0).
+  virtual Result<std::optional<KnowledgeStore>> find_knowledge_store(std::string_view name) = 0;
+  /// Every knowledge store with its counts filled in.
+  virtual Result<std::vector<KnowledgeStore>> list_knowledge_stores() = 0;
+  /// Records which embedder made the store's vectors and how it is chunked; bumps the version.
+  virtual Status configure_knowledge_store(int64_t store_id, std::string_view embedder,
+                                           std::string_view chunking_json) = 0;
+  /// Deletes the store with all its files and chunks.
+  virtual Status delete_knowledge_store(int64_t store_id) = 0;
+
   virtual Result<std::vector<StoredFile>> list_files(int64_t store_id) = 0;
-  /// Stores a file and its chunks, replacing any file of the same name in the store, atomically.
-  virtual Result<StoredFile> put_file(int64_t store_id, const FileInput& file,
-                                      const std::vector<NewChunk>& chunks) = 0;
-  virtual Status delete_file(int64_t file_id) = 0;
+  /// Stores a file and its chunks atomically (all or nothing). Content already in the store (same
+  /// SHA-256) is not stored twice; a file of the same name with other content is replaced.
+  virtual Result<PutResult> put_file(int64_t store_id, const FileInput& file,
+                                     const std::vector<NewChunk>& chunks) = 0;
+  /// Deletes a file and its chunks; returns the deleted chunk ids.
+  virtual Result<std::vector<int64_t>> delete_file(int64_t file_id) = 0;
+
+  /// Visits every stored vector of a store (chunk id, vector), in id order.
+  virtual Status for_each_vector(
+      int64_t store_id,
+      const std::function<void(int64_t chunk_id, const float* data, size_t dim)>& visit) = 0;
+  /// Every chunk of a store as (id, text), for re-embedding.
+  virtual Result<std::vector<std::pair<int64_t, std::string>>> chunk_texts(int64_t store_id) = 0;
+  /// Replaces the vectors of the given chunks in one transaction; bumps the version.
+  virtual Status update_vectors(int64_t store_id,
+                                const std::vector<std::pair<int64_t, std::vector<float>>>& vectors) = 0;
+  /// The chunks with these ids (any order; unknown ids are skipped).
+  virtual Result<std::vector<ChunkRecord>> chunks_by_id(const std::vector<int64_t>& ids) = 0;
 
   /// Lexical (BM25) search over the chunks of the named knowledge stores. Query text is free text;
   /// it is tokenized here, so no query syntax reaches the index.

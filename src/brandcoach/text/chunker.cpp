@@ -1,16 +1,14 @@
+#include <algorithm>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "brandcoach/text/text.hpp"
 
 namespace brandcoach::text {
 
 namespace {
-
-struct Section {
-  std::string heading;
-  std::vector<std::string> paragraphs;
-};
 
 std::string strip(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r\n");
@@ -27,6 +25,52 @@ int heading_level(std::string_view line) {
   return level;
 }
 
+// The smallest piece the chunker moves: a sentence (or a slice of an overlong one).
+struct Unit {
+  std::string text;
+  size_t tokens = 0;
+  bool starts_paragraph = false;
+  int page = 0;
+};
+
+// Splits one sentence that alone exceeds the budget between words.
+void split_overlong(const std::string& sentence, size_t max_tokens, int page, bool starts_paragraph,
+                    std::vector<Unit>& out) {
+  std::string piece;
+  size_t pos = 0;
+  while (pos < sentence.size()) {
+    auto space = sentence.find(' ', pos);
+    if (space == std::string::npos) space = sentence.size();
+    const std::string word = sentence.substr(pos, space - pos);
+    pos = space + 1;
+    const std::string candidate = piece.empty() ? word : piece + " " + word;
+    if (!piece.empty() && count_tokens(candidate) > max_tokens) {
+      out.push_back({piece, count_tokens(piece), starts_paragraph && out.empty(), page});
+      starts_paragraph = false;
+      piece = word;
+    } else {
+      piece = candidate;
+    }
+  }
+  if (!piece.empty()) out.push_back({piece, count_tokens(piece), starts_paragraph, page});
+}
+
+std::vector<Unit> paragraph_units(const Block& block, size_t max_tokens) {
+  std::vector<Unit> units;
+  bool first = true;
+  for (auto& sentence : split_sentences(block.text)) {
+    const size_t tokens = count_tokens(sentence);
+    if (tokens == 0) continue;
+    if (tokens > max_tokens) {
+      split_overlong(sentence, max_tokens, block.page, first, units);
+    } else {
+      units.push_back({std::move(sentence), tokens, first, block.page});
+    }
+    first = false;
+  }
+  return units;
+}
+
 std::string join_path(const std::vector<std::string>& stack) {
   std::string out;
   for (const auto& part : stack) {
@@ -37,14 +81,97 @@ std::string join_path(const std::vector<std::string>& stack) {
   return out;
 }
 
-std::vector<Section> split_sections(std::string_view markdown) {
-  std::vector<Section> sections(1);
-  std::vector<std::string> stack;
+// Builds the chunks of one section (the paragraphs under one heading path).
+class SectionChunker {
+ public:
+  SectionChunker(const ChunkOptions& options, std::vector<Chunk>& out) : options_(options), out_(out) {}
+
+  void start(std::string heading) {
+    flush();
+    current_.clear();
+    heading_ = std::move(heading);
+  }
+
+  void add_paragraph(std::vector<Unit> units) {
+    size_t paragraph_tokens = 0;
+    for (const auto& u : units) paragraph_tokens += u.tokens;
+    // Prefer a paragraph boundary: when the whole paragraph does not fit and the chunk is already at
+    // least half full, break before it rather than inside it.
+    if (fresh_tokens() > 0 && tokens() + paragraph_tokens > options_.max_tokens &&
+        tokens() * 2 >= options_.max_tokens) {
+      emit_and_overlap();
+    }
+    for (auto& unit : units) {
+      if (fresh_tokens() > 0 && tokens() + unit.tokens > options_.max_tokens) emit_and_overlap();
+      // Overlap must never push a chunk over budget: drop the oldest overlap first.
+      while (overlap_count_ > 0 && tokens() + unit.tokens > options_.max_tokens) {
+        current_.erase(current_.begin());
+        --overlap_count_;
+      }
+      current_.push_back(std::move(unit));
+    }
+  }
+
+  void flush() {
+    if (fresh_tokens() > 0) emit();
+    current_.clear();
+    overlap_count_ = 0;
+  }
+
+ private:
+  size_t tokens() const {
+    size_t total = 0;
+    for (const auto& u : current_) total += u.tokens;
+    return total;
+  }
+  size_t fresh_tokens() const {
+    size_t total = 0;
+    for (size_t i = overlap_count_; i < current_.size(); ++i) total += current_[i].tokens;
+    return total;
+  }
+
+  void emit() {
+    std::string body;
+    for (size_t i = 0; i < current_.size(); ++i) {
+      if (i > 0) body += current_[i].starts_paragraph ? "\n\n" : " ";
+      body += current_[i].text;
+    }
+    const int page = current_.front().page;
+    out_.push_back({static_cast<int>(out_.size()), heading_, strip(body), 0, page});
+    out_.back().tokens = count_tokens(out_.back().text);
+  }
+
+  // Emits the chunk, then starts the next with the previous chunk's last sentences (at most
+  // overlap_tokens of them) so a passage that straddles the cut is found whole in one chunk.
+  void emit_and_overlap() {
+    emit();
+    std::vector<Unit> tail;
+    size_t tail_tokens = 0;
+    for (auto it = current_.rbegin(); it != current_.rend(); ++it) {
+      if (tail_tokens + it->tokens > options_.overlap_tokens || tail.size() + 1 >= current_.size()) break;
+      tail_tokens += it->tokens;
+      tail.insert(tail.begin(), *it);
+    }
+    current_ = std::move(tail);
+    overlap_count_ = current_.size();
+  }
+
+  const ChunkOptions& options_;
+  std::vector<Chunk>& out_;
+  std::string heading_;
+  std::vector<Unit> current_;
+  size_t overlap_count_ = 0;  // leading units of current_ repeated from the previous chunk
+};
+
+}  // namespace
+
+std::vector<Block> markdown_blocks(std::string_view markdown) {
+  std::vector<Block> blocks;
   std::string paragraph;
   bool in_fence = false;
   const auto end_paragraph = [&] {
     std::string text = strip(paragraph);
-    if (!text.empty()) sections.back().paragraphs.push_back(std::move(text));
+    if (!text.empty()) blocks.push_back({Block::Kind::paragraph, 0, std::move(text), 0});
     paragraph.clear();
   };
   size_t pos = 0;
@@ -58,9 +185,7 @@ std::vector<Section> split_sections(std::string_view markdown) {
     const int level = in_fence ? 0 : heading_level(trimmed);
     if (level > 0) {
       end_paragraph();
-      stack.resize(static_cast<size_t>(level - 1));
-      stack.push_back(strip(std::string_view(trimmed).substr(static_cast<size_t>(level))));
-      sections.push_back(Section{join_path(stack), {}});
+      blocks.push_back({Block::Kind::heading, level, strip(std::string_view(trimmed).substr(level)), 0});
     } else if (trimmed.empty() && !in_fence) {
       end_paragraph();
     } else {
@@ -68,42 +193,40 @@ std::vector<Section> split_sections(std::string_view markdown) {
     }
   }
   end_paragraph();
-  return sections;
+  return blocks;
 }
 
-}  // namespace
+std::optional<std::string> validate(const ChunkOptions& options) {
+  if (options.max_tokens < 100 || options.max_tokens > 4096) {
+    return fmt::format("max_chunk_size_tokens must be between 100 and 4096 (got {})", options.max_tokens);
+  }
+  if (options.overlap_tokens * 2 > options.max_tokens) {
+    return fmt::format("chunk_overlap_tokens must be at most half of max_chunk_size_tokens (got {} of {})",
+                       options.overlap_tokens, options.max_tokens);
+  }
+  return std::nullopt;
+}
+
+std::vector<Chunk> chunk_blocks(const std::vector<Block>& blocks, const ChunkOptions& options) {
+  std::vector<Chunk> chunks;
+  SectionChunker chunker(options, chunks);
+  std::vector<std::string> stack;
+  for (const auto& block : blocks) {
+    if (block.kind == Block::Kind::heading) {
+      const auto level = static_cast<size_t>(std::clamp(block.level, 1, 6));
+      stack.resize(level - 1);
+      stack.push_back(block.text);
+      chunker.start(join_path(stack));
+    } else {
+      chunker.add_paragraph(paragraph_units(block, options.max_tokens));
+    }
+  }
+  chunker.flush();
+  return chunks;
+}
 
 std::vector<Chunk> chunk_markdown(std::string_view markdown, const ChunkOptions& options) {
-  std::vector<Chunk> chunks;
-  const auto emit = [&](const std::string& heading, std::string& body, size_t& tokens) {
-    if (tokens == 0) return;
-    chunks.push_back(Chunk{static_cast<int>(chunks.size()), heading, strip(body), tokens});
-    body.clear();
-    tokens = 0;
-  };
-  for (const auto& section : split_sections(markdown)) {
-    std::string body;
-    size_t tokens = 0;
-    for (const auto& paragraph : section.paragraphs) {
-      const size_t paragraph_tokens = count_tokens(paragraph);
-      if (paragraph_tokens <= options.max_tokens) {
-        if (tokens + paragraph_tokens > options.max_tokens) emit(section.heading, body, tokens);
-        body += paragraph + "\n\n";
-        tokens += paragraph_tokens;
-        continue;
-      }
-      // An oversized paragraph is split between sentences, never inside one.
-      for (const auto& sentence : split_sentences(paragraph)) {
-        const size_t sentence_tokens = count_tokens(sentence);
-        if (tokens > 0 && tokens + sentence_tokens > options.max_tokens) emit(section.heading, body, tokens);
-        body += sentence + " ";
-        tokens += sentence_tokens;
-      }
-      body += "\n\n";
-    }
-    emit(section.heading, body, tokens);
-  }
-  return chunks;
+  return chunk_blocks(markdown_blocks(markdown), options);
 }
 
 }  // namespace brandcoach::text

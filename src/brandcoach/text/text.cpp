@@ -158,6 +158,15 @@ std::vector<std::string> content_stems(std::string_view text) {
   return out;
 }
 
+std::string index_terms(std::string_view text) {
+  std::string out;
+  for (const auto& word : words(text)) {
+    if (!out.empty()) out.push_back(' ');
+    out += stem(word);
+  }
+  return out;
+}
+
 size_t count_tokens(std::string_view text) {
   size_t tokens = 0;
   size_t word_length = 0;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,11 @@ std::string stem(std::string_view word);
 /// Stems of the non-stopword words of `text`, in order.
 std::vector<std::string> content_stems(std::string_view text);
 
+/// The terms a full-text index stores for `text`: the stem of every word (stopwords included, so a
+/// query made only of them still finds something), joined by single spaces. The query side stems
+/// with the same function, so index and query always agree on what a word is.
+std::string index_terms(std::string_view text);
+
 /// True for English function words that carry no topic ("the", "my", "how").
 bool is_stopword(std::string_view word);
 
@@ -37,20 +43,44 @@ size_t count_tokens(std::string_view text);
 /// items and lines that end without punctuation as their own sentences.
 std::vector<std::string> split_sentences(std::string_view text);
 
+/// A structural piece of a document. Every reader (markdown, HTML, PDF, DOCX, JSON) produces these,
+/// so the chunker sees one shape whatever the format.
+struct Block {
+  enum class Kind { heading, paragraph };
+  Kind kind = Kind::paragraph;
+  int level = 0;     // heading level 1..6 (headings only)
+  std::string text;  // plain UTF-8 text without markup; list items and table rows are one line each
+  int page = 0;      // 1-based page in paginated formats (PDF), 0 otherwise
+};
+
+/// Markdown to blocks: ATX headings (`#`..`######`), paragraphs separated by blank lines, fenced code
+/// kept as one paragraph (a `#` inside it is not a heading).
+std::vector<Block> markdown_blocks(std::string_view markdown);
+
 /// A passage of a document, as stored in the knowledge base.
 struct Chunk {
   int ordinal = 0;
   std::string heading;  // heading path, "Title > Section > Subsection"
   std::string text;
   size_t tokens = 0;
+  int page = 0;  // page where the chunk starts, 0 when not paginated
 };
 
+/// The `static` chunking strategy (OpenAI's names): chunks of at most max_tokens, each starting with
+/// up to overlap_tokens of the previous chunk's end so a passage cut in two is still found whole.
 struct ChunkOptions {
-  size_t max_tokens = 300;  // a chunk never exceeds this unless a single sentence does
+  size_t max_tokens = 800;      // 100..4096
+  size_t overlap_tokens = 400;  // at most max_tokens / 2
 };
 
-/// Splits markdown into chunks that prefer to break at headings, then paragraphs, then sentences.
-/// Each chunk records the heading path it sits under.
+/// Checks the bounds above; the error names the offending field.
+std::optional<std::string> validate(const ChunkOptions& options);
+
+/// Splits blocks into chunks that break at headings first, then paragraphs, then sentences, and
+/// never inside a sentence unless one sentence alone exceeds max_tokens (then between words).
+std::vector<Chunk> chunk_blocks(const std::vector<Block>& blocks, const ChunkOptions& options = {});
+
+/// chunk_blocks(markdown_blocks(markdown), options).
 std::vector<Chunk> chunk_markdown(std::string_view markdown, const ChunkOptions& options = {});
 
 }  // namespace brandcoach::text

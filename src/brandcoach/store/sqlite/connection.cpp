@@ -43,6 +43,16 @@ Statement& Statement::bind_null(int index) {
   return check(sqlite3_bind_null(stmt_, index));
 }
 
+Statement& Statement::bind_blob(int index, std::string_view bytes) {
+  return check(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
+}
+
+std::string_view Statement::column_blob(int index) const {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, index));
+  if (!data) return {};
+  return {data, static_cast<size_t>(sqlite3_column_bytes(stmt_, index))};
+}
+
 Result<bool> Statement::step() {
   if (bind_error_ != SQLITE_OK) {
     return Error::internal(std::string("cannot bind query parameter: ") + sqlite3_errstr(bind_error_));

@@ -28,6 +28,7 @@ class Statement {
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view value);
   Statement& bind_null(int index);
+  Statement& bind_blob(int index, std::string_view bytes);
 
   /// Advances; true when a row is available, false when done. Errors become an Error value.
   Result<bool> step();
@@ -37,6 +38,8 @@ class Statement {
   int64_t column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
   double column_double(int index) const { return sqlite3_column_double(stmt_, index); }
   std::string column_text(int index) const;
+  /// The column's bytes, valid until the next step/reset.
+  std::string_view column_blob(int index) const;
   bool column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
 
  private:

@@ -71,6 +71,9 @@ CREATE TABLE stores (
   kind TEXT NOT NULL CHECK (kind IN ('knowledge', 'user')),
   owner_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
   metadata TEXT NOT NULL DEFAULT '{}',
+  embedder TEXT NOT NULL DEFAULT '',
+  chunking_json TEXT NOT NULL DEFAULT '{}',
+  version INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX knowledge_store_names ON stores (name) WHERE kind = 'knowledge';
@@ -80,35 +83,47 @@ CREATE TABLE files (
   filename TEXT NOT NULL,
   bytes INTEGER NOT NULL,
   sha256 TEXT NOT NULL,
+  external_id TEXT NOT NULL DEFAULT '',
+  title TEXT NOT NULL DEFAULT '',
+  format TEXT NOT NULL DEFAULT '',
   attributes_json TEXT NOT NULL DEFAULT '{}',
   status TEXT NOT NULL DEFAULT 'completed' CHECK (status IN ('in_progress', 'completed', 'failed', 'cancelled')),
+  chunks INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
   UNIQUE (store_id, filename)
 );
+CREATE INDEX files_by_content ON files (store_id, sha256);
 CREATE TABLE chunks (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
   store_id INTEGER NOT NULL REFERENCES stores(id) ON DELETE CASCADE,
   ord INTEGER NOT NULL,
   heading TEXT NOT NULL DEFAULT '',
-  page INTEGER,
+  page INTEGER NOT NULL DEFAULT 0,
   text TEXT NOT NULL,
   tokens INTEGER NOT NULL,
+  heading_terms TEXT NOT NULL DEFAULT '',
+  terms TEXT NOT NULL DEFAULT '',
   vector BLOB
 );
 CREATE INDEX chunks_by_file ON chunks (file_id, ord);
+CREATE INDEX chunks_by_store ON chunks (store_id);
+-- The index holds the chunk's terms as the text module stems them (the same function the query
+-- side uses), so index and query can never disagree about what a word is.
 CREATE VIRTUAL TABLE chunks_fts USING fts5(
-  heading, text, content = 'chunks', content_rowid = 'id', tokenize = 'porter unicode61 remove_diacritics 2'
+  heading_terms, terms, content = 'chunks', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0'
 );
 CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
-  INSERT INTO chunks_fts (rowid, heading, text) VALUES (new.id, new.heading, new.text);
+  INSERT INTO chunks_fts (rowid, heading_terms, terms) VALUES (new.id, new.heading_terms, new.terms);
 END;
 CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
-  INSERT INTO chunks_fts (chunks_fts, rowid, heading, text) VALUES ('delete', old.id, old.heading, old.text);
+  INSERT INTO chunks_fts (chunks_fts, rowid, heading_terms, terms)
+    VALUES ('delete', old.id, old.heading_terms, old.terms);
 END;
-CREATE TRIGGER chunks_fts_update AFTER UPDATE ON chunks BEGIN
-  INSERT INTO chunks_fts (chunks_fts, rowid, heading, text) VALUES ('delete', old.id, old.heading, old.text);
-  INSERT INTO chunks_fts (rowid, heading, text) VALUES (new.id, new.heading, new.text);
+CREATE TRIGGER chunks_fts_update AFTER UPDATE OF heading_terms, terms ON chunks BEGIN
+  INSERT INTO chunks_fts (chunks_fts, rowid, heading_terms, terms)
+    VALUES ('delete', old.id, old.heading_terms, old.terms);
+  INSERT INTO chunks_fts (rowid, heading_terms, terms) VALUES (new.id, new.heading_terms, new.terms);
 END;
 CREATE TABLE responses (
   id TEXT PRIMARY KEY,

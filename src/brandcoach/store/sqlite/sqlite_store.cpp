@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "brandcoach/store/sqlite/connection.hpp"
+#include "brandcoach/store/sqlite/knowledge.hpp"
+#include "brandcoach/store/sqlite/knowledge.hpp"
 #include "brandcoach/store/sqlite/migrations.hpp"
 #include "brandcoach/store/store.hpp"
 #include "brandcoach/text/text.hpp"
@@ -15,23 +17,7 @@ namespace {
 using sqlite::Connection;
 using sqlite::Pool;
 using sqlite::Transaction;
-
-// Free text -> an FTS5 query that can never be a syntax error: every word becomes a quoted term,
-// OR-ed, so "pricing?" or "AND (" are just words. Stopwords are dropped unless nothing else is left.
-std::string fts_query(std::string_view text) {
-  const auto all = text::words(text);
-  std::vector<std::string> terms;
-  for (const auto& word : all) {
-    if (!text::is_stopword(word)) terms.push_back(word);
-  }
-  if (terms.empty()) terms = all;
-  std::string out;
-  for (const auto& term : terms) {
-    if (!out.empty()) out += " OR ";
-    out += '"' + term + '"';  // words() yields letters and digits only, so no quote can appear
-  }
-  return out;
-}
+namespace knowledge = sqlite::knowledge;
 
 Message read_message(sqlite::Statement& stmt) {
   Message m;
@@ -168,110 +154,60 @@ class SqliteStore final : public Store {
 
   Result<int64_t> ensure_knowledge_store(std::string_view name) override {
     auto db = pool_.acquire();
-    auto insert = db->prepare(
-        "INSERT INTO stores (name, kind, created_at) VALUES (?, 'knowledge', ?) "
-        "ON CONFLICT (name) WHERE kind = 'knowledge' DO NOTHING");
-    if (!insert) return insert.error();
-    if (auto status = (*insert)->bind(1, name).bind(2, unix_millis()).run(); !status) return status.error();
-    auto select = db->prepare("SELECT id FROM stores WHERE kind = 'knowledge' AND name = ?");
-    if (!select) return select.error();
-    (*select)->bind(1, name);
-    auto row = (*select)->step();
-    if (!row) return row.error();
-    if (!*row) return Error::internal("knowledge store vanished after insert");
-    return (*select)->column_int(0);
+    return knowledge::ensure_store(*db, name);
   }
-
+  Result<std::optional<KnowledgeStore>> find_knowledge_store(std::string_view name) override {
+    auto db = pool_.acquire();
+    return knowledge::find_store(*db, name);
+  }
+  Result<std::vector<KnowledgeStore>> list_knowledge_stores() override {
+    auto db = pool_.acquire();
+    return knowledge::list_stores(*db);
+  }
+  Status configure_knowledge_store(int64_t store_id, std::string_view embedder,
+                                   std::string_view chunking_json) override {
+    auto db = pool_.acquire();
+    return knowledge::configure_store(*db, store_id, embedder, chunking_json);
+  }
+  Status delete_knowledge_store(int64_t store_id) override {
+    auto db = pool_.acquire();
+    return knowledge::delete_store(*db, store_id);
+  }
   Result<std::vector<StoredFile>> list_files(int64_t store_id) override {
     auto db = pool_.acquire();
-    auto stmt = db->prepare(
-        "SELECT id, store_id, filename, bytes, sha256, status FROM files WHERE store_id = ? ORDER BY "
-        "filename");
-    if (!stmt) return stmt.error();
-    (*stmt)->bind(1, store_id);
-    std::vector<StoredFile> out;
-    while (true) {
-      auto row = (*stmt)->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      auto& s = **stmt;
-      out.push_back({s.column_int(0), s.column_int(1), s.column_text(2), s.column_int(3), s.column_text(4),
-                     s.column_text(5)});
-    }
-    return out;
+    return knowledge::list_files(*db, store_id);
   }
-
-  Result<StoredFile> put_file(int64_t store_id, const FileInput& file,
-                              const std::vector<NewChunk>& chunks) override {
+  Result<PutResult> put_file(int64_t store_id, const FileInput& file,
+                             const std::vector<NewChunk>& chunks) override {
     auto db = pool_.acquire();
-    auto tx = Transaction::begin(*db);
-    if (!tx) return tx.error();
-    auto remove = db->prepare("DELETE FROM files WHERE store_id = ? AND filename = ?");
-    if (!remove) return remove.error();
-    if (auto status = (*remove)->bind(1, store_id).bind(2, file.filename).run(); !status)
-      return status.error();
-    auto insert = db->prepare(
-        "INSERT INTO files (store_id, filename, bytes, sha256, status, created_at) "
-        "VALUES (?, ?, ?, ?, 'completed', ?)");
-    if (!insert) return insert.error();
-    (*insert)
-        ->bind(1, store_id)
-        .bind(2, file.filename)
-        .bind(3, file.bytes)
-        .bind(4, file.sha256)
-        .bind(5, unix_millis());
-    if (auto status = (*insert)->run(); !status) return status.error();
-    StoredFile stored{db->last_insert_id(), store_id, file.filename, file.bytes, file.sha256, "completed"};
-    auto add_chunk = db->prepare(
-        "INSERT INTO chunks (file_id, store_id, ord, heading, text, tokens) VALUES (?, ?, ?, ?, ?, ?)");
-    if (!add_chunk) return add_chunk.error();
-    for (const auto& chunk : chunks) {
-      (*add_chunk)
-          ->bind(1, stored.id)
-          .bind(2, store_id)
-          .bind(3, int64_t{chunk.ordinal})
-          .bind(4, chunk.heading)
-          .bind(5, chunk.text)
-          .bind(6, chunk.tokens);
-      if (auto status = (*add_chunk)->run(); !status) return status.error();
-    }
-    if (auto status = tx->commit(); !status) return status.error();
-    return stored;
+    return knowledge::put_file(*db, store_id, file, chunks);
   }
-
-  Status delete_file(int64_t file_id) override {
+  Result<std::vector<int64_t>> delete_file(int64_t file_id) override {
     auto db = pool_.acquire();
-    auto stmt = db->prepare("DELETE FROM files WHERE id = ?");
-    if (!stmt) return stmt.error();
-    if (auto status = (*stmt)->bind(1, file_id).run(); !status) return status;
-    if (db->changes() == 0) return Error::not_found(fmt::format("no file with id {}", file_id));
-    return ok();
+    return knowledge::delete_file(*db, file_id);
   }
-
+  Status for_each_vector(int64_t store_id,
+                         const std::function<void(int64_t, const float*, size_t)>& visit) override {
+    auto db = pool_.acquire();
+    return knowledge::for_each_vector(*db, store_id, visit);
+  }
+  Result<std::vector<std::pair<int64_t, std::string>>> chunk_texts(int64_t store_id) override {
+    auto db = pool_.acquire();
+    return knowledge::chunk_texts(*db, store_id);
+  }
+  Status update_vectors(int64_t store_id,
+                        const std::vector<std::pair<int64_t, std::vector<float>>>& vectors) override {
+    auto db = pool_.acquire();
+    return knowledge::update_vectors(*db, store_id, vectors);
+  }
+  Result<std::vector<ChunkRecord>> chunks_by_id(const std::vector<int64_t>& ids) override {
+    auto db = pool_.acquire();
+    return knowledge::chunks_by_id(*db, ids);
+  }
   Result<std::vector<ChunkHit>> search_chunks(const std::vector<std::string>& store_names,
                                               std::string_view query, int limit) override {
-    const std::string match = fts_query(query);
-    if (match.empty() || store_names.empty() || limit <= 0) return std::vector<ChunkHit>{};
     auto db = pool_.acquire();
-    // bm25() is lower-is-better; headings weigh double because a heading names what the passage is about.
-    auto stmt = db->prepare(
-        "SELECT c.id, s.name, f.filename, c.ord, c.heading, c.text, -bm25(chunks_fts, 2.0, 1.0) AS score "
-        "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
-        "JOIN stores s ON s.id = c.store_id "
-        "WHERE chunks_fts MATCH ?1 AND s.kind = 'knowledge' AND s.name IN (SELECT value FROM json_each(?2)) "
-        "ORDER BY bm25(chunks_fts, 2.0, 1.0) LIMIT ?3");
-    if (!stmt) return stmt.error();
-    (*stmt)->bind(1, match).bind(2, nlohmann::json(store_names).dump()).bind(3, int64_t{limit});
-    std::vector<ChunkHit> hits;
-    while (true) {
-      auto row = (*stmt)->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      auto& s = **stmt;
-      hits.push_back({s.column_int(0), s.column_text(1), s.column_text(2), static_cast<int>(s.column_int(3)),
-                      s.column_text(4), s.column_text(5), s.column_double(6)});
-    }
-    return hits;
+    return knowledge::search(*db, store_names, query, limit);
   }
 
  private:

@@ -1,0 +1,76 @@
+// The wiring of brandcoach's services from a Config, shared by the subcommands; private to cli.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "brandcoach/coach/coach.hpp"
+#include "brandcoach/core/core.hpp"
+#include "brandcoach/embed/embed.hpp"
+#include "brandcoach/index/index.hpp"
+#include "brandcoach/llm/llm.hpp"
+#include "brandcoach/route/route.hpp"
+#include "brandcoach/store/store.hpp"
+
+namespace brandcoach::cli {
+
+/// Everything a command needs, built once and passed down explicitly. Members are declared in
+/// dependency order so they are destroyed in reverse (the vector indexes persist before the store closes).
+struct App {
+  Config config;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<embed::Embedder> embedder;
+  std::unique_ptr<index::VectorIndexes> vectors;
+  std::unique_ptr<index::Retriever> retriever;
+  std::unique_ptr<route::Router> router;
+  std::unique_ptr<llm::LlmProvider> provider;
+  std::unique_ptr<coach::Coach> coach;  // only when built with_coach
+};
+
+/// Store, embedder, vector indexes and retriever. `connections` sizes the store's pool.
+Result<App> build_knowledge(Config config, int connections);
+/// build_knowledge plus the bundled knowledge sync and the coach.
+Result<App> build_app(Config config, int connections);
+
+/// Prints "brandcoach: <message>" to stderr and returns the error's exit code.
+int fail(const Error& error);
+
+/// The chunking strategy from configuration, optionally overridden.
+text::ChunkOptions chunking(const Config& config, int max_tokens = 0, int overlap_tokens = -1);
+
+// Knowledge-base commands (kb_commands.cpp).
+struct IngestArgs {
+  std::string store;
+  std::vector<std::string> paths;
+  std::string jsonl;
+  int chunk_size = 0;      // 0: from configuration
+  int chunk_overlap = -1;  // -1: from configuration
+};
+int kb_ingest(Config config, const IngestArgs& args);
+
+struct SearchArgs {
+  std::vector<std::string> stores;
+  int k = 10;
+  std::string mode = "hybrid";
+  std::string filter;  // JSON
+};
+int kb_search(Config config, const SearchArgs& args);
+int kb_stats(Config config);
+int kb_list(Config config, const std::string& store);
+int kb_delete(Config config, const std::string& store, const std::vector<std::string>& files,
+              bool whole_store);
+int kb_reindex(Config config, const std::string& store);
+
+// Retrieval evaluation (eval_command.cpp).
+struct EvalArgs {
+  std::vector<std::string> stores;
+  std::string queries;
+  std::string qrels;
+  std::vector<std::string> modes = {"lexical", "dense", "hybrid"};
+  bool json = false;
+};
+int eval_retrieval(Config config, const EvalArgs& args);
+
+}  // namespace brandcoach::cli

@@ -1,0 +1,163 @@
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "brandcoach/index/index.hpp"
+
+namespace brandcoach::index {
+
+namespace fs = std::filesystem;
+
+// One store's dense index, its document frequencies, and the store version they reflect.
+struct VectorIndexes::Entry {
+  int64_t store_id = 0;
+  int64_t version = -1;  // store version the index reflects; -1: stale
+  bool dirty = false;    // newer than the file on disk
+  std::unique_ptr<DenseIndex> index;
+  std::mutex df_mutex;
+  embed::DocumentFrequencies df;  // guarded by df_mutex
+};
+
+namespace {
+
+// File names carry the store id and the embedder, so an index never serves another vector space.
+std::string file_stem(int64_t store_id, const std::string& embedder) {
+  std::string safe;
+  for (const char c : embedder) safe.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return fmt::format("store-{}-{}", store_id, safe);
+}
+
+std::optional<int64_t> persisted_version(const fs::path& meta_path, size_t dimension) {
+  std::ifstream in(meta_path);
+  if (!in) return std::nullopt;
+  const auto meta = nlohmann::json::parse(in, nullptr, false);
+  if (!meta.is_object() || meta.value("dimension", size_t{0}) != dimension) return std::nullopt;
+  return meta.value("version", int64_t{-1});
+}
+
+}  // namespace
+
+VectorIndexes::VectorIndexes(store::Store& store, embed::Embedder& embedder, fs::path folder)
+    : store_(store), embedder_(embedder), folder_(std::move(folder)) {}
+
+VectorIndexes::~VectorIndexes() {
+  if (auto status = save_all(); !status)
+    spdlog::warn("could not persist vector indexes: {}", status.error().message);
+}
+
+Result<VectorIndexes::Entry*> VectorIndexes::current(std::string_view store_name) {
+  auto info = store_.find_knowledge_store(store_name);
+  if (!info) return info.error();
+  if (!*info) return Error::not_found("no knowledge store named '" + std::string(store_name) + "'");
+  const auto& store = **info;
+  if (store.embedder != embedder_.id()) {
+    return Error::unavailable(fmt::format(
+        "knowledge store '{}' was embedded with '{}', not the configured '{}'; run `brandcoach kb reindex "
+        "--store {}`",
+        store.name, store.embedder.empty() ? "nothing" : store.embedder, embedder_.id(), store.name));
+  }
+  std::lock_guard lock(mutex_);
+  auto& slot = entries_[std::string(store_name)];
+  if (slot && slot->version == store.version && slot->store_id == store.id) return slot.get();
+
+  auto entry = std::make_unique<Entry>();
+  entry->store_id = store.id;
+  const auto stem = file_stem(store.id, embedder_.id());
+  const fs::path index_path = folder_ / (stem + ".hnsw");
+  const fs::path meta_path = folder_ / (stem + ".json");
+  const size_t dim = embedder_.dimension();
+  // The persisted copy is used only when it reflects exactly the store's current version.
+  if (persisted_version(meta_path, dim) == store.version) {
+    if (auto loaded = DenseIndex::load(index_path, dim)) {
+      entry->index = std::make_unique<DenseIndex>(std::move(loaded).value());
+    } else {
+      spdlog::warn("{}; rebuilding", loaded.error().message);
+    }
+  }
+  std::string how = "loaded";
+  if (!entry->index) {
+    how = "rebuilt";
+    entry->index = std::make_unique<DenseIndex>(dim);
+    entry->dirty = true;
+  }
+  const bool rebuild = entry->dirty;
+  auto status = store_.for_each_vector(store.id, [&](int64_t id, const float* data, size_t size) {
+    if (size != dim) return;  // a vector of another space cannot be searched with this one
+    embed::Vector v(data, data + size);
+    entry->df.add(v);
+    if (rebuild) entry->index->add(id, data);
+  });
+  if (!status) return status.error();
+  entry->version = store.version;
+  spdlog::info("vector index for '{}' {} ({} vectors)", store.name, how, entry->index->size());
+  slot = std::move(entry);
+  return slot.get();
+}
+
+Result<std::vector<std::pair<int64_t, float>>> VectorIndexes::search(
+    std::string_view store_name, std::string_view query, size_t k,
+    const std::function<bool(int64_t)>& allow) {
+  auto entry = current(store_name);
+  if (!entry) return entry.error();
+  Result<embed::Vector> vector = Error::internal("unset");
+  {
+    std::lock_guard lock((*entry)->df_mutex);
+    vector = embedder_.embed_query(query, &(*entry)->df);
+  }
+  if (!vector) return vector.error();
+  if (vector->size() != (*entry)->index->dimension())
+    return Error::internal("query vector has the wrong dimension");
+  return (*entry)->index->search(vector->data(), k, allow);
+}
+
+void VectorIndexes::apply(std::string_view store_name,
+                          const std::vector<std::pair<int64_t, std::vector<float>>>& added,
+                          const std::vector<int64_t>& removed) {
+  auto info = store_.find_knowledge_store(store_name);
+  std::lock_guard lock(mutex_);
+  auto found = entries_.find(store_name);
+  if (found == entries_.end() || !found->second) return;  // not loaded: it will load fresh when needed
+  auto& entry = *found->second;
+  // Vectors of removed chunks are gone from the store, so their frequencies are rebuilt on the next
+  // load; until then the counts only err by the removed documents, which idf tolerates.
+  for (const int64_t id : removed) entry.index->remove(id);
+  {
+    std::lock_guard df_lock(entry.df_mutex);
+    for (const auto& [id, vector] : added) {
+      entry.index->add(id, vector.data());
+      entry.df.add(vector);
+    }
+  }
+  entry.dirty = true;
+  // Current only if no other writer touched the store in between (each write bumps the version by 1).
+  const bool in_step = info && *info && (**info).version == entry.version + 1;
+  entry.version = in_step ? (**info).version : -1;
+}
+
+Result<std::string> VectorIndexes::refresh(std::string_view store_name) {
+  auto entry = current(store_name);
+  if (!entry) return entry.error();
+  return fmt::format("{} vectors", (*entry)->index->size());
+}
+
+Status VectorIndexes::save_all() {
+  std::lock_guard lock(mutex_);
+  for (auto& [name, entry] : entries_) {
+    if (!entry || !entry->dirty || entry->version < 0) continue;
+    const auto stem = file_stem(entry->store_id, embedder_.id());
+    if (auto status = entry->index->save(folder_ / (stem + ".hnsw")); !status) return status;
+    std::ofstream meta(folder_ / (stem + ".json"), std::ios::trunc);
+    meta << nlohmann::json{{"version", entry->version},
+                           {"dimension", embedder_.dimension()},
+                           {"embedder", embedder_.id()},
+                           {"vectors", entry->index->size()}}
+                .dump();
+    if (!meta) return Error::unavailable("cannot write index metadata for " + name);
+    entry->dirty = false;
+  }
+  return ok();
+}
+
+}  // namespace brandcoach::index

@@ -1,0 +1,386 @@
+#include "brandcoach/store/sqlite/knowledge.hpp"
+
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "brandcoach/text/text.hpp"
+
+namespace brandcoach::store::sqlite::knowledge {
+
+namespace {
+
+// Free text -> an FTS5 query that can never be a syntax error: every stem becomes a quoted term,
+// OR-ed, so "pricing?" or "AND (" are just words. Stopwords are left out unless nothing else is left.
+std::string fts_query(std::string_view text) {
+  std::string terms;
+  for (const auto& stem : text::content_stems(text)) terms += (terms.empty() ? "" : " ") + stem;
+  if (terms.empty()) terms = text::index_terms(text);
+  std::string out;
+  size_t pos = 0;
+  while (pos < terms.size()) {
+    auto space = terms.find(' ', pos);
+    if (space == std::string::npos) space = terms.size();
+    if (!out.empty()) out += " OR ";
+    out += '"' + terms.substr(pos, space - pos) + '"';  // stems hold letters and digits only
+    pos = space + 1;
+  }
+  return out;
+}
+
+std::string vector_blob(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+Status bump_version(Connection& db, int64_t store_id) {
+  auto stmt = db.prepare("UPDATE stores SET version = version + 1 WHERE id = ?");
+  if (!stmt) return stmt.error();
+  return (*stmt)->bind(1, store_id).run();
+}
+
+constexpr const char* kStoreColumns =
+    "s.id, s.name, s.embedder, s.chunking_json, s.version, "
+    "(SELECT COUNT(*) FROM files f WHERE f.store_id = s.id), "
+    "(SELECT COUNT(*) FROM chunks c WHERE c.store_id = s.id), "
+    "(SELECT COALESCE(SUM(bytes), 0) FROM files f WHERE f.store_id = s.id), s.created_at";
+
+KnowledgeStore read_store(Statement& s) {
+  return {s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_int(4),
+          s.column_int(5), s.column_int(6),  s.column_int(7),  s.column_int(8)};
+}
+
+constexpr const char* kFileColumns =
+    "id, store_id, filename, bytes, sha256, status, external_id, title, format, attributes_json, chunks, "
+    "created_at";
+
+StoredFile read_file(Statement& s) {
+  StoredFile f;
+  f.id = s.column_int(0);
+  f.store_id = s.column_int(1);
+  f.filename = s.column_text(2);
+  f.bytes = s.column_int(3);
+  f.sha256 = s.column_text(4);
+  f.status = s.column_text(5);
+  f.external_id = s.column_text(6);
+  f.title = s.column_text(7);
+  f.format = s.column_text(8);
+  f.attributes_json = s.column_text(9);
+  f.chunks = s.column_int(10);
+  f.created_at = s.column_int(11);
+  return f;
+}
+
+constexpr const char* kChunkColumns =
+    "c.id, c.file_id, s.name, f.filename, f.external_id, c.ord, c.heading, c.page, c.text, f.attributes_json";
+
+ChunkRecord read_chunk(Statement& s) {
+  return {s.column_int(0),  s.column_int(1),
+          s.column_text(2), s.column_text(3),
+          s.column_text(4), static_cast<int>(s.column_int(5)),
+          s.column_text(6), static_cast<int>(s.column_int(7)),
+          s.column_text(8), s.column_text(9)};
+}
+
+Result<std::vector<int64_t>> chunk_ids_of(Connection& db, int64_t file_id) {
+  auto stmt = db.prepare("SELECT id FROM chunks WHERE file_id = ? ORDER BY ord");
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, file_id);
+  std::vector<int64_t> ids;
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    ids.push_back((*stmt)->column_int(0));
+  }
+  return ids;
+}
+
+Result<std::optional<StoredFile>> find_file(Connection& db, int64_t store_id, const char* column,
+                                            std::string_view value) {
+  auto stmt = db.prepare(
+      fmt::format("SELECT {} FROM files WHERE store_id = ? AND {} = ? LIMIT 1", kFileColumns, column));
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, store_id).bind(2, value);
+  auto row = (*stmt)->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<StoredFile>{};
+  return std::optional<StoredFile>{read_file(**stmt)};
+}
+
+}  // namespace
+
+Result<int64_t> ensure_store(Connection& db, std::string_view name) {
+  auto insert = db.prepare(
+      "INSERT INTO stores (name, kind, created_at) VALUES (?, 'knowledge', ?) "
+      "ON CONFLICT (name) WHERE kind = 'knowledge' DO NOTHING");
+  if (!insert) return insert.error();
+  if (auto status = (*insert)->bind(1, name).bind(2, unix_millis()).run(); !status) return status.error();
+  auto select = db.prepare("SELECT id FROM stores WHERE kind = 'knowledge' AND name = ?");
+  if (!select) return select.error();
+  (*select)->bind(1, name);
+  auto row = (*select)->step();
+  if (!row) return row.error();
+  if (!*row) return Error::internal("knowledge store vanished after insert");
+  return (*select)->column_int(0);
+}
+
+Result<std::optional<KnowledgeStore>> find_store(Connection& db, std::string_view name) {
+  // Called on every dense search to check freshness, so it skips the counts (they scan).
+  auto stmt = db.prepare(
+      "SELECT s.id, s.name, s.embedder, s.chunking_json, s.version, 0, 0, 0, s.created_at FROM stores s "
+      "WHERE s.kind = 'knowledge' AND s.name = ?");
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, name);
+  auto row = (*stmt)->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<KnowledgeStore>{};
+  return std::optional<KnowledgeStore>{read_store(**stmt)};
+}
+
+Result<std::vector<KnowledgeStore>> list_stores(Connection& db) {
+  auto stmt = db.prepare(
+      fmt::format("SELECT {} FROM stores s WHERE s.kind = 'knowledge' ORDER BY s.name", kStoreColumns));
+  if (!stmt) return stmt.error();
+  std::vector<KnowledgeStore> out;
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(read_store(**stmt));
+  }
+  return out;
+}
+
+Status configure_store(Connection& db, int64_t store_id, std::string_view embedder,
+                       std::string_view chunking_json) {
+  auto stmt =
+      db.prepare("UPDATE stores SET embedder = ?, chunking_json = ?, version = version + 1 WHERE id = ?");
+  if (!stmt) return stmt.error();
+  if (auto status = (*stmt)->bind(1, embedder).bind(2, chunking_json).bind(3, store_id).run(); !status)
+    return status;
+  if (db.changes() == 0) return Error::not_found(fmt::format("no knowledge store with id {}", store_id));
+  return ok();
+}
+
+Status delete_store(Connection& db, int64_t store_id) {
+  auto stmt = db.prepare("DELETE FROM stores WHERE id = ? AND kind = 'knowledge'");
+  if (!stmt) return stmt.error();
+  if (auto status = (*stmt)->bind(1, store_id).run(); !status) return status;
+  if (db.changes() == 0) return Error::not_found(fmt::format("no knowledge store with id {}", store_id));
+  return ok();
+}
+
+Result<std::vector<StoredFile>> list_files(Connection& db, int64_t store_id) {
+  auto stmt =
+      db.prepare(fmt::format("SELECT {} FROM files WHERE store_id = ? ORDER BY filename", kFileColumns));
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, store_id);
+  std::vector<StoredFile> out;
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(read_file(**stmt));
+  }
+  return out;
+}
+
+Result<PutResult> put_file(Connection& db, int64_t store_id, const FileInput& file,
+                           const std::vector<NewChunk>& chunks) {
+  auto tx = Transaction::begin(db);
+  if (!tx) return tx.error();
+  PutResult result;
+  // Identical content is stored once per store, whatever its name.
+  auto same_content = find_file(db, store_id, "sha256", file.sha256);
+  if (!same_content) return same_content.error();
+  if (*same_content) {
+    result.file = std::move(**same_content);
+    result.duplicate = true;
+    return result;  // the transaction rolls back: nothing was written
+  }
+  auto same_name = find_file(db, store_id, "filename", file.filename);
+  if (!same_name) return same_name.error();
+  if (*same_name) {
+    auto replaced = chunk_ids_of(db, (*same_name)->id);
+    if (!replaced) return replaced.error();
+    result.replaced_chunk_ids = std::move(*replaced);
+    auto remove = db.prepare("DELETE FROM files WHERE id = ?");
+    if (!remove) return remove.error();
+    if (auto status = (*remove)->bind(1, (*same_name)->id).run(); !status) return status.error();
+  }
+  auto insert = db.prepare(
+      "INSERT INTO files (store_id, filename, bytes, sha256, external_id, title, format, attributes_json, "
+      "status, "
+      "chunks, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?)");
+  if (!insert) return insert.error();
+  const int64_t now = unix_millis();
+  (*insert)
+      ->bind(1, store_id)
+      .bind(2, file.filename)
+      .bind(3, file.bytes)
+      .bind(4, file.sha256)
+      .bind(5, file.external_id)
+      .bind(6, file.title)
+      .bind(7, file.format)
+      .bind(8, file.attributes_json)
+      .bind(9, static_cast<int64_t>(chunks.size()))
+      .bind(10, now);
+  if (auto status = (*insert)->run(); !status) return status.error();
+  result.file = {db.last_insert_id(),
+                 store_id,
+                 file.filename,
+                 file.bytes,
+                 file.sha256,
+                 "completed",
+                 file.external_id,
+                 file.title,
+                 file.format,
+                 file.attributes_json,
+                 static_cast<int64_t>(chunks.size()),
+                 now};
+  auto add_chunk = db.prepare(
+      "INSERT INTO chunks (file_id, store_id, ord, heading, page, text, tokens, heading_terms, terms, "
+      "vector) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!add_chunk) return add_chunk.error();
+  for (const auto& chunk : chunks) {
+    auto& stmt = **add_chunk;
+    stmt.bind(1, result.file.id)
+        .bind(2, store_id)
+        .bind(3, int64_t{chunk.ordinal})
+        .bind(4, chunk.heading)
+        .bind(5, int64_t{chunk.page})
+        .bind(6, chunk.text)
+        .bind(7, chunk.tokens)
+        .bind(8, text::index_terms(chunk.heading))
+        .bind(9, text::index_terms(chunk.text));
+    if (chunk.vector.empty()) {
+      stmt.bind_null(10);
+    } else {
+      stmt.bind_blob(10, vector_blob(chunk.vector));
+    }
+    if (auto status = stmt.run(); !status) return status.error();
+    result.chunk_ids.push_back(db.last_insert_id());
+  }
+  if (auto status = bump_version(db, store_id); !status) return status.error();
+  if (auto status = tx->commit(); !status) return status.error();
+  return result;
+}
+
+Result<std::vector<int64_t>> delete_file(Connection& db, int64_t file_id) {
+  auto tx = Transaction::begin(db);
+  if (!tx) return tx.error();
+  auto ids = chunk_ids_of(db, file_id);
+  if (!ids) return ids.error();
+  auto store = db.prepare("SELECT store_id FROM files WHERE id = ?");
+  if (!store) return store.error();
+  (*store)->bind(1, file_id);
+  auto row = (*store)->step();
+  if (!row) return row.error();
+  if (!*row) return Error::not_found(fmt::format("no file with id {}", file_id));
+  const int64_t store_id = (*store)->column_int(0);
+  auto stmt = db.prepare("DELETE FROM files WHERE id = ?");
+  if (!stmt) return stmt.error();
+  if (auto status = (*stmt)->bind(1, file_id).run(); !status) return status.error();
+  if (auto status = bump_version(db, store_id); !status) return status.error();
+  if (auto status = tx->commit(); !status) return status.error();
+  return ids;
+}
+
+Status for_each_vector(Connection& db, int64_t store_id,
+                       const std::function<void(int64_t, const float*, size_t)>& visit) {
+  auto stmt =
+      db.prepare("SELECT id, vector FROM chunks WHERE store_id = ? AND vector IS NOT NULL ORDER BY id");
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, store_id);
+  std::vector<float> buffer;
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const auto blob = (*stmt)->column_blob(1);
+    buffer.resize(blob.size() / sizeof(float));
+    std::memcpy(buffer.data(), blob.data(), buffer.size() * sizeof(float));  // blobs carry no alignment
+    visit((*stmt)->column_int(0), buffer.data(), buffer.size());
+  }
+  return ok();
+}
+
+Result<std::vector<std::pair<int64_t, std::string>>> chunk_texts(Connection& db, int64_t store_id) {
+  auto stmt = db.prepare(
+      "SELECT id, CASE WHEN heading = '' THEN text ELSE heading || '\n' || text END "
+      "FROM chunks WHERE store_id = ? ORDER BY id");
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, store_id);
+  std::vector<std::pair<int64_t, std::string>> out;
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.emplace_back((*stmt)->column_int(0), (*stmt)->column_text(1));
+  }
+  return out;
+}
+
+Status update_vectors(Connection& db, int64_t store_id,
+                      const std::vector<std::pair<int64_t, std::vector<float>>>& vectors) {
+  auto tx = Transaction::begin(db);
+  if (!tx) return tx.error();
+  auto stmt = db.prepare("UPDATE chunks SET vector = ? WHERE id = ? AND store_id = ?");
+  if (!stmt) return stmt.error();
+  for (const auto& [id, vector] : vectors) {
+    if (auto status = (*stmt)->bind_blob(1, vector_blob(vector)).bind(2, id).bind(3, store_id).run();
+        !status) {
+      return status;
+    }
+  }
+  if (auto status = bump_version(db, store_id); !status) return status;
+  return tx->commit();
+}
+
+Result<std::vector<ChunkRecord>> chunks_by_id(Connection& db, const std::vector<int64_t>& ids) {
+  auto stmt = db.prepare(fmt::format(
+      "SELECT {} FROM chunks c JOIN files f ON f.id = c.file_id JOIN stores s ON s.id = c.store_id "
+      "WHERE c.id IN (SELECT value FROM json_each(?))",
+      kChunkColumns));
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, nlohmann::json(ids).dump());
+  std::vector<ChunkRecord> out;
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(read_chunk(**stmt));
+  }
+  return out;
+}
+
+Result<std::vector<ChunkHit>> search(Connection& db, const std::vector<std::string>& store_names,
+                                     std::string_view query, int limit) {
+  const std::string match = fts_query(query);
+  if (match.empty() || store_names.empty() || limit == 0) return std::vector<ChunkHit>{};
+  // bm25() is lower-is-better; headings weigh double because a heading names what the passage is about.
+  auto stmt = db.prepare(fmt::format(
+      "SELECT {}, -bm25(chunks_fts, 2.0, 1.0) AS score "
+      "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
+      "JOIN stores s ON s.id = c.store_id "
+      "WHERE chunks_fts MATCH ?1 AND s.kind = 'knowledge' AND s.name IN (SELECT value FROM json_each(?2)) "
+      "ORDER BY bm25(chunks_fts, 2.0, 1.0) LIMIT ?3",
+      kChunkColumns));
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, match).bind(2, nlohmann::json(store_names).dump()).bind(3, int64_t{limit});
+  std::vector<ChunkHit> hits;
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    ChunkHit hit;
+    static_cast<ChunkRecord&>(hit) = read_chunk(**stmt);
+    hit.score = (*stmt)->column_double(10);
+    hits.push_back(std::move(hit));
+  }
+  return hits;
+}
+
+}  // namespace brandcoach::store::sqlite::knowledge

@@ -1,0 +1,29 @@
+// Knowledge-store queries (stores, files, chunks, vectors, full-text search), private to the store
+// module. Each function runs on the connection it is given; writers open their own transaction.
+#pragma once
+
+#include "brandcoach/store/sqlite/connection.hpp"
+#include "brandcoach/store/store.hpp"
+
+namespace brandcoach::store::sqlite::knowledge {
+
+Result<int64_t> ensure_store(Connection& db, std::string_view name);
+Result<std::optional<KnowledgeStore>> find_store(Connection& db, std::string_view name);
+Result<std::vector<KnowledgeStore>> list_stores(Connection& db);
+Status configure_store(Connection& db, int64_t store_id, std::string_view embedder,
+                       std::string_view chunking_json);
+Status delete_store(Connection& db, int64_t store_id);
+Result<std::vector<StoredFile>> list_files(Connection& db, int64_t store_id);
+Result<PutResult> put_file(Connection& db, int64_t store_id, const FileInput& file,
+                           const std::vector<NewChunk>& chunks);
+Result<std::vector<int64_t>> delete_file(Connection& db, int64_t file_id);
+Status for_each_vector(Connection& db, int64_t store_id,
+                       const std::function<void(int64_t, const float*, size_t)>& visit);
+Result<std::vector<std::pair<int64_t, std::string>>> chunk_texts(Connection& db, int64_t store_id);
+Status update_vectors(Connection& db, int64_t store_id,
+                      const std::vector<std::pair<int64_t, std::vector<float>>>& vectors);
+Result<std::vector<ChunkRecord>> chunks_by_id(Connection& db, const std::vector<int64_t>& ids);
+Result<std::vector<ChunkHit>> search(Connection& db, const std::vector<std::string>& store_names,
+                                     std::string_view query, int limit);
+
+}  // namespace brandcoach::store::sqlite::knowledge
