@@ -478,3 +478,56 @@ TEST_F(StoreSearchTest, CountsReflectInserts) {
 
 }  // namespace
 }  // namespace brandcoach::store
+
+namespace brandcoach::store {
+namespace {
+
+TEST(StoreDedup, IdenticalContentIsStoredOncePerStore) {
+  testing::TempDir dir;
+  auto store = open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});
+  ASSERT_TRUE(store);
+  auto a = (*store)->ensure_knowledge_store("a");
+  auto b = (*store)->ensure_knowledge_store("b");
+  const NewChunk chunk{0, "", "Same words in both files", 5, 0, {}};
+  const FileInput first{"one.md", 24, sha256_hex("same"), "", "", "md", "{}"};
+  FileInput second = first;
+  second.filename = "two.md";
+  auto put_one = (*store)->put_file(*a, first, {chunk});
+  ASSERT_TRUE(put_one);
+  EXPECT_FALSE(put_one->duplicate);
+  EXPECT_EQ(put_one->chunk_ids.size(), 1u);
+  auto put_two = (*store)->put_file(*a, second, {chunk});
+  ASSERT_TRUE(put_two);
+  EXPECT_TRUE(put_two->duplicate);
+  EXPECT_EQ(put_two->file.filename, "one.md") << "points at the copy already stored";
+  EXPECT_TRUE(put_two->chunk_ids.empty());
+  EXPECT_EQ((*store)->list_files(*a)->size(), 1u);
+  auto in_b = (*store)->put_file(*b, second, {chunk});
+  ASSERT_TRUE(in_b);
+  EXPECT_FALSE(in_b->duplicate) << "dedup is per store";
+}
+
+TEST(StoreDedup, ReplacingAFileReportsTheChunksItReplaced) {
+  testing::TempDir dir;
+  auto store = open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});
+  ASSERT_TRUE(store);
+  auto a = (*store)->ensure_knowledge_store("a");
+  auto v1 = (*store)->put_file(*a, {"f.md", 1, sha256_hex("v1"), "", "", "md", "{}"},
+                               {{0, "", "old one", 2, 0, {}}, {1, "", "old two", 2, 0, {}}});
+  ASSERT_TRUE(v1);
+  auto v2 =
+      (*store)->put_file(*a, {"f.md", 1, sha256_hex("v2"), "", "", "md", "{}"}, {{0, "", "new", 1, 0, {}}});
+  ASSERT_TRUE(v2);
+  EXPECT_EQ(v2->replaced_chunk_ids, v1->chunk_ids);
+  auto found = (*store)->chunks_by_id(v1->chunk_ids);
+  ASSERT_TRUE(found);
+  EXPECT_TRUE(found->empty());
+  auto stores = (*store)->list_knowledge_stores();
+  ASSERT_TRUE(stores);
+  EXPECT_EQ(stores->front().files, 1);
+  EXPECT_EQ(stores->front().chunks, 1);
+  EXPECT_GE(stores->front().version, 2) << "every write bumps the version";
+}
+
+}  // namespace
+}  // namespace brandcoach::store

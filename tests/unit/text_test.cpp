@@ -372,3 +372,82 @@ TEST(TextChunk, EmptyDocumentHasNoChunks) {
 
 }  // namespace
 }  // namespace brandcoach::text
+
+namespace brandcoach::text {
+namespace {
+
+std::string numbered_sentences(int count) {
+  std::string out;
+  for (int i = 0; i < count; ++i)
+    out += "Sentence number " + std::to_string(i) + " talks about pricing and customers. ";
+  return out;
+}
+
+TEST(TextChunkOverlap, NextChunkStartsWithTheEndOfThePreviousWithinTheBudget) {
+  const ChunkOptions options{.max_tokens = 100, .overlap_tokens = 30};
+  const auto chunks = chunk_markdown("# Guide\n\n" + numbered_sentences(60), options);
+  ASSERT_GT(chunks.size(), 3u);
+  for (size_t i = 0; i + 1 < chunks.size(); ++i) {
+    EXPECT_LE(chunks[i].tokens, options.max_tokens);
+    const auto first_sentence = split_sentences(chunks[i + 1].text).front();
+    EXPECT_NE(chunks[i].text.find(first_sentence), std::string::npos)
+        << "chunk " << i + 1 << " overlaps chunk " << i;
+    // The repeated part is at most overlap_tokens long.
+    size_t repeated = 0;
+    for (const auto& sentence : split_sentences(chunks[i + 1].text)) {
+      if (chunks[i].text.find(sentence) == std::string::npos) break;
+      repeated += count_tokens(sentence);
+    }
+    EXPECT_GT(repeated, 0u);
+    EXPECT_LE(repeated, options.overlap_tokens);
+  }
+}
+
+TEST(TextChunkOverlap, ZeroOverlapNeverRepeatsASentence) {
+  const ChunkOptions options{.max_tokens = 100, .overlap_tokens = 0};
+  const auto chunks = chunk_markdown(numbered_sentences(40), options);
+  ASSERT_GT(chunks.size(), 1u);
+  std::string all;
+  for (const auto& c : chunks) all += c.text + " ";
+  for (int i = 0; i < 40; ++i) {
+    const std::string marker = "number " + std::to_string(i) + " ";
+    const auto first = all.find(marker);
+    ASSERT_NE(first, std::string::npos);
+    EXPECT_EQ(all.find(marker, first + 1), std::string::npos) << marker;
+  }
+}
+
+TEST(TextChunkOverlap, OverlapNeverCrossesAHeading) {
+  const ChunkOptions options{.max_tokens = 100, .overlap_tokens = 50};
+  const auto chunks =
+      chunk_markdown("# A\n\nAlpha sentence one here. Alpha two.\n\n# B\n\nBeta sentence one.", options);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[1].heading, "B");
+  EXPECT_EQ(chunks[1].text.find("Alpha"), std::string::npos);
+}
+
+TEST(TextChunkBlocks, ChunksKeepHeadingPathAndPage) {
+  std::vector<Block> blocks = {
+      {Block::Kind::heading, 1, "Report", 1},
+      {Block::Kind::paragraph, 0, "First page text about brand audits.", 1},
+      {Block::Kind::heading, 2, "Findings", 2},
+      {Block::Kind::paragraph, 0, "Second page text about competitors.", 2},
+  };
+  const auto chunks = chunk_blocks(blocks, {});
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0].heading, "Report");
+  EXPECT_EQ(chunks[0].page, 1);
+  EXPECT_EQ(chunks[1].heading, "Report > Findings");
+  EXPECT_EQ(chunks[1].page, 2);
+}
+
+TEST(TextChunkOptions, ValidateEnforcesOpenAIBounds) {
+  EXPECT_FALSE(validate(ChunkOptions{}));
+  EXPECT_FALSE(validate(ChunkOptions{.max_tokens = 100, .overlap_tokens = 50}));
+  EXPECT_TRUE(validate(ChunkOptions{.max_tokens = 99, .overlap_tokens = 0}));
+  EXPECT_TRUE(validate(ChunkOptions{.max_tokens = 4097, .overlap_tokens = 0}));
+  EXPECT_TRUE(validate(ChunkOptions{.max_tokens = 100, .overlap_tokens = 51}));
+}
+
+}  // namespace
+}  // namespace brandcoach::text

@@ -114,7 +114,8 @@ Result<DenseIndex> DenseIndex::load(const fs::path& path, size_t dimension) {
     return Error::unavailable(fmt::format("unreadable index {}: {}", path.string(), e.what()));
   }
   auto& graph = *index.impl_->graph;
-  if (graph.data_size_ != dimension * sizeof(float)) {
+  // The vector size is implied by the offsets stored in the file, not by the space passed in.
+  if (graph.label_offset_ - graph.offsetData_ != dimension * sizeof(float)) {
     return Error::unavailable(fmt::format("index {} has another dimension", path.string()));
   }
   graph.setEf(kEfSearch);

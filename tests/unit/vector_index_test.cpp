@@ -1,0 +1,181 @@
+// The dense side of retrieval: the HNSW wrapper and its persistence / rebuild rules.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+#include "brandcoach/embed/embed.hpp"
+#include "brandcoach/index/index.hpp"
+#include "support/temp_dir.hpp"
+
+namespace brandcoach::index {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+std::vector<std::vector<float>> random_unit_vectors(size_t count, size_t dim, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<std::vector<float>> out(count, std::vector<float>(dim));
+  for (auto& v : out) {
+    float norm = 0;
+    for (auto& x : v) {
+      x = normal(rng);
+      norm += x * x;
+    }
+    for (auto& x : v) x /= std::sqrt(norm);
+  }
+  return out;
+}
+
+TEST(DenseIndex, FindsTheExactVectorFirst) {
+  const auto vectors = random_unit_vectors(500, 32, 1);
+  DenseIndex index(32, 16);  // grows past its initial capacity
+  for (size_t i = 0; i < vectors.size(); ++i) index.add(static_cast<int64_t>(i + 1), vectors[i].data());
+  EXPECT_EQ(index.size(), 500u);
+  for (size_t i = 0; i < vectors.size(); i += 50) {
+    const auto hits = index.search(vectors[i].data(), 5);
+    ASSERT_EQ(hits.size(), 5u);
+    EXPECT_EQ(hits.front().first, static_cast<int64_t>(i + 1));
+    EXPECT_NEAR(hits.front().second, 1.0f, 1e-4);
+    for (size_t k = 1; k < hits.size(); ++k) EXPECT_GE(hits[k - 1].second, hits[k].second);
+  }
+}
+
+TEST(DenseIndex, RemovedAndReplacedVectorsAreHonoured) {
+  const auto vectors = random_unit_vectors(100, 16, 2);
+  DenseIndex index(16);
+  for (size_t i = 0; i < vectors.size(); ++i) index.add(static_cast<int64_t>(i + 1), vectors[i].data());
+  index.remove(7);
+  EXPECT_EQ(index.size(), 99u);
+  for (const auto& [id, score] : index.search(vectors[6].data(), 10)) EXPECT_NE(id, 7);
+  index.add(8, vectors[6].data());  // id 8 now holds vector 7's data
+  EXPECT_EQ(index.search(vectors[6].data(), 1).front().first, 8);
+  index.add(7, vectors[6].data());  // a removed id comes back
+  EXPECT_EQ(index.size(), 100u);
+}
+
+TEST(DenseIndex, FilterWidensTheSearchUntilEnoughPass) {
+  const auto vectors = random_unit_vectors(400, 16, 3);
+  DenseIndex index(16);
+  for (size_t i = 0; i < vectors.size(); ++i) index.add(static_cast<int64_t>(i + 1), vectors[i].data());
+  const auto hits = index.search(vectors[0].data(), 10, [](int64_t id) { return id % 37 == 0; });
+  ASSERT_EQ(hits.size(), 10u);
+  for (const auto& [id, score] : hits) EXPECT_EQ(id % 37, 0);
+}
+
+TEST(DenseIndex, SavesAndLoadsAndRefusesBrokenFiles) {
+  TempDir dir;
+  const auto vectors = random_unit_vectors(200, 24, 4);
+  DenseIndex index(24);
+  for (size_t i = 0; i < vectors.size(); ++i) index.add(static_cast<int64_t>(i + 10), vectors[i].data());
+  index.remove(10);
+  ASSERT_TRUE(index.save(dir / "i.hnsw"));
+  auto loaded = DenseIndex::load(dir / "i.hnsw", 24);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded->size(), 199u);
+  EXPECT_EQ(loaded->search(vectors[5].data(), 1).front().first, 15);
+  EXPECT_FALSE(DenseIndex::load(dir / "i.hnsw", 32)) << "another dimension";
+  EXPECT_FALSE(DenseIndex::load(dir / "missing.hnsw", 24));
+  fs::resize_file(dir / "i.hnsw", 64);
+  EXPECT_FALSE(DenseIndex::load(dir / "i.hnsw", 24)) << "truncated";
+}
+
+// A store with one document per topic, embedded by the offline embedder.
+class VectorIndexesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = store::open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});
+    ASSERT_TRUE(opened);
+    store = std::move(opened).value();
+    auto id = store->ensure_knowledge_store("kb");
+    ASSERT_TRUE(id);
+    store_id = *id;
+    ASSERT_TRUE(store->configure_knowledge_store(store_id, embedder->id(), "{}"));
+    add("sourdough.md", "Feed the sourdough starter with flour and water every day.");
+    add("zebra.md", "Zebra-striped packaging makes a candle shop stand out on the shelf.");
+    add("ledger.md", "Reconcile the bookkeeping ledger at the end of every month.");
+  }
+
+  std::vector<int64_t> add(const std::string& name, const std::string& text) {
+    auto vectors = embedder->embed_documents({text});
+    store::NewChunk chunk{0, "", text, 10, 0, std::move((*vectors)[0])};
+    auto put = store->put_file(store_id, {name, 10, sha256_hex(text), "", "", "md", "{}"}, {chunk});
+    EXPECT_TRUE(put);
+    return put->chunk_ids;
+  }
+
+  std::string nearest(VectorIndexes& indexes, const std::string& query) {
+    auto hits = indexes.search("kb", query, 1);
+    EXPECT_TRUE(hits) << hits.error().message;
+    if (!hits || hits->empty()) return "";
+    auto records = store->chunks_by_id({hits->front().first});
+    return records->front().filename;
+  }
+
+  TempDir dir;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<embed::Embedder> embedder = embed::make_hashing_embedder();
+  int64_t store_id = 0;
+};
+
+TEST_F(VectorIndexesTest, BuildsFromStoredVectorsAndPersists) {
+  {
+    VectorIndexes indexes(*store, *embedder, dir / "index");
+    EXPECT_EQ(nearest(indexes, "sourdough starter"), "sourdough.md");
+    ASSERT_TRUE(indexes.save_all());
+  }
+  EXPECT_TRUE(fs::exists(dir / "index" / ("store-" + std::to_string(store_id) + "-hashing_512_v1.hnsw")));
+  VectorIndexes again(*store, *embedder, dir / "index");
+  EXPECT_EQ(nearest(again, "zebra packaging"), "zebra.md");
+}
+
+TEST_F(VectorIndexesTest, RebuildsWhenTheFileIsMissingOrCorrupt) {
+  {
+    VectorIndexes indexes(*store, *embedder, dir / "index");
+    ASSERT_TRUE(indexes.refresh("kb"));
+    ASSERT_TRUE(indexes.save_all());
+  }
+  const auto file = dir / "index" / ("store-" + std::to_string(store_id) + "-hashing_512_v1.hnsw");
+  fs::resize_file(file, 100);
+  {
+    VectorIndexes indexes(*store, *embedder, dir / "index");
+    EXPECT_EQ(nearest(indexes, "bookkeeping ledger"), "ledger.md");
+  }
+  fs::remove(file);
+  VectorIndexes indexes(*store, *embedder, dir / "index");
+  EXPECT_EQ(nearest(indexes, "bookkeeping ledger"), "ledger.md");
+}
+
+TEST_F(VectorIndexesTest, NoticesChangesMadeByAnotherWriter) {
+  VectorIndexes indexes(*store, *embedder, dir / "index");
+  EXPECT_EQ(nearest(indexes, "sourdough starter"), "sourdough.md");
+  // Written straight to the store (as another process would): the version moves, the index follows.
+  add("kombucha.md", "Brew kombucha with a scoby and sweet tea for the cafe.");
+  EXPECT_EQ(nearest(indexes, "kombucha scoby"), "kombucha.md");
+  auto files = store->list_files(store_id);
+  const auto zebra =
+      std::find_if(files->begin(), files->end(), [](const auto& f) { return f.filename == "zebra.md"; });
+  ASSERT_TRUE(store->delete_file(zebra->id));
+  auto hits = indexes.search("kb", "zebra striped packaging", 10);
+  ASSERT_TRUE(hits);
+  for (const auto& [id, score] : *hits) {
+    auto r = store->chunks_by_id({id});
+    ASSERT_FALSE(r->empty()) << "a deleted chunk is never returned";
+  }
+}
+
+TEST_F(VectorIndexesTest, AppliedWritesNeedNoRebuild) {
+  VectorIndexes indexes(*store, *embedder, dir / "index");
+  ASSERT_TRUE(indexes.refresh("kb"));
+  const auto text = "Train the dog groomer team on nail trimming.";
+  auto ids = add("groomer.md", text);
+  auto vectors = embedder->embed_documents({text});
+  indexes.apply("kb", {{ids[0], (*vectors)[0]}}, {});
+  EXPECT_EQ(nearest(indexes, "dog groomer nail trimming"), "groomer.md");
+  EXPECT_EQ(*indexes.refresh("kb"), "4 vectors");
+}
+
+}  // namespace
+}  // namespace brandcoach::index
