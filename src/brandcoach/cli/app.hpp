@@ -55,6 +55,7 @@ struct SearchArgs {
   int k = 10;
   std::string mode = "hybrid";
   std::string filter;  // JSON
+  double score_threshold = 0;
 };
 int kb_search(Config config, const SearchArgs& args);
 int kb_stats(Config config);

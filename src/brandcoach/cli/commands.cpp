@@ -226,6 +226,8 @@ int run(int argc, char** argv) {
   search_cmd->add_option("--k", search_args.k, "results per query (1-50, default 10)");
   search_cmd->add_option("--mode", search_args.mode, "hybrid, lexical or dense (default hybrid)");
   search_cmd->add_option("--filter", search_args.filter, "attribute filter, as JSON (OpenAI's grammar)");
+  search_cmd->add_option("--score-threshold", search_args.score_threshold,
+                         "drop results scoring below this (in the mode's own score)");
 
   auto* stats_cmd = kb_cmd->add_subcommand("stats", "stores with their files, chunks, bytes and embedder");
   std::string list_store;

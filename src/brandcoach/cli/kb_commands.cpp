@@ -142,6 +142,7 @@ int kb_search(Config config, const SearchArgs& args) {
     query.limit = args.k;
     query.mode = *mode;
     query.filter = filter;
+    query.score_threshold = args.score_threshold;
     query.lexical_weight = app->config.retrieval.lexical_weight;
     query.dense_weight = app->config.retrieval.dense_weight;
     auto results = app->retriever->retrieve(query);

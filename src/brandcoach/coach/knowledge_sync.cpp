@@ -110,6 +110,7 @@ Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vector
     auto put = store.put_file(*store_id, input, rows);
     if (!put) return put.error();
     if (put->duplicate) {
+      if (!put->replaced_chunk_ids.empty()) vectors.apply(store_name, {}, put->replaced_chunk_ids);
       ++report.duplicates;
       report.duplicate_notes.push_back(
           {doc.filename, "same content as " + put->file.filename + " (not stored twice)"});

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "brandcoach/index/index.hpp"
+#include "brandcoach/text/text.hpp"
 
 namespace brandcoach::index {
 
@@ -131,8 +132,13 @@ Result<std::vector<Passage>> HybridRetriever::dense(const Query& query, int dept
   return out;
 }
 
-Result<std::vector<Passage>> HybridRetriever::retrieve(const Query& query) {
-  if (auto status = validate(query); !status) return status.error();
+Result<std::vector<Passage>> HybridRetriever::retrieve(const Query& asked) {
+  if (auto status = validate(asked); !status) return status.error();
+  // A text with no words has nothing to match; a store named twice is searched once.
+  if (text::words(asked.text).empty()) return std::vector<Passage>{};
+  Query query = asked;
+  std::sort(query.stores.begin(), query.stores.end());
+  query.stores.erase(std::unique(query.stores.begin(), query.stores.end()), query.stores.end());
   const int depth = std::max(query.limit * 4, 50);
   std::vector<Passage> results;
   if (query.mode == SearchMode::lexical) {

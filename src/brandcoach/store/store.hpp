@@ -165,7 +165,8 @@ class Store {
 
   virtual Result<std::vector<StoredFile>> list_files(int64_t store_id) = 0;
   /// Stores a file and its chunks atomically (all or nothing). Content already in the store (same
-  /// SHA-256) is not stored twice; a file of the same name with other content is replaced.
+  /// SHA-256) is not stored twice (`duplicate`, pointing at the stored copy); a file of the same name
+  /// with other content is replaced, or removed when the new content is such a duplicate.
   virtual Result<PutResult> put_file(int64_t store_id, const FileInput& file,
                                      const std::vector<NewChunk>& chunks) = 0;
   /// Deletes a file and its chunks; returns the deleted chunk ids.

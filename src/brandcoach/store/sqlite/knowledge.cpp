@@ -191,23 +191,34 @@ Result<PutResult> put_file(Connection& db, int64_t store_id, const FileInput& fi
   auto tx = Transaction::begin(db);
   if (!tx) return tx.error();
   PutResult result;
-  // Identical content is stored once per store, whatever its name.
-  auto same_content = find_file(db, store_id, "sha256", file.sha256);
-  if (!same_content) return same_content.error();
-  if (*same_content) {
-    result.file = std::move(**same_content);
-    result.duplicate = true;
-    return result;  // the transaction rolls back: nothing was written
-  }
   auto same_name = find_file(db, store_id, "filename", file.filename);
   if (!same_name) return same_name.error();
   if (*same_name) {
     auto replaced = chunk_ids_of(db, (*same_name)->id);
     if (!replaced) return replaced.error();
     result.replaced_chunk_ids = std::move(*replaced);
+  }
+  // Identical content is stored once per store, whatever its name. If this name held other content,
+  // that old version goes: the name's current content is the copy already stored.
+  auto same_content = find_file(db, store_id, "sha256", file.sha256);
+  if (!same_content) return same_content.error();
+  if (*same_content) {
+    result.file = std::move(**same_content);
+    result.duplicate = true;
+    if (!*same_name || (*same_name)->id == result.file.id) {
+      result.replaced_chunk_ids.clear();
+      return result;  // nothing to change: the transaction rolls back, nothing was written
+    }
+  }
+  if (*same_name) {
     auto remove = db.prepare("DELETE FROM files WHERE id = ?");
     if (!remove) return remove.error();
     if (auto status = (*remove)->bind(1, (*same_name)->id).run(); !status) return status.error();
+  }
+  if (result.duplicate) {
+    if (auto status = bump_version(db, store_id); !status) return status.error();
+    if (auto status = tx->commit(); !status) return status.error();
+    return result;
   }
   auto insert = db.prepare(
       "INSERT INTO files (store_id, filename, bytes, sha256, external_id, title, format, attributes_json, "
