@@ -71,6 +71,18 @@ class Connection {
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 
+/// Steps through every row, turning each into a value with `read(statement)`.
+template <class Read>
+auto collect(Statement& statement, Read read) -> Result<std::vector<decltype(read(statement))>> {
+  std::vector<decltype(read(statement))> rows;
+  while (true) {
+    auto row = statement.step();
+    if (!row) return row.error();
+    if (!*row) return rows;
+    rows.push_back(read(statement));
+  }
+}
+
 /// An error value from the connection's last failure.
 Error sqlite_error(sqlite3* db, std::string_view what);
 

@@ -86,14 +86,7 @@ Result<std::vector<int64_t>> chunk_ids_of(Connection& db, int64_t file_id) {
   auto stmt = db.prepare("SELECT id FROM chunks WHERE file_id = ? ORDER BY ord");
   if (!stmt) return stmt.error();
   (*stmt)->bind(1, file_id);
-  std::vector<int64_t> ids;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    ids.push_back((*stmt)->column_int(0));
-  }
-  return ids;
+  return collect(**stmt, [](Statement& row) { return int64_t{row.column_int(0)}; });
 }
 
 Result<std::optional<StoredFile>> find_file(Connection& db, int64_t store_id, const char* column,
@@ -142,14 +135,7 @@ Result<std::vector<KnowledgeStore>> list_stores(Connection& db) {
   auto stmt = db.prepare(
       fmt::format("SELECT {} FROM stores s WHERE s.kind = 'knowledge' ORDER BY s.name", kStoreColumns));
   if (!stmt) return stmt.error();
-  std::vector<KnowledgeStore> out;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(read_store(**stmt));
-  }
-  return out;
+  return collect(**stmt, read_store);
 }
 
 Status configure_store(Connection& db, int64_t store_id, std::string_view embedder,
@@ -176,14 +162,7 @@ Result<std::vector<StoredFile>> list_files(Connection& db, int64_t store_id) {
       db.prepare(fmt::format("SELECT {} FROM files WHERE store_id = ? ORDER BY filename", kFileColumns));
   if (!stmt) return stmt.error();
   (*stmt)->bind(1, store_id);
-  std::vector<StoredFile> out;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(read_file(**stmt));
-  }
-  return out;
+  return collect(**stmt, read_file);
 }
 
 Result<PutResult> put_file(Connection& db, int64_t store_id, const FileInput& file,
@@ -324,14 +303,9 @@ Result<std::vector<std::pair<int64_t, std::string>>> chunk_texts(Connection& db,
       "FROM chunks WHERE store_id = ? ORDER BY id");
   if (!stmt) return stmt.error();
   (*stmt)->bind(1, store_id);
-  std::vector<std::pair<int64_t, std::string>> out;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.emplace_back((*stmt)->column_int(0), (*stmt)->column_text(1));
-  }
-  return out;
+  return collect(**stmt, [](Statement& row) {
+    return std::pair<int64_t, std::string>{row.column_int(0), row.column_text(1)};
+  });
 }
 
 Status update_vectors(Connection& db, int64_t store_id,
@@ -357,14 +331,7 @@ Result<std::vector<ChunkRecord>> chunks_by_id(Connection& db, const std::vector<
       kChunkColumns));
   if (!stmt) return stmt.error();
   (*stmt)->bind(1, nlohmann::json(ids).dump());
-  std::vector<ChunkRecord> out;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(read_chunk(**stmt));
-  }
-  return out;
+  return collect(**stmt, read_chunk);
 }
 
 Result<std::vector<ChunkHit>> search(Connection& db, const std::vector<std::string>& store_names,

@@ -132,14 +132,8 @@ class SqliteStore final : public Store {
         "session_no FROM messages WHERE user_id = ? ORDER BY seq DESC LIMIT ?");
     if (!stmt) return stmt.error();
     (*stmt)->bind(1, user_id).bind(2, int64_t{limit});
-    std::vector<Message> out;
-    while (true) {
-      auto row = (*stmt)->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_message(**stmt));
-    }
-    std::reverse(out.begin(), out.end());
+    auto out = sqlite::collect(**stmt, read_message);
+    if (out) std::reverse(out->begin(), out->end());
     return out;
   }
 
