@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/cli_helpers.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -24,23 +25,6 @@ Run run(std::vector<std::string> args, const std::string& input = {}, std::vecto
   Process process(args, input, false, std::move(env));
   const int code = process.wait(std::chrono::seconds(120));
   return {code, process.out(), process.err()};
-}
-
-void write_file(const std::filesystem::path& path, const std::string& text) {
-  std::filesystem::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const auto end = text.find('\n', pos);
-    out.push_back(text.substr(pos, end - pos));
-    if (end == std::string::npos) break;
-    pos = end + 1;
-  }
-  return out;
 }
 
 TEST(Cli, VersionPrintsTheVersion) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/cli_helpers.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -26,12 +27,7 @@ struct Outcome {
   std::string err;
 };
 
-void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::vector<std::string> lines(const std::string& text) {
+std::vector<std::string> non_empty_lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
@@ -42,7 +38,7 @@ std::vector<std::string> lines(const std::string& text) {
 
 std::vector<json> json_lines(const std::string& text) {
   std::vector<json> out;
-  for (const auto& line : lines(text)) out.push_back(json::parse(line));
+  for (const auto& line : non_empty_lines(text)) out.push_back(json::parse(line));
   return out;
 }
 
@@ -51,20 +47,6 @@ std::vector<std::string> words(const std::string& line) {
   std::vector<std::string> out;
   for (std::string w; in >> w;) out.push_back(w);
   return out;
-}
-
-std::vector<std::string> result_ids(const json& answer) {
-  std::vector<std::string> ids;
-  for (const auto& r : answer.at("results")) ids.push_back(r.at("id").get<std::string>());
-  return ids;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::string markdown(const std::string& topic, const std::string& level, const std::string& body) {
-  return "---\ntopic: " + topic + "\nlevel: " + level + "\n---\n" + body;
 }
 
 std::vector<std::string> command(const fs::path& data, std::vector<std::string> args,
@@ -146,7 +128,7 @@ class KbCli : public ::testing::Test {
   std::vector<std::string> stats_row(const std::string& store) {
     const auto r = bc({"kb", "stats"});
     EXPECT_EQ(r.code, 0) << r.err;
-    for (const auto& line : lines(r.out)) {
+    for (const auto& line : non_empty_lines(r.out)) {
       auto row = words(line);
       if (!row.empty() && row[0] == store) return row;
     }
@@ -188,7 +170,7 @@ TEST_F(KbManage, StatsListsEachStoreWithFilesChunksAndEmbedder) {
   for (const auto& f : list("alpha")) chunks += f["chunks"].get<int64_t>();
   const auto r = bc({"kb", "stats"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(contains(lines(r.out).at(0), "embedder")) << r.out;
+  EXPECT_TRUE(contains(non_empty_lines(r.out).at(0), "embedder")) << r.out;
   const auto alpha = stats_row("alpha");
   ASSERT_GE(alpha.size(), 6u) << r.out;
   EXPECT_EQ(alpha[1], "3") << "files";
@@ -501,7 +483,7 @@ using KbEvalRetrieval = KbEvalFiles;
 TEST_F(KbEvalRetrieval, EasyJudgementsScorePerfectNdcgInEveryMode) {
   const auto r = eval(qrels_);
   ASSERT_EQ(r.code, 0) << r.err;
-  const auto table = lines(r.out);
+  const auto table = non_empty_lines(r.out);
   ASSERT_EQ(table.size(), 4u) << r.out;
   EXPECT_TRUE(contains(table[0], "nDCG@10")) << table[0];
   std::set<std::string> modes;

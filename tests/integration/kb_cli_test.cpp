@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/cli_helpers.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -23,44 +24,12 @@ struct Outcome {
   std::string err;
 };
 
-void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const auto end = text.find('\n', pos);
-    out.push_back(text.substr(pos, end - pos));
-    if (end == std::string::npos) break;
-    pos = end + 1;
-  }
-  return out;
-}
-
 std::vector<json> json_lines(const std::string& text) {
   std::vector<json> out;
   for (const auto& line : lines(text)) {
     if (!line.empty()) out.push_back(json::parse(line));
   }
   return out;
-}
-
-// The "id" of each result of one search answer line, best first.
-std::vector<std::string> result_ids(const json& answer) {
-  std::vector<std::string> ids;
-  for (const auto& r : answer.at("results")) ids.push_back(r.at("id").get<std::string>());
-  return ids;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::string markdown(const std::string& topic, const std::string& level, const std::string& body) {
-  return "---\ntopic: " + topic + "\nlevel: " + level + "\n---\n" + body;
 }
 
 // Each test gets its own data dir; `settings` are global --set options, placed before the command.
