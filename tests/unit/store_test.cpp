@@ -507,6 +507,42 @@ TEST(StoreDedup, IdenticalContentIsStoredOncePerStore) {
   EXPECT_FALSE(in_b->duplicate) << "dedup is per store";
 }
 
+TEST(StoreBatch, ABatchIsOneCommitThatDedupsAndReplacesWithinItself) {
+  testing::TempDir dir;
+  auto store = open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});
+  ASSERT_TRUE(store);
+  auto a = (*store)->ensure_knowledge_store("a");
+  ASSERT_TRUE(a);
+  const auto version_before = (*store)->find_knowledge_store("a")->value().version;
+  const std::vector<FileWrite> batch{
+      {{"one.md", 3, sha256_hex("one"), "", "", "md", "{}"}, {{0, "", "first text", 2, 0, {}}}},
+      {{"copy.md", 3, sha256_hex("one"), "", "", "md", "{}"}, {{0, "", "first text", 2, 0, {}}}},
+      {{"two.md", 3, sha256_hex("two"), "", "", "md", "{}"}, {{0, "", "second, old", 2, 0, {}}}},
+      {{"two.md", 3, sha256_hex("two-v2"), "", "", "md", "{}"}, {{0, "", "second, new", 2, 0, {}}}},
+  };
+  auto results = (*store)->put_files(*a, batch);
+  ASSERT_TRUE(results) << results.error().message;
+  ASSERT_EQ(results->size(), 4u);
+  EXPECT_FALSE((*results)[0].duplicate);
+  EXPECT_TRUE((*results)[1].duplicate) << "dedup sees earlier files of the same batch";
+  EXPECT_EQ((*results)[1].file.filename, "one.md");
+  EXPECT_EQ((*results)[3].replaced_chunk_ids, (*results)[2].chunk_ids) << "the later write of a name wins";
+  auto files = (*store)->list_files(*a);
+  ASSERT_TRUE(files);
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_EQ((*files)[1].filename, "two.md");
+  auto chunks = (*store)->chunks_by_id((*results)[3].chunk_ids);
+  ASSERT_TRUE(chunks);
+  ASSERT_EQ(chunks->size(), 1u);
+  EXPECT_EQ(chunks->front().text, "second, new");
+  EXPECT_EQ((*store)->find_knowledge_store("a")->value().version, version_before + 1) << "one bump per batch";
+
+  auto unchanged = (*store)->put_files(*a, {batch[0]});
+  ASSERT_TRUE(unchanged);
+  EXPECT_EQ((*store)->find_knowledge_store("a")->value().version, version_before + 1)
+      << "a batch that changes nothing writes nothing";
+}
+
 TEST(StoreDedup, ReplacingAFileReportsTheChunksItReplaced) {
   testing::TempDir dir;
   auto store = open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});

@@ -56,6 +56,24 @@ TEST(DenseIndex, RemovedAndReplacedVectorsAreHonoured) {
   EXPECT_EQ(index.size(), 100u);
 }
 
+TEST(DenseIndex, ABatchLargeEnoughForThreadsIsFoundLikeSerialInserts) {
+  const auto vectors = random_unit_vectors(3000, 24, 9);  // above the parallel threshold
+  DenseIndex index(24, 16);
+  std::vector<std::pair<int64_t, const float*>> items;
+  for (size_t i = 0; i < vectors.size(); ++i)
+    items.emplace_back(static_cast<int64_t>(i + 1), vectors[i].data());
+  index.add_many(items);
+  EXPECT_EQ(index.size(), 3000u);
+  int exact_first = 0;
+  for (size_t i = 0; i < vectors.size(); i += 30) {
+    const auto hits = index.search(vectors[i].data(), 1);
+    exact_first += !hits.empty() && hits.front().first == static_cast<int64_t>(i + 1);
+  }
+  EXPECT_GE(exact_first, 99) << "each vector is its own nearest neighbour";
+  index.add_many({{5, vectors[0].data()}});  // replaces in place, no growth
+  EXPECT_EQ(index.size(), 3000u);
+}
+
 TEST(DenseIndex, FilterWidensTheSearchUntilEnoughPass) {
   const auto vectors = random_unit_vectors(400, 16, 3);
   DenseIndex index(16);

@@ -1,3 +1,4 @@
+#include <chrono>
 #include <set>
 
 #include <fmt/format.h>
@@ -13,6 +14,12 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kEmbedBatch = 256;
+// Write batches: large enough that commits and index updates amortise (and that a batch has enough
+// vectors for a parallel HNSW insert), small enough to bound the memory a batch holds.
+constexpr size_t kWriteBatchFiles = 512;
+constexpr size_t kWriteBatchBytes = 16u << 20;
+// ...and never older than this, so an interrupted ingest loses at most about a second of work.
+constexpr auto kWriteBatchAge = std::chrono::seconds(1);
 
 std::string chunking_json(const text::ChunkOptions& options) {
   return nlohmann::json{{"type", "static"},
@@ -70,6 +77,46 @@ Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vector
   for (const auto& doc : batch.documents) progress.bytes_total += static_cast<int64_t>(doc.bytes);
   std::set<std::string> seen;
 
+  // Files are written in batches: one transaction (one fsync) and one dense-index update per batch
+  // instead of per file. Each file is still all-or-nothing, and so is each batch.
+  std::vector<store::FileWrite> pending;
+  std::vector<bool> pending_is_new;
+  size_t pending_bytes = 0;
+  auto batch_started = std::chrono::steady_clock::now();
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return ok();
+    auto results = store.put_files(*store_id, pending);
+    if (!results) return results.error();
+    std::vector<int64_t> removed;
+    std::vector<std::pair<int64_t, std::vector<float>>> added;
+    for (size_t f = 0; f < results->size(); ++f) {
+      auto& put = (*results)[f];
+      auto& write = pending[f];
+      removed.insert(removed.end(), put.replaced_chunk_ids.begin(), put.replaced_chunk_ids.end());
+      if (put.duplicate) {
+        ++report.duplicates;
+        report.duplicate_notes.push_back(
+            {write.file.filename, "same content as " + put.file.filename + " (not stored twice)"});
+        continue;
+      }
+      ++(pending_is_new[f] ? report.added : report.updated);
+      report.chunks += static_cast<int64_t>(write.chunks.size());
+      report.bytes += write.file.bytes;
+      for (size_t i = 0; i < write.chunks.size(); ++i)
+        added.emplace_back(put.chunk_ids[i], std::move(write.chunks[i].vector));
+    }
+    // A name written twice in one batch replaces chunks added earlier in the same batch.
+    const std::set<int64_t> gone(removed.begin(), removed.end());
+    std::erase_if(added, [&](const auto& entry) { return gone.contains(entry.first); });
+    if (!added.empty() || !removed.empty()) vectors.apply(store_name, added, removed);
+    pending.clear();
+    pending_is_new.clear();
+    pending_bytes = 0;
+    batch_started = std::chrono::steady_clock::now();
+    progress.chunks = report.chunks;
+    return ok();
+  };
+
   for (auto& doc : batch.documents) {
     seen.insert(doc.filename);
     const auto previous = std::find_if(existing->begin(), existing->end(), [&](const store::StoredFile& f) {
@@ -95,37 +142,24 @@ Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vector
       if (!batch_vectors) return batch_vectors.error();
       for (auto& v : *batch_vectors) embedded.push_back(std::move(v));
     }
-    std::vector<store::NewChunk> rows;
+    store::FileWrite write{{doc.filename, static_cast<int64_t>(doc.bytes), doc.sha256, doc.external_id,
+                            doc.title, doc.format, doc.attributes.dump()},
+                           {}};
     for (size_t i = 0; i < chunks.size(); ++i) {
-      rows.push_back({chunks[i].ordinal, chunks[i].heading, chunks[i].text,
-                      static_cast<int64_t>(chunks[i].tokens), chunks[i].page, std::move(embedded[i])});
+      write.chunks.push_back({chunks[i].ordinal, chunks[i].heading, chunks[i].text,
+                              static_cast<int64_t>(chunks[i].tokens), chunks[i].page,
+                              std::move(embedded[i])});
     }
-    store::FileInput input{doc.filename,
-                           static_cast<int64_t>(doc.bytes),
-                           doc.sha256,
-                           doc.external_id,
-                           doc.title,
-                           doc.format,
-                           doc.attributes.dump()};
-    auto put = store.put_file(*store_id, input, rows);
-    if (!put) return put.error();
-    if (put->duplicate) {
-      if (!put->replaced_chunk_ids.empty()) vectors.apply(store_name, {}, put->replaced_chunk_ids);
-      ++report.duplicates;
-      report.duplicate_notes.push_back(
-          {doc.filename, "same content as " + put->file.filename + " (not stored twice)"});
-    } else {
-      ++(previous == existing->end() ? report.added : report.updated);
-      report.chunks += static_cast<int64_t>(rows.size());
-      report.bytes += static_cast<int64_t>(doc.bytes);
-      std::vector<std::pair<int64_t, std::vector<float>>> added;
-      for (size_t i = 0; i < rows.size(); ++i)
-        added.emplace_back(put->chunk_ids[i], std::move(rows[i].vector));
-      vectors.apply(store_name, added, put->replaced_chunk_ids);
+    pending.push_back(std::move(write));
+    pending_is_new.push_back(previous == existing->end());
+    pending_bytes += doc.bytes;
+    if (pending.size() >= kWriteBatchFiles || pending_bytes >= kWriteBatchBytes ||
+        std::chrono::steady_clock::now() - batch_started >= kWriteBatchAge) {
+      if (auto status = flush(); !status) return status.error();
     }
-    progress.chunks = report.chunks;
     if (options.on_progress) options.on_progress(progress);
   }
+  if (auto status = flush(); !status) return status.error();
 
   if (options.prune) {
     for (const auto& file : *existing) {

@@ -2,7 +2,10 @@
 // second includer would break the link (see DEPENDENCIES.md).
 #include <hnswlib/hnswlib.h>
 
+#include <algorithm>
+#include <atomic>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -17,12 +20,45 @@ namespace {
 constexpr size_t kLinksPerNode = 16;     // hnswlib M
 constexpr size_t kEfConstruction = 200;  // build-time beam
 constexpr size_t kEfSearch = 128;        // query-time beam (hnswlib uses max(ef, k))
-constexpr size_t kSeed = 42;             // fixed so a rebuild gives the same graph
+constexpr size_t kSeed = 42;             // fixed so a serial build gives the same graph
+// Below this many new vectors a batch is inserted serially: threads cost more than they save, and a
+// serial insert keeps small indexes reproducible.
+constexpr size_t kParallelBatch = 2048;
+
+// Inner-product distance (1 - a.b) whose sum GCC vectorises without -ffast-math: sixteen independent
+// partial sums are sixteen lanes, so no reassociation is needed. hnswlib's own SSE/AVX path over-reads
+// a link list (see CMakeLists.txt) and its portable path is a scalar loop.
+float inner_product_distance(const void* a_ptr, const void* b_ptr, const void* dim_ptr) {
+  const auto* a = static_cast<const float*>(a_ptr);
+  const auto* b = static_cast<const float*>(b_ptr);
+  const size_t dim = *static_cast<const size_t*>(dim_ptr);
+  constexpr size_t kLanes = 16;
+  float lanes[kLanes] = {};
+  size_t i = 0;
+  for (; i + kLanes <= dim; i += kLanes) {
+    for (size_t lane = 0; lane < kLanes; ++lane) lanes[lane] += a[i + lane] * b[i + lane];
+  }
+  float sum = 0.0f;
+  for (; i < dim; ++i) sum += a[i] * b[i];
+  for (const float lane : lanes) sum += lane;
+  return 1.0f - sum;
+}
+
+class InnerProductSpace final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit InnerProductSpace(size_t dim) : dim_(dim) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return inner_product_distance; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  size_t dim_;
+};
 }  // namespace
 
 struct DenseIndex::Impl {
   explicit Impl(size_t dim) : space(dim) {}
-  hnswlib::InnerProductSpace space;
+  InnerProductSpace space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
   std::unordered_set<int64_t> live;  // ids currently present (not marked deleted)
   mutable std::shared_mutex mutex;   // searches shared, writes exclusive
@@ -56,6 +92,32 @@ void DenseIndex::add(int64_t id, const float* vector) {
   // hnswlib updates an existing label in place (and revives a deleted one).
   graph.addPoint(vector, static_cast<hnswlib::labeltype>(id));
   impl_->live.insert(id);
+}
+
+void DenseIndex::add_many(const std::vector<std::pair<int64_t, const float*>>& items) {
+  if (items.empty()) return;
+  std::unique_lock lock(impl_->mutex);
+  auto& graph = *impl_->graph;
+  size_t fresh = 0;
+  for (const auto& item : items) fresh += impl_->live.contains(item.first) ? 0 : 1;
+  if (graph.cur_element_count + fresh > graph.max_elements_) {
+    graph.resizeIndex(std::max(graph.max_elements_ * 2, graph.cur_element_count + fresh));
+  }
+  const size_t threads = fresh < kParallelBatch ? 1 : std::max(1u, std::thread::hardware_concurrency());
+  // hnswlib supports concurrent addPoint for distinct labels once capacity is reserved.
+  std::atomic<size_t> next{0};
+  auto insert = [&] {
+    for (size_t i = next++; i < items.size(); i = next++) {
+      graph.addPoint(items[i].second, static_cast<hnswlib::labeltype>(items[i].first));
+    }
+  };
+  if (threads == 1) {
+    insert();
+  } else {
+    std::vector<std::jthread> workers;
+    for (size_t t = 0; t < threads; ++t) workers.emplace_back(insert);
+  }
+  for (const auto& item : items) impl_->live.insert(item.first);
 }
 
 void DenseIndex::remove(int64_t id) {

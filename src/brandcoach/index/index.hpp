@@ -94,6 +94,9 @@ class DenseIndex {
   size_t size() const;
   /// Adds or replaces the vector of `id`.
   void add(int64_t id, const float* vector);
+  /// Adds or replaces many vectors; large batches are inserted on every core. The pointers must stay
+  /// valid for the call, and ids must be distinct.
+  void add_many(const std::vector<std::pair<int64_t, const float*>>& items);
   void remove(int64_t id);
   /// The k nearest ids with their similarity, best first. `allow`, when given, filters candidates
   /// (the search widens until k allowed results are found or the index is exhausted).

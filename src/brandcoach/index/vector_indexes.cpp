@@ -83,13 +83,27 @@ Result<VectorIndexes::Entry*> VectorIndexes::current(std::string_view store_name
     entry->dirty = true;
   }
   const bool rebuild = entry->dirty;
+  // Stored vectors are only readable inside the callback, so a rebuild copies them in batches large
+  // enough for add_many to spread over the cores.
+  constexpr size_t kRebuildBatch = 16384;
+  std::vector<std::pair<int64_t, embed::Vector>> batch;
+  auto flush = [&] {
+    std::vector<std::pair<int64_t, const float*>> items;
+    items.reserve(batch.size());
+    for (const auto& [id, vector] : batch) items.emplace_back(id, vector.data());
+    entry->index->add_many(items);
+    batch.clear();
+  };
   auto status = store_.for_each_vector(store.id, [&](int64_t id, const float* data, size_t size) {
     if (size != dim) return;  // a vector of another space cannot be searched with this one
     embed::Vector v(data, data + size);
     entry->df.add(v);
-    if (rebuild) entry->index->add(id, data);
+    if (!rebuild) return;
+    batch.emplace_back(id, std::move(v));
+    if (batch.size() == kRebuildBatch) flush();
   });
   if (!status) return status.error();
+  flush();
   entry->version = store.version;
   spdlog::info("vector index for '{}' {} ({} vectors)", store.name, how, entry->index->size());
   slot = std::move(entry);
@@ -125,10 +139,13 @@ void VectorIndexes::apply(std::string_view store_name,
   for (const int64_t id : removed) entry.index->remove(id);
   {
     std::lock_guard df_lock(entry.df_mutex);
+    std::vector<std::pair<int64_t, const float*>> items;
+    items.reserve(added.size());
     for (const auto& [id, vector] : added) {
-      entry.index->add(id, vector.data());
+      items.emplace_back(id, vector.data());
       entry.df.add(vector);
     }
+    entry.index->add_many(items);
   }
   entry.dirty = true;
   // Current only if no other writer touched the store in between (each write bumps the version by 1).

@@ -95,6 +95,12 @@ struct NewChunk {
   std::vector<float> vector;  // empty when the store has no embedder yet
 };
 
+/// One file of a put_files batch.
+struct FileWrite {
+  FileInput file;
+  std::vector<NewChunk> chunks;
+};
+
 /// What put_file did.
 struct PutResult {
   StoredFile file;
@@ -164,11 +170,18 @@ class Store {
   virtual Status delete_knowledge_store(int64_t store_id) = 0;
 
   virtual Result<std::vector<StoredFile>> list_files(int64_t store_id) = 0;
-  /// Stores a file and its chunks atomically (all or nothing). Content already in the store (same
-  /// SHA-256) is not stored twice (`duplicate`, pointing at the stored copy); a file of the same name
-  /// with other content is replaced, or removed when the new content is such a duplicate.
-  virtual Result<PutResult> put_file(int64_t store_id, const FileInput& file,
-                                     const std::vector<NewChunk>& chunks) = 0;
+  /// Stores files and their chunks in one transaction (all or nothing; one commit and one version
+  /// bump however many files, which is what makes bulk ingest fast). Content already in the store
+  /// (same SHA-256, including earlier files of the same batch) is not stored twice (`duplicate`,
+  /// pointing at the stored copy); a file of the same name with other content is replaced, or
+  /// removed when the new content is such a duplicate. Results are in the order of `files`.
+  virtual Result<std::vector<PutResult>> put_files(int64_t store_id, const std::vector<FileWrite>& files) = 0;
+  /// One file: put_files with a batch of one.
+  Result<PutResult> put_file(int64_t store_id, const FileInput& file, const std::vector<NewChunk>& chunks) {
+    auto results = put_files(store_id, {FileWrite{file, chunks}});
+    if (!results) return results.error();
+    return std::move(results->front());
+  }
   /// Deletes a file and its chunks; returns the deleted chunk ids.
   virtual Result<std::vector<int64_t>> delete_file(int64_t file_id) = 0;
 

@@ -32,6 +32,8 @@ class Statement {
 
   /// Advances; true when a row is available, false when done. Errors become an Error value.
   Result<bool> step();
+  /// Rewinds a stepped statement so it can be bound and stepped again.
+  void reset() { sqlite3_reset(stmt_); }
   /// Runs to completion, ignoring rows.
   Status run();
 

@@ -165,10 +165,10 @@ Result<std::vector<StoredFile>> list_files(Connection& db, int64_t store_id) {
   return collect(**stmt, read_file);
 }
 
-Result<PutResult> put_file(Connection& db, int64_t store_id, const FileInput& file,
-                           const std::vector<NewChunk>& chunks) {
-  auto tx = Transaction::begin(db);
-  if (!tx) return tx.error();
+// One file's writes inside the caller's transaction. `changed` says whether anything was written.
+Result<PutResult> write_file(Connection& db, int64_t store_id, const FileInput& file,
+                             const std::vector<NewChunk>& chunks, bool& changed) {
+  changed = false;
   PutResult result;
   auto same_name = find_file(db, store_id, "filename", file.filename);
   if (!same_name) return same_name.error();
@@ -186,19 +186,16 @@ Result<PutResult> put_file(Connection& db, int64_t store_id, const FileInput& fi
     result.duplicate = true;
     if (!*same_name || (*same_name)->id == result.file.id) {
       result.replaced_chunk_ids.clear();
-      return result;  // nothing to change: the transaction rolls back, nothing was written
+      return result;  // nothing to change
     }
   }
+  changed = true;
   if (*same_name) {
     auto remove = db.prepare("DELETE FROM files WHERE id = ?");
     if (!remove) return remove.error();
     if (auto status = (*remove)->bind(1, (*same_name)->id).run(); !status) return status.error();
   }
-  if (result.duplicate) {
-    if (auto status = bump_version(db, store_id); !status) return status.error();
-    if (auto status = tx->commit(); !status) return status.error();
-    return result;
-  }
+  if (result.duplicate) return result;
   auto insert = db.prepare(
       "INSERT INTO files (store_id, filename, bytes, sha256, external_id, title, format, attributes_json, "
       "status, "
@@ -253,9 +250,27 @@ Result<PutResult> put_file(Connection& db, int64_t store_id, const FileInput& fi
     if (auto status = stmt.run(); !status) return status.error();
     result.chunk_ids.push_back(db.last_insert_id());
   }
+  return result;
+}
+
+Result<std::vector<PutResult>> put_files(Connection& db, int64_t store_id,
+                                         const std::vector<FileWrite>& files) {
+  auto tx = Transaction::begin(db);
+  if (!tx) return tx.error();
+  std::vector<PutResult> results;
+  results.reserve(files.size());
+  bool any_change = false;
+  for (const auto& write : files) {
+    bool changed = false;
+    auto result = write_file(db, store_id, write.file, write.chunks, changed);
+    if (!result) return result.error();
+    any_change = any_change || changed;
+    results.push_back(std::move(*result));
+  }
+  if (!any_change) return results;  // the transaction rolls back: nothing was written
   if (auto status = bump_version(db, store_id); !status) return status.error();
   if (auto status = tx->commit(); !status) return status.error();
-  return result;
+  return results;
 }
 
 Result<std::vector<int64_t>> delete_file(Connection& db, int64_t file_id) {
@@ -338,27 +353,52 @@ Result<std::vector<ChunkHit>> search(Connection& db, const std::vector<std::stri
                                      std::string_view query, int limit) {
   const std::string match = fts_query(query);
   if (match.empty() || store_names.empty() || limit == 0) return std::vector<ChunkHit>{};
-  // bm25() is lower-is-better; headings weigh double because a heading names what the passage is about.
-  auto stmt = db.prepare(fmt::format(
-      "SELECT {}, -bm25(chunks_fts, 2.0, 1.0) AS score "
-      "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
-      "JOIN stores s ON s.id = c.store_id "
-      "WHERE chunks_fts MATCH ?1 AND s.kind = 'knowledge' AND s.name IN (SELECT value FROM json_each(?2)) "
-      "ORDER BY bm25(chunks_fts, 2.0, 1.0) LIMIT ?3",
-      kChunkColumns));
+  // FTS5 ranks on its own index first (bm25 is lower-is-better; headings weigh double because a
+  // heading names what the passage is about), and only the best rows are joined to their chunk,
+  // file and store. Joining first would read every matching chunk row (text and vector) before
+  // sorting. Rows of other stores can crowd the top list, so it widens until enough rows of the
+  // wanted stores pass or FTS has no more matches.
+  auto stmt = db.prepare(
+      fmt::format("WITH top AS (SELECT rowid AS id, bm25(chunks_fts, 2.0, 1.0) AS rank FROM chunks_fts "
+                  "WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?4) "
+                  "SELECT {}, -top.rank AS score, (SELECT COUNT(*) FROM top) "
+                  "FROM top JOIN chunks c ON c.id = top.id JOIN files f ON f.id = c.file_id "
+                  "JOIN stores s ON s.id = c.store_id "
+                  "WHERE s.kind = 'knowledge' AND s.name IN (SELECT value FROM json_each(?2)) "
+                  "ORDER BY top.rank LIMIT ?3",
+                  kChunkColumns));
   if (!stmt) return stmt.error();
-  (*stmt)->bind(1, match).bind(2, nlohmann::json(store_names).dump()).bind(3, int64_t{limit});
-  std::vector<ChunkHit> hits;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    ChunkHit hit;
-    static_cast<ChunkRecord&>(hit) = read_chunk(**stmt);
-    hit.score = (*stmt)->column_double(10);
-    hits.push_back(std::move(hit));
+  const std::string stores_json = nlohmann::json(store_names).dump();
+  // A negative limit asks for every match: one pass with no limit on the top list either.
+  for (int64_t fetch = limit < 0 ? -1 : int64_t{limit} * 4;; fetch *= 8) {
+    (*stmt)->reset();
+    (*stmt)->bind(1, match).bind(2, stores_json).bind(3, int64_t{limit}).bind(4, fetch);
+    std::vector<ChunkHit> hits;
+    int64_t ranked = 0;
+    while (true) {
+      auto row = (*stmt)->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      ChunkHit hit;
+      static_cast<ChunkRecord&>(hit) = read_chunk(**stmt);
+      hit.score = (*stmt)->column_double(10);
+      ranked = (*stmt)->column_int(11);
+      hits.push_back(std::move(hit));
+    }
+    // Done when enough passed, or when the top list already held every match (fewer than asked).
+    if (fetch < 0 || hits.size() >= static_cast<size_t>(limit) || (ranked < fetch && !hits.empty()))
+      return hits;
+    if (hits.empty()) {
+      // No row of the wanted stores among `fetch` matches: widen only if FTS had that many.
+      auto count =
+          db.prepare("SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT ?2)");
+      if (!count) return count.error();
+      (*count)->bind(1, match).bind(2, fetch);
+      auto has = (*count)->step();
+      if (!has) return has.error();
+      if ((*count)->column_int(0) < fetch) return hits;
+    }
   }
-  return hits;
 }
 
 }  // namespace brandcoach::store::sqlite::knowledge

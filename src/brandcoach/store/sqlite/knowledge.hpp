@@ -14,8 +14,8 @@ Status configure_store(Connection& db, int64_t store_id, std::string_view embedd
                        std::string_view chunking_json);
 Status delete_store(Connection& db, int64_t store_id);
 Result<std::vector<StoredFile>> list_files(Connection& db, int64_t store_id);
-Result<PutResult> put_file(Connection& db, int64_t store_id, const FileInput& file,
-                           const std::vector<NewChunk>& chunks);
+Result<std::vector<PutResult>> put_files(Connection& db, int64_t store_id,
+                                         const std::vector<FileWrite>& files);
 Result<std::vector<int64_t>> delete_file(Connection& db, int64_t file_id);
 Status for_each_vector(Connection& db, int64_t store_id,
                        const std::function<void(int64_t, const float*, size_t)>& visit);

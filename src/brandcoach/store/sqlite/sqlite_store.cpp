@@ -171,10 +171,9 @@ class SqliteStore final : public Store {
     auto db = pool_.acquire();
     return knowledge::list_files(*db, store_id);
   }
-  Result<PutResult> put_file(int64_t store_id, const FileInput& file,
-                             const std::vector<NewChunk>& chunks) override {
+  Result<std::vector<PutResult>> put_files(int64_t store_id, const std::vector<FileWrite>& files) override {
     auto db = pool_.acquire();
-    return knowledge::put_file(*db, store_id, file, chunks);
+    return knowledge::put_files(*db, store_id, files);
   }
   Result<std::vector<int64_t>> delete_file(int64_t file_id) override {
     auto db = pool_.acquire();
