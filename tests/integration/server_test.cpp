@@ -59,7 +59,7 @@ TEST_F(Server, IdealCustomerQuestionIsAnsweredByAvatarWithCitations) {
   const auto body = chat(port(), "How do I find my ideal customer?", "", &status);
   ASSERT_EQ(status, 200) << body.dump();
   EXPECT_EQ(body["assistant"], "avatar");
-  EXPECT_EQ(body["route"]["method"], "keyword");
+  EXPECT_EQ(body["route"]["method"], "rule") << "\"ideal customer\" is distinctive of avatar";
   EXPECT_GT(body["route"]["confidence"].get<double>(), 0.0);
   ASSERT_FALSE(body["citations"].empty());
   for (const auto& citation : body["citations"]) {
@@ -181,7 +181,8 @@ TEST_F(Server, MetricsExposeRequestCountsAndLatencyHistogram) {
       << text;
   EXPECT_NE(text.find(R"(brandcoach_http_request_duration_seconds_bucket{route="/api/chat",le="+Inf"} 1)"),
             std::string::npos);
-  EXPECT_NE(text.find(R"(brandcoach_turns_total{assistant="canvas",method="keyword"} 1)"), std::string::npos)
+  EXPECT_NE(text.find(R"(brandcoach_turns_total{assistant="canvas",method="classifier"} 1)"),
+            std::string::npos)
       << text;
   // Every line is a comment or a well-formed sample.
   const std::regex sample(

@@ -22,10 +22,14 @@ namespace brandcoach::testing {
 class Process {
  public:
   /// Starts `args` with the parent's environment minus BRANDCOACH_* variables, plus `env` ("K=V").
+  /// BRANDCOACH_ROUTE_MODEL_DIR is kept: the test suite sets it so every child shares one trained
+  /// router model instead of training its own.
   explicit Process(std::vector<std::string> args, const std::string& stdin_text = {},
                    bool keep_stdin_open = false, std::vector<std::string> env = {}) {
     for (char** e = environ; e && *e; ++e) {
-      if (std::string_view(*e).rfind("BRANDCOACH_", 0) != 0) env.emplace_back(*e);
+      const std::string_view variable(*e);
+      if (variable.rfind("BRANDCOACH_", 0) != 0 || variable.rfind("BRANDCOACH_ROUTE_MODEL_DIR=", 0) == 0)
+        env.emplace_back(*e);
     }
     int out[2], err[2], in[2];
     if (pipe(out) != 0 || pipe(err) != 0 || pipe(in) != 0) throw std::runtime_error("pipe failed");

@@ -36,14 +36,9 @@ std::vector<Example> load_examples() {
   return out;
 }
 
-Decision route(std::string_view message, std::string_view previous = {}) {
+Decision route(std::string_view message) {
   static const KeywordRouter router;
-  return router.route(Input{message, previous});
-}
-
-bool is_assistant(const std::string& name) {
-  const auto& names = assistant_names();
-  return std::find(names.begin(), names.end(), name) != names.end();
+  return router.route(Input{message, {}});
 }
 
 TEST(Route, SeedExamplesGoToTheirAssistant) {
@@ -54,10 +49,10 @@ TEST(Route, SeedExamplesGoToTheirAssistant) {
     const Decision decision = route(example.message);
     EXPECT_EQ(decision.assistant, example.expected)
         << "message: " << example.message << " (reasoning: " << decision.reasoning << ")";
-    EXPECT_EQ(decision.method, "keyword") << example.message;
+    EXPECT_EQ(decision.method, "rule") << example.message;
     EXPECT_GE(decision.confidence, 0.5) << example.message;
     EXPECT_LE(decision.confidence, 1.0) << example.message;
-    EXPECT_TRUE(is_assistant(decision.fallback)) << example.message << " -> " << decision.fallback;
+    EXPECT_TRUE(is_assistant(decision.secondary)) << example.message << " -> " << decision.secondary;
   }
 }
 
@@ -103,22 +98,22 @@ TEST(Route, SpecialistBeatsCoreOnATie) {
   EXPECT_EQ(decision.scores.at("diagnostic"), 1);
 }
 
-TEST(Route, FallbackIsTheSeedSecondary) {
-  EXPECT_EQ(route("Define my ideal customer").fallback, "core");
-  EXPECT_EQ(route("What demographics should I target?").fallback, "diagnostic");
-  EXPECT_EQ(route("Identify customer pain points").fallback, "core");
-  EXPECT_EQ(route("How should I price my service?").fallback, "diagnostic");
-  EXPECT_EQ(route("What channels should I use?").fallback, "capture");
-  EXPECT_EQ(route("How to amplify my message?").fallback, "canvas");
-  EXPECT_EQ(route("Analyze my competitive position").fallback, "core");
-  EXPECT_EQ(route("Design my business model").fallback, "avatar");
+TEST(Route, SecondaryIsTheSeedMatrixRow) {
+  EXPECT_EQ(route("Define my ideal customer").secondary, "core");
+  EXPECT_EQ(route("What demographics should I target?").secondary, "diagnostic");
+  EXPECT_EQ(route("Identify customer pain points").secondary, "core");
+  EXPECT_EQ(route("How should I price my service?").secondary, "diagnostic");
+  EXPECT_EQ(route("What channels should I use?").secondary, "capture");
+  EXPECT_EQ(route("How to amplify my message?").secondary, "canvas");
+  EXPECT_EQ(route("Analyze my competitive position").secondary, "core");
+  EXPECT_EQ(route("Design my business model").secondary, "avatar");
 }
 
-TEST(Route, FallbackNeverEqualsEmpty) {
+TEST(Route, SecondaryIsNeverEmpty) {
   for (const auto& example : load_examples()) {
-    EXPECT_FALSE(route(example.message).fallback.empty()) << example.message;
+    EXPECT_FALSE(route(example.message).secondary.empty()) << example.message;
   }
-  EXPECT_FALSE(route("Where do I start?").fallback.empty());
+  EXPECT_FALSE(route("Where do I start?").secondary.empty());
 }
 
 TEST(Route, PhrasesBeatTheirWords) {
@@ -188,7 +183,7 @@ TEST(Route, LongMessageDoesNotCrash) {
   for (int i = 0; i < 2000; ++i) message += "customer pricing story ";
   const Decision decision = route(message);
   EXPECT_TRUE(is_assistant(decision.assistant));
-  EXPECT_EQ(decision.method, "keyword");
+  EXPECT_EQ(decision.method, "rule");
 }
 
 }  // namespace

@@ -74,4 +74,10 @@ struct EvalArgs {
 };
 int eval_retrieval(Config config, const EvalArgs& args);
 
+// Routing (route_commands.cpp).
+/// The coach's router: the classifier trained from (or loaded for) the configured routing data.
+Result<std::unique_ptr<route::IdeaRouter>> build_router(const Config& config);
+int route_messages(Config config);
+int eval_routing(Config config, const std::string& path, bool json_output);
+
 }  // namespace brandcoach::cli

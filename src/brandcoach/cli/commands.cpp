@@ -166,7 +166,9 @@ Result<App> build_app(Config config, int connections) {
     spdlog::info("knowledge base: {} added, {} updated, {} removed, {} unchanged ({} new chunks)",
                  report->added, report->updated, report->removed, report->unchanged, report->chunks);
   }
-  app.router = std::make_unique<route::KeywordRouter>();
+  auto router = build_router(app.config);
+  if (!router) return router.error();
+  app.router = std::move(router).value();
   app.provider = llm::make_offline_composer();
   coach::CoachOptions options;
   options.top_k = static_cast<int>(app.config.knowledge.top_k);
@@ -257,6 +259,16 @@ int run(int argc, char** argv) {
                                  "modes to evaluate (default: lexical dense hybrid)");
   eval_retrieval_cmd->add_flag("--json", eval_args.json, "print one JSON object per mode");
 
+  std::string routing_file;
+  bool routing_json = false;
+  auto* eval_routing_cmd = eval_cmd->add_subcommand(
+      "routing", "accuracy, macro F1, per-assistant precision/recall, confusion matrix, misrouted examples");
+  eval_routing_cmd->add_option("file", routing_file, "JSONL of {text, label, history?}")->required();
+  eval_routing_cmd->add_flag("--json", routing_json, "print one JSON object");
+
+  auto* route_cmd = app.add_subcommand(
+      "route", "route messages from stdin (plain lines, or JSON lines {id?, text, history?}) to assistants");
+
   auto* config_cmd = app.add_subcommand("config", "inspect configuration");
   config_cmd->require_subcommand(1);
   auto* show_cmd = config_cmd->add_subcommand("show", "print the effective configuration, secrets masked");
@@ -302,6 +314,8 @@ int run(int argc, char** argv) {
     return kb_delete(std::move(config).value(), delete_store, delete_files, delete_all);
   if (reindex_cmd->parsed()) return kb_reindex(std::move(config).value(), reindex_store);
   if (eval_retrieval_cmd->parsed()) return eval_retrieval(std::move(config).value(), eval_args);
+  if (eval_routing_cmd->parsed()) return eval_routing(std::move(config).value(), routing_file, routing_json);
+  if (route_cmd->parsed()) return route_messages(std::move(config).value());
   return 2;
 }
 

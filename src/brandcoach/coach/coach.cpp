@@ -24,11 +24,9 @@ double round_ms(double ms) {
 }  // namespace
 
 nlohmann::json to_json(const route::Decision& decision) {
-  return {{"assistant", decision.assistant},
-          {"confidence", decision.confidence},
-          {"method", decision.method},
-          {"fallback", decision.fallback},
-          {"reasoning", decision.reasoning}};
+  return {{"assistant", decision.assistant}, {"confidence", decision.confidence},
+          {"method", decision.method},       {"fallback", decision.fallback},
+          {"secondary", decision.secondary}, {"reasoning", decision.reasoning}};
 }
 
 nlohmann::json to_json(const Citation& citation) {
@@ -128,14 +126,12 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
 
   // 2. Route.
   stage = Clock::now();
-  std::string previous_assistant;
-  for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
-    if (it->role == "assistant") {
-      previous_assistant = it->assistant;
-      break;
-    }
+  // Only this session's messages are context: after a long gap a short message starts afresh.
+  std::vector<route::Turn> history;
+  for (const auto& earlier : *recent) {
+    if (earlier.session_no == session_no) history.push_back({earlier.role, earlier.text, earlier.assistant});
   }
-  result.route = router_.route({message, previous_assistant});
+  result.route = router_.route({message, history});
   const Assistant* assistant = assistants_.find(result.route.assistant);
   if (!assistant) return Error::internal("router chose unknown assistant " + result.route.assistant);
   result.assistant = assistant->id;

@@ -178,6 +178,19 @@ const std::vector<Field>& fields() {
           "session", "recent_turns", [](Config & c) -> auto& { return c.session.recent_turns; },
           in_range(0, 1000)),
       make_field<std::string>(
+          "route", "data_dir", [](Config & c) -> auto& { return c.route.data_dir; }),
+      make_field<std::string>(
+          "route", "model_dir", [](Config & c) -> auto& { return c.route.model_dir; }),
+      make_field<double>(
+          "route", "confidence_threshold", [](Config & c) -> auto& { return c.route.confidence_threshold; },
+          in_range_d(0, 1)),
+      make_field<double>(
+          "route", "switch_confidence", [](Config & c) -> auto& { return c.route.switch_confidence; },
+          in_range_d(0, 1)),
+      make_field<int64_t>(
+          "route", "follow_up_max_words", [](Config & c) -> auto& { return c.route.follow_up_max_words; },
+          in_range(0, 100)),
+      make_field<std::string>(
           "llm", "provider", [](Config & c) -> auto& { return c.llm.provider; }, one_of({"offline"})),
       make_field<std::string>(
           "llm", "base_url", [](Config & c) -> auto& { return c.llm.base_url; }, http_url()),

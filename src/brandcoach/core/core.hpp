@@ -132,6 +132,13 @@ struct Config {
     int64_t idle_gap_minutes = 30;
     int64_t recent_turns = 10;
   } session;
+  struct Route {
+    std::string data_dir;   // empty: the bundled data/routing
+    std::string model_dir;  // empty: <storage.data_dir>/models (trained models, cached by content hash)
+    double confidence_threshold = 0.4;  // below it the LLM decides (if configured), else core
+    double switch_confidence = 0.7;     // a follow-up changes assistant only for a classifier this sure
+    int64_t follow_up_max_words = 14;
+  } route;
   struct Llm {
     std::string provider = "offline";
     std::string base_url;

@@ -13,6 +13,7 @@ struct Family {
   std::string assistant;
   std::string secondary;
   std::vector<std::string> keywords;  // space separates words of a phrase; '*' allows a suffix
+  bool strong = false;                // terms that name one assistant's domain on their own
 };
 
 // The seed's routing decision matrix: one family per row, with that row's secondary assistant.
@@ -34,6 +35,34 @@ const std::vector<Family>& matrix() {
       {"core", "", {"brand", "brands", "branding", "mission*", "vision*", "value", "values"}},
       {"core", "avatar", {"story", "stories", "storytelling", "personality", "identity"}},
       {"core", "", {"help", "start*", "begin*"}},
+      // Distinctive terms: each names one assistant's domain so plainly that, when no other
+      // assistant's keyword appears, the message needs no classifier.
+      {"diagnostic",
+       "core",
+       {"swot", "brand audit*", "brand health", "brand strength", "competitor analysis",
+        "competitive analysis"},
+       true},
+      {"avatar",
+       "canvas",
+       {"persona", "personas", "psychographic*", "demographic*", "ideal customer*", "ideal client*",
+        "target audience*", "pain point*", "customer journey*", "buyer persona*", "empathy map*",
+        "jobs to be done"},
+       true},
+      {"canvas",
+       "core",
+       {"business model*", "value proposition*", "revenue stream*", "cost structure*", "unit economics",
+        "monetiz*", "monetis*", "key partner*"},
+       true},
+      {"capture",
+       "core",
+       {"content calendar*", "editorial calendar*", "content strateg*", "social media", "newsletter*",
+        "blog post*", "email campaign*", "hashtag*", "repurpos*"},
+       true},
+      {"core",
+       "avatar",
+       {"mission statement*", "vision statement*", "core values", "brand story", "brand personality",
+        "archetype*", "tagline*", "slogan*", "brand voice", "idea framework"},
+       true},
   };
   return families;
 }
@@ -67,82 +96,99 @@ size_t specialist_rank(const std::string& assistant) {
 KeywordRouter::KeywordRouter() {
   for (const auto& family : matrix()) {
     for (const auto& keyword : family.keywords) {
-      keywords_.push_back({split_words(keyword), family.assistant, family.secondary});
+      keywords_.push_back({split_words(keyword), family.assistant, family.secondary, family.strong});
     }
   }
   std::stable_sort(keywords_.begin(), keywords_.end(),
                    [](const Keyword& a, const Keyword& b) { return a.words.size() > b.words.size(); });
 }
 
-Decision KeywordRouter::route(const Input& input) const {
-  const auto words = text::words(input.message);
-  std::map<std::string, int> scores;
-  std::map<std::string, size_t> first_seen;
-  std::map<std::string, std::string> secondary;
-  std::vector<std::string> matched;
-
-  for (size_t i = 0; i < words.size();) {
-    const Keyword* hit = nullptr;
-    for (const auto& keyword : keywords_) {  // longest phrases first, so the first hit is the longest
-      if (i + keyword.words.size() > words.size()) continue;
-      bool all = true;
-      for (size_t k = 0; k < keyword.words.size() && all; ++k)
-        all = word_matches(keyword.words[k], words[i + k]);
-      if (all) {
-        hit = &keyword;
-        break;
+KeywordMatch KeywordRouter::match(std::string_view message) const {
+  const auto words = text::words(message);
+  KeywordMatch match;
+  // Two passes, so the seed's matrix counts exactly as it would alone and the distinctive terms are
+  // an extra signal on top.
+  for (const bool strong : {false, true}) {
+    auto& counts = strong ? match.strong : match.scores;
+    for (size_t i = 0; i < words.size();) {
+      const Keyword* hit = nullptr;
+      for (const auto& keyword : keywords_) {  // longest phrases first, so the first hit is the longest
+        if (keyword.strong != strong || i + keyword.words.size() > words.size()) continue;
+        bool all = true;
+        for (size_t k = 0; k < keyword.words.size() && all; ++k)
+          all = word_matches(keyword.words[k], words[i + k]);
+        if (all) {
+          hit = &keyword;
+          break;
+        }
       }
+      if (!hit) {
+        ++i;
+        continue;
+      }
+      if (!strong) {
+        std::string phrase;
+        for (size_t k = 0; k < hit->words.size(); ++k) phrase += (k ? " " : "") + words[i + k];
+        match.matched.push_back(phrase);
+        if (!match.secondary.contains(hit->assistant)) {
+          match.secondary[hit->assistant] = hit->secondary;
+          match.first_seen[hit->assistant] = i;
+        }
+      }
+      ++counts[hit->assistant];
+      i += hit->words.size();
     }
-    if (!hit) {
-      ++i;
-      continue;
-    }
-    std::string phrase;
-    for (size_t k = 0; k < hit->words.size(); ++k) phrase += (k ? " " : "") + words[i + k];
-    matched.push_back(phrase);
-    if (++scores[hit->assistant] == 1) {
-      first_seen[hit->assistant] = i;
-      secondary[hit->assistant] = hit->secondary;
-    }
-    i += hit->words.size();
   }
+  return match;
+}
 
+Decision KeywordRouter::route(const Input& input) const {
+  const auto hits = match(input.message);
   Decision decision;
-  decision.scores = scores;
-  if (scores.empty()) {
+  for (const auto& [assistant, count] : hits.scores) decision.scores[assistant] = count;
+  if (hits.scores.empty()) {
     decision.assistant = "core";
     decision.confidence = 0.3;
-    decision.fallback = "core";
     decision.method = "fallback";
+    decision.fallback = "core";
+    decision.secondary = "avatar";
     decision.reasoning = "no routing keyword matched; core handles general questions";
     return decision;
   }
-
   // Highest score wins; on a tie a specialist beats core (the generalist), then the earliest mention.
-  std::vector<std::pair<std::string, int>> ranked(scores.begin(), scores.end());
-  std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+  std::vector<std::pair<std::string, int>> ranked(hits.scores.begin(), hits.scores.end());
+  std::stable_sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
     if (a.second != b.second) return a.second > b.second;
     const bool a_core = a.first == "core", b_core = b.first == "core";
     if (a_core != b_core) return b_core;
-    if (first_seen[a.first] != first_seen[b.first]) return first_seen[a.first] < first_seen[b.first];
+    if (hits.first_seen.at(a.first) != hits.first_seen.at(b.first))
+      return hits.first_seen.at(a.first) < hits.first_seen.at(b.first);
     return specialist_rank(a.first) < specialist_rank(b.first);
   });
   const auto& [winner, top] = ranked.front();
   const int runner_up = ranked.size() > 1 ? ranked[1].second : 0;
   decision.assistant = winner;
-  decision.method = "keyword";
+  decision.method = "rule";
   // The seed treats two or more hits as a strong match; a lead over the runner-up adds confidence.
-  if (top >= 2 && top > runner_up) {
-    decision.confidence = 0.9;
-  } else if (top > runner_up) {
-    decision.confidence = 0.7;
-  } else {
-    decision.confidence = 0.5;
-  }
-  decision.fallback = secondary[winner];
-  if (decision.fallback.empty()) decision.fallback = ranked.size() > 1 ? ranked[1].first : "avatar";
-  decision.reasoning = fmt::format("matched: {}", fmt::join(matched, ", "));
+  decision.confidence = top >= 2 && top > runner_up ? 0.9 : top > runner_up ? 0.7 : 0.5;
+  decision.secondary = hits.secondary.at(winner);
+  if (decision.secondary.empty()) decision.secondary = ranked.size() > 1 ? ranked[1].first : "avatar";
+  decision.fallback = winner == "core" ? decision.secondary : "core";
+  decision.reasoning = fmt::format("matched: {}", fmt::join(hits.matched, ", "));
   return decision;
+}
+
+std::string default_secondary(std::string_view assistant) {
+  if (assistant == "diagnostic") return "core";
+  if (assistant == "avatar") return "canvas";
+  if (assistant == "canvas") return "core";
+  if (assistant == "capture") return "core";
+  return "";
+}
+
+bool is_assistant(std::string_view name) {
+  const auto& names = assistant_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 }  // namespace brandcoach::route

@@ -1,0 +1,137 @@
+// Black-box tests of `brandcoach route` and `brandcoach eval routing` with the bundled routing data.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/cli_helpers.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace brandcoach::testing {
+namespace {
+
+using nlohmann::json;
+
+struct Run {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Run run(const TempDir& dir, std::vector<std::string> args, const std::string& input = {}) {
+  args.insert(args.begin(), {BRANDCOACH_BINARY, "--data-dir", dir.path().string()});
+  Process process(args, input);
+  const int code = process.wait(std::chrono::seconds(120));
+  return {code, process.out(), process.err()};
+}
+
+TEST(RouteCli, PlainAndJsonLinesGetOneDecisionEach) {
+  TempDir dir;
+  const std::string input =
+      "how should I price my dog grooming packages\n"
+      "{\"id\": 7, \"text\": \"can you run a SWOT on my bakery\"}\n"
+      "{\"id\": \"f\", \"text\": \"why?\", \"history\": [{\"role\": \"user\", \"text\": \"who buys "
+      "candles\"}, "
+      "{\"role\": \"assistant\", \"text\": \"Mostly gift buyers.\", \"assistant\": \"avatar\"}]}\n";
+  const auto r = run(dir, {"route"}, input);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 3u) << r.out;
+  const auto first = json::parse(out[0]);
+  EXPECT_FALSE(first.contains("id"));
+  for (const char* key : {"assistant", "confidence", "method", "fallback", "secondary"}) {
+    EXPECT_TRUE(first.contains(key)) << key;
+  }
+  const auto swot = json::parse(out[1]);
+  EXPECT_EQ(swot["id"], 7);
+  EXPECT_EQ(swot["assistant"], "diagnostic");
+  EXPECT_EQ(swot["method"], "rule");
+  const auto follow_up = json::parse(out[2]);
+  EXPECT_EQ(follow_up["id"], "f");
+  EXPECT_EQ(follow_up["assistant"], "avatar");
+  EXPECT_EQ(follow_up["method"], "context");
+}
+
+TEST(RouteCli, BadLinesAreReportedAndTheRestStillRouted) {
+  TempDir dir;
+  const std::string huge(101 * 1024, 'a');
+  const std::string input =
+      "{\"text\": \"\"}\n"
+      "{not json\n"
+      "{\"text\": \"bad \xff\xfe bytes\"}\n"
+      "{\"text\": \"" +
+      huge +
+      "\"}\n"
+      "{\"text\": \"ok\", \"history\": [{\"role\": \"boss\", \"text\": \"x\"}]}\n"
+      "what should my tagline be\n";
+  const auto r = run(dir, {"route"}, input);
+  EXPECT_EQ(r.code, 2) << "bad input exits 2";
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 6u) << r.out;
+  for (size_t i = 0; i < 5; ++i) {
+    const auto line = json::parse(out[i]);
+    ASSERT_TRUE(line.contains("error")) << out[i].substr(0, 200);
+    EXPECT_EQ(line["line"], i + 1);
+  }
+  EXPECT_TRUE(contains(json::parse(out[0])["error"]["message"], "no words"));
+  EXPECT_TRUE(contains(json::parse(out[2])["error"]["message"], "UTF-8"));
+  EXPECT_TRUE(contains(json::parse(out[3])["error"]["message"], "100 KB"));
+  EXPECT_EQ(json::parse(out[5])["assistant"], "core");
+  EXPECT_TRUE(contains(r.err, "line 2"));
+}
+
+TEST(RouteCli, EvalReportsAccuracyConfusionAndMisroutes) {
+  TempDir dir;
+  write_file(
+      dir / "eval.jsonl",
+      "{\"text\": \"can you run a SWOT on my bakery\", \"label\": \"diagnostic\"}\n"
+      "{\"text\": \"what should my tagline be\", \"label\": \"core\"}\n"
+      "{\"text\": \"ideas for a weekly newsletter\", \"label\": \"capture\"}\n"
+      "{\"text\": \"ideas for a weekly newsletter\", \"label\": \"canvas\"}\n"
+      "{\"text\": \"more\", \"label\": \"avatar\", \"history\": [{\"role\": \"assistant\", \"text\": \"x\", "
+      "\"assistant\": \"avatar\"}]}\n");
+  const auto text = run(dir, {"eval", "routing", (dir / "eval.jsonl").string()});
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_TRUE(contains(text.out, "router: accuracy 80.0% (4/5)")) << text.out;
+  EXPECT_TRUE(contains(text.out, "keyword-only baseline")) << text.out;
+  EXPECT_TRUE(contains(text.out, "confusion")) << text.out;
+  EXPECT_TRUE(contains(text.out, "misrouted (1)")) << text.out;
+
+  const auto as_json = run(dir, {"eval", "routing", "--json", (dir / "eval.jsonl").string()});
+  ASSERT_EQ(as_json.code, 0) << as_json.err;
+  const auto report = json::parse(as_json.out);
+  EXPECT_DOUBLE_EQ(report["accuracy"].get<double>(), 0.8);
+  EXPECT_EQ(report["with_history"]["examples"], 1);
+  EXPECT_EQ(report["confusion"]["canvas"]["capture"], 1);
+  EXPECT_EQ(report["misrouted"].size(), 1u);
+  EXPECT_EQ(report["per_assistant"]["diagnostic"]["precision"], 1.0);
+}
+
+TEST(RouteCli, EvalRejectsABadFileWithTheLineNumber) {
+  TempDir dir;
+  write_file(dir / "bad.jsonl",
+             "{\"text\": \"hi there\", \"label\": \"core\"}\n{\"text\": \"x y\", \"label\": \"sales\"}\n");
+  const auto r = run(dir, {"eval", "routing", (dir / "bad.jsonl").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(contains(r.err, "bad.jsonl:2")) << r.err;
+  EXPECT_TRUE(contains(r.err, "five assistants")) << r.err;
+  const auto missing = run(dir, {"eval", "routing", (dir / "nope.jsonl").string()});
+  EXPECT_EQ(missing.code, 2);
+}
+
+TEST(RouteCli, ChatRepliesCarryTheRouteWithSecondaryAndMethod) {
+  TempDir dir;
+  const auto r = run(dir, {"chat", "--json"}, "who actually buys my candles?\nok, why?\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 2u);
+  const auto first = json::parse(out[0]);
+  const auto second = json::parse(out[1]);
+  EXPECT_EQ(first["assistant"], "avatar");
+  EXPECT_TRUE(first["route"].contains("secondary"));
+  EXPECT_EQ(second["route"]["method"], "context") << "a follow-up stays with the previous assistant";
+  EXPECT_EQ(second["assistant"], "avatar");
+}
+
+}  // namespace
+}  // namespace brandcoach::testing
