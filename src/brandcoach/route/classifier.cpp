@@ -133,7 +133,18 @@ Result<Classifier> Classifier::load_or_train(const TrainingSet& training, const 
 }
 
 std::vector<std::pair<std::string, double>> Classifier::predict(std::string_view text) const {
-  std::istringstream line(prepared(text) + "\n");
+  return predict_words(text::words(text));
+}
+
+std::vector<std::pair<std::string, double>> Classifier::predict_words(
+    const std::vector<std::string>& words) const {
+  std::string joined;
+  for (const auto& word : words) {
+    if (!joined.empty()) joined += ' ';
+    joined += word;
+  }
+  joined += '\n';
+  std::istringstream line(joined);
   std::vector<std::pair<fasttext::real, std::string>> predictions;
   impl_->model.predictLine(line, predictions, -1, 0.0);
   std::vector<std::pair<std::string, double>> out;

@@ -101,10 +101,16 @@ KeywordRouter::KeywordRouter() {
   }
   std::stable_sort(keywords_.begin(), keywords_.end(),
                    [](const Keyword& a, const Keyword& b) { return a.words.size() > b.words.size(); });
+  for (size_t i = 0; i < keywords_.size(); ++i) {
+    by_first_byte_[static_cast<unsigned char>(keywords_[i].words.front().front())].push_back(i);
+  }
 }
 
 KeywordMatch KeywordRouter::match(std::string_view message) const {
-  const auto words = text::words(message);
+  return match_words(text::words(message));
+}
+
+KeywordMatch KeywordRouter::match_words(const std::vector<std::string>& words) const {
   KeywordMatch match;
   // Two passes, so the seed's matrix counts exactly as it would alone and the distinctive terms are
   // an extra signal on top.
@@ -112,7 +118,9 @@ KeywordMatch KeywordRouter::match(std::string_view message) const {
     auto& counts = strong ? match.strong : match.scores;
     for (size_t i = 0; i < words.size();) {
       const Keyword* hit = nullptr;
-      for (const auto& keyword : keywords_) {  // longest phrases first, so the first hit is the longest
+      // Longest phrases first, so the first hit is the longest.
+      for (const size_t index : by_first_byte_[static_cast<unsigned char>(words[i].front())]) {
+        const Keyword& keyword = keywords_[index];
         if (keyword.strong != strong || i + keyword.words.size() > words.size()) continue;
         bool all = true;
         for (size_t k = 0; k < keyword.words.size() && all; ++k)

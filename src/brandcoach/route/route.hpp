@@ -7,6 +7,7 @@
 // Every decision says which of these made it and why.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -73,6 +74,8 @@ class KeywordRouter final : public Router {
   /// Every keyword hit of the message. Keywords match inflections ("weaknesses", "priced") and
   /// multi-word phrases ("business model", "pain points") are matched before their single words.
   KeywordMatch match(std::string_view message) const;
+  /// The same, over words already split by text::words (the router splits a message once).
+  KeywordMatch match_words(const std::vector<std::string>& words) const;
   /// The keyword-only router (the baseline the classifier is measured against): the most hits win,
   /// `core` when nothing matches.
   Decision route(const Input& input) const override;
@@ -86,6 +89,9 @@ class KeywordRouter final : public Router {
 
  private:
   std::vector<Keyword> keywords_;  // longest phrases first
+  // Indexes into keywords_ by the first byte of their first word (in keywords_ order), so a word is
+  // compared only with keywords that can start with it.
+  std::array<std::vector<size_t>, 256> by_first_byte_;
 };
 
 /// The seed matrix's default secondary assistant of a primary ("" for core: it depends on the message).
@@ -131,6 +137,8 @@ class Classifier {
 
   /// Probability of every label, best first. Thread-safe.
   std::vector<std::pair<std::string, double>> predict(std::string_view text) const;
+  /// The same, over words already split by text::words.
+  std::vector<std::pair<std::string, double>> predict_words(const std::vector<std::string>& words) const;
   const std::filesystem::path& model_path() const;
   bool trained_now() const;  // false when the cached model was loaded
 
@@ -158,7 +166,7 @@ class IdeaRouter final : public Router {
   Decision route(const Input& input) const override;
 
  private:
-  Decision classify(std::string_view message) const;
+  Decision classify(const std::vector<std::string>& words) const;
   Decision ask_llm(const Input& input, const Decision& unsure) const;
 
   KeywordRouter keywords_;
@@ -170,6 +178,7 @@ class IdeaRouter final : public Router {
 /// True when a message reads as a follow-up to the previous answer ("why?", "go deeper on the second
 /// one", "ok and for a small team?") rather than a new request.
 bool reads_as_follow_up(std::string_view message, int max_words);
+bool reads_as_follow_up(const std::vector<std::string>& words, int max_words);
 
 /// The prompt the LLM routes with, and the parse of its JSON answer (`{"assistant", "confidence",
 /// "reasoning"}`); an answer naming no known assistant is an error.

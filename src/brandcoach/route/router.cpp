@@ -63,9 +63,9 @@ void set_secondary(Decision& decision) {
 }
 
 // Words that are neither function words nor pointers back at the previous answer.
-int substantive_words(std::string_view message) {
+int substantive_words(const std::vector<std::string>& words) {
   int count = 0;
-  for (const auto& word : text::words(message)) {
+  for (const auto& word : words) {
     if (!text::is_stopword(word) && !pointing_words().contains(word) && !opening_words().contains(word))
       ++count;
   }
@@ -77,14 +77,18 @@ constexpr int kStandaloneWords = 5;
 }  // namespace
 
 bool reads_as_follow_up(std::string_view message, int max_words) {
-  const auto words = text::words(message);
+  return reads_as_follow_up(text::words(message), max_words);
+}
+
+bool reads_as_follow_up(const std::vector<std::string>& words, int max_words) {
   if (words.empty()) return false;
   // "moving on", "unrelated:", "ok, now ...", "different question": the user says they change subject.
-  const std::string normal = text::normalize(message);
-  for (const std::string_view cue :
-       {"unrelated", "moving on", "different question", "new question", "another question",
-        "change of subject", "switching gears", "separate question", "on another note", "something else"}) {
-    if (normal.find(cue) != std::string::npos) return false;
+  std::string joined = " ";
+  for (const auto& word : words) joined += word + ' ';
+  for (const std::string_view cue : {" unrelated ", " moving on ", " different question ", " new question ",
+                                     " another question ", " change of subject ", " switching gears ",
+                                     " separate question ", " on another note ", " something else "}) {
+    if (joined.find(cue) != std::string::npos) return false;
   }
   for (size_t i = 0; i < std::min<size_t>(words.size(), 3); ++i) {
     if (words[i] == "now") return false;
@@ -99,9 +103,9 @@ bool reads_as_follow_up(std::string_view message, int max_words) {
 IdeaRouter::IdeaRouter(Classifier classifier, RouterOptions options, AskModel ask_model)
     : classifier_(std::move(classifier)), options_(options), ask_model_(std::move(ask_model)) {}
 
-Decision IdeaRouter::classify(std::string_view message) const {
+Decision IdeaRouter::classify(const std::vector<std::string>& words) const {
   Decision decision;
-  const auto predictions = classifier_.predict(message);
+  const auto predictions = classifier_.predict_words(words);
   for (const auto& [label, probability] : predictions) decision.scores[label] = probability;
   if (predictions.empty()) return decision;
   decision.assistant = predictions.front().first;
@@ -117,9 +121,10 @@ Decision IdeaRouter::classify(std::string_view message) const {
 }
 
 Decision IdeaRouter::route(const Input& input) const {
-  const auto hits = keywords_.match(input.message);
+  const auto words = text::words(input.message);  // split once, shared by every stage
+  const auto hits = keywords_.match_words(words);
   const std::string previous = previous_assistant(input.history);
-  const bool follow_up = !previous.empty() && reads_as_follow_up(input.message, options_.follow_up_max_words);
+  const bool follow_up = !previous.empty() && reads_as_follow_up(words, options_.follow_up_max_words);
 
   // 1. Rule: distinctive terms of exactly one assistant, and no keyword of any other.
   const std::string ruled = hits.strong.size() == 1 ? hits.strong.begin()->first : "";
@@ -141,7 +146,7 @@ Decision IdeaRouter::route(const Input& input) const {
     return decision;
   }
 
-  Decision classified = classify(input.message);
+  Decision classified = classify(words);
 
   // 2. Context: a follow-up stays with the assistant that gave the previous answer, unless the
   // classifier is sure it is about another domain.
@@ -151,7 +156,7 @@ Decision IdeaRouter::route(const Input& input) const {
     // enough words of substance to stand on its own.
     const bool named = hits.scores.contains(classified.assistant) ||
                        hits.strong.contains(classified.assistant) ||
-                       substantive_words(input.message) >= kStandaloneWords;
+                       substantive_words(words) >= kStandaloneWords;
     const bool leaves =
         classified.assistant != previous && classified.confidence >= options_.switch_confidence && named;
     if (!leaves) {
