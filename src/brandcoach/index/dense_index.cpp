@@ -28,7 +28,10 @@ constexpr size_t kParallelBatch = 2048;
 // Inner-product distance (1 - a.b) whose sum GCC vectorises without -ffast-math: sixteen independent
 // partial sums are sixteen lanes, so no reassociation is needed. hnswlib's own SSE/AVX path over-reads
 // a link list (see CMakeLists.txt) and its portable path is a scalar loop.
-float inner_product_distance(const void* a_ptr, const void* b_ptr, const void* dim_ptr) {
+// Built twice: for x86-64-v3 (AVX2 + FMA, chosen at load time where the CPU has them) and for the
+// baseline, so one binary runs everywhere and uses wide vectors where it can.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) float inner_product_distance(
+    const void* a_ptr, const void* b_ptr, const void* dim_ptr) {
   const auto* a = static_cast<const float*>(a_ptr);
   const auto* b = static_cast<const float*>(b_ptr);
   const size_t dim = *static_cast<const size_t*>(dim_ptr);
