@@ -23,7 +23,7 @@ constexpr size_t kEfSearch = 128;        // query-time beam (hnswlib uses max(ef
 constexpr size_t kSeed = 42;             // fixed so a serial build gives the same graph
 // Below this many new vectors a batch is inserted serially: threads cost more than they save, and a
 // serial insert keeps small indexes reproducible.
-constexpr size_t kParallelBatch = 2048;
+constexpr size_t kParallelBatch = 256;
 
 // Inner-product distance (1 - a.b) whose sum GCC vectorises without -ffast-math: sixteen independent
 // partial sums are sixteen lanes, so no reassociation is needed. hnswlib's own SSE/AVX path over-reads
