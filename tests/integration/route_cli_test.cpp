@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/cli_helpers.hpp"
+#include "support/fake_openai_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -17,6 +18,18 @@ struct Run {
   std::string out;
   std::string err;
 };
+
+// A fake chat model that routes everything to `assistant`, and remembers what it was asked.
+FakeOpenAiServer::Handler routing_model(const std::string& assistant, std::vector<json>* requests) {
+  return [assistant, requests](const FakeOpenAiServer::Request& request) {
+    if (request.target.find("/chat/completions") == std::string::npos)
+      return FakeOpenAiServer::Reply::openai_error(404, "unknown path");
+    requests->push_back(request.json());
+    const json answer = {{"assistant", assistant}, {"confidence", 0.66}, {"reasoning", "the fake says so"}};
+    return FakeOpenAiServer::Reply::json(
+        {{"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", answer.dump()}}}}}}});
+  };
+}
 
 Run run(const TempDir& dir, std::vector<std::string> args, const std::string& input = {}) {
   args.insert(args.begin(), {BRANDCOACH_BINARY, "--data-dir", dir.path().string()});
@@ -131,6 +144,50 @@ TEST(RouteCli, ChatRepliesCarryTheRouteWithSecondaryAndMethod) {
   EXPECT_TRUE(first["route"].contains("secondary"));
   EXPECT_EQ(second["route"]["method"], "context") << "a follow-up stays with the previous assistant";
   EXPECT_EQ(second["assistant"], "avatar");
+}
+
+TEST(RouteCli, DoubtfulMessagesGoToTheConfiguredLlm) {
+  TempDir dir;
+  std::vector<json> requests;
+  FakeOpenAiServer server(routing_model("canvas", &requests));
+  // A few examples per assistant: the classifier trained on them is unsure of everything.
+  for (const std::string name : {"diagnostic", "avatar", "canvas", "capture", "core"}) {
+    write_file(dir / "routing" / "train" / (name + ".txt"), "about " + name + "\nmore " + name + "\n");
+  }
+  const std::vector<std::string> llm = {"--set", "route.llm=true", "--set", "llm.base_url=" + server.base_url(),
+                                        "--set", "llm.model=router-model", "--set", "llm.api_key=sk-secret",
+                                        "--set", "route.data_dir=" + (dir / "routing").string(),
+                                        "--set", "route.confidence_threshold=0.9"};
+  std::vector<std::string> args = llm;
+  args.push_back("route");
+  const auto r = run(dir, args, "who actually buys my candles\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto decision = json::parse(lines(r.out).at(0));
+  EXPECT_EQ(decision["method"], "llm");
+  EXPECT_EQ(decision["assistant"], "canvas");
+  EXPECT_DOUBLE_EQ(decision["confidence"].get<double>(), 0.66);
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0]["model"], "router-model");
+  EXPECT_DOUBLE_EQ(requests[0]["temperature"].get<double>(), 0.3);
+  EXPECT_EQ(requests[0]["response_format"]["type"], "json_object");
+  EXPECT_TRUE(contains(requests[0]["messages"][1]["content"], "candles"));
+
+  // The model failing (500, retried once, 500 again) never blocks routing: core answers.
+  server.inject(FakeOpenAiServer::Fault::server_error, 2);
+  const auto down = run(dir, args, "who actually buys my candles\n");
+  ASSERT_EQ(down.code, 0) << down.err;
+  const auto fallback = json::parse(lines(down.out).at(0));
+  EXPECT_EQ(fallback["method"], "fallback");
+  EXPECT_EQ(fallback["assistant"], "core");
+  EXPECT_TRUE(contains(fallback["reasoning"], "HTTP 500")) << fallback.dump();
+  EXPECT_FALSE(contains(down.out, "sk-secret"));
+}
+
+TEST(RouteCli, LlmRoutingWithoutAModelIsAConfigurationError) {
+  TempDir dir;
+  const auto r = run(dir, {"--set", "route.llm=true", "route"}, "hello\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(contains(r.err, "route.llm needs llm.base_url and llm.model")) << r.err;
 }
 
 }  // namespace

@@ -186,9 +186,19 @@ Result<std::unique_ptr<route::IdeaRouter>> build_router(const Config& config) {
   options.confidence_threshold = config.route.confidence_threshold;
   options.switch_confidence = config.route.switch_confidence;
   options.follow_up_max_words = static_cast<int>(config.route.follow_up_max_words);
-  // The router asks an LLM about doubtful messages once an LLM provider is configured; the only
-  // provider so far is the offline composer, so doubtful messages fall back to core.
-  return std::make_unique<route::IdeaRouter>(std::move(classifier).value(), options);
+  route::AskModel ask_model;
+  if (config.route.llm) {
+    if (config.llm.base_url.empty() || config.llm.model.empty()) {
+      return Error::config("route.llm needs llm.base_url and llm.model",
+                           config.llm.base_url.empty() ? "llm.base_url" : "llm.model");
+    }
+    auto client = std::make_shared<llm::ChatClient>(
+        llm::ChatOptions{config.llm.base_url, config.llm.api_key, config.llm.model});
+    ask_model = [client](const std::string& system, const std::string& user, double temperature) {
+      return client->complete(system, user, temperature, true);
+    };
+  }
+  return std::make_unique<route::IdeaRouter>(std::move(classifier).value(), options, std::move(ask_model));
 }
 
 int route_messages(Config config) {

@@ -190,6 +190,8 @@ const std::vector<Field>& fields() {
       make_field<int64_t>(
           "route", "follow_up_max_words", [](Config & c) -> auto& { return c.route.follow_up_max_words; },
           in_range(0, 100)),
+      make_field<bool>(
+          "route", "llm", [](Config & c) -> auto& { return c.route.llm; }),
       make_field<std::string>(
           "llm", "provider", [](Config & c) -> auto& { return c.llm.provider; }, one_of({"offline"})),
       make_field<std::string>(

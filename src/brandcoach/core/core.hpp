@@ -138,6 +138,7 @@ struct Config {
     double confidence_threshold = 0.4;  // below it the LLM decides (if configured), else core
     double switch_confidence = 0.7;     // a follow-up changes assistant only for a classifier this sure
     int64_t follow_up_max_words = 14;
+    bool llm = false;  // ask the LLM at llm.base_url / llm.model about messages below the threshold
   } route;
   struct Llm {
     std::string provider = "offline";

@@ -1,22 +1,13 @@
-// The OpenAI-compatible embedder: POST {base_url}/embeddings, batched, retried with backoff.
+// The OpenAI-compatible embedder: POST {base_url}/embeddings through a JsonClient, batched.
 //
-// Every call owns its CURL easy handle, so calls on different threads share nothing but the learned
-// dimension (an atomic). Upstream failures come back as ErrorKind::unavailable with the HTTP status
-// and the upstream's own message; the API key is scrubbed from every message we build.
-#include <curl/curl.h>
-
+// Every call owns its client, so calls on different threads share nothing but the learned dimension
+// (an atomic).
 #include <algorithm>
 #include <atomic>
-#include <cctype>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <random>
 #include <string>
-#include <string_view>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -28,138 +19,10 @@ namespace brandcoach::embed {
 namespace {
 
 using json = nlohmann::json;
-using std::chrono::milliseconds;
-
-constexpr milliseconds kBackoffBase{200};
-constexpr milliseconds kBackoffCap{5000};
-constexpr int64_t kRetryAfterCapSeconds = 10;   // a longer wait would outlast the caller's own timeout
-constexpr size_t kMaxResponseBytes = 64 << 20;  // 64 texts x 3072 floats as JSON is about 4 MiB
-constexpr size_t kMaxUpstreamMessage = 300;
-
-// curl_global_init must run once before any other libcurl call and is not guaranteed thread-safe;
-// a function-local static is initialised exactly once even when several threads race to it (C++11
-// [stmt.dcl]), and later callers only read the result. There is no curl_global_cleanup: other
-// modules may still use libcurl while static destructors run.
-CURLcode curl_initialised() {
-  static const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
-  return code;
-}
-
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
-using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
-
-// What one HTTP exchange produced.
-struct Exchange {
-  CURLcode code = CURLE_OK;
-  long status = 0;
-  std::string body;
-  std::optional<int64_t> retry_after_seconds;
-  char error_buffer[CURL_ERROR_SIZE] = {};
-};
-
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-  auto* exchange = static_cast<Exchange*>(user);
-  const size_t bytes = size * count;
-  if (exchange->body.size() + bytes > kMaxResponseBytes) return 0;  // aborts with CURLE_WRITE_ERROR
-  exchange->body.append(data, bytes);
-  return bytes;
-}
-
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* exchange = static_cast<Exchange*>(user);
-  const size_t bytes = size * count;
-  const std::string_view line(data, bytes);
-  constexpr std::string_view name = "retry-after:";
-  if (line.size() > name.size() && std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
-        return a == std::tolower(static_cast<unsigned char>(b));
-      })) {
-    // Seconds only; an HTTP-date falls back to our own backoff.
-    std::string_view value = line.substr(name.size());
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    int64_t seconds = 0;
-    size_t digits = 0;
-    while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9' && digits < 9) {
-      seconds = seconds * 10 + (value[digits] - '0');
-      ++digits;
-    }
-    const std::string_view rest = value.substr(digits);
-    if (digits > 0 && rest.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-      exchange->retry_after_seconds = seconds;
-    }
-  }
-  return bytes;
-}
-
-bool retryable_status(long status) {
-  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
-}
-
-// Failures of the network or the peer that a later attempt may not see again.
-bool retryable_curl(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Full jitter (uniform in [0, min(cap, base * 2^attempt)]) so clients that failed together do not
-// retry together; a Retry-After from the server wins, capped.
-milliseconds retry_delay(int attempt, std::optional<int64_t> retry_after_seconds) {
-  if (retry_after_seconds) return std::chrono::seconds(std::min(*retry_after_seconds, kRetryAfterCapSeconds));
-  const int64_t ceiling =
-      std::min<int64_t>(kBackoffCap.count(), kBackoffBase.count() << std::min(attempt, 16));
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  return milliseconds(std::uniform_int_distribution<int64_t>(0, ceiling)(random));
-}
-
-// The upstream's own explanation: OpenAI's {"error": {"message": …}}, a few common variants, or the
-// start of the body; one line, bounded.
-std::string upstream_message(const std::string& body) {
-  std::string message;
-  const json doc = json::parse(body, nullptr, false);
-  if (doc.is_object()) {
-    const auto error = doc.find("error");
-    if (error != doc.end() && error->is_object() && error->contains("message") &&
-        (*error)["message"].is_string()) {
-      message = (*error)["message"].get<std::string>();
-    } else if (error != doc.end() && error->is_string()) {
-      message = error->get<std::string>();
-    } else if (doc.contains("message") && doc["message"].is_string()) {
-      message = doc["message"].get<std::string>();
-    }
-  }
-  if (message.empty()) message = body;
-  if (message.size() > kMaxUpstreamMessage) message = message.substr(0, kMaxUpstreamMessage) + "...";
-  for (auto& c : message) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return message;
-}
 
 class HttpEmbedder final : public Embedder {
  public:
-  explicit HttpEmbedder(HttpOptions options) : options_(std::move(options)) {
-    while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
-    url_ = options_.base_url + "/embeddings";
-  }
+  explicit HttpEmbedder(HttpOptions options) : options_(std::move(options)) {}
 
   std::string id() const override { return "http:" + options_.model; }
 
@@ -172,12 +35,11 @@ class HttpEmbedder final : public Embedder {
     std::vector<Vector> out;
     out.reserve(texts.size());
     if (texts.empty()) return out;
-    if (curl_initialised() != CURLE_OK) return Error::internal("libcurl could not be initialised");
-    CurlHandle curl(curl_easy_init());
-    if (!curl) return Error::internal("libcurl could not create a handle");
+    JsonClient client(options_.base_url, "embeddings",
+                      {options_.api_key, options_.max_retries, options_.timeout_ms});
     for (size_t first = 0; first < texts.size(); first += options_.batch_size) {
       const size_t count = std::min(options_.batch_size, texts.size() - first);
-      auto batch = embed_batch(curl.get(), texts, first, count);
+      auto batch = embed_batch(client, texts, first, count);
       if (!batch) return batch.error();
       for (auto& v : batch.value()) out.push_back(std::move(v));
     }
@@ -200,89 +62,23 @@ class HttpEmbedder final : public Embedder {
     return ok();
   }
 
-  // Upstream text may echo what we sent (some servers quote the bad key back); the key never leaves.
-  Error failure(std::string message) const {
-    if (!options_.api_key.empty()) {
-      for (size_t at = message.find(options_.api_key); at != std::string::npos;
-           at = message.find(options_.api_key, at)) {
-        message.replace(at, options_.api_key.size(), "[redacted]");
-      }
-    }
-    return Error::unavailable(std::move(message));
-  }
-
-  Result<std::vector<Vector>> embed_batch(CURL* curl, const std::vector<std::string>& texts, size_t first,
-                                          size_t count) {
+  Result<std::vector<Vector>> embed_batch(JsonClient& client, const std::vector<std::string>& texts,
+                                          size_t first, size_t count) {
     json input = json::array();
     for (size_t i = first; i < first + count; ++i) input.push_back(texts[i]);
     const json request = {{"model", options_.model}, {"input", std::move(input)}};
     // Invalid UTF-8 in a text becomes U+FFFD instead of an exception.
     const std::string body = request.dump(-1, ' ', false, json::error_handler_t::replace);
-
-    HeaderList headers;
-    const auto append = [&headers](const std::string& line) {
-      curl_slist* grown = curl_slist_append(headers.get(), line.c_str());
-      if (grown != nullptr) {
-        static_cast<void>(headers.release());
-        headers.reset(grown);
-      }
-      return grown != nullptr;
-    };
-    bool built = append("Content-Type: application/json") && append("Accept: application/json") &&
-                 append("Expect:");  // no 100-continue round trip for large batches
-    if (!options_.api_key.empty()) built = built && append("Authorization: Bearer " + options_.api_key);
-    if (!built) return Error::internal("out of memory building request headers");
-
-    for (int attempt = 0;; ++attempt) {
-      Exchange exchange;
-      perform(curl, headers.get(), body, exchange);
-      std::string problem;
-      bool retry = false;
-      if (exchange.code != CURLE_OK) {
-        problem = std::string("network error: ") + curl_easy_strerror(exchange.code);
-        if (exchange.error_buffer[0] != '\0') problem += std::string(" (") + exchange.error_buffer + ")";
-        retry = retryable_curl(exchange.code);
-      } else if (exchange.status >= 200 && exchange.status < 300) {
-        return parse(exchange.body, count);
-      } else {
-        problem = "HTTP " + std::to_string(exchange.status) + ": " + upstream_message(exchange.body);
-        retry = retryable_status(exchange.status);
-      }
-      if (!retry || attempt >= options_.max_retries) {
-        return failure("embeddings request for model " + options_.model + " failed after " +
-                       std::to_string(attempt + 1) + (attempt == 0 ? " attempt: " : " attempts: ") + problem);
-      }
-      std::this_thread::sleep_for(retry_delay(attempt, exchange.retry_after_seconds));
-    }
+    auto answer = client.post(body, "embeddings request for model " + options_.model);
+    if (!answer) return answer.error();
+    return parse(client, *answer, count);
   }
 
-  void perform(CURL* curl, curl_slist* headers, const std::string& body, Exchange& exchange) const {
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url_.c_str());
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: required with threads
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "brandcoach/" BRANDCOACH_VERSION);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &exchange);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &exchange);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, exchange.error_buffer);
-    exchange.code = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &exchange.status);
-    // The handle outlives this exchange (it keeps the connection for the next batch); it must not
-    // keep pointers into it.
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
-  }
-
-  Result<std::vector<Vector>> parse(const std::string& body, size_t count) {
+  Result<std::vector<Vector>> parse(const JsonClient& client, const std::string& body, size_t count) {
     const json doc = json::parse(body, nullptr, false);
     const auto malformed = [&](const std::string& why) {
-      return failure("embeddings upstream for model " + options_.model + " sent a malformed answer: " + why);
+      return client.failure("embeddings upstream for model " + options_.model +
+                            " sent a malformed answer: " + why);
     };
     if (!doc.is_object()) return malformed("not a JSON object");
     const auto data = doc.find("data");
@@ -316,7 +112,7 @@ class HttpEmbedder final : public Embedder {
         v.push_back(value);
         norm += static_cast<double>(value) * value;
       }
-      if (auto status = check_dimension(v.size()); !status) return status.error();
+      if (auto status = check_dimension(client, v.size()); !status) return status.error();
       norm = std::sqrt(norm);
       if (norm > 0.0) {
         for (float& x : v) x = static_cast<float>(x / norm);
@@ -326,21 +122,21 @@ class HttpEmbedder final : public Embedder {
   }
 
   // The first answer fixes the dimension when none was configured; every later vector must match.
-  Status check_dimension(size_t size) {
+  Status check_dimension(const JsonClient& client, size_t size) {
     size_t expected = options_.dimension;
     if (expected == 0) {
       expected = learned_dimension_.load();
       if (expected == 0 && learned_dimension_.compare_exchange_strong(expected, size)) expected = size;
     }
     if (size != expected) {
-      return failure("embeddings upstream for model " + options_.model + " returned a " +
-                     std::to_string(size) + "-dimensional vector; expected " + std::to_string(expected));
+      return client.failure("embeddings upstream for model " + options_.model + " returned a " +
+                            std::to_string(size) + "-dimensional vector; expected " +
+                            std::to_string(expected));
     }
     return ok();
   }
 
   HttpOptions options_;
-  std::string url_;
   std::atomic<size_t> learned_dimension_{0};  // 0 until the first answer when options_.dimension == 0
 };
 

@@ -76,4 +76,25 @@ class LlmProvider {
 /// The offline provider: deterministic, grounded, extractive.
 std::unique_ptr<LlmProvider> make_offline_composer();
 
+struct ChatOptions {
+  std::string base_url;  // OpenAI-compatible, e.g. https://api.openai.com/v1
+  std::string api_key;   // never logged, scrubbed from errors
+  std::string model;
+  int max_retries = 1;
+  int64_t timeout_ms = 10000;
+};
+
+/// One non-streaming chat completion (POST {base_url}/chat/completions). Thread-safe: each call has
+/// its own connection.
+class ChatClient {
+ public:
+  explicit ChatClient(ChatOptions options);
+  /// The assistant message's text. `json_answer` asks for a JSON object (response_format).
+  Result<std::string> complete(const std::string& system, const std::string& user, double temperature,
+                               bool json_answer) const;
+
+ private:
+  ChatOptions options_;
+};
+
 }  // namespace brandcoach::llm

@@ -114,7 +114,7 @@ struct TrainingSet {
 Result<TrainingSet> load_training_set(const std::filesystem::path& dir);
 
 struct ClassifierOptions {
-  int epochs = 40;
+  int epochs = 5;  // more epochs fit no better and make probabilities over-sure (useless for thresholds)
   int dimension = 50;
   double learning_rate = 0.5;
   int word_ngrams = 2;
