@@ -543,6 +543,42 @@ TEST(StoreBatch, ABatchIsOneCommitThatDedupsAndReplacesWithinItself) {
       << "a batch that changes nothing writes nothing";
 }
 
+TEST(StoreSearch, ATermInTooManyChunksIsLeftOutWhenRarerTermsAreAsked) {
+  testing::TempDir dir;
+  auto store = open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});
+  ASSERT_TRUE(store);
+  auto a = (*store)->ensure_knowledge_store("a");
+  ASSERT_TRUE(a);
+  // 9,000 chunks say "brand" (more rows than lexical search scores for one term); three say "zebra".
+  std::vector<FileWrite> batch;
+  for (int f = 0; f < 90; ++f) {
+    FileWrite write{
+        {"f" + std::to_string(f) + ".md", 10, sha256_hex("f" + std::to_string(f)), "", "", "md", "{}"}, {}};
+    for (int c = 0; c < 100; ++c) {
+      const bool rare = f == 7 && c < 3;
+      write.chunks.push_back(
+          {c, "", rare ? "brand zebra stripes" : "brand words number " + std::to_string(c), 3, 0, {}});
+    }
+    batch.push_back(std::move(write));
+  }
+  ASSERT_TRUE((*store)->put_files(*a, batch));
+  auto both = (*store)->search_chunks({"a"}, "brand zebra", 10);
+  ASSERT_TRUE(both) << both.error().message;
+  ASSERT_EQ(both->size(), 3u) << "only the rare term is matched: the common one would cost 9,000 scored rows";
+  for (const auto& hit : *both) EXPECT_NE(hit.text.find("zebra"), std::string::npos);
+  auto common = (*store)->search_chunks({"a"}, "brand", 10);
+  ASSERT_TRUE(common);
+  EXPECT_EQ(common->size(), 10u) << "a query's rarest term is always kept";
+  auto other_store = (*store)->ensure_knowledge_store("b");
+  ASSERT_TRUE(other_store);
+  ASSERT_TRUE((*store)->put_file(*other_store, {"b.md", 5, sha256_hex("b"), "", "", "md", "{}"},
+                                 {{0, "", "brand in another store", 4, 0, {}}}));
+  auto crowded = (*store)->search_chunks({"b"}, "brand", 10);
+  ASSERT_TRUE(crowded);
+  ASSERT_EQ(crowded->size(), 1u) << "the top list widens past 9,000 rows of store a";
+  EXPECT_EQ(crowded->front().store, "b");
+}
+
 TEST(StoreDedup, ReplacingAFileReportsTheChunksItReplaced) {
   testing::TempDir dir;
   auto store = open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});

@@ -1,6 +1,8 @@
 #include "brandcoach/store/sqlite/knowledge.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -11,21 +13,62 @@ namespace brandcoach::store::sqlite::knowledge {
 
 namespace {
 
-// Free text -> an FTS5 query that can never be a syntax error: every stem becomes a quoted term,
-// OR-ed, so "pricing?" or "AND (" are just words. Stopwords are left out unless nothing else is left.
-std::string fts_query(std::string_view text) {
-  std::string terms;
-  for (const auto& stem : text::content_stems(text)) terms += (terms.empty() ? "" : " ") + stem;
-  if (terms.empty()) terms = text::index_terms(text);
-  std::string out;
-  size_t pos = 0;
-  while (pos < terms.size()) {
-    auto space = terms.find(' ', pos);
-    if (space == std::string::npos) space = terms.size();
-    if (!out.empty()) out += " OR ";
-    out += '"' + terms.substr(pos, space - pos) + '"';  // stems hold letters and digits only
-    pos = space + 1;
+// The query's stems (stopwords left out unless nothing else is left), each once, in order.
+std::vector<std::string> query_terms(std::string_view text) {
+  std::vector<std::string> terms = text::content_stems(text);
+  if (terms.empty()) {
+    const std::string all = text::index_terms(text);
+    for (size_t pos = 0; pos < all.size();) {
+      auto space = all.find(' ', pos);
+      if (space == std::string::npos) space = all.size();
+      if (space > pos) terms.push_back(all.substr(pos, space - pos));
+      pos = space + 1;
+    }
   }
+  std::vector<std::string> unique;
+  for (auto& term : terms) {
+    if (std::find(unique.begin(), unique.end(), term) == unique.end()) unique.push_back(std::move(term));
+  }
+  return unique;
+}
+
+// FTS5 scores every row that matches any OR-ed term, so one common term makes a query as slow as
+// its posting list is long. Terms are taken rarest first while the rows they match stay within a
+// budget; the rarest term is always kept. A term in that many chunks has a small idf and adds little
+// to BM25, while the documents that matter usually also hold the rarer terms. Below the budget (any
+// store of a few thousand chunks) nothing is left out.
+constexpr int64_t kScoredRowsBudget = 8000;
+
+Result<std::vector<std::string>> affordable_terms(Connection& db, std::vector<std::string> terms) {
+  if (terms.size() < 2) return terms;
+  auto stmt = db.prepare("SELECT doc FROM chunks_fts_vocab WHERE term = ?");
+  if (!stmt) return stmt.error();
+  std::vector<std::pair<int64_t, std::string>> by_frequency;
+  for (auto& term : terms) {
+    (*stmt)->reset();
+    (*stmt)->bind(1, term);
+    auto row = (*stmt)->step();
+    if (!row) return row.error();
+    const int64_t docs = *row ? (*stmt)->column_int(0) : 0;
+    if (docs > 0) by_frequency.emplace_back(docs, std::move(term));
+  }
+  std::stable_sort(by_frequency.begin(), by_frequency.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> kept;
+  int64_t rows = 0;
+  for (auto& [docs, term] : by_frequency) {
+    if (!kept.empty() && rows + docs > kScoredRowsBudget) break;
+    rows += docs;
+    kept.push_back(std::move(term));
+  }
+  return kept;
+}
+
+// Terms -> an FTS5 query that can never be a syntax error: every stem is a quoted term (stems hold
+// letters and digits only), OR-ed.
+std::string fts_query(const std::vector<std::string>& terms) {
+  std::string out;
+  for (const auto& term : terms) out += (out.empty() ? "\"" : " OR \"") + term + '"';
   return out;
 }
 
@@ -351,54 +394,67 @@ Result<std::vector<ChunkRecord>> chunks_by_id(Connection& db, const std::vector<
 
 Result<std::vector<ChunkHit>> search(Connection& db, const std::vector<std::string>& store_names,
                                      std::string_view query, int limit) {
-  const std::string match = fts_query(query);
-  if (match.empty() || store_names.empty() || limit == 0) return std::vector<ChunkHit>{};
-  // FTS5 ranks on its own index first (bm25 is lower-is-better; headings weigh double because a
-  // heading names what the passage is about), and only the best rows are joined to their chunk,
-  // file and store. Joining first would read every matching chunk row (text and vector) before
-  // sorting. Rows of other stores can crowd the top list, so it widens until enough rows of the
-  // wanted stores pass or FTS has no more matches.
-  auto stmt = db.prepare(
-      fmt::format("WITH top AS (SELECT rowid AS id, bm25(chunks_fts, 2.0, 1.0) AS rank FROM chunks_fts "
-                  "WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?4) "
-                  "SELECT {}, -top.rank AS score, (SELECT COUNT(*) FROM top) "
-                  "FROM top JOIN chunks c ON c.id = top.id JOIN files f ON f.id = c.file_id "
-                  "JOIN stores s ON s.id = c.store_id "
-                  "WHERE s.kind = 'knowledge' AND s.name IN (SELECT value FROM json_each(?2)) "
-                  "ORDER BY top.rank LIMIT ?3",
-                  kChunkColumns));
-  if (!stmt) return stmt.error();
-  const std::string stores_json = nlohmann::json(store_names).dump();
+  if (store_names.empty() || limit == 0) return std::vector<ChunkHit>{};
+  auto terms = affordable_terms(db, query_terms(query));
+  if (!terms) return terms.error();
+  const std::string match = fts_query(*terms);
+  if (match.empty()) return std::vector<ChunkHit>{};
+
+  auto stores = db.prepare(
+      "SELECT id FROM stores WHERE kind = 'knowledge' AND name IN (SELECT value FROM json_each(?))");
+  if (!stores) return stores.error();
+  (*stores)->bind(1, nlohmann::json(store_names).dump());
+  auto store_ids = collect(**stores, [](Statement& row) { return row.column_int(0); });
+  if (!store_ids) return store_ids.error();
+  if (store_ids->empty()) return std::vector<ChunkHit>{};
+
+  // Phase 1: FTS5 ranks on its own index (bm25 is lower-is-better; headings weigh double because a
+  // heading names what the passage is about) and only each top row's store is read (an early column
+  // of the chunk, so its text and vector are not). Rows of other stores can crowd the top list, so
+  // it widens until enough rows of the wanted stores pass or FTS has no more matches.
+  auto ranked = db.prepare(
+      "SELECT top.id, top.rank, c.store_id FROM (SELECT rowid AS id, bm25(chunks_fts, 2.0, 1.0) AS rank "
+      "FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2) AS top "
+      "JOIN chunks c ON c.id = top.id ORDER BY top.rank");
+  if (!ranked) return ranked.error();
+  std::vector<std::pair<int64_t, double>> best;  // chunk id, score
   // A negative limit asks for every match: one pass with no limit on the top list either.
   for (int64_t fetch = limit < 0 ? -1 : int64_t{limit} * 4;; fetch *= 8) {
-    (*stmt)->reset();
-    (*stmt)->bind(1, match).bind(2, stores_json).bind(3, int64_t{limit}).bind(4, fetch);
-    std::vector<ChunkHit> hits;
-    int64_t ranked = 0;
+    (*ranked)->reset();
+    (*ranked)->bind(1, match).bind(2, fetch);
+    best.clear();
+    int64_t rows = 0;
     while (true) {
-      auto row = (*stmt)->step();
+      auto row = (*ranked)->step();
       if (!row) return row.error();
       if (!*row) break;
-      ChunkHit hit;
-      static_cast<ChunkRecord&>(hit) = read_chunk(**stmt);
-      hit.score = (*stmt)->column_double(10);
-      ranked = (*stmt)->column_int(11);
-      hits.push_back(std::move(hit));
+      ++rows;
+      const int64_t store_id = (*ranked)->column_int(2);
+      if (std::find(store_ids->begin(), store_ids->end(), store_id) == store_ids->end()) continue;
+      if (limit < 0 || best.size() < static_cast<size_t>(limit))
+        best.emplace_back((*ranked)->column_int(0), -(*ranked)->column_double(1));
     }
-    // Done when enough passed, or when the top list already held every match (fewer than asked).
-    if (fetch < 0 || hits.size() >= static_cast<size_t>(limit) || (ranked < fetch && !hits.empty()))
-      return hits;
-    if (hits.empty()) {
-      // No row of the wanted stores among `fetch` matches: widen only if FTS had that many.
-      auto count =
-          db.prepare("SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT ?2)");
-      if (!count) return count.error();
-      (*count)->bind(1, match).bind(2, fetch);
-      auto has = (*count)->step();
-      if (!has) return has.error();
-      if ((*count)->column_int(0) < fetch) return hits;
-    }
+    if (fetch < 0 || best.size() >= static_cast<size_t>(limit) || rows < fetch) break;
   }
+
+  // Phase 2: the chosen chunks with their text, file and store, in rank order.
+  std::vector<int64_t> ids;
+  for (const auto& [id, score] : best) ids.push_back(id);
+  auto records = chunks_by_id(db, ids);
+  if (!records) return records.error();
+  std::unordered_map<int64_t, ChunkRecord*> by_id;
+  for (auto& record : *records) by_id[record.chunk_id] = &record;
+  std::vector<ChunkHit> hits;
+  hits.reserve(best.size());
+  for (const auto& [id, score] : best) {
+    const auto found = by_id.find(id);
+    if (found == by_id.end()) continue;
+    ChunkHit hit;
+    static_cast<ChunkRecord&>(hit) = std::move(*found->second);
+    hit.score = score;
+    hits.push_back(std::move(hit));
+  }
+  return hits;
 }
 
 }  // namespace brandcoach::store::sqlite::knowledge

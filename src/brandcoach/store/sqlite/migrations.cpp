@@ -154,6 +154,11 @@ CREATE TABLE usage (
   PRIMARY KEY (user_id, day, assistant)
 );
 )sql"},
+    // How many chunks hold each indexed term, read straight from the FTS index (nothing is stored):
+    // lexical search uses it to leave out terms whose posting lists would cost more than they add.
+    {2, R"sql(
+CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, 'row');
+)sql"},
 };
 
 Result<int> current_version(Connection& connection) {
