@@ -11,7 +11,8 @@
 // search does; ingest_into inserts each write batch's vectors into HNSW on every core, as the product
 // does, so its CPU time is reported beside its wall time.
 //
-// Usage: kb_bench [ingest] [search10k] [hnsw1m] [all] [--docs=10000] [--queries=1000]
+// Usage: kb_bench [ingest] [search10k] [hnsw1m] [hybrid1m] [all] [--docs=10000] [--queries=1000]
+//                 [--chunks=1000000]
 //                 [--vectors=1000000] [--dim=512] [--clusters=1000] [--spread=1.0] [--seed=42]
 #include <algorithm>
 #include <chrono>
@@ -62,6 +63,7 @@ struct Options {
   std::set<std::string> benches;
   size_t docs = 10000;
   size_t queries = 1000;
+  size_t chunks = 1000000;  // hybrid1m
   size_t vectors = 1000000;
   size_t dim = 512;
   size_t clusters = 1000;
@@ -428,19 +430,10 @@ std::unique_ptr<KnowledgeBase> ingest_bench(const Options& options, const Vocabu
 // ---------------------------------------------------------------------------------------------------
 // search10k
 
-void search_bench(KnowledgeBase& kb, const Options& options, const Vocabulary& vocab, Rng& rng) {
-  std::vector<std::string> queries;
-  for (size_t i = 0; i < options.queries; ++i) queries.push_back(query_text(vocab, rng));
-
-  // A fresh process's view: the dense index loads from the copy ingest persisted.
-  bc::index::VectorIndexes vectors(*kb.store, *kb.embedder, kb.data.path() / "index");
-  auto start = Clock::now();
-  auto loaded = vectors.refresh(KnowledgeBase::kStore);
-  if (!loaded) die("refresh", loaded.error());
-  std::printf("search: dense index load (VectorIndexes::refresh)    : %.1f ms (%s)\n", ms_since(start),
-              loaded->c_str());
-  bc::index::HybridRetriever retriever(*kb.store, vectors);
-
+// Latency of each search mode over `queries` (after a warm-up), lexical first as the baseline.
+void measure_modes(const char* label, bc::store::Store& store, bc::index::VectorIndexes& vectors,
+                   const std::vector<std::string>& queries) {
+  bc::index::HybridRetriever retriever(store, vectors);
   const auto run = [&](bc::index::SearchMode mode, size_t count, size_t* empty) {
     std::vector<double> samples;
     for (size_t i = 0; i < count; ++i) {
@@ -457,7 +450,6 @@ void search_bench(KnowledgeBase& kb, const Options& options, const Vocabulary& v
     }
     return latency(samples);
   };
-
   Latency baseline;
   for (const auto mode :
        {bc::index::SearchMode::lexical, bc::index::SearchMode::dense, bc::index::SearchMode::hybrid}) {
@@ -468,10 +460,24 @@ void search_bench(KnowledgeBase& kb, const Options& options, const Vocabulary& v
     if (is_baseline) baseline = l;
     const std::string versus =
         is_baseline ? "baseline" : fmt::format("p95 {:.2f}x lexical", l.p95 / baseline.p95);
-    std::printf("search: %-8s limit %d, %zu queries: %s  [%s; %zu empty]\n",
+    std::printf("%s: %-8s limit %d, %zu queries: %s  [%s; %zu empty]\n", label,
                 std::string(bc::index::to_string(mode)).c_str(), kSearchLimit, queries.size(),
                 describe(l).c_str(), versus.c_str(), empty);
   }
+}
+
+void search_bench(KnowledgeBase& kb, const Options& options, const Vocabulary& vocab, Rng& rng) {
+  std::vector<std::string> queries;
+  for (size_t i = 0; i < options.queries; ++i) queries.push_back(query_text(vocab, rng));
+
+  // A fresh process's view: the dense index loads from the copy ingest persisted.
+  bc::index::VectorIndexes vectors(*kb.store, *kb.embedder, kb.data.path() / "index");
+  auto start = Clock::now();
+  auto loaded = vectors.refresh(KnowledgeBase::kStore);
+  if (!loaded) die("refresh", loaded.error());
+  std::printf("search: dense index load (VectorIndexes::refresh)    : %.1f ms (%s)\n", ms_since(start),
+              loaded->c_str());
+  measure_modes("search", *kb.store, vectors, queries);
 
   // The dense side alone (query embedding with IDF + HNSW), without fetching the passages.
   std::vector<double> samples;
@@ -705,12 +711,86 @@ void hnsw_bench(const Options& options, Rng& rng) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// hybrid1m
+
+// One store of --chunks synthetic passages (40-80 Zipf words under a 3-word heading, 100 per file),
+// written through Store::put_files with hashing-embedder vectors, as bulk ingest writes them; the
+// dense index is then built from the stored vectors as a fresh process would (VectorIndexes::refresh),
+// and each search mode answers the same queries.
+void hybrid_scale_bench(const Options& options, const Vocabulary& vocab, Rng& rng) {
+  constexpr size_t kChunksPerFile = 100;
+  constexpr size_t kFilesPerBatch = 50;
+  KnowledgeBase kb;
+  auto store = bc::store::open_sqlite({(kb.data.path() / "brandcoach.db").string()});
+  if (!store) die("open_sqlite", store.error());
+  kb.store = std::move(store).value();
+  kb.embedder = bc::embed::make_hashing_embedder({kEmbedDimension});
+  auto store_id = kb.store->ensure_knowledge_store(KnowledgeBase::kStore);
+  if (!store_id) die("ensure_knowledge_store", store_id.error());
+  if (auto status = kb.store->configure_knowledge_store(*store_id, kb.embedder->id(), "{}"); !status)
+    die("configure_knowledge_store", status.error());
+
+  auto start = Clock::now();
+  double embed_s = 0;
+  size_t text_bytes = 0;
+  size_t written = 0;
+  std::vector<bc::store::FileWrite> batch;
+  while (written < options.chunks) {
+    bc::store::FileWrite file;
+    const std::string name = fmt::format("f{:07}.md", written / kChunksPerFile);
+    file.file = {name, 0, bc::sha256_hex(name), "", "", "md", "{}"};
+    std::vector<std::string> texts;
+    for (size_t c = 0; c < kChunksPerFile && written + c < options.chunks; ++c) {
+      std::string text;
+      for (size_t words = uniform(rng, 40, 80), n = 0; n < words; ++n)
+        text += (n ? " " : "") + vocab.draw(rng);
+      const std::string heading = heading_words(vocab, rng, 3);
+      texts.push_back(heading + "\n" + text);
+      text_bytes += texts.back().size();
+      file.chunks.push_back({static_cast<int>(c), heading, std::move(text), 60, 0, {}});
+    }
+    const auto embed_start = Clock::now();
+    auto vectors = kb.embedder->embed_documents(texts);
+    embed_s += seconds_since(embed_start);
+    if (!vectors) die("embed_documents", vectors.error());
+    for (size_t c = 0; c < file.chunks.size(); ++c) file.chunks[c].vector = std::move((*vectors)[c]);
+    written += file.chunks.size();
+    batch.push_back(std::move(file));
+    if (batch.size() == kFilesPerBatch || written >= options.chunks) {
+      if (auto put = kb.store->put_files(*store_id, batch); !put) die("put_files", put.error());
+      batch.clear();
+      if (written % 100000 < kChunksPerFile * kFilesPerBatch)
+        std::fprintf(stderr, "hybrid1m: %zu chunks written (%.0f s)\n", written, seconds_since(start));
+    }
+  }
+  const double write_s = seconds_since(start);
+  std::printf("hybrid1m: wrote %zu chunks, %.1f MB of text: %.1f s (%.2f MB/s; embedding %.1f s of it)\n",
+              written, static_cast<double>(text_bytes) / 1e6, write_s, mb_per_s(text_bytes, write_s),
+              embed_s);
+  std::error_code ec;
+  std::printf("hybrid1m: database file %.2f GB\n",
+              static_cast<double>(fs::file_size(kb.data.path() / "brandcoach.db", ec)) / 1e9);
+
+  bc::index::VectorIndexes vectors(*kb.store, *kb.embedder, kb.data.path() / "index");
+  const size_t rss_before = rss_bytes();
+  start = Clock::now();
+  auto built = vectors.refresh(KnowledgeBase::kStore);
+  if (!built) die("refresh", built.error());
+  std::printf("hybrid1m: dense index built from stored vectors: %.1f s (%s), RSS +%.2f GB\n",
+              seconds_since(start), built->c_str(), static_cast<double>(rss_bytes() - rss_before) / 1e9);
+  std::vector<std::string> queries;
+  for (size_t i = 0; i < options.queries; ++i) queries.push_back(query_text(vocab, rng));
+  measure_modes("hybrid1m", *kb.store, vectors, queries);
+}
+
+// ---------------------------------------------------------------------------------------------------
 
 int usage() {
   std::fprintf(
       stderr,
-      "usage: kb_bench [ingest] [search10k] [hnsw1m] [all] [--docs=10000] [--queries=1000]\n"
-      "                [--vectors=1000000] [--dim=512] [--clusters=1000] [--spread=1.0] [--seed=42]\n");
+      "usage: kb_bench [ingest] [search10k] [hnsw1m] [hybrid1m] [all] [--docs=10000] [--queries=1000]\n"
+      "                [--chunks=1000000] [--vectors=1000000] [--dim=512] [--clusters=1000] [--spread=1.0] "
+      "[--seed=42]\n");
   return 2;
 }
 
@@ -718,7 +798,7 @@ std::optional<Options> parse(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "all" || arg == "ingest" || arg == "search10k" || arg == "hnsw1m") {
+    if (arg == "all" || arg == "ingest" || arg == "search10k" || arg == "hnsw1m" || arg == "hybrid1m") {
       options.benches.insert(arg);
       continue;
     }
@@ -731,6 +811,8 @@ std::optional<Options> parse(int argc, char** argv) {
         options.docs = std::stoull(value);
       else if (key == "queries")
         options.queries = std::stoull(value);
+      else if (key == "chunks")
+        options.chunks = std::stoull(value);
       else if (key == "vectors")
         options.vectors = std::stoull(value);
       else if (key == "dim")
@@ -748,9 +830,9 @@ std::optional<Options> parse(int argc, char** argv) {
     }
   }
   if (options.benches.empty() || options.benches.contains("all"))
-    options.benches = {"ingest", "search10k", "hnsw1m"};
-  if (options.docs == 0 || options.queries == 0 || options.vectors == 0 || options.dim == 0 ||
-      options.clusters == 0)
+    options.benches = {"ingest", "search10k", "hnsw1m", "hybrid1m"};
+  if (options.docs == 0 || options.queries == 0 || options.chunks == 0 || options.vectors == 0 ||
+      options.dim == 0 || options.clusters == 0)
     return std::nullopt;
   return options;
 }
@@ -772,6 +854,10 @@ int main(int argc, char** argv) {
       Rng query_rng(options->seed + 1);
       search_bench(*kb, *options, vocab, query_rng);
     }
+  }
+  if (wants("hybrid1m")) {
+    Rng scale_rng(options->seed + 3);
+    hybrid_scale_bench(*options, vocab, scale_rng);
   }
   if (wants("hnsw1m")) {
     Rng vector_rng(options->seed + 2);
