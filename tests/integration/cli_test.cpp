@@ -14,17 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-struct Run {
-  int code;
-  std::string out;
-  std::string err;
-};
-
 Run run(std::vector<std::string> args, const std::string& input = {}, std::vector<std::string> env = {}) {
-  args.insert(args.begin(), BRANDCOACH_BINARY);
-  Process process(args, input, false, std::move(env));
-  const int code = process.wait(std::chrono::seconds(120));
-  return {code, process.out(), process.err()};
+  return run_brandcoach(std::move(args), input, std::move(env));
 }
 
 TEST(Cli, VersionPrintsTheVersion) {

@@ -13,12 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-struct Run {
-  int code;
-  std::string out;
-  std::string err;
-};
-
 // A fake chat model that routes everything to `assistant`, and remembers what it was asked.
 FakeOpenAiServer::Handler routing_model(const std::string& assistant, std::vector<json>* requests) {
   return [assistant, requests](const FakeOpenAiServer::Request& request) {
@@ -32,10 +26,8 @@ FakeOpenAiServer::Handler routing_model(const std::string& assistant, std::vecto
 }
 
 Run run(const TempDir& dir, std::vector<std::string> args, const std::string& input = {}) {
-  args.insert(args.begin(), {BRANDCOACH_BINARY, "--data-dir", dir.path().string()});
-  Process process(args, input);
-  const int code = process.wait(std::chrono::seconds(120));
-  return {code, process.out(), process.err()};
+  args.insert(args.begin(), {"--data-dir", dir.path().string()});
+  return run_brandcoach(std::move(args), input);
 }
 
 TEST(RouteCli, PlainAndJsonLinesGetOneDecisionEach) {

@@ -8,7 +8,25 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/process.hpp"
+
 namespace brandcoach::testing {
+
+/// What one run of the brandcoach binary produced.
+struct Run {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+/// Runs the binary with `args`, `input` on stdin and extra environment `env` ("K=V").
+inline Run run_brandcoach(std::vector<std::string> args, const std::string& input = {},
+                          std::vector<std::string> env = {}) {
+  args.insert(args.begin(), BRANDCOACH_BINARY);
+  Process process(args, input, false, std::move(env));
+  const int code = process.wait(std::chrono::seconds(120));
+  return {code, process.out(), process.err()};
+}
 
 inline void write_file(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::create_directories(path.parent_path());
