@@ -25,13 +25,17 @@ constexpr std::string_view kPreparationVersion = "words-v1";
 
 // fastText splits on whitespace only; the text module's words make "Who's", "who's" and "WHO'S" one
 // token sequence, as everywhere else in the project.
-std::string prepared(std::string_view text) {
+std::string joined_words(const std::vector<std::string>& words) {
   std::string out;
-  for (const auto& word : text::words(text)) {
+  for (const auto& word : words) {
     if (!out.empty()) out += ' ';
     out += word;
   }
   return out;
+}
+
+std::string prepared(std::string_view text) {
+  return joined_words(text::words(text));
 }
 
 std::string options_key(const ClassifierOptions& o) {
@@ -138,13 +142,7 @@ std::vector<std::pair<std::string, double>> Classifier::predict(std::string_view
 
 std::vector<std::pair<std::string, double>> Classifier::predict_words(
     const std::vector<std::string>& words) const {
-  std::string joined;
-  for (const auto& word : words) {
-    if (!joined.empty()) joined += ' ';
-    joined += word;
-  }
-  joined += '\n';
-  std::istringstream line(joined);
+  std::istringstream line(joined_words(words) + '\n');
   std::vector<std::pair<fasttext::real, std::string>> predictions;
   impl_->model.predictLine(line, predictions, -1, 0.0);
   std::vector<std::pair<std::string, double>> out;

@@ -74,6 +74,18 @@ int substantive_words(const std::vector<std::string>& words) {
 
 constexpr int kStandaloneWords = 5;
 
+// The generalist answers what nobody is sure about.
+Decision fallback_to_core(const Decision& unsure, const std::string& why) {
+  Decision decision = unsure;
+  decision.assistant = "core";
+  decision.method = "fallback";
+  const auto core = unsure.scores.find("core");
+  decision.confidence = core == unsure.scores.end() ? 0.0 : core->second;
+  set_secondary(decision);
+  decision.reasoning = fmt::format("unsure ({}); {}", unsure.reasoning, why);
+  return decision;
+}
+
 }  // namespace
 
 bool reads_as_follow_up(std::string_view message, int max_words) {
@@ -178,13 +190,7 @@ Decision IdeaRouter::route(const Input& input) const {
   if (ask_model_) return ask_llm(input, classified);
 
   // 5. Fallback: core handles broad or unclear requests.
-  Decision decision = classified;
-  decision.assistant = "core";
-  decision.method = "fallback";
-  decision.confidence = classified.scores.count("core") ? classified.scores["core"] : 0.0;
-  set_secondary(decision);
-  decision.reasoning = fmt::format("unsure ({}); core handles unclear requests", classified.reasoning);
-  return decision;
+  return fallback_to_core(classified, "core handles unclear requests");
 }
 
 Decision IdeaRouter::ask_llm(const Input& input, const Decision& unsure) const {
@@ -193,14 +199,7 @@ Decision IdeaRouter::ask_llm(const Input& input, const Decision& unsure) const {
   Result<Decision> parsed = answer ? parse_llm_routing(*answer) : Result<Decision>(answer.error());
   if (!parsed) {
     // The LLM failing never blocks a turn: the unsure decision falls back to core.
-    Decision decision = unsure;
-    decision.assistant = "core";
-    decision.method = "fallback";
-    decision.confidence = unsure.scores.count("core") ? unsure.scores.at("core") : 0.0;
-    set_secondary(decision);
-    decision.reasoning =
-        fmt::format("unsure ({}); LLM routing failed: {}", unsure.reasoning, parsed.error().message);
-    return decision;
+    return fallback_to_core(unsure, "LLM routing failed: " + parsed.error().message);
   }
   Decision decision = *parsed;
   decision.scores = unsure.scores;
