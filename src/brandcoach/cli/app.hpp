@@ -80,4 +80,14 @@ Result<std::unique_ptr<route::IdeaRouter>> build_router(const Config& config);
 int route_messages(Config config);
 int eval_routing(Config config, const std::string& path, bool json_output);
 
+// Memory (memory_commands.cpp).
+int memory_import(Config config, const std::string& user, const std::string& path, int64_t idle_gap_minutes);
+int memory_search(Config config, const std::string& user, int k);
+int memory_facts(Config config, const std::string& user, bool all);
+int memory_export(Config config, const std::string& user, const std::string& format);
+int memory_erase(Config config, const std::string& user);
+/// Replays scripted users, one `chat` process per session, with these global options passed on.
+int eval_memory(Config config, const std::string& lives_path, const std::vector<std::string>& passthrough,
+                bool json_output);
+
 }  // namespace brandcoach::cli

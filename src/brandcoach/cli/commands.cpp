@@ -71,9 +71,12 @@ int serve(Config config) {
   return 0;
 }
 
-int chat(Config config, const std::string& user, bool json_output) {
+int chat(Config config, const std::string& user, bool json_output, bool new_session) {
   auto app = build_app(std::move(config), 2);
   if (!app) return fail(app.error());
+  if (new_session) {
+    if (auto status = app->coach->start_new_session(user); !status) return fail(status.error());
+  }
   const bool interactive = isatty(STDIN_FILENO) != 0;
   if (interactive && !json_output) {
     std::cout << "brandcoach chat as '" << user << "'. Type your message; Ctrl-D to leave.\n";
@@ -174,6 +177,8 @@ Result<App> build_app(Config config, int connections) {
   options.top_k = static_cast<int>(app.config.knowledge.top_k);
   options.recent_turns = static_cast<int>(app.config.session.recent_turns);
   options.idle_gap_ms = app.config.session.idle_gap_minutes * 60 * 1000;
+  options.summary_every = app.config.session.summary_every;
+  options.max_prompt_tokens = app.config.session.max_prompt_tokens;
   options.retrieval_mode = *mode;
   options.lexical_weight = app.config.retrieval.lexical_weight;
   options.dense_weight = app.config.retrieval.dense_weight;
@@ -206,6 +211,32 @@ int run(int argc, char** argv) {
   bool json_output = false;
   chat_cmd->add_option("--user", user, "the user to chat as (default local)");
   chat_cmd->add_flag("--json", json_output, "print one JSON object per turn and nothing else on stdout");
+  bool new_session = false;
+  chat_cmd->add_flag("--new-session", new_session, "start a new session with this first message");
+
+  auto* memory_cmd = app.add_subcommand("memory", "what the coach remembers about a user");
+  memory_cmd->require_subcommand(1);
+  std::string memory_user;
+  std::string import_file;
+  auto* memory_import_cmd = memory_cmd->add_subcommand(
+      "import", "add a thread from JSONL {id, role, text, ts, speaker?} (ids kept; re-importing skips them)");
+  memory_import_cmd->add_option("--user", memory_user, "the user the thread belongs to")->required();
+  memory_import_cmd->add_option("file", import_file, "JSONL file")->required();
+  int memory_k = 10;
+  auto* memory_search_cmd = memory_cmd->add_subcommand(
+      "search", "search a user's messages: stdin queries (plain or {id, query} JSON lines) -> JSON lines");
+  memory_search_cmd->add_option("--user", memory_user, "whose messages")->required();
+  memory_search_cmd->add_option("--k", memory_k, "results per query (1-100, default 10)");
+  bool all_facts = false;
+  auto* memory_facts_cmd = memory_cmd->add_subcommand("facts", "a user's facts as JSON lines");
+  memory_facts_cmd->add_option("--user", memory_user, "whose facts")->required();
+  memory_facts_cmd->add_flag("--all", all_facts, "every version, superseded and rejected included");
+  std::string export_format = "json";
+  auto* memory_export_cmd = memory_cmd->add_subcommand("export", "everything kept about a user (json or md)");
+  memory_export_cmd->add_option("--user", memory_user, "whose data")->required();
+  memory_export_cmd->add_option("--format", export_format, "json (default) or md");
+  auto* memory_erase_cmd = memory_cmd->add_subcommand("erase", "erase every trace of a user");
+  memory_erase_cmd->add_option("--user", memory_user, "whose data")->required();
 
   auto* kb_cmd = app.add_subcommand("kb", "manage knowledge stores");
   kb_cmd->require_subcommand(1);
@@ -266,6 +297,14 @@ int run(int argc, char** argv) {
   eval_routing_cmd->add_option("file", routing_file, "JSONL of {text, label, history?}")->required();
   eval_routing_cmd->add_flag("--json", routing_json, "print one JSON object");
 
+  std::string lives_file;
+  bool memory_eval_json = false;
+  auto* eval_memory_cmd = eval_cmd->add_subcommand(
+      "memory", "replay scripted users (one process per session) and score recall and stale answers");
+  eval_memory_cmd->add_option("file", lives_file, "JSONL of {user, sessions: [{messages, probes}]}")
+      ->required();
+  eval_memory_cmd->add_flag("--json", memory_eval_json, "print one JSON object");
+
   auto* route_cmd = app.add_subcommand(
       "route", "route messages from stdin (plain lines, or JSON lines {id?, text, history?}) to assistants");
 
@@ -305,7 +344,14 @@ int run(int argc, char** argv) {
   }
   if (auto status = setup_logging(config->log); !status) return fail(status.error());
   if (serve_cmd->parsed()) return serve(std::move(config).value());
-  if (chat_cmd->parsed()) return chat(std::move(config).value(), user, json_output);
+  if (chat_cmd->parsed()) return chat(std::move(config).value(), user, json_output, new_session);
+  if (memory_import_cmd->parsed())
+    return memory_import(*config, memory_user, import_file, config->session.idle_gap_minutes);
+  if (memory_search_cmd->parsed()) return memory_search(std::move(config).value(), memory_user, memory_k);
+  if (memory_facts_cmd->parsed()) return memory_facts(std::move(config).value(), memory_user, all_facts);
+  if (memory_export_cmd->parsed())
+    return memory_export(std::move(config).value(), memory_user, export_format);
+  if (memory_erase_cmd->parsed()) return memory_erase(std::move(config).value(), memory_user);
   if (ingest_cmd->parsed()) return kb_ingest(std::move(config).value(), ingest_args);
   if (search_cmd->parsed()) return kb_search(std::move(config).value(), search_args);
   if (stats_cmd->parsed()) return kb_stats(std::move(config).value());
@@ -316,6 +362,13 @@ int run(int argc, char** argv) {
   if (eval_retrieval_cmd->parsed()) return eval_retrieval(std::move(config).value(), eval_args);
   if (eval_routing_cmd->parsed()) return eval_routing(std::move(config).value(), routing_file, routing_json);
   if (route_cmd->parsed()) return route_messages(std::move(config).value());
+  if (eval_memory_cmd->parsed()) {
+    std::vector<std::string> passthrough;
+    if (!config_file.empty()) passthrough.insert(passthrough.end(), {"--config", config_file});
+    if (!data_dir.empty()) passthrough.insert(passthrough.end(), {"--data-dir", data_dir});
+    for (const auto& setting : settings) passthrough.insert(passthrough.end(), {"--set", setting});
+    return eval_memory(std::move(config).value(), lives_file, passthrough, memory_eval_json);
+  }
   return 2;
 }
 

@@ -51,6 +51,9 @@ nlohmann::json to_json(const TurnResult& result) {
             {"output_tokens", result.usage.output_tokens},
             {"total_tokens", result.usage.input_tokens + result.usage.output_tokens}}},
           {"timings_ms", std::move(timings)},
+          {"memory_used", result.memory_used},
+          {"facts_changed", result.facts_changed.is_null() ? nlohmann::json::object() : result.facts_changed},
+          {"context", result.context.is_null() ? nlohmann::json::object() : result.context},
           {"thread",
            {{"message_seq", result.message_seq},
             {"reply_seq", result.reply_seq},
@@ -87,7 +90,54 @@ Coach::Coach(store::Store& store, index::Retriever& retriever, const route::Rout
       router_(router),
       provider_(provider),
       assistants_(std::move(assistants)),
-      options_(options) {}
+      options_(options),
+      memory_(store, memory::MemoryOptions{options.summary_every}) {}
+
+Status Coach::start_new_session(std::string_view user_id) {
+  if (auto status = validate_user_id(user_id); !status) return status;
+  auto user = store_.ensure_user(user_id);
+  if (!user) return user.error();
+  return store_.request_new_session(user->id);
+}
+
+namespace {
+
+std::string fact_line(const store::Fact& fact) {
+  return memory::key_label(fact.key) + ": " + fact.value;
+}
+
+nlohmann::json fact_change_json(const store::Fact& fact) {
+  return {{"id", fact.id}, {"key", fact.key}, {"value", fact.value}, {"status", fact.status}};
+}
+
+std::string excerpt(std::string_view text, size_t words) {
+  std::string out;
+  size_t pos = 0;
+  size_t taken = 0;
+  while (pos < text.size() && taken < words) {
+    size_t end = text.find(' ', pos);
+    if (end == std::string_view::npos) end = text.size();
+    out += (out.empty() ? "" : " ") + std::string(text.substr(pos, end - pos));
+    pos = end + 1;
+    ++taken;
+  }
+  if (pos < text.size()) out += " …";
+  return out;
+}
+
+// The question that asks the user to settle a contradiction.
+std::string confirmation_question(const store::Fact& pending, const std::vector<store::Fact>& facts) {
+  std::string before;
+  for (const auto& f : facts) {
+    if (f.id == pending.supersedes_id) before = f.value;
+  }
+  const std::string label = memory::key_label(pending.key);
+  if (before.empty()) return fmt::format("is your {} {}? Reply yes or no.", label, pending.value);
+  return fmt::format("you told me your {} was {}, and now I read {}. Is it {} now? Reply yes or no.", label,
+                     before, pending.value, pending.value);
+}
+
+}  // namespace
 
 Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view message, const TurnEvents& events) {
   const auto started = Clock::now();
@@ -103,9 +153,11 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   if (!recent) return recent.error();
   const int64_t now = unix_millis();
   int64_t session_no = 1;
+  bool new_session = false;
   if (!recent->empty()) {
     const auto& last = recent->back();
-    session_no = last.session_no + (now - last.created_at > options_.idle_gap_ms ? 1 : 0);
+    new_session = now - last.created_at > options_.idle_gap_ms || user->new_session_requested;
+    session_no = last.session_no + (new_session ? 1 : 0);
   }
   store::Message incoming;
   incoming.user_id = user->id;
@@ -124,7 +176,76 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   }
   result.timings_ms["load"] = elapsed_ms(stage);
 
-  // 2. Route.
+  // 2. Remember: settle a pending confirmation, extract and version facts (inline, so the very next
+  // turn knows), and recall what a question about the past asks for.
+  stage = Clock::now();
+  nlohmann::json changed = {{"added", nlohmann::json::array()}, {"superseded", nlohmann::json::array()}};
+  auto settled = memory_.settle_pending(*stored);
+  if (!settled) return settled.error();
+  if (*settled) changed["settled"] = fact_change_json(**settled);
+  std::vector<store::Fact> pending_now;
+  if (!*settled) {
+    auto observed = memory_.observe(*stored);
+    if (!observed) return observed.error();
+    for (const auto& f : observed->added) changed["added"].push_back(fact_change_json(f));
+    for (const auto id : observed->superseded) changed["superseded"].push_back(id);
+    pending_now = observed->pending;
+  }
+  result.facts_changed = std::move(changed);
+  auto facts = store_.list_facts(user->id, false);
+  if (!facts) return facts.error();
+  const auto recall_request = memory::recall_request(message);
+  std::string memory_answer;
+  if (recall_request.asks_memory) {
+    auto recalled = memory_.recall(user->id, recall_request, message, stored->id);
+    if (!recalled) return recalled.error();
+    const bool found =
+        !recalled->quotes.empty() ||
+        std::any_of(recalled->facts.begin(), recalled->facts.end(),
+                    [](const memory::RecalledFact& r) { return r.current.status != "superseded"; });
+    // A question that only might be about the past gets a normal answer when memory holds nothing.
+    if (found || recall_request.explicit_ask) memory_answer = memory::render_recall(*recalled);
+    for (const auto& r : recalled->facts) result.memory_used.push_back(fmt::format("fact:{}", r.current.id));
+    for (const auto& q : recalled->quotes)
+      result.memory_used.push_back(fmt::format("message:{}", q.message.seq));
+  }
+  std::vector<std::string> relevant_facts;
+  if (memory_answer.empty()) {
+    for (const auto& key : memory::keys_mentioned(message)) {
+      for (const auto& f : *facts) {
+        if (f.key == key && f.status == "active") {
+          relevant_facts.push_back(fact_line(f));
+          result.memory_used.push_back(fmt::format("fact:{}", f.id));
+        }
+      }
+    }
+  }
+  std::vector<std::string> confirmations;
+  for (const auto& f : pending_now) confirmations.push_back(confirmation_question(f, *facts));
+  std::string greeting;
+  if (new_session) {
+    // Pick up the open thread: who they are, where we left off, and anything still unconfirmed.
+    const store::Message* last_user = nullptr;
+    const store::Message* last_reply = nullptr;
+    for (const auto& m : *recent) {
+      if (m.role == "user") last_user = &m;
+      if (m.role == "assistant") last_reply = &m;
+    }
+    greeting = user_name.empty() ? "Welcome back!" : fmt::format("Welcome back, {}!", user_name);
+    if (last_user) {
+      const Assistant* previous = last_reply ? assistants_.find(last_reply->assistant) : nullptr;
+      greeting +=
+          fmt::format(" Last time{} you asked: “{}”", previous ? " (with the " + previous->title + ")" : "",
+                      excerpt(last_user->text, 16));
+    }
+    for (const auto& f : *facts) {
+      if (f.status == "pending_confirmation" && pending_now.empty())
+        confirmations.push_back(confirmation_question(f, *facts));
+    }
+  }
+  result.timings_ms["memory"] = elapsed_ms(stage);
+
+  // 3. Route.
   stage = Clock::now();
   // Only this session's messages are context: after a long gap a short message starts afresh.
   std::vector<route::Turn> history;
@@ -138,21 +259,44 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   result.timings_ms["route"] = elapsed_ms(stage);
   if (events.on_route) events.on_route(result.route);
 
-  // 3. Retrieve from the assistant's knowledge store.
+  // 4. Retrieve from the assistant's knowledge store (a question about the past needs none).
   stage = Clock::now();
-  index::Query query;
-  query.text = std::string(message);
-  query.stores = {assistant->knowledge_store};
-  query.limit = options_.top_k;
-  query.mode = options_.retrieval_mode;
-  query.lexical_weight = options_.lexical_weight;
-  query.dense_weight = options_.dense_weight;
-  auto passages = retriever_.retrieve(query);
-  if (!passages) return passages.error();
+  std::vector<index::Passage> passages;
+  if (memory_answer.empty()) {
+    index::Query query;
+    query.text = std::string(message);
+    query.stores = {assistant->knowledge_store};
+    query.limit = options_.top_k;
+    query.mode = options_.retrieval_mode;
+    query.lexical_weight = options_.lexical_weight;
+    query.dense_weight = options_.dense_weight;
+    auto found = retriever_.retrieve(query);
+    if (!found) return found.error();
+    passages = std::move(found).value();
+  }
   result.timings_ms["retrieve"] = elapsed_ms(stage);
 
-  // 4. Generate.
+  // 5. Assemble the prompt within the token budget: instructions, relevant facts, summary, recent
+  // turns (newest kept longest), memory, knowledge — the lowest priority goes first, never cut.
   stage = Clock::now();
+  auto summary = store_.summary(user->id);
+  if (!summary) return summary.error();
+  std::vector<memory::ContextItem> items;
+  items.push_back({"instructions", 0, assistant->instructions});
+  for (const auto& f : relevant_facts) items.push_back({"fact", 1, f});
+  if (*summary) items.push_back({"summary", 2, (*summary)->text});
+  const size_t turn_count = recent->size();
+  for (size_t i = 0; i < turn_count; ++i) {
+    const auto& m = (*recent)[i];
+    // The newest turns matter most: priority 3 for the last two, falling with age.
+    const int priority = 3 + static_cast<int>(turn_count - 1 - i) / 2;
+    items.push_back({"turn", priority, m.role + ": " + m.text});
+  }
+  if (!memory_answer.empty()) items.push_back({"memory", 1, memory_answer});
+  for (size_t i = 0; i < passages.size(); ++i) items.push_back({"knowledge", 100, passages[i].text, 0, i});
+  const auto context = memory::assemble_context(items, options_.max_prompt_tokens);
+  result.context = {{"tokens", context.tokens}, {"budget", context.budget}, {"dropped", context.dropped}};
+
   llm::Prompt prompt;
   prompt.assistant = assistant->id;
   prompt.assistant_title = assistant->title;
@@ -161,22 +305,37 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   prompt.user_message = std::string(message);
   prompt.user_name = user_name;
   prompt.next_steps = assistant->next_steps;
-  for (const auto& p : *passages) prompt.sources.push_back({p.store, p.filename, p.heading, p.text});
+  prompt.greeting = greeting;
+  prompt.memory_answer = memory_answer;
+  prompt.confirmations = confirmations;
+  // Only what fitted the budget reaches the provider.
+  std::vector<index::Passage> used_passages;
+  for (const auto& item : context.kept) {
+    if (item.kind == "fact") prompt.known_facts.push_back(item.text);
+    if (item.kind == "summary") prompt.summary = item.text;
+    if (item.kind == "turn") prompt.recent_turns.push_back(item.text);
+    if (item.kind == "knowledge") used_passages.push_back(passages[item.ref]);
+  }
+  for (const auto& p : used_passages) prompt.sources.push_back({p.store, p.filename, p.heading, p.text});
   for (const auto& m : *recent) {
     if (m.role == "assistant") prompt.earlier_replies.push_back(m.text);
   }
+  result.timings_ms["assemble"] = elapsed_ms(stage);
+
+  // 6. Generate.
+  stage = Clock::now();
   auto completion =
       provider_.generate(prompt, {assistant->temperature, assistant->max_output_tokens}, events.on_delta);
   if (!completion) return completion.error();
   result.reply = completion->text;
   result.usage = completion->usage;
   for (const auto& c : completion->citations) {
-    const auto& p = (*passages)[c.source_index];
+    const auto& p = used_passages[c.source_index];
     result.citations.push_back({p.store, p.filename, p.chunk_id, p.heading, c.snippet});
   }
   result.timings_ms["generate"] = elapsed_ms(stage);
 
-  // 5. Persist the reply with how it was made.
+  // 7. Persist the reply with how it was made.
   stage = Clock::now();
   store::Message reply;
   reply.user_id = user->id;
@@ -195,6 +354,8 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
       {"output_tokens", result.usage.output_tokens},
       {"provider", completion->provider},
       {"model", completion->model},
+      {"memory_used", result.memory_used},
+      {"context", result.context},
       {"timings_ms",
        timings}}.dump();
   reply.session_no = session_no;
@@ -203,6 +364,10 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
       store::UsageTally{result.assistant, result.usage.input_tokens, result.usage.output_tokens, 0});
   if (!saved) return saved.error();
   result.reply_seq = saved->seq;
+  // The rolling summary of older turns; its failure must not fail a turn whose reply is stored.
+  if (auto refreshed = memory_.refresh_summary(user->id, saved->seq, options_.recent_turns); !refreshed) {
+    result.context["summary_error"] = refreshed.error().message;
+  }
   result.timings_ms["persist"] = elapsed_ms(stage);
   result.timings_ms["total"] = elapsed_ms(started);
   return result;

@@ -17,6 +17,7 @@
 #include "brandcoach/index/index.hpp"
 #include "brandcoach/ingest/ingest.hpp"
 #include "brandcoach/llm/llm.hpp"
+#include "brandcoach/memory/memory.hpp"
 #include "brandcoach/route/route.hpp"
 #include "brandcoach/store/store.hpp"
 
@@ -68,7 +69,10 @@ struct TurnResult {
   std::vector<Citation> citations;
   llm::Usage usage;
   std::map<std::string, double> timings_ms;
-  int64_t message_seq = 0;  // the user's message in the thread
+  std::vector<std::string> memory_used;  // "fact:12 Price", "message:40" — what memory the answer drew on
+  nlohmann::json context;                // prompt assembly: tokens, budget, what was dropped
+  nlohmann::json facts_changed;          // facts this message added, superseded or left pending
+  int64_t message_seq = 0;               // the user's message in the thread
   int64_t reply_seq = 0;
   int64_t session_no = 0;
 };
@@ -90,6 +94,8 @@ struct CoachOptions {
   double dense_weight = 1.0;
   int recent_turns = 10;
   int64_t idle_gap_ms = 30 * 60 * 1000;
+  int64_t summary_every = 50;
+  int64_t max_prompt_tokens = 4000;
 };
 
 /// Checks a user id presented by a caller: 1–128 characters of letters, digits and . _ @ + -.
@@ -108,6 +114,10 @@ class Coach {
   Result<TurnResult> turn(std::string_view user, std::string_view message, const TurnEvents& events = {});
 
   const AssistantRegistry& assistants() const { return assistants_; }
+  memory::Memory& memory() { return memory_; }
+
+  /// The user's next message opens a new session (an explicit "new session" request).
+  Status start_new_session(std::string_view user);
 
  private:
   store::Store& store_;
@@ -116,6 +126,7 @@ class Coach {
   llm::LlmProvider& provider_;
   AssistantRegistry assistants_;
   CoachOptions options_;
+  memory::Memory memory_;
 };
 
 /// What a knowledge ingest or sync did.

@@ -177,6 +177,12 @@ const std::vector<Field>& fields() {
       make_field<int64_t>(
           "session", "recent_turns", [](Config & c) -> auto& { return c.session.recent_turns; },
           in_range(0, 1000)),
+      make_field<int64_t>(
+          "session", "summary_every", [](Config & c) -> auto& { return c.session.summary_every; },
+          in_range(2, 100000)),
+      make_field<int64_t>(
+          "session", "max_prompt_tokens", [](Config & c) -> auto& { return c.session.max_prompt_tokens; },
+          in_range(200, 2000000)),
       make_field<std::string>(
           "route", "data_dir", [](Config & c) -> auto& { return c.route.data_dir; }),
       make_field<std::string>(

@@ -131,6 +131,8 @@ struct Config {
   struct Session {
     int64_t idle_gap_minutes = 30;
     int64_t recent_turns = 10;
+    int64_t summary_every = 50;        // refresh the rolling summary every N messages (the seed's rotation)
+    int64_t max_prompt_tokens = 4000;  // context budget of one turn (instructions, facts, turns, chunks)
   } session;
   struct Route {
     std::string data_dir;   // empty: the bundled data/routing

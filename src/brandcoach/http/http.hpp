@@ -66,7 +66,8 @@ class Server {
 /// A parsed request as the API layer sees it.
 struct Request {
   std::string method;
-  std::string path;  // without query string
+  std::string path;   // without query string
+  std::string query;  // after '?', still percent-encoded
   std::string body;
   std::string user_header;  // X-Brandcoach-User, empty when absent
   std::string request_id;

@@ -223,6 +223,7 @@ struct Server::Impl {
       request.method = std::string(req.method_string());
       const std::string target(req.target());
       request.path = target.substr(0, target.find('?'));
+      if (const auto q = target.find('?'); q != std::string::npos) request.query = target.substr(q + 1);
       request.body = std::move(req.body());
       request.user_header = header_value(req, "X-Brandcoach-User");
       request.request_id = random_id("req_");

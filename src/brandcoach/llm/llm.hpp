@@ -35,6 +35,13 @@ struct Prompt {
   std::vector<Source> sources;               // best first
   std::vector<std::string> next_steps;       // candidate closing questions, in preference order
   std::vector<std::string> earlier_replies;  // this thread's recent replies (avoid repeating a question)
+  // Memory (issue: remember every detail). All optional; the composer shows what is given.
+  std::string greeting;                    // first answer of a new session: welcome back, open thread
+  std::string memory_answer;               // markdown answering "what did I tell you about …"
+  std::vector<std::string> known_facts;    // "Company: Brightside Bakery", relevant to this message
+  std::vector<std::string> confirmations;  // questions asking the user to confirm a changed fact
+  std::string summary;                     // rolling summary of older turns (for model providers)
+  std::vector<std::string> recent_turns;   // "user: …" / "assistant: …" lines, oldest first
 };
 
 struct Options {

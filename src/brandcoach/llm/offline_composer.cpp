@@ -137,8 +137,16 @@ class OfflineComposer final : public LlmProvider {
     completion.provider = "offline";
     completion.model = "extractive-composer";
     std::string out;
-    if (!prompt.user_name.empty()) out += fmt::format("Hi {}! ", prompt.user_name);
-    if (points.empty()) {
+    if (!prompt.greeting.empty()) {
+      out += prompt.greeting + "\n\n";
+    } else if (!prompt.user_name.empty()) {
+      out += fmt::format("Hi {}! ", prompt.user_name);
+    }
+    if (!prompt.memory_answer.empty()) {
+      // A question about what the user said is answered from memory alone: knowledge-base passages
+      // would only dilute the answer.
+      out += prompt.memory_answer + "\n\n";
+    } else if (points.empty()) {
       out += fmt::format(
           "I couldn't find material on that in the {} knowledge base, and in offline mode I only answer from "
           "sources I can cite, so I won't guess.\n\n",
@@ -146,6 +154,11 @@ class OfflineComposer final : public LlmProvider {
     } else {
       out += prompt.intro.empty() ? std::string("Here is what the knowledge base suggests:") : prompt.intro;
       out += "\n\n";
+      if (!prompt.known_facts.empty()) {
+        std::string known;
+        for (const auto& fact : prompt.known_facts) known += (known.empty() ? "" : " · ") + fact;
+        out += fmt::format("_With what you've told me in mind ({})._\n\n", known);
+      }
       std::vector<size_t> citation_of_source(prompt.sources.size(), 0);
       for (size_t i = 0; i < points.size(); ++i) {
         const auto* point = points[i];
@@ -160,8 +173,12 @@ class OfflineComposer final : public LlmProvider {
       }
       out += "\n";
     }
+    for (const auto& question : prompt.confirmations)
+      out += fmt::format("**Please confirm:** {}\n\n", question);
     out += fmt::format("**Next step:** {}\n\n", choose_next_step(prompt));
-    out += "_Offline coach: every point above is quoted from the cited knowledge-base passages._";
+    out += prompt.memory_answer.empty()
+               ? "_Offline coach: every point above is quoted from the cited knowledge-base passages._"
+               : "_Offline coach: this answer quotes only what you told me, with the date you said it._";
 
     // Honour the output budget without cutting a word in half.
     const auto budget = static_cast<size_t>(std::max<int64_t>(options.max_output_tokens, 1));

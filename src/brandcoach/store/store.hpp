@@ -22,7 +22,8 @@ struct User {
   std::string external_id;  // the identity the caller presented (header, token subject)
   std::string display_name;
   std::string role = "user";
-  int64_t created_at = 0;  // Unix ms
+  int64_t created_at = 0;              // Unix ms
+  bool new_session_requested = false;  // the next user message opens a new session
 };
 
 /// One entry of a user's single thread. `seq` numbers a user's messages 1, 2, 3… with no gaps.
@@ -38,6 +39,64 @@ struct Message {
   std::string usage_json = "{}";
   int64_t created_at = 0;
   int64_t session_no = 1;
+  std::string external_id;  // the id an import gave the message (empty for live turns)
+  std::string speaker;      // who wrote an imported message, when the source says
+  std::string ts_text;      // the time as an import wrote it, when it was not machine-readable
+};
+
+/// A user's message found by memory search. Higher `score` is better.
+struct MessageHit {
+  Message message;
+  double score = 0;
+};
+
+/// One version of something the coach knows about a user (DESIGN §3). Never edited in place except
+/// for its status: a change of value is a new row that `supersedes_id` the old one.
+struct Fact {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string key;  // "price", "competitors", …
+  std::string value;
+  std::string category;  // personal | business | brand | preferences | decisions | context
+  int64_t source_message_id = 0;
+  double confidence = 1.0;
+  std::string status = "active";  // active | superseded | rejected | pending_confirmation
+  int64_t supersedes_id = 0;
+  int64_t created_at = 0;
+  int64_t confirmed_at = 0;
+};
+
+/// One step of a fact change, written with its audit rows in one transaction by `write_facts`.
+struct FactWrite {
+  std::optional<Fact> insert;                                   // a new version (status set by the caller)
+  std::vector<std::pair<int64_t, std::string>> status_changes;  // fact id -> new status
+  bool confirm = false;             // stamp confirmed_at on `insert` and on status changes to active
+  std::string actor = "extractor";  // extractor | user | admin | llm
+};
+
+struct AuditEntry {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string actor;
+  std::string action;
+  std::string object;
+  std::string before_json;
+  std::string after_json;
+  int64_t at = 0;
+};
+
+struct Summary {
+  int64_t user_id = 0;
+  int64_t upto_seq = 0;
+  std::string text;
+};
+
+struct UsageRow {
+  std::string day;
+  std::string assistant;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  double cost_usd = 0;
 };
 
 /// Token and cost totals to add to the per-day usage ledger together with a message.
@@ -153,9 +212,46 @@ class Store {
   /// Appends to the user's thread, assigning id, seq and created_at (when zero). Durable on return.
   /// When `usage` is given, it is added to the user's usage ledger in the same transaction.
   virtual Result<Message> append_message(Message message, const std::optional<UsageTally>& usage = {}) = 0;
+  /// Appends many messages (any users) in one transaction: all or none. For imports.
+  virtual Result<std::vector<Message>> append_messages(std::vector<Message> messages) = 0;
   /// The last `limit` messages of the user's thread, oldest first.
   virtual Result<std::vector<Message>> recent_messages(int64_t user_id, int limit) = 0;
   virtual Result<int64_t> message_count(int64_t user_id) = 0;
+  /// Messages with after_seq < seq <= upto_seq, oldest first, at most `limit` (negative: all).
+  virtual Result<std::vector<Message>> messages_between(int64_t user_id, int64_t after_seq, int64_t upto_seq,
+                                                        int64_t limit) = 0;
+  /// The user's messages with these ids (any order; ids of other users' messages are skipped).
+  virtual Result<std::vector<Message>> messages_by_id(int64_t user_id, const std::vector<int64_t>& ids) = 0;
+  /// The message an import stored under this external id, if any.
+  virtual Result<std::optional<Message>> find_imported_message(int64_t user_id,
+                                                               std::string_view external_id) = 0;
+  /// BM25 search over one user's messages (never another user's). Free text; tokenized here.
+  virtual Result<std::vector<MessageHit>> search_messages(int64_t user_id, std::string_view query,
+                                                          int limit) = 0;
+  /// The next user message of this user opens a new session (cleared by that message's append).
+  virtual Status request_new_session(int64_t user_id) = 0;
+  /// The user with this external id, if known (never creates one).
+  virtual Result<std::optional<User>> find_user(std::string_view external_id) = 0;
+
+  /// Facts of a user, oldest first: active and pending ones, or every version with `all`.
+  virtual Result<std::vector<Fact>> list_facts(int64_t user_id, bool all) = 0;
+  /// Every version of the user's facts with these keys, oldest first ("person" means every person:… key).
+  virtual Result<std::vector<Fact>> facts_for_keys(int64_t user_id, const std::vector<std::string>& keys) = 0;
+  virtual Result<std::optional<Fact>> find_fact(int64_t user_id, int64_t fact_id) = 0;
+  /// Applies fact changes and their audit rows in one transaction; returns the inserted facts.
+  /// A status change of a fact that is not this user's fails the whole call with not_found.
+  virtual Result<std::vector<Fact>> write_facts(int64_t user_id, const std::vector<FactWrite>& writes) = 0;
+  virtual Result<std::vector<AuditEntry>> audit_log(int64_t user_id) = 0;
+  virtual Status append_audit(const AuditEntry& entry) = 0;
+
+  virtual Result<std::optional<Summary>> summary(int64_t user_id) = 0;
+  virtual Status put_summary(const Summary& summary) = 0;
+  virtual Result<std::vector<UsageRow>> usage(int64_t user_id) = 0;
+
+  /// Erases every trace of the user: thread, facts, audit rows about them, summary, usage, keys and
+  /// their index entries, overwriting the freed space (secure delete, FTS merge, WAL checkpoint) so
+  /// nothing of theirs stays readable in the database files. One audit row records that it happened.
+  virtual Status erase_user(int64_t user_id, std::string_view actor) = 0;
 
   /// The id of the knowledge store with this name, created on first use.
   virtual Result<int64_t> ensure_knowledge_store(std::string_view name) = 0;

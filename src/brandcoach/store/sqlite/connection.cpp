@@ -93,9 +93,11 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, in
   sqlite3_busy_timeout(db, busy_timeout_ms);
   sqlite3_extended_result_codes(db, 1);
   // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable (the
-  // acknowledged-message promise), not merely consistent.
+  // acknowledged-message promise), not merely consistent. secure_delete overwrites freed content, so
+  // an erased user's words do not linger in free pages of the file.
   auto status = connection->exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; "
+      "PRAGMA secure_delete=ON;");
   if (!status) return status.error();
   return connection;
 }

@@ -11,8 +11,6 @@
 
 namespace brandcoach::store::sqlite::knowledge {
 
-namespace {
-
 // The query's stems (stopwords left out unless nothing else is left), each once, in order.
 std::vector<std::string> query_terms(std::string_view text) {
   std::vector<std::string> terms = text::content_stems(text);
@@ -31,6 +29,16 @@ std::vector<std::string> query_terms(std::string_view text) {
   }
   return unique;
 }
+
+// Terms -> an FTS5 query that can never be a syntax error: every stem is a quoted term (stems hold
+// letters and digits only), OR-ed.
+std::string fts_query(const std::vector<std::string>& terms) {
+  std::string out;
+  for (const auto& term : terms) out += (out.empty() ? "\"" : " OR \"") + term + '"';
+  return out;
+}
+
+namespace {
 
 // FTS5 scores every row that matches any OR-ed term, so one common term makes a query as slow as
 // its posting list is long. Terms are taken rarest first while the rows they match stay within a
@@ -62,14 +70,6 @@ Result<std::vector<std::string>> affordable_terms(Connection& db, std::vector<st
     kept.push_back(std::move(term));
   }
   return kept;
-}
-
-// Terms -> an FTS5 query that can never be a syntax error: every stem is a quoted term (stems hold
-// letters and digits only), OR-ed.
-std::string fts_query(const std::vector<std::string>& terms) {
-  std::string out;
-  for (const auto& term : terms) out += (out.empty() ? "\"" : " OR \"") + term + '"';
-  return out;
 }
 
 std::string vector_blob(const std::vector<float>& v) {

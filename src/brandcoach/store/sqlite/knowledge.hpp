@@ -7,6 +7,11 @@
 
 namespace brandcoach::store::sqlite::knowledge {
 
+/// The query's stems (stopwords left out unless nothing else is left), each once, in order.
+std::vector<std::string> query_terms(std::string_view text);
+/// Terms -> an FTS5 query that can never be a syntax error (each a quoted term, OR-ed).
+std::string fts_query(const std::vector<std::string>& terms);
+
 Result<int64_t> ensure_store(Connection& db, std::string_view name);
 Result<std::optional<KnowledgeStore>> find_store(Connection& db, std::string_view name);
 Result<std::vector<KnowledgeStore>> list_stores(Connection& db);

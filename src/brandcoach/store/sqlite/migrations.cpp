@@ -159,6 +159,31 @@ CREATE TABLE usage (
     {2, R"sql(
 CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, 'row');
 )sql"},
+    // Memory: imported messages keep their source id, speaker and time text; every message is
+    // searchable by its stems (tier 3 recall); a user can ask for a new session explicitly.
+    // Messages written before this version get their terms from the store on open.
+    {3, R"sql(
+ALTER TABLE messages ADD COLUMN external_id TEXT;
+ALTER TABLE messages ADD COLUMN speaker TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN ts_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN terms TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX messages_by_external_id ON messages (user_id, external_id) WHERE external_id IS NOT NULL;
+ALTER TABLE users ADD COLUMN new_session_requested INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX facts_by_source ON facts (source_message_id);
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+  terms, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts (rowid, terms) VALUES (new.id, new.terms);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, terms) VALUES ('delete', old.id, old.terms);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF terms ON messages BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, terms) VALUES ('delete', old.id, old.terms);
+  INSERT INTO messages_fts (rowid, terms) VALUES (new.id, new.terms);
+END;
+)sql"},
 };
 
 Result<int> current_version(Connection& connection) {

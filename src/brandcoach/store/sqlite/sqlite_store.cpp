@@ -5,7 +5,7 @@
 
 #include "brandcoach/store/sqlite/connection.hpp"
 #include "brandcoach/store/sqlite/knowledge.hpp"
-#include "brandcoach/store/sqlite/knowledge.hpp"
+#include "brandcoach/store/sqlite/memory_tables.hpp"
 #include "brandcoach/store/sqlite/migrations.hpp"
 #include "brandcoach/store/store.hpp"
 #include "brandcoach/text/text.hpp"
@@ -18,26 +18,7 @@ using sqlite::Connection;
 using sqlite::Pool;
 using sqlite::Transaction;
 namespace knowledge = sqlite::knowledge;
-
-Message read_message(sqlite::Statement& stmt) {
-  Message m;
-  m.id = stmt.column_int(0);
-  m.user_id = stmt.column_int(1);
-  m.seq = stmt.column_int(2);
-  m.role = stmt.column_text(3);
-  m.text = stmt.column_text(4);
-  m.assistant = stmt.column_text(5);
-  m.route_json = stmt.column_text(6);
-  m.citations_json = stmt.column_text(7);
-  m.usage_json = stmt.column_text(8);
-  m.created_at = stmt.column_int(9);
-  m.session_no = stmt.column_int(10);
-  return m;
-}
-
-std::string utc_day(int64_t unix_ms) {
-  return iso_time(unix_ms).substr(0, 10);
-}
+namespace thread = sqlite::memory;
 
 class SqliteStore final : public Store {
  public:
@@ -92,49 +73,96 @@ class SqliteStore final : public Store {
 
   Result<Message> append_message(Message message, const std::optional<UsageTally>& usage) override {
     auto db = pool_.acquire();
-    auto tx = Transaction::begin(*db);
-    if (!tx) return tx.error();
-    if (message.created_at == 0) message.created_at = unix_millis();
-    auto insert = db->prepare(
-        "INSERT INTO messages (user_id, seq, role, text, assistant, route_json, citations_json, usage_json, "
-        "created_at, session_no) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE user_id = "
-        "?1), "
-        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id, seq");
-    if (!insert) return insert.error();
-    auto& stmt = **insert;
-    stmt.bind(1, message.user_id)
-        .bind(2, message.role)
-        .bind(3, message.text)
-        .bind(4, message.assistant)
-        .bind(5, message.route_json)
-        .bind(6, message.citations_json)
-        .bind(7, message.usage_json)
-        .bind(8, message.created_at)
-        .bind(9, message.session_no);
-    auto row = stmt.step();
-    if (!row) return row.error();
-    message.id = stmt.column_int(0);
-    message.seq = stmt.column_int(1);
-    if (auto done = stmt.step(); !done) return done.error();
-    if (usage) {
-      if (auto status = add_usage(*db, message.user_id, utc_day(message.created_at), *usage); !status) {
-        return status.error();
-      }
-    }
-    if (auto status = tx->commit(); !status) return status.error();
-    return message;
+    return thread::append_message(*db, std::move(message), usage);
+  }
+
+  Result<std::vector<Message>> append_messages(std::vector<Message> messages) override {
+    auto db = pool_.acquire();
+    return thread::append_messages(*db, std::move(messages));
   }
 
   Result<std::vector<Message>> recent_messages(int64_t user_id, int limit) override {
     auto db = pool_.acquire();
-    auto stmt = db->prepare(
-        "SELECT id, user_id, seq, role, text, assistant, route_json, citations_json, usage_json, created_at, "
-        "session_no FROM messages WHERE user_id = ? ORDER BY seq DESC LIMIT ?");
+    auto stmt = db->prepare(fmt::format("SELECT {} FROM messages WHERE user_id = ? ORDER BY seq DESC LIMIT ?",
+                                        thread::message_columns()));
     if (!stmt) return stmt.error();
     (*stmt)->bind(1, user_id).bind(2, int64_t{limit});
-    auto out = sqlite::collect(**stmt, read_message);
+    auto out = sqlite::collect(**stmt, thread::read_message);
     if (out) std::reverse(out->begin(), out->end());
     return out;
+  }
+
+  Result<std::vector<Message>> messages_between(int64_t user_id, int64_t after_seq, int64_t upto_seq,
+                                                int64_t limit) override {
+    auto db = pool_.acquire();
+    return thread::messages_between(*db, user_id, after_seq, upto_seq, limit);
+  }
+  Result<std::vector<Message>> messages_by_id(int64_t user_id, const std::vector<int64_t>& ids) override {
+    auto db = pool_.acquire();
+    return thread::messages_by_id(*db, user_id, ids);
+  }
+  Result<std::optional<Message>> find_imported_message(int64_t user_id,
+                                                       std::string_view external_id) override {
+    auto db = pool_.acquire();
+    return thread::find_imported_message(*db, user_id, external_id);
+  }
+  Result<std::vector<MessageHit>> search_messages(int64_t user_id, std::string_view query,
+                                                  int limit) override {
+    auto db = pool_.acquire();
+    return thread::search_messages(*db, user_id, query, limit);
+  }
+  Status request_new_session(int64_t user_id) override {
+    auto db = pool_.acquire();
+    auto stmt = db->prepare("UPDATE users SET new_session_requested = 1 WHERE id = ?");
+    if (!stmt) return stmt.error();
+    return (*stmt)->bind(1, user_id).run();
+  }
+  Result<std::optional<User>> find_user(std::string_view external_id) override {
+    auto db = pool_.acquire();
+    auto user = find_user(*db, external_id);
+    if (!user) return user.error();
+    if (user->id == 0) return std::optional<User>{};
+    return std::optional<User>{std::move(*user)};
+  }
+  Result<std::vector<Fact>> list_facts(int64_t user_id, bool all) override {
+    auto db = pool_.acquire();
+    return thread::list_facts(*db, user_id, all);
+  }
+  Result<std::vector<Fact>> facts_for_keys(int64_t user_id, const std::vector<std::string>& keys) override {
+    auto db = pool_.acquire();
+    return thread::facts_for_keys(*db, user_id, keys);
+  }
+  Result<std::optional<Fact>> find_fact(int64_t user_id, int64_t fact_id) override {
+    auto db = pool_.acquire();
+    return thread::find_fact(*db, user_id, fact_id);
+  }
+  Result<std::vector<Fact>> write_facts(int64_t user_id, const std::vector<FactWrite>& writes) override {
+    auto db = pool_.acquire();
+    return thread::write_facts(*db, user_id, writes);
+  }
+  Result<std::vector<AuditEntry>> audit_log(int64_t user_id) override {
+    auto db = pool_.acquire();
+    return thread::audit_log(*db, user_id);
+  }
+  Status append_audit(const AuditEntry& entry) override {
+    auto db = pool_.acquire();
+    return thread::append_audit(*db, entry);
+  }
+  Result<std::optional<Summary>> summary(int64_t user_id) override {
+    auto db = pool_.acquire();
+    return thread::summary(*db, user_id);
+  }
+  Status put_summary(const Summary& summary) override {
+    auto db = pool_.acquire();
+    return thread::put_summary(*db, summary);
+  }
+  Result<std::vector<UsageRow>> usage(int64_t user_id) override {
+    auto db = pool_.acquire();
+    return thread::usage(*db, user_id);
+  }
+  Status erase_user(int64_t user_id, std::string_view actor) override {
+    auto db = pool_.acquire();
+    return thread::erase_user(*db, user_id, actor);
   }
 
   Result<int64_t> message_count(int64_t user_id) override {
@@ -206,33 +234,17 @@ class SqliteStore final : public Store {
  private:
   // A user with id 0 means "not found"; errors are errors.
   static Result<User> find_user(Connection& db, std::string_view external_id) {
-    auto stmt =
-        db.prepare("SELECT id, external_id, display_name, role, created_at FROM users WHERE external_id = ?");
+    auto stmt = db.prepare(
+        "SELECT id, external_id, display_name, role, created_at, new_session_requested FROM users "
+        "WHERE external_id = ?");
     if (!stmt) return stmt.error();
     (*stmt)->bind(1, external_id);
     auto row = (*stmt)->step();
     if (!row) return row.error();
     if (!*row) return User{};
     auto& s = **stmt;
-    return User{s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_int(4)};
-  }
-
-  static Status add_usage(Connection& db, int64_t user_id, const std::string& day, const UsageTally& usage) {
-    auto stmt = db.prepare(
-        "INSERT INTO usage (user_id, day, assistant, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, "
-        "?, ?, ?) "
-        "ON CONFLICT (user_id, day, assistant) DO UPDATE SET input_tokens = input_tokens + "
-        "excluded.input_tokens, "
-        "output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd");
-    if (!stmt) return stmt.error();
-    (*stmt)
-        ->bind(1, user_id)
-        .bind(2, day)
-        .bind(3, usage.assistant)
-        .bind(4, usage.input_tokens)
-        .bind(5, usage.output_tokens)
-        .bind(6, usage.cost_usd);
-    return (*stmt)->run();
+    return User{s.column_int(0),  s.column_text(1), s.column_text(2),
+                s.column_text(3), s.column_int(4),  s.column_int(5) != 0};
   }
 
   Pool pool_;
@@ -258,6 +270,7 @@ Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options) {
     if (!connection) return connection.error();
     if (i == 0) {
       if (auto version = sqlite::migrate(**connection); !version) return version.error();
+      if (auto status = thread::index_unindexed_messages(**connection); !status) return status.error();
     }
     connections.push_back(std::move(connection).value());
   }

@@ -1,0 +1,962 @@
+// The offline fact extractor. Each rule is a trigger pattern (RE2: linear time, no backtracking,
+// so a hostile message cannot make it slow) whose first capture is where the value starts; a value
+// shape (money, date, count, phrase, list, name) then decides where it ends. Guards run per clause:
+// a clause about someone else, a hypothetical or the past states no fact of the user's.
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <re2/re2.h>
+
+#include "brandcoach/memory/memory.hpp"
+
+namespace brandcoach::memory {
+
+namespace {
+
+enum class Shape { money, date, count, phrase, list, proper };
+
+struct RuleSpec {
+  const char* key;
+  const char* pattern;  // group 1 captures the value (or where it starts)
+  Shape shape;
+  double confidence;
+  Cue cue = Cue::plain;
+  size_t max_words = 8;
+  bool clause_guards = true;  // skip clauses about third parties, hypotheticals, the past
+};
+
+// Value shapes, spelled once.
+#define BC_MONEY                                                                                                    \
+  "((?:(?:us|a|au|c|ca|nz|r|s)?\\$|€|£|¥|₹|₦|₱|usd ?|eur ?|gbp ?|inr ?|rs\\.? ?|ngn ?|aud ?|chf ?|zar ?)" \
+  " ?\\d[\\d,]*(?:\\.\\d+)?(?:k|m)?\\b(?: ?(?:usd|eur|gbp|aud|inr|cad))?|\\d[\\d,]*(?:\\.\\d+)?(?:k|m)? ?"          \
+  "(?:dollars|bucks|euros?|pounds|quid|rupees|naira|reais|rand|pesos|francs|usd|eur|gbp|aud|€|£))"
+#define BC_MONTH                                                                                         \
+  "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
+  "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+#define BC_DAY "\\d{1,2}(?:st|nd|rd|th)?"
+#define BC_DATE                                                                            \
+  "((?:the )?" BC_DAY " (?:of )?" BC_MONTH "\\.?(?:,? \\d{4})?|" BC_MONTH "\\.? " BC_DAY   \
+  "\\b(?:,? \\d{4})?|"                                                                     \
+  "(?:early|mid|late|end of|the end of|beginning of|the start of|start of) ?-?" BC_MONTH   \
+  "(?: \\d{4})?|" BC_MONTH                                                                 \
+  " \\d{4}|\\d{4}-\\d{2}-\\d{2}|\\d{1,2}[/.]\\d{1,2}(?:[/.]\\d{2,4})?|q[1-4](?: \\d{4})?|" \
+  "(?:this|next) (?:spring|summer|autumn|fall|winter|month|year|week|quarter)|"            \
+  "(?:spring|summer|autumn|fall|winter) \\d{4}|the " BC_DAY "\\b|" BC_MONTH "\\b)"
+#define BC_COUNT \
+  "(\\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty)"
+#define BC_WE "(?:we|we're|we are|we've|we have|our|i|i'm|im|i am|i've|my|us)"
+
+const RuleSpec kRules[] = {
+    // Price of what the user sells.
+    {"price",
+     "(?i)\\b(?:price[ds]?|pricing|charg(?:e|es|ing)|cost(?:s|ing)?|fee|sell(?:s|ing)?(?: \\w+){0,3} "
+     "(?:for|at)|"
+     "retail(?:s|ing)? (?:for|at)|go(?:es)? for|rate is|priced at|plans? (?:is|are|at|costs?|start)|"
+     "subscription|membership|tier|per (?:month|session|class|hour))\\b[^.!?]{0,60}?" BC_MONEY,
+     Shape::money, 0.85},
+    {"price",
+     "(?i)" BC_MONEY "(?: ?(?:/|per|a|an|each) ?(?:month|mo|year|yr|week|hour|hr|session|class|box|bag|unit|"
+     "seat|user|person|piece|night|visit|lesson|bottle|pack|order|cake|loaf|candle|kg|treatment|groom|head))",
+     Shape::money, 0.75},
+    {"price",
+     "(?i)\\b(?:up|down|raised|raising|raise|increase|increasing|bump|bumping|bumped|putting|put|lowering|"
+     "lowered|dropping|dropped|drop|reduce|reducing|reduced|cut|cutting|moving|moved|change|changing|changed)"
+     "(?: [\\w'-]+){0,4}? to " BC_MONEY,
+     Shape::money, 0.85, Cue::correction},
+    {"price", "(?i)\\b(?:is|are|at|costs?|=)(?: now| only| just)? " BC_MONEY, Shape::money, 0.65},
+    // Budget.
+    {"budget", "(?i)\\bbudget\\b[^.!?]{0,40}?" BC_MONEY, Shape::money, 0.9},
+    {"budget",
+     "(?i)" BC_MONEY "[^.!?]{0,25}\\b(?:budget|to spend|for marketing|on marketing|for ads|on ads)\\b",
+     Shape::money, 0.85},
+    {"budget",
+     "(?i)\\b(?:spend|spending|set aside|allocated?|invest(?:ing)?)\\b[^.!?]{0,25}?" BC_MONEY
+     "[^.!?]{0,30}\\b(?:marketing|ads|advertising|brand|branding|campaign|a month|per month|monthly|quarter)",
+     Shape::money, 0.75},
+    // Team size.
+    {"team_size", "(?i)\\bteam of " BC_COUNT "\\b", Shape::count, 0.9},
+    {"team_size",
+     "(?i)\\b" BC_COUNT " (?:(?:full[- ]time|part[- ]time|permanent) )?(?:people|employees|staff|"
+     "person team|people team|team members|members of staff|of us|staffers|workers|"
+     "stylists|groomers|bakers|developers|devs|engineers|consultants|instructors|teachers|baristas|"
+     "chefs|plumbers|accountants|designers|techs|technicians|tutors|guys|crew|hands|coaches|trainers|"
+     "therapists|nurses|drivers|cooks|servers|sales ?people|reps|contractors|freelancers|"
+     "people total|in total|total|all told|including me|incl\\.? me)\\b",
+     Shape::count, 0.8},
+    {"team_size", "(?i)\\b(?:headcount|team size)(?: is| of|:|'s)? (?:now |about |around )?" BC_COUNT "\\b",
+     Shape::count, 0.9},
+    {"team_size", "(?i)\\b(?:grown|grew|expanded|gone up|went up|down|shrunk) to " BC_COUNT "\\b",
+     Shape::count, 0.9, Cue::correction},
+    {"team_size", "(?i)\\b(?:we're|we are|there are|there's) " BC_COUNT " of us\\b", Shape::count, 0.9},
+    {"team_size",
+     "(?i)\\b(?:we're|we are|were|we're now|we are now) " BC_COUNT " (?:now|people|strong|in total|total)\\b",
+     Shape::count, 0.85},
+    {"team_size",
+     "(?i)\\b(just me|only me|me, myself and i|solo founder|one-person|one person business|a one-woman|"
+     "a one-man|a team of one)\\b",
+     Shape::phrase, 0.8, Cue::plain, 4},
+    // Launch date.
+    {"launch_date",
+     "(?i)\\b(?:launch\\w*|go(?:ing|es)? live|go-live|open(?:ing|s)?(?: day)?|release\\w*|debut\\w*|"
+     "kick(?:ing)? off|start(?:ing)? selling|grand opening|ship(?:ping)?)\\b[^.!?]{0,45}?\\b" BC_DATE,
+     Shape::date, 0.85},
+    {"launch_date",
+     "(?i)\\b(?:pushed|moved|postponed|delayed|slipped|slipping|rescheduled|bumped|shifted|brought "
+     "forward|pulled forward)(?: \\w+){0,3}? (?:to|until|till|for) " BC_DATE,
+     Shape::date, 0.85, Cue::correction},
+    {"launch_date",
+     "(?i)\\b(?:new date|new launch date|launch date|go-live date|opening date|release date)"
+     "(?: is| set| now)?:? " BC_DATE,
+     Shape::date, 0.9},
+    {"launch_date",
+     "(?i)\\b(?:now|instead) (?:starting|start|launching|opening|going live|kicking off|happening|on)"
+     "(?: on| in)? " BC_DATE,
+     Shape::date, 0.85, Cue::correction},
+    // Dated events other than the launch: "the gala is on October 12", "teacher training begins Sept 9".
+    {"events",
+     "(?i)\\b(?:is|are|will be|starts?|starting|begins?|beginning|happens?|happening|kicks? off|scheduled|"
+     "set|planned|takes place|runs?|due|booked)(?: for| on| in| from)? " BC_DATE,
+     Shape::date, 0.8},
+    // Location.
+    {"location", "(?i)\\b(?:based|located|headquartered|situated)(?: \\w+)? (?:in|out of) ([^.!?;]+)",
+     Shape::proper, 0.9, Cue::plain, 4},
+    {"location", "(?i)\\b(?:relocated|moved|moving|relocating)(?: \\w+){0,2} to ([^.!?;]+)", Shape::proper,
+     0.9, Cue::correction, 4},
+    {"location",
+     "(?i)\\b(?:i live|we live|i'm|im|i am|we're|we are|i work|we work|operate|operating|our "
+     "(?:shop|studio|office|store|salon|bakery|cafe|clinic|gym|workshop) is) (?:\\w+ )?(?:in|out of) "
+     "([^.!?;]+)",
+     Shape::proper, 0.7, Cue::plain, 4},
+    {"location", "(?i)\\b(?:i'm|im|i am|we're|we are) from ([^.!?;]+)", Shape::proper, 0.5, Cue::plain, 3},
+    {"location",
+     "(?i)\\b(?:business|bizness|biz|company|shop|studio|practice|firm|brewery|bakery|store|salon|clinic|"
+     "agency|startup|truck|cafe|gym|office|workshop|co\\.?)(?: \\w+)? (?:in|out of|based in) ([^.!?;]+)",
+     Shape::proper, 0.75, Cue::plain, 4},
+    {"location", "\\b([A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?)-based\\b", Shape::proper, 0.8, Cue::plain, 3},
+    // Company name.
+    {"company",
+     "(?i)\\b(?:my|our) (?:\\w+ ){0,2}(?:company|business|shop|brand|studio|startup|start-up|bakery|firm|"
+     "agency|store|salon|practice|cafe|café|restaurant|brewery|label|venture|clinic|gym|boutique|app|truck|"
+     "product|platform|service|consultancy|charity|nonprofit|non-profit|organi[sz]ation)(?: name)? "
+     "(?:is |was |will be )?(?:called|named) ([^.!?;]+)",
+     Shape::proper, 0.9, Cue::plain, 5},
+    {"company",
+     "(?i)\\b(?:i|we) (?:run|own|have|started|founded|co-founded|opened|launched|manage) "
+     "(?:a|an|my|our|this) "
+     "(?:[\\w-]+ ){0,4}(?:called|named) ([^.!?;]+)",
+     Shape::proper, 0.9, Cue::plain, 5},
+    {"company", "(?i)\\b(?:we're|we are|it's|its|we'll be|we will be) (?:called|named|trading as) ([^.!?;]+)",
+     Shape::proper, 0.85, Cue::plain, 5},
+    {"company",
+     "(?i)\\b(?:renamed|rebranded|rebranding|renaming|changed (?:our|the|my) (?:business |company |shop "
+     "|brand |firm )?"
+     "name|changing (?:our|the|my) name|(?:will|we'll|going to) trade|trading going forward|new name)"
+     "(?: \\w+){0,4}? (?:to|as|is|will be|:) ([^.!?;]+)",
+     Shape::proper, 0.95, Cue::correction, 5},
+    {"company",
+     "\\b(?i:we're|we are|it's now|its now|we're now|we are now) ([A-Z][\\w&'-]+(?: [A-Z][\\w&'-]+){0,2}) "
+     "(?i:now)\\b",
+     Shape::proper, 0.85, Cue::correction, 4, false},
+    {"company",
+     "(?i)\\b(?:my|our) (?:company|business|shop|brand|studio|startup|firm|agency|store|salon|practice) "
+     "name is ([^.!?;]+)",
+     Shape::proper, 0.9, Cue::plain, 5},
+    {"company", "\\b(?i:(?:i|we) (?:run|own|founded|started|co-founded|manage)) ([A-Z][^.!?;]+)",
+     Shape::proper, 0.7, Cue::plain, 5, true},
+    {"company",
+     "\\b(?i:(?:founder|co-founder|cofounder|owner|ceo|managing partner|partner|director|md|head) (?:of|at)) "
+     "([A-Z][^.!?;]+)",
+     Shape::proper, 0.8, Cue::plain, 5, false},
+    // Role.
+    {"role",
+     "(?i)\\b(?:i'm|im|i am|i work as|my role is|my title is|as) (?:the |an? )?((?:co-?founder|founder|owner|"
+     "ceo|cto|coo|cmo|managing director|director|head of \\w+|marketing manager|manager|"
+     "sole trader|president|partner|lead \\w+|chief \\w+ officer)(?:(?: and| &|,|/) (?:co-?founder|founder|"
+     "owner|ceo|head \\w+|lead \\w+|director))?)\\b",
+     Shape::phrase, 0.85, Cue::plain, 6, false},
+    // Industry.
+    {"industry",
+     "(?i)\\b(?:in|work in|operate in) the ([\\w -]{3,40}?) (?:industry|sector|space|market|niche|trade)\\b",
+     Shape::phrase, 0.85, Cue::plain, 5},
+    {"industry",
+     "(?i)\\b(?:we're|we are|i'm|im|i am|i run|we run|i own|we own|it's|it is)(?: just)? (?:an?|one) "
+     "(?:small |tiny |little |local |new |independent |family-run |family )?((?:[\\w-]+ ){0,3}[\\w-]+?) "
+     "(?:company|business|startup|brand|agency|studio|shop|firm|practice|consultancy|service|"
+     "brewery|bakery|salon|label|cafe|store|clinic|app)\\b",
+     Shape::phrase, 0.7, Cue::plain, 4},
+    // Target market.
+    {"target_market",
+     "(?i)\\b(?:target|ideal|main|core|typical|primary|key)(?: \\w+)? (?:customers?|clients?|"
+     "audiences?|markets?|buyers?|users?|demographic|persona)(?: (?:is|are|would be|will be|:))"
+     "(?: mostly| mainly| probably)? ([^.!?;]+)",
+     Shape::phrase, 0.85, Cue::plain, 12},
+    {"target_market",
+     "(?i)\\b(?:we sell to|we serve|we cater to|i sell to|i serve|selling to|aimed at|targeting|"
+     "we target|i target|our customers are|my customers are|our clients are|my clients are|"
+     "our audience is|my audience is|we're for|it's for|built for|designed for)(?: mostly| mainly)? "
+     "([^.!?;]+)",
+     Shape::phrase, 0.8, Cue::plain, 12},
+    {"target_market",
+     "(?i)\\b(?:who (?:i|we) serve|who (?:i|we) sell to|who (?:i|we) work with|my clients|our clients|"
+     "my customers|our customers)\\s*: ?([^.!?;]+)",
+     Shape::phrase, 0.85, Cue::plain, 12},
+    {"target_market",
+     "(?i)\\b(?:i|we) (?:mainly |mostly |only |now |really )?(?:work with|help|coach|teach|train|"
+     "cater to|focus on|specialise in|specialize in|sell mostly to|work mostly with) ([^.!?;]+)",
+     Shape::phrase, 0.7, Cue::plain, 12},
+    // Competitors.
+    {"competitors",
+     "(?i)\\b(?:competitors?|competition|comps|rivals?|competitive set|comp set|competitive landscape)(?: "
+     "\\w+){0,3}?(?: (?:are|is|include|would be|"
+     "i'm looking at|we're looking at)|:)(?: mainly| mostly| probably| really)? ([^.!?;]+)",
+     Shape::list, 0.85, Cue::plain, 10, false},
+    {"competitors",
+     "(?i)\\b(?:compete|competing|up against|going up against|go up against|fighting|competes)"
+     "(?: directly| mainly| mostly| most)? (?:with|against)? ?([^.!?;]+)",
+     Shape::list, 0.8, Cue::plain, 10, false},
+    {"competitors",
+     "(?i)\\b(?:new|another|a new|also a) (?:competitor|rival)(?: \\w+){0,2} (?:is|called|named|:) "
+     "([^.!?;]+)",
+     Shape::list, 0.85, Cue::plain, 6, false},
+    {"competitors",
+     "([A-Z][\\w'&.-]*(?: [A-Z][\\w'&.-]*){0,3}) (?i:(?:is|are) (?:our|my) (?:\\w+ )?(?:main |biggest |"
+     "closest |direct |only )?(?:competitors?|rivals?|competition))\\b",
+     Shape::list, 0.85, Cue::plain, 4, false},
+    // Brand values, personality, USP.
+    {"values",
+     "(?i)\\b(?:core |brand |company |our |my )values?(?: \\w+){0,3}?(?: (?:are|is|include|would be|"
+     "i'd say|we'd say|i would say)|:)(?: basically)? ([^.!?;]+)",
+     Shape::list, 0.85, Cue::plain, 12, false},
+    {"values", "(?i)\\bwe (?:value|stand for|believe in) ([^.!?;]+)", Shape::list, 0.75, Cue::plain, 10,
+     false},
+    {"personality",
+     "(?i)\\b(?:brand )?(?:personality|tone|voice|vibe)(?: \\w+){0,2}?(?: (?:is|are|should be|would be|"
+     "feels)|:)(?: like)? ([^.!?;]+)",
+     Shape::list, 0.8, Cue::plain, 10, false},
+    {"personality",
+     "(?i)\\b(?:our whole thing is|we're all about|we are all about|our vibe is|our brand is|"
+     "the brand should feel|we want to come across as|we want to feel|brand words are|three words are|"
+     "described as)(?: basically)? ([^.!?;]+)",
+     Shape::list, 0.75, Cue::plain, 10, false},
+    {"usp",
+     "(?i)\\b(?:what makes (?:us|me|our \\w+|it) (?:different|unique|special|stand out)|(?:our|my) "
+     "(?:usp|unique selling (?:point|proposition)|differentiator|edge|secret sauce|x factor)|what sets us "
+     "apart|the thing that sets us apart|our point of difference)(?: is|:|,)(?: that)? ([^.!?;]+)",
+     Shape::phrase, 0.9, Cue::plain, 20, false},
+    {"usp", "(?i)\\b(?:unlike (?:other|most|the other|our)[^,]{0,40}, (?:we|i) )([^.!?;]+)", Shape::phrase,
+     0.75, Cue::plain, 20, false},
+    {"usp", "(?i)\\b(?:we're|we are|i'm|i am) the only (?:one|ones|\\w+)? ?(?:that|who|in|to) ([^.!?;]+)",
+     Shape::phrase, 0.8, Cue::plain, 20, false},
+    // Preferences.
+    {"communication_style",
+     "(?i)\\b((?:keep|make) (?:it|answers|things|replies|your answers|responses)(?: \\w+)? "
+     "(?:short|brief|concise|simple|practical|casual|detailed)[^.!?;]{0,30})",
+     Shape::phrase, 0.9, Cue::plain, 10, false},
+    {"communication_style",
+     "(?i)\\bi (?:prefer|like|want|love|need|learn best with) ((?:short|brief|concise|"
+     "bullet|bulleted|step-by-step|detailed|long|plain|simple|direct|practical|quick|"
+     "numbered|lots of|concrete|real|actionable)[^.!?;]{0,40})",
+     Shape::phrase, 0.85, Cue::plain, 10, false},
+    {"communication_style",
+     "(?i)\\b((?:please )?(?:no jargon|no fluff|be (?:direct|blunt|brief|concise|honest)|"
+     "bullet points(?: please)?|skip the (?:theory|fluff)|straight to the point))",
+     Shape::phrase, 0.85, Cue::plain, 8, false},
+    {"priorities",
+     "(?i)\\b(?:top |main |number one |first |biggest )?priority(?: right now| this \\w+)?"
+     "(?: is|:) ([^.!?;]+)",
+     Shape::phrase, 0.8, Cue::plain, 12, false},
+    // Goals and challenges.
+    {"goals",
+     "(?i)\\b(?:goal|aim|objective|target|ambition|dream)s?(?: for [\\w ]{1,20})? (?:is|are|:)(?: to)? "
+     "([^.!?;]+)",
+     Shape::phrase, 0.85, Cue::plain, 16, false},
+    {"goals",
+     "(?i)\\b(?:we want to|i want to|we'd love to|i'd love to|we're aiming to|we aim to|i aim to|hoping to|"
+     "we hope to|i hope to|trying to get to|we need to reach|we're hoping to|i'm hoping to|we are hoping to) "
+     "((?:hit|reach|get|grow|double|triple|sell|open|become|be|build|make|land|sign|win|expand|raise|earn|"
+     "generate|save|serve)[^.!?;]+)",
+     Shape::phrase, 0.7, Cue::plain, 14, false},
+    {"challenges",
+     "(?i)\\b(?:biggest |main |real |key |major |current )?(?:challenge|problem|issue|struggle|"
+     "headache|pain point|bottleneck|weakness)(?:s)?(?: right now| at the moment)? (?:is|are|:)"
+     "(?: that)? ([^.!?;]+)",
+     Shape::phrase, 0.85, Cue::plain, 16, false},
+    {"challenges",
+     "(?i)\\b(?:we|i) (?:struggle|are struggling|am struggling|'re struggling|keep struggling|"
+     "have trouble|can't seem|cannot seem|find it hard) (?:with |to )?([^.!?;]+)",
+     Shape::phrase, 0.8, Cue::plain, 16, false},
+    // Decisions, rejected options, plans.
+    {"decisions",
+     "(?i)\\b(?:we|i)(?:'ve| have)? (?:decided|agreed|chosen|chose|picked|settled on|went with|"
+     "landed on|opted for|committed to|finalised|finalized|locked in)(?: to| on)? ([^.!?;]+)",
+     Shape::phrase, 0.85, Cue::plain, 14, false},
+    {"decisions", "(?i)\\b(?:we're|we are|i'm|i am) (?:going with|sticking with|going ahead with) ([^.!?;]+)",
+     Shape::phrase, 0.85, Cue::plain, 14, false},
+    {"rejected",
+     "(?i)\\b(?:we|i)(?:'ve| have)? (?:dropped|ruled out|decided against|rejected|scrapped|ditched|"
+     "abandoned|killed|shelved|passed on|said no to)(?: the idea of)? ([^.!?;]+)",
+     Shape::phrase, 0.85, Cue::plain, 12, false},
+    {"rejected",
+     "(?i)\\b(?:we're|we are|i'm|i am) (?:dropping|ditching|stopping|phasing out|getting out of|"
+     "walking away from|saying no to) ([^.!?;]+)",
+     Shape::phrase, 0.85, Cue::plain, 12, false},
+    {"rejected", "(?i)\\b(?:get|got|getting) out of ([^.!?;]+)", Shape::phrase, 0.75, Cue::plain, 12, false},
+    {"rejected",
+     "(?i)\\b(?:we're|we are|i'm|i am) not (?:going|doing|going to do|going ahead) with ([^.!?;]+)",
+     Shape::phrase, 0.8, Cue::plain, 12, false},
+    {"plans", "(?i)\\b(?:we're|we are|i'm|i am|we|i) (?:planning|plan|intend|intending|going) to ([^.!?;]+)",
+     Shape::phrase, 0.7, Cue::plain, 14, false},
+    {"plans",
+     "(?i)\\b(?:next (?:month|year|quarter|spring|summer|week)|later this year|in the new year),? "
+     "(?:we|i)(?:'ll| will| want to| plan to)? ([^.!?;]+)",
+     Shape::phrase, 0.75, Cue::plain, 14, false},
+    // Projects.
+    {"projects",
+     "(?i)\\b(?:working on|building|developing|putting together|launching) (?:a |an |our |my )?(?:new )?"
+     "((?:[\\w'-]+ ){0,4}(?:project|app|course|podcast|campaign|collection|line|range|product|book|"
+     "newsletter|website|programme|program|series|menu|workshop))\\b",
+     Shape::phrase, 0.75, Cue::plain, 8, false},
+    {"projects", "(?i)\\b(?:project|campaign|collection|course|podcast) (?:called|named) ([^.!?;]+)",
+     Shape::proper, 0.85, Cue::plain, 5, false},
+};
+
+#undef BC_WE
+
+// Words that end a phrase value: the next clause starts.
+constexpr std::array<std::string_view, 44> kBoundaryWords = {
+    "and",  "but",  "so",   "because", "which", "who",    "where", "since",  "though", "although", "while",
+    "if",   "when", "as",   "that's",  "it's",  "right",  "just",  "anyway", "btw",    "lol",      "haha",
+    "also", "then", "plus", "thanks",  "thank", "please", "can",   "could",  "would",  "should",   "how",
+    "what", "any",  "do",   "does",    "is",    "are",    "was",   "we",     "i"};
+
+bool is_boundary(std::string_view word) {
+  std::string w;
+  for (const char c : word) w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
+  return std::find(kBoundaryWords.begin(), kBoundaryWords.end(), w) != kBoundaryWords.end();
+}
+
+std::string_view trim(std::string_view s) {
+  const auto junk = [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '"' || c == '\'' || c == ':' ||
+           c == '-' || c == '(' || c == ')' || c == '*' || c == '_';
+  };
+  while (!s.empty() && junk(s.front())) s.remove_prefix(1);
+  while (!s.empty() && (junk(s.back()) || s.back() == '.')) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> split_words(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    while (pos < s.size() && s[pos] == ' ') ++pos;
+    size_t end = s.find(' ', pos);
+    if (end == std::string_view::npos) end = s.size();
+    if (end > pos) out.push_back(s.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+// A phrase value: words up to a clause boundary (a boundary word after the first, or a word that
+// ends with a comma/paren), at most `max_words`.
+std::string phrase_value(std::string_view raw, size_t max_words, bool stop_at_comma) {
+  const auto all = split_words(raw);
+  if (!all.empty() && is_boundary(all.front())) return {};  // "…we serve are mostly…": no value here
+  std::string out;
+  size_t taken = 0;
+  for (auto word : split_words(raw)) {
+    if (taken > 0 && is_boundary(word)) break;
+    if (word.front() == '(' && taken > 0) break;
+    if (taken >= max_words) break;
+    const bool ends_clause = word.back() == ',' || word.back() == ')' || word.back() == ':';
+    out += (out.empty() ? "" : " ") + std::string(word);
+    ++taken;
+    if (ends_clause && stop_at_comma) break;
+  }
+  return std::string(trim(out));
+}
+
+// A proper-noun value ("Leeds", "Brightside Bakery", "São Paulo, Brazil"): for text written with
+// capitals, the capitalised run (allowing "of", "&", "de"); otherwise a short phrase.
+std::string proper_value(std::string_view raw, size_t max_words) {
+  const auto words = split_words(raw);
+  if (words.empty()) return {};
+  bool any_capital = false;
+  for (const auto& w : words) any_capital |= std::isupper(static_cast<unsigned char>(w.front())) != 0;
+  const bool starts_lower =
+      std::islower(static_cast<unsigned char>(words.front().front())) != 0 && words.front() != "the";
+  if (!any_capital || starts_lower) return phrase_value(raw, std::min<size_t>(max_words, 3), true);
+  std::string out;
+  size_t taken = 0;
+  for (size_t i = 0; i < words.size() && taken < max_words; ++i) {
+    std::string_view w = words[i];
+    if (i == 0 && (w == "the" || w == "The")) {
+      out = std::string(w);
+      continue;
+    }
+    const bool capital = std::isupper(static_cast<unsigned char>(w.front())) ||
+                         std::isdigit(static_cast<unsigned char>(w.front())) ||
+                         static_cast<unsigned char>(w.front()) >= 0x80 || w.front() == '"' ||
+                         w.front() == '\'';
+    const bool joiner =
+        (w == "of" || w == "&" || w == "de" || w == "do" || w == "da" || w == "and" || w == "on") &&
+        i + 1 < words.size() && std::isupper(static_cast<unsigned char>(words[i + 1].front()));
+    if (!capital && !joiner) break;
+    out += (out.empty() ? "" : " ") + std::string(w);
+    ++taken;
+    if (w.back() == ',' || w.back() == ')') {
+      // "Porto, Portugal": keep one more capitalised word group after a comma.
+      if (w.back() == ',' && i + 1 < words.size() &&
+          std::isupper(static_cast<unsigned char>(words[i + 1].front())) && taken < max_words &&
+          !is_boundary(words[i + 1])) {
+        continue;
+      }
+      break;
+    }
+  }
+  std::string value(trim(out));
+  if (value == "the" || value == "The") return {};
+  return value;
+}
+
+// "Acme, Bolt & Co and Zephyr" -> three values.
+std::vector<std::string> list_values(std::string_view raw, size_t max_words) {
+  std::string phrase;
+  size_t taken = 0;
+  for (auto word : split_words(raw)) {
+    if (taken >= max_words) break;
+    std::string lowered;
+    for (const char c : word) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool joiner = lowered == "and" || lowered == "or" || lowered == "&" || lowered == "plus";
+    if (!joiner && taken > 0 && is_boundary(word)) break;
+    phrase += (phrase.empty() ? "" : " ") + std::string(word);
+    ++taken;
+  }
+  std::vector<std::string> out;
+  std::string current;
+  auto flush = [&] {
+    auto value = trim(current);
+    // Drop leading articles/possessives: "the local chains" stays, "and Zephyr" -> "Zephyr".
+    for (std::string_view lead : {"and ", "or ", "plus ", "& ", "also "}) {
+      if (value.size() > lead.size() && value.substr(0, lead.size()) == lead)
+        value.remove_prefix(lead.size());
+    }
+    value = trim(value);
+    if (!value.empty() && value.size() <= 80) out.emplace_back(value);
+    current.clear();
+  };
+  for (auto word : split_words(phrase)) {
+    std::string lowered;
+    for (const char c : word) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lowered == "and" || lowered == "or" || lowered == "&" || lowered == "plus" || lowered == "/") {
+      flush();
+      continue;
+    }
+    const bool comma = word.back() == ',';
+    current += (current.empty() ? "" : " ") + std::string(comma ? word.substr(0, word.size() - 1) : word);
+    if (comma) flush();
+  }
+  flush();
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Curly quotes and dashes to ASCII so patterns see one spelling.
+std::string normalise(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  for (size_t i = 0; i < message.size(); ++i) {
+    const auto rest = message.substr(i);
+    if (rest.starts_with("\u2019") || rest.starts_with("\u2018")) {
+      out += '\'';
+      i += 2;
+    } else if (rest.starts_with("\u201c") || rest.starts_with("\u201d")) {
+      out += '"';
+      i += 2;
+    } else if (rest.starts_with("\u2013") || rest.starts_with("\u2014")) {
+      out += ", ";
+      i += 2;
+    } else if (message[i] == '\n' && i + 2 < message.size() &&
+               (message.substr(i + 1, 2) == "- " || message.substr(i + 1, 2) == "* ")) {
+      // A bullet list reads as one comma-separated sentence: "Competitors: - A - B" -> "Competitors: A, B".
+      const bool after_colon = !out.empty() && (out.back() == ':' || out.back() == ' ');
+      out += after_colon ? " " : ", ";
+      i += 2;
+    } else if (message[i] == '\n' || message[i] == '\t') {
+      out += ". ";
+    } else {
+      out += message[i];
+    }
+  }
+  return out;
+}
+
+// Sentences: split at . ! ? ; followed by a space (not inside "$12.50" or "Dr. Lee"-like tokens,
+// which have no space after the dot or are followed by a capitalised name we accept losing).
+std::vector<std::string> sentences(std::string_view text) {
+  std::vector<std::string> out;
+  std::string current;
+  for (size_t i = 0; i < text.size(); ++i) {
+    current += text[i];
+    const char c = text[i];
+    if ((c == '.' || c == '!' || c == '?' || c == ';') && (i + 1 == text.size() || text[i + 1] == ' ')) {
+      const bool abbreviation =
+          c == '.' && current.size() >= 3 &&
+          (current.ends_with("Dr.") || current.ends_with("Mr.") || current.ends_with("Ms.") ||
+           current.ends_with("St.") || current.ends_with("Mrs.") || current.ends_with("vs."));
+      if (!abbreviation) {
+        out.push_back(std::move(current));
+        current.clear();
+      }
+    }
+  }
+  if (!trim(current).empty()) out.push_back(std::move(current));
+  return out;
+}
+
+// Words between a thing and its price or date that are not part of its name.
+bool is_linking_word(std::string_view word) {
+  static constexpr std::string_view kWords[] = {
+      "is",         "are",      "was",       "will",      "be",          "costs",     "cost",    "costing",
+      "goes",       "go",       "for",       "at",        "sells",       "sell",      "selling", "priced",
+      "now",        "only",     "just",      "like",      "about",       "around",    "roughly", "charge",
+      "charges",    "charging", "we",        "i",         "we'll",       "it's",      "it",      "would",
+      "to",         "price",    "pricing",   "rate",      "fee",         "set",       "up",      "starts",
+      "start",      "starting", "from",      "currently", "bumped",      "raised",    "moved",   "changed",
+      "lowered",    "dropped",  "going",     "gonna",     "on",          "in",        "begins",  "begin",
+      "beginning",  "happens",  "happening", "kicks",     "off",         "scheduled", "planned", "takes",
+      "place",      "runs",     "run",       "due",       "booked",      "we're",     "i'm",     "now,",
+      "then",       "still",    "retail",    "retails",   "the",         "a",         "an",      "of",
+      "comes",      "come",     "out",       "per",       "pushed",      "back",      "forward", "has",
+      "have",       "had",      "been",      "get",       "gets",        "sits",      "stays",   "stay",
+      "officially", "finally",  "actually",  "probably",  "tentatively", "currently"};
+  std::string w = lower(word);
+  while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
+  return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
+}
+
+bool ends_item(std::string_view word) {
+  static constexpr std::string_view kStops[] = {
+      "our",  "my",      "the",   "a",    "an",   "and", "but",   "so",    "we",    "i",    "their",
+      "your", "this",    "that",  "each", "one",  "per", "every", "with",  "while", "also", "if",
+      "when", "because", "which", "ours", "mine", "it",  "they",  "these", "those", "them", "its"};
+  std::string w = lower(word);
+  while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
+  return w.empty() || std::find(std::begin(kStops), std::end(kStops), w) != std::end(kStops);
+}
+
+// The thing a price or date belongs to, from the words before it: "my sourdough costs" -> "sourdough",
+// "the teacher training begins on" -> "teacher training".
+std::string item_before(std::string_view before) {
+  auto words = split_words(before);
+  while (!words.empty() && is_linking_word(words.back())) words.pop_back();
+  std::vector<std::string_view> item;
+  while (!words.empty() && item.size() < 4 && !ends_item(words.back())) {
+    const auto word = words.back();
+    if (word.back() == ',' || word.back() == ':' || word.back() == ')') break;
+    item.insert(item.begin(), word);
+    words.pop_back();
+  }
+  std::string out;
+  for (const auto word : item) out += (out.empty() ? "" : " ") + std::string(word);
+  return std::string(trim(out));
+}
+
+// Or from the words after a price: "$39 a month for the basic plan" -> "basic plan".
+std::string item_after(std::string_view after) {
+  auto words = split_words(after);
+  size_t i = 0;
+  while (i < words.size() && i < 3 && lower(words[i]) != "for") ++i;
+  if (i >= words.size() || lower(words[i]) != "for") return {};
+  ++i;
+  while (i < words.size() && ends_item(words[i])) ++i;
+  std::string out;
+  for (size_t taken = 0; i < words.size() && taken < 4 && !is_boundary(words[i]); ++i, ++taken) {
+    out += (out.empty() ? "" : " ") + std::string(words[i]);
+    if (words[i].back() == ',') break;
+  }
+  return std::string(trim(out));
+}
+
+}  // namespace
+
+struct FactExtractor::Rules {
+  struct Compiled {
+    const RuleSpec* spec;
+    std::unique_ptr<RE2> re;
+  };
+  std::vector<Compiled> rules;
+  std::unique_ptr<RE2> third_party;
+  std::unique_ptr<RE2> first_person;
+  std::unique_ptr<RE2> hypothetical;
+  std::unique_ptr<RE2> past;
+  std::unique_ptr<RE2> correction;
+  std::unique_ptr<RE2> retraction;
+  std::unique_ptr<RE2> clause_split;
+  std::unique_ptr<RE2> person;        // (role, name)
+  std::unique_ptr<RE2> person_after;  // (name, role): "Kayla is my new helper"
+  std::unique_ptr<RE2>
+      not_the_user;              // "my cousin", "I think": first-person words that are not the user acting
+  std::unique_ptr<RE2> hearsay;  // "does like $60", "apparently"
+  std::unique_ptr<RE2> product_named;   // (item, name): "the flagship is now called Silver Lining"
+  std::unique_ptr<RE2> product_chosen;  // (name, item): "we went with Wildling for the subscription"
+  std::unique_ptr<RE2> joins_as;        // (name, role): "Aisha Karim will join as partner"
+  std::unique_ptr<RE2> own_clause;      // ", ours is …": where the user's own clause starts
+  std::unique_ptr<RE2> departed;        // (name): "Davey pulled out of …", "Acme shut down"
+  std::unique_ptr<RE2> person_lower;    // (role, name) for text written without capitals
+  std::unique_ptr<RE2> person_after_lower;
+};
+
+namespace {
+
+std::unique_ptr<RE2> compile(const std::string& pattern) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_encoding(RE2::Options::EncodingUTF8);
+  auto re = std::make_unique<RE2>(pattern, options);
+  return re;
+}
+
+}  // namespace
+
+FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
+  for (const auto& spec : kRules) {
+    auto re = compile(spec.pattern);
+    if (re->ok()) rules_->rules.push_back({&spec, std::move(re)});
+  }
+  rules_->third_party = compile(
+      "(?i:\\b(?:competitors?|rivals?|they|their|theirs|he|she|his|her|hers|friend|friend's|sister|brother|"
+      "cousin|mum|mom|dad|mother|father|uncle|aunt|neighbou?r|supplier|suppliers|client's|customer's|someone|"
+      "somebody|another (?:shop|brand|company|business)|other (?:shops|brands|companies|businesses))\\b)|"
+      "\\b[A-Z][\\w']+(?: [A-Z][\\w']+)* (?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|prices?)\\b");
+  rules_->first_person = compile("(?i)\\b(?:we|we're|we've|we'll|our|ours|us|i|i'm|im|i've|i'll|my|mine)\\b");
+  rules_->hypothetical = compile(
+      "(?i)\\b(?:what if|if we|if i|should we|should i|would it|could we|could i|might|maybe|perhaps|"
+      "thinking|considering|wondering|whether|or should|vs\\.?|versus|hypothetically|imagine|"
+      "suppose|compared to|than)\\b");
+  rules_->past = compile(
+      "(?i)\\b(?:last (?:year|month|quarter|time)|used to|previously|formerly|former|back when|years ago|"
+      "in my old|my old|my previous|my last job|before (?:that|this)|was at|worked at|worked for|grew "
+      "up)\\b");
+  rules_->correction = compile(
+      "(?i)\\b(?:actually|correction|scratch that|no longer|not anymore|any ?more|changed|changing|switched|"
+      "moved|pushed|bumped|raised|lowered|dropped|renamed|rebranded|relocated|now|instead|update|updated|"
+      "turns out|grown|new|revised|final|finally|ended up)\\b");
+  rules_->retraction = compile(
+      "(?i)\\b(?:no longer|not (?:really )?(?:a )?(?:competitor|competing|compete|rival)|don't compete|"
+      "stopped competing|shut down|closed down|went bust|went under|out of business|forget (?:about )?|"
+      "remove|scratch|isn't a|aren't|not .{0,20}any ?more)\\b");
+  rules_->person = compile(
+      "(?i:\\b(?:(?:my|our|the) )?(?:new )?(co-?founder|business partner|partner|designer|graphic "
+      "designer|investor|"
+      "accountant|mentor|developer|web developer|assistant|photographer|manager|va|virtual "
+      "assistant|illustrator|"
+      "copywriter|lawyer|head baker|chef|bookkeeper|marketer|marketing person|social media "
+      "manager|coach|advisor|"
+      "adviser|cto|ceo|intern|helper|boyfriend|girlfriend|husband|wife|fiance|fiancee|brother|sister|editor|"
+      "videographer)(?: friend| mate| buddy)?(?: (?:we hired|we use|we work with|i hired|i use|i work "
+      "with))?(?:,| is| is called| named|'s name is|"
+      " called|:| will be)?(?: (?:my|our) [\\w-]+)?) ([A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?)");
+  rules_->person_after = compile(
+      "\\b([A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?) (?i:(?:is|will be|'s) (?:my|our) (?:new |amazing |brilliant "
+      "|lovely )?(co-?founder|"
+      "business partner|partner|designer|graphic designer|investor|accountant|mentor|developer|assistant|"
+      "photographer|manager|va|illustrator|copywriter|lawyer|head "
+      "baker|chef|bookkeeper|marketer|helper|coach|"
+      "advisor|adviser|cto|ceo|intern|freelancer|editor|videographer|stylist|baker|barista|teacher|"
+      "instructor)\\b)");
+  rules_->not_the_user = compile(
+      "(?i)\\b(?:(?:my|our) (?:cousin|friend|sister|brother|mum|mom|dad|mother|father|neighbou?r|uncle|aunt|"
+      "old boss|former boss|ex|previous employer|competitors?|rivals?)|i think|i guess|i believe|i heard|i "
+      "reckon|"
+      "i read|i saw|i noticed|i know)\\b");
+  rules_->hearsay =
+      compile("(?i)\\b(?:like|apparently|supposedly|does|do they|they|their|reportedly|rumou?r)\\b");
+  rules_->product_named = compile(
+      "(?i)\\b(?:the|our|my) ([\\w-]+(?: [\\w-]+)?) (?:is|will be|'s)(?: now| going to be)? (?:called|named) "
+      "([^.!?;,]+)");
+  rules_->product_chosen = compile(
+      "(?i)\\b(?:went with|picked|chose|landed on|settled on|going with) ([^.!?;,]+?) for (?:the|our|my) "
+      "([\\w-]+(?: [\\w-]+)?)");
+  rules_->joins_as = compile(
+      "\\b([A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?) (?i:(?:will join|joins|joined|is joining|has joined|is coming "
+      "on|came on|"
+      "comes on)(?: board)?(?: us)? as (?:a |an |our |the |new "
+      ")?(co-?founder|partner|designer|investor|accountant|"
+      "developer|manager|cto|ceo|coo|cmo|director|advisor|adviser|head \\w+))");
+  rules_->departed = compile(
+      "\\b([A-Z][\\w'&.-]*(?: [A-Z][\\w'&.-]*){0,2}) (?i:(?:has |have )?(?:pulled out|shut down|closed "
+      "down|closed|went "
+      "bust|went under|folded|exited|quit the market|stopped trading|is gone|are gone|went out of "
+      "business))\\b");
+  rules_->person_lower = compile(
+      "\\b(?:my|our) (?:new "
+      ")?(co-?founder|partner|designer|helper|assistant|photographer|developer|accountant|"
+      "manager|va|boyfriend|girlfriend|husband|wife|brother|sister|investor|mentor)(?: is| named| called|,)? "
+      "([a-z][a-z'-]+)\\b");
+  rules_->person_after_lower = compile(
+      "\\b([a-z][a-z'-]+) (?:is|will be) (?:my|our) (?:new )?(co-?founder|partner|designer|helper|assistant|"
+      "photographer|developer|accountant|manager|va|investor|mentor)\\b");
+  rules_->own_clause = compile("(?i)(, )(?:ours|our|we|we're|i|i'm|mine|my)\\b");
+  rules_->clause_split =
+      compile("(?i)(?:, but |, while |, whereas | but | whereas | while |, though |; | - |\\(|\\))");
+}
+
+FactExtractor::~FactExtractor() = default;
+FactExtractor::FactExtractor(FactExtractor&&) noexcept = default;
+FactExtractor& FactExtractor::operator=(FactExtractor&&) noexcept = default;
+
+namespace {
+
+// Splits a sentence into clauses at contrastive joints ("Acme charges $60, but we charge $39").
+std::vector<std::pair<size_t, size_t>> clause_spans(const RE2& split, const RE2& own_clause,
+                                                    std::string_view sentence) {
+  // Separators: the split pattern's whole match, or the first group of `own_clause` (the comma
+  // before "ours is …", keeping "ours" in the next clause).
+  std::vector<std::pair<size_t, size_t>> separators;
+  re2::StringPiece input(sentence.data(), sentence.size());
+  re2::StringPiece match[2];
+  for (size_t pos = 0;
+       pos < sentence.size() && split.Match(input, pos, sentence.size(), RE2::UNANCHORED, match, 1);) {
+    const size_t at = static_cast<size_t>(match[0].data() - sentence.data());
+    separators.emplace_back(at, at + match[0].size());
+    pos = at + std::max<size_t>(match[0].size(), 1);
+  }
+  for (size_t pos = 0;
+       pos < sentence.size() && own_clause.Match(input, pos, sentence.size(), RE2::UNANCHORED, match, 2);) {
+    const size_t at = static_cast<size_t>(match[1].data() - sentence.data());
+    separators.emplace_back(at, at + match[1].size());
+    pos = at + std::max<size_t>(match[1].size(), 1);
+  }
+  std::sort(separators.begin(), separators.end());
+  std::vector<std::pair<size_t, size_t>> spans;
+  size_t start = 0;
+  for (const auto& [from, to] : separators) {
+    if (from < start) continue;
+    spans.emplace_back(start, from);
+    start = to;
+  }
+  spans.emplace_back(start, sentence.size());
+  return spans;
+}
+
+bool partial(const RE2& re, std::string_view text) {
+  return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), re);
+}
+
+std::string clean_money(std::string value) {
+  while (!value.empty() && (value.back() == ',' || value.back() == '.')) value.pop_back();
+  return value;
+}
+
+}  // namespace
+
+std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) const {
+  std::vector<ExtractedFact> out;
+  const std::string text = normalise(message);
+  size_t sentence_at = 0;
+  for (const auto& sentence : sentences(text)) {
+    sentence_at = std::min(text.find(sentence, sentence_at), text.size());
+    const auto clauses = clause_spans(*rules_->clause_split, *rules_->own_clause, sentence);
+    const bool sentence_corrects = partial(*rules_->correction, sentence);
+    const bool sentence_retracts = partial(*rules_->retraction, sentence);
+    // A question asks for advice ("should we charge $40?"); it states nothing.
+    const bool question = sentence.find('?') != std::string::npos;
+    if (question) continue;
+    for (const auto& rule : rules_->rules) {
+      const RuleSpec& spec = *rule.spec;
+      for (const auto& [begin, end] : clauses) {
+        const std::string_view clause(sentence.data() + begin, end - begin);
+        if (clause.empty()) continue;
+        // First-person words that are not the user acting ("my cousin sells…", "…I think") do not
+        // make a clause the user's.
+        std::string own(clause);
+        RE2::GlobalReplace(&own, *rules_->not_the_user, "");
+        const bool first_person = partial(*rules_->first_person, own);
+        const bool about_others = partial(*rules_->third_party, clause) && !first_person;
+        if (spec.clause_guards) {
+          if (question && spec.shape != Shape::proper) continue;
+          if (partial(*rules_->hypothetical, clause) || partial(*rules_->past, clause)) continue;
+          if (about_others) continue;
+          if (spec.shape == Shape::money && !first_person && partial(*rules_->hearsay, clause)) continue;
+        } else if (question && partial(*rules_->hypothetical, clause)) {
+          continue;
+        }
+        re2::StringPiece input(clause.data(), clause.size());
+        re2::StringPiece captured;
+        size_t pos = 0;
+        while (pos < clause.size() && RE2::FindAndConsume(&input, *rule.re, &captured)) {
+          pos = static_cast<size_t>(input.data() - clause.data());
+          if (captured.data() == nullptr) continue;
+          const std::string_view raw(captured.data(), captured.size());
+          const std::string_view rest(captured.data(),
+                                      static_cast<size_t>(clause.data() + clause.size() - captured.data()));
+          std::vector<std::string> values;
+          const size_t at = static_cast<size_t>(captured.data() - clause.data());
+          switch (spec.shape) {
+            case Shape::money: {
+              std::string amount = clean_money(std::string(trim(raw)));
+              if (spec.key == std::string_view("price")) {
+                std::string item = item_before(clause.substr(0, at));
+                if (item.empty()) item = item_after(clause.substr(at + raw.size()));
+                if (!item.empty()) amount += " (" + item + ")";
+              }
+              values.push_back(std::move(amount));
+              break;
+            }
+            case Shape::date: {
+              std::string date(trim(raw));
+              const std::string folded_date = lower(date);
+              if (folded_date == "may" || folded_date == "march" || folded_date == "mar") break;  // the verbs
+              if (spec.key == std::string_view("events")) {
+                const std::string item = item_before(clause.substr(0, at));
+                if (item.empty() || item == "launch" || item == "opening" || item == "it") break;
+                date += " (" + item + ")";
+              }
+              values.push_back(std::move(date));
+              break;
+            }
+            case Shape::count:
+              values.emplace_back(trim(raw));
+              break;
+            case Shape::phrase:
+              values.push_back(phrase_value(
+                  rest.substr(0, raw.size()), spec.max_words,
+                  spec.key != std::string_view("usp") && spec.key != std::string_view("target_market")
+                      ? true
+                      : false));
+              break;
+            case Shape::proper:
+              values.push_back(proper_value(raw, spec.max_words));
+              break;
+            case Shape::list:
+              values = list_values(raw, spec.max_words);
+              break;
+          }
+          Cue cue = spec.cue;
+          if (cue == Cue::plain && sentence_corrects) cue = Cue::correction;
+          if (spec.key == std::string_view("competitors") && sentence_retracts) cue = Cue::retraction;
+          for (auto& value : values) {
+            if (value.empty() || value.size() > 200) continue;
+            if (spec.shape == Shape::list || spec.shape == Shape::phrase || spec.shape == Shape::proper) {
+              const std::string lowered = lower(value);
+              if (lowered == "it" || lowered == "this" || lowered == "that" || lowered == "them" ||
+                  lowered == "you" || lowered == "me" || lowered == "us" || lowered == "the" ||
+                  lowered == "a") {
+                continue;
+              }
+            }
+            double confidence = spec.confidence;
+            if (cue == Cue::correction) confidence = std::max(confidence, 0.9);
+            out.push_back({spec.key, std::move(value), confidence, cue, sentence_at + begin + at});
+          }
+        }
+      }
+    }
+  }
+  // Key people: "my designer is Ana" -> person:designer = Ana.
+  {
+    re2::StringPiece input(text);
+    std::string role;
+    std::string name;
+    while (RE2::FindAndConsume(&input, *rules_->person, &role, &name)) {
+      std::string key = "person:" + lower(role);
+      if (key == "person:cofounder") key = "person:co-founder";
+      const bool corrects = partial(*rules_->correction, text);
+      out.push_back({std::move(key), name, corrects ? 0.9 : 0.85, corrects ? Cue::correction : Cue::plain,
+                     static_cast<size_t>(input.data() - text.data())});
+    }
+    input = re2::StringPiece(text);
+    while (RE2::FindAndConsume(&input, *rules_->person_after, &name, &role)) {
+      std::string key = "person:" + lower(role);
+      if (key == "person:cofounder") key = "person:co-founder";
+      out.push_back(
+          {std::move(key), name, 0.9, Cue::correction, static_cast<size_t>(input.data() - text.data())});
+    }
+  }
+  {
+    re2::StringPiece input(text);
+    std::string name;
+    std::string role;
+    const auto offset = [&] { return static_cast<size_t>(input.data() - text.data()); };
+    while (RE2::FindAndConsume(&input, *rules_->departed, &name)) {
+      out.push_back({"competitors", name, 0.85, Cue::retraction, offset()});
+    }
+    const bool no_capitals = std::none_of(text.begin(), text.end(),
+                                          [](char c) { return std::isupper(static_cast<unsigned char>(c)); });
+    static constexpr std::string_view kNotNames[] = {"is",   "and", "the", "a",    "who", "does",
+                                                     "will", "was", "has", "quit", "left"};
+    if (no_capitals) {
+      input = re2::StringPiece(text);
+      while (RE2::FindAndConsume(&input, *rules_->person_lower, &role, &name)) {
+        if (std::find(std::begin(kNotNames), std::end(kNotNames), name) == std::end(kNotNames))
+          out.push_back({"person:" + role, name, 0.8, Cue::correction, offset()});
+      }
+      input = re2::StringPiece(text);
+      while (RE2::FindAndConsume(&input, *rules_->person_after_lower, &name, &role)) {
+        if (std::find(std::begin(kNotNames), std::end(kNotNames), name) == std::end(kNotNames))
+          out.push_back({"person:" + role, name, 0.85, Cue::correction, offset()});
+      }
+    }
+    input = re2::StringPiece(text);
+    while (RE2::FindAndConsume(&input, *rules_->joins_as, &name, &role)) {
+      out.push_back({"person:" + lower(role), name, 0.9, Cue::correction, offset()});
+    }
+    std::string item;
+    input = re2::StringPiece(text);
+    while (RE2::FindAndConsume(&input, *rules_->product_named, &item, &name)) {
+      const std::string value = proper_value(name, 5);
+      if (!value.empty() && !ends_item(item))
+        out.push_back({"products", value + " (" + lower(item) + ")", 0.85, Cue::plain, offset()});
+    }
+    input = re2::StringPiece(text);
+    while (RE2::FindAndConsume(&input, *rules_->product_chosen, &name, &item)) {
+      const std::string value = proper_value(name, 5);
+      if (!value.empty())
+        out.push_back({"products", value + " (" + lower(item) + ")", 0.9, Cue::correction, offset()});
+    }
+  }
+  // A money amount read as a budget is not also a price; a launch date is not also an event.
+  for (const auto& fact : std::vector<ExtractedFact>(out)) {
+    if (fact.key != "budget" && fact.key != "launch_date") continue;
+    const std::string other = fact.key == "budget" ? "price" : "events";
+    std::erase_if(out, [&](const ExtractedFact& f) {
+      return f.key == other && comparable(f.value).starts_with(comparable(fact.value));
+    });
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const ExtractedFact& a, const ExtractedFact& b) { return a.position < b.position; });
+  // One value per key and value: the most confident reading wins.
+  std::vector<ExtractedFact> unique;
+  for (auto& fact : out) {
+    auto same = std::find_if(unique.begin(), unique.end(), [&](const ExtractedFact& f) {
+      return f.key == fact.key && comparable(f.value) == comparable(fact.value);
+    });
+    if (same == unique.end()) {
+      unique.push_back(std::move(fact));
+    } else if (fact.confidence > same->confidence) {
+      *same = std::move(fact);
+    }
+  }
+  // A single-valued key stated twice in one message: the later statement is the current one
+  // ("we were at $49 but now it's $39"), so earlier readings of that key are dropped.
+  std::vector<ExtractedFact> result;
+  for (size_t i = 0; i < unique.size(); ++i) {
+    const auto* spec = key_spec(unique[i].key);
+    const bool list = spec && spec->list;
+    bool later_same_key = false;
+    for (size_t j = i + 1; j < unique.size() && !list; ++j) later_same_key |= unique[j].key == unique[i].key;
+    if (!later_same_key || list) result.push_back(std::move(unique[i]));
+  }
+  return result;
+}
+
+}  // namespace brandcoach::memory

@@ -1,0 +1,463 @@
+// Fact keys, how a statement changes the user's facts, and how a question asks for them.
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <re2/re2.h>
+
+#include "brandcoach/memory/memory.hpp"
+#include "brandcoach/text/text.hpp"
+
+namespace brandcoach::memory {
+
+namespace {
+
+constexpr std::array<KeySpec, 24> kKeys = {{
+    {"name", "personal", "Name", false},
+    {"location", "personal", "Location", false},
+    {"role", "personal", "Role", false},
+    {"company", "personal", "Company", false},
+    {"industry", "business", "Industry", false},
+    {"target_market", "business", "Target market", false},
+    {"team_size", "business", "Team size", false},
+    {"budget", "business", "Budget", false},
+    {"price", "business", "Price", true, true},
+    {"challenges", "business", "Challenges", true},
+    {"goals", "business", "Goals", true},
+    {"competitors", "business", "Competitors", true},
+    {"launch_date", "business", "Launch date", false},
+    {"values", "brand", "Values", true},
+    {"personality", "brand", "Personality", true},
+    {"usp", "brand", "What makes you different", false},
+    {"communication_style", "preferences", "Communication style", false},
+    {"priorities", "preferences", "Priorities", true},
+    {"decisions", "decisions", "Decisions", true},
+    {"rejected", "decisions", "Rejected options", true},
+    {"plans", "decisions", "Plans", true},
+    {"projects", "context", "Projects", true},
+    {"events", "context", "Dates", true, true},
+    {"products", "business", "Names", true, true},
+}};
+
+constexpr KeySpec kPersonSpec = {"person", "context", "Person", false};
+
+// Words of a question that point at a key. Stems, so "pricing", "priced" and "prices" all match.
+struct KeyCue {
+  std::string_view key;
+  std::array<std::string_view, 16> stems;
+};
+
+constexpr KeyCue kKeyCues[] = {
+    {"price", {"price", "charg", "cost", "fee", "rate", "subscript", "tier", "sell", "much"}},
+    {"budget", {"budget", "spend", "afford", "alloc"}},
+    {"team_size", {"team", "headcount", "staff", "employe", "big", "mani", "size", "peopl", "hire"}},
+    {"location",
+     {"where", "base", "locat", "citi", "town", "countri", "live", "headquart", "reloc", "suburb",
+      "neighbourhood", "neighborhood", "area", "region"}},
+    {"products",
+     {"call", "name", "product", "flagship", "line", "rang", "drop", "collect", "subscript", "menu", "packag",
+      "programm"}},
+    {"company", {"compani", "name", "call", "brand", "shop", "busi", "studio", "firm", "agenc", "startup"}},
+    {"name", {"name"}},
+    {"role", {"role", "titl", "job", "posit"}},
+    {"industry", {"industri", "sector", "space", "kind", "niche"}},
+    {"target_market",
+     {"custom", "audienc", "target", "client", "market", "buyer", "user", "serv", "demograph", "persona",
+      "ideal"}},
+    {"competitors", {"competitor", "competit", "rival", "compet", "against"}},
+    {"launch_date", {"launch", "live", "open", "releas", "start", "debut", "date", "when"}},
+    {"events", {"when", "date", "day", "begin", "start", "happen", "schedul", "week", "month"}},
+    {"values", {"valu"}},
+    {"personality", {"person", "tone", "voic", "vibe", "feel", "sound"}},
+    {"usp", {"differ", "uniqu", "usp", "stand", "edg", "special", "apart", "differenti"}},
+    {"communication_style", {"prefer", "style", "format", "answer", "commun", "repli"}},
+    {"priorities", {"prioriti", "focus"}},
+    {"goals", {"goal", "aim", "object", "ambit", "achiev", "target"}},
+    {"challenges", {"challeng", "problem", "struggl", "issu", "pain", "headach", "bottleneck"}},
+    {"decisions", {"decid", "decis", "settl", "chose", "choos", "pick", "land", "agre", "go", "went"}},
+    {"rejected", {"reject", "drop", "rule", "scrap", "ditch", "against"}},
+    {"plans", {"plan", "next", "futur", "roadmap", "intend"}},
+    {"projects", {"project", "work"}},
+    {"person",
+     {"cofound", "co", "partner", "design", "investor", "accountant", "mentor", "who", "helper", "photograph",
+      "develop", "assist", "photo", "draw"}},
+};
+
+bool has_stem(const std::vector<std::string>& stems, std::string_view stem) {
+  return std::find(stems.begin(), stems.end(), stem) != stems.end();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// All stems of the message, stopwords included ("where", "much" and "name" matter here).
+std::vector<std::string> all_stems(std::string_view message) {
+  std::vector<std::string> stems;
+  for (const auto& word : text::words(message)) stems.push_back(text::stem(word));
+  return stems;
+}
+
+// Two items are the same thing when both are unnamed or they share a content word
+// ("medium dog" and "medium full groom").
+bool same_item(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return a.empty() && b.empty();
+  const auto sa = text::content_stems(a);
+  const auto sb = text::content_stems(b);
+  return std::any_of(sa.begin(), sa.end(), [&](const std::string& x) { return has_stem(sb, x); });
+}
+
+}  // namespace
+
+std::string value_item(std::string_view value) {
+  if (value.empty() || value.back() != ')') return {};
+  const auto open = value.rfind(" (");
+  if (open == std::string_view::npos) return {};
+  return std::string(value.substr(open + 2, value.size() - open - 3));
+}
+
+std::span<const KeySpec> fact_keys() {
+  return kKeys;
+}
+
+const KeySpec* key_spec(std::string_view key) {
+  if (key.starts_with("person:")) return &kPersonSpec;
+  for (const auto& spec : kKeys) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+std::string key_label(std::string_view key) {
+  if (key.starts_with("person:")) {
+    std::string role(key.substr(7));
+    if (!role.empty()) role[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(role[0])));
+    return role;
+  }
+  const auto* spec = key_spec(key);
+  return spec ? std::string(spec->label) : std::string(key);
+}
+
+std::string comparable(std::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || u >= 0x80) out += static_cast<char>(std::tolower(u));
+  }
+  return out;
+}
+
+std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& current,
+                                               const std::vector<ExtractedFact>& extracted,
+                                               int64_t source_message_id) {
+  std::vector<store::FactWrite> writes;
+  // Facts as they will be after earlier writes of this plan (so one message's facts see each other).
+  std::vector<store::Fact> live = current;
+  for (const auto& fact : extracted) {
+    const auto* spec = key_spec(fact.key);
+    if (!spec) continue;
+    const std::string value_key = comparable(fact.value);
+    if (value_key.empty()) continue;
+    auto same_value = [&](const store::Fact& f) {
+      if (f.key != fact.key) return false;
+      const std::string other = comparable(f.value);
+      // "Acme" and "Acme Co": the same competitor.
+      return other == value_key ||
+             (spec->list && !spec->itemised &&
+              (other.find(value_key) != std::string::npos || value_key.find(other) != std::string::npos));
+    };
+
+    if (fact.cue == Cue::retraction && spec->list) {
+      store::FactWrite write;
+      for (auto& f : live) {
+        if (f.id != 0 && f.status == "active" && same_value(f)) {
+          write.status_changes.emplace_back(f.id, "superseded");
+          f.status = "superseded";
+        }
+      }
+      if (!write.status_changes.empty()) writes.push_back(std::move(write));
+      continue;
+    }
+
+    const bool known = std::any_of(live.begin(), live.end(), [&](const store::Fact& f) {
+      return (f.status == "active" || f.status == "pending_confirmation") && same_value(f);
+    });
+    if (known) continue;
+
+    store::Fact next;
+    next.key = fact.key;
+    next.value = fact.value;
+    next.category = std::string(spec->category);
+    next.source_message_id = source_message_id;
+    next.confidence = fact.confidence;
+    store::FactWrite write;
+    if (!spec->list || spec->itemised) {
+      // One current value per key, or per item of an itemised key ("the taco plate is now $15").
+      const std::string item = value_item(fact.value);
+      auto current_fact = std::find_if(live.begin(), live.end(), [&](const store::Fact& f) {
+        return f.key == fact.key && f.status == "active" &&
+               (!spec->itemised || same_item(value_item(f.value), item));
+      });
+      if (spec->itemised && current_fact == live.end()) {
+        // An unnamed price replaces the only current one; a named one replaces the only unnamed one.
+        std::vector<store::Fact*> active;
+        for (auto& f : live) {
+          if (f.key == fact.key && f.status == "active" && (item.empty() || value_item(f.value).empty()))
+            active.push_back(&f);
+        }
+        if (active.size() == 1) current_fact = live.begin() + (active.front() - live.data());
+      }
+      const bool sure = fact.cue == Cue::correction || fact.confidence >= kConfirmBelow;
+      if (current_fact != live.end() && current_fact->id == 0) {
+        // Planned earlier in this same message: the later statement simply replaces it.
+        for (auto& planned : writes) {
+          if (planned.insert && planned.insert->key == current_fact->key &&
+              planned.insert->value == current_fact->value)
+            planned.insert.reset();
+        }
+        live.erase(current_fact);
+        current_fact = live.end();
+      }
+      if (current_fact != live.end()) {
+        next.supersedes_id = current_fact->id;
+        if (sure) {
+          write.status_changes.emplace_back(current_fact->id, "superseded");
+          current_fact->status = "superseded";
+        } else {
+          next.status = "pending_confirmation";
+        }
+      }
+      // An older pending value of this key is settled by a sure new statement.
+      if (sure) {
+        for (auto& f : live) {
+          if (f.id != 0 && f.key == fact.key && f.status == "pending_confirmation" &&
+              (!spec->itemised || same_item(value_item(f.value), item))) {
+            write.status_changes.emplace_back(f.id, "superseded");
+            f.status = "superseded";
+          }
+        }
+      }
+    }
+    write.insert = next;
+    live.push_back(next);
+    writes.push_back(std::move(write));
+  }
+  std::erase_if(writes, [](const store::FactWrite& w) { return !w.insert && w.status_changes.empty(); });
+  return writes;
+}
+
+RecallRequest recall_request(std::string_view message) {
+  RecallRequest request;
+  const std::string folded = " " + lower(message) + " ";
+  // Phrases that ask about the past conversation rather than for advice.
+  static constexpr std::string_view kExplicit[] = {"remind me",
+                                                   "did i tell",
+                                                   "did i say",
+                                                   "did i mention",
+                                                   "did i give",
+                                                   "did i share",
+                                                   "'d i say",
+                                                   "i told you",
+                                                   "i said",
+                                                   "i mentioned",
+                                                   "i'd said",
+                                                   "i had said",
+                                                   "i gave you",
+                                                   "do you remember",
+                                                   "do you recall",
+                                                   "you remember",
+                                                   "u remember",
+                                                   "again?",
+                                                   "again,",
+                                                   " again ",
+                                                   "per my",
+                                                   "per what i",
+                                                   "earlier",
+                                                   "did we decide",
+                                                   "did we agree",
+                                                   "did we settle",
+                                                   "did we land",
+                                                   "did we go with",
+                                                   "did we end up",
+                                                   "did we pick",
+                                                   "did we choose",
+                                                   "what did i",
+                                                   "what did we",
+                                                   "who did i",
+                                                   "which did i",
+                                                   "how many did i",
+                                                   "how much did i",
+                                                   "how big did i",
+                                                   "what was my",
+                                                   "what was our",
+                                                   "what were my",
+                                                   "what were our",
+                                                   "quick check",
+                                                   "refresh my",
+                                                   "memory test",
+                                                   "what do you know about me",
+                                                   "what do you know about my",
+                                                   "what do you know about our",
+                                                   "have i told",
+                                                   "have i said",
+                                                   "what name did",
+                                                   "where did i",
+                                                   "when did i",
+                                                   "when did we",
+                                                   "what have i",
+                                                   "tell me what i",
+                                                   "what i told",
+                                                   "from before",
+                                                   "last time",
+                                                   "previously",
+                                                   "on record",
+                                                   "you have on",
+                                                   "you've got on",
+                                                   "as you have it",
+                                                   "as far as you know",
+                                                   "as far as you have",
+                                                   "you have it",
+                                                   "according to you",
+                                                   "did i set",
+                                                   "did i pick",
+                                                   "did i choose",
+                                                   "did i land",
+                                                   "did i settle",
+                                                   "did i decide",
+                                                   "i was fretting",
+                                                   "i was worried",
+                                                   "i was telling",
+                                                   "i talked about",
+                                                   "we talked about",
+                                                   "we discussed",
+                                                   "i described",
+                                                   "did i describe",
+                                                   "i named",
+                                                   "did i name",
+                                                   "do you have down",
+                                                   "you noted",
+                                                   "you have down",
+                                                   "in your notes",
+                                                   "from my messages",
+                                                   "my earlier messages",
+                                                   "per my earlier"};
+  for (const auto cue : kExplicit) {
+    if (folded.find(cue) != std::string::npos) {
+      request.asks_memory = true;
+      request.explicit_ask = true;
+      break;
+    }
+  }
+  if (!request.asks_memory) {
+    // A short question about the user's own business that asks for no advice or writing
+    // ("when are we launching", "how many techs i got", "what's our taco plate price") may be
+    // about what they told us: the coach answers from memory if memory holds the answer.
+    const auto words = text::words(message);
+    static constexpr std::string_view kQuestionStarts[] = {
+        "what",   "whats", "what's", "who", "whos", "who's", "where", "wheres", "where's", "when", "whens",
+        "when's", "which", "how",    "is",  "are",  "do",    "does",  "did",    "can",     "whom", "remind"};
+    const bool question = message.find('?') != std::string_view::npos ||
+                          (!words.empty() && std::find(std::begin(kQuestionStarts), std::end(kQuestionStarts),
+                                                       lower(words.front())) != std::end(kQuestionStarts));
+    static constexpr std::string_view kMine[] = {" my ",   " our ",   " we ",    " i ",    " us ",   " me ",
+                                                 " i'm ",  " im ",    " we're ", " were ", " mine ", " ours ",
+                                                 " i've ", " we've ", " i got ", " my?",   " our?"};
+    const bool mine = std::any_of(std::begin(kMine), std::end(kMine),
+                                  [&](std::string_view m) { return folded.find(m) != std::string::npos; });
+    static constexpr std::string_view kAdvice[] = {
+        "should",  "could ",     "would ",     "help",          "idea",          "suggest",  "recommend",
+        "write",   "draft",      "create",     "make ",         "give me",       "tips",     "improve",
+        "how do",  "how can",    "how to",     "what if",       "better",        "best way", "worth",
+        "explain", "what is a ", "what's a ",  "what are some", "example",       "plan for", "strategy",
+        "ways to", "need to",    "want to",    "can you",       "could you",     "will you", "brainstorm",
+        "list ",   "compare",    "difference", "why ",          "pros and cons", "mean"};
+    const bool advice = std::any_of(std::begin(kAdvice), std::end(kAdvice),
+                                    [&](std::string_view a) { return folded.find(a) != std::string::npos; });
+    // Very short questions that name a fact ("cofounder's name?", "headcount?") count too.
+    const bool terse =
+        message.find('?') != std::string_view::npos && words.size() <= 5 && !keys_mentioned(message).empty();
+    request.asks_memory = question && (mine || terse) && !advice && words.size() <= 25;
+  }
+  if (request.asks_memory) request.keys = keys_mentioned(message);
+  return request;
+}
+
+bool is_key_cue(std::string_view stem) {
+  for (const auto& cue : kKeyCues) {
+    for (const auto s : cue.stems) {
+      if (!s.empty() && s == stem) return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> keys_mentioned(std::string_view message) {
+  const auto stems = all_stems(message);
+  std::vector<std::string> keys;
+  for (const auto& cue : kKeyCues) {
+    for (const auto stem : cue.stems) {
+      if (!stem.empty() && has_stem(stems, stem)) {
+        keys.emplace_back(cue.key);
+        break;
+      }
+    }
+  }
+  return keys;
+}
+
+std::optional<bool> confirmation_reply(std::string_view message) {
+  const std::string folded = lower(message);
+  const auto words = text::words(folded);
+  if (words.empty() || words.size() > 12) return std::nullopt;
+  static constexpr std::string_view kYes[] = {"yes",     "yep",        "yeah",      "yup",
+                                              "correct", "right",      "confirmed", "exactly",
+                                              "sure",    "absolutely", "indeed"};
+  static constexpr std::string_view kNo[] = {"no", "nope", "nah", "wrong", "incorrect", "not"};
+  for (const auto word : kNo) {
+    if (words.front() == word) return false;
+  }
+  for (const auto word : kYes) {
+    if (words.front() == word) return true;
+  }
+  if (folded.find("that's right") != std::string::npos || folded.find("thats right") != std::string::npos)
+    return true;
+  return std::nullopt;
+}
+
+AssembledContext assemble_context(std::vector<ContextItem> items, int64_t budget) {
+  AssembledContext out;
+  out.budget = budget;
+  for (auto& item : items) {
+    if (item.tokens == 0) item.tokens = static_cast<int64_t>(text::count_tokens(item.text));
+  }
+  std::vector<size_t> order(items.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return items[a].priority < items[b].priority; });
+  std::vector<bool> keep(items.size(), false);
+  int64_t used = 0;
+  std::vector<size_t> dropped_index;
+  for (const size_t i : order) {
+    if (used + items[i].tokens <= budget) {
+      keep[i] = true;
+      used += items[i].tokens;
+    } else {
+      dropped_index.push_back(i);
+    }
+  }
+  std::vector<int> seen_of_kind(items.size(), 0);
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (keep[i]) out.kept.push_back(items[i]);
+  }
+  for (const size_t i : dropped_index) {
+    int ordinal = 0;
+    for (size_t j = 0; j < i; ++j) ordinal += items[j].kind == items[i].kind ? 1 : 0;
+    out.dropped.push_back(items[i].kind + "#" + std::to_string(ordinal + 1));
+  }
+  out.tokens = used;
+  return out;
+}
+
+}  // namespace brandcoach::memory

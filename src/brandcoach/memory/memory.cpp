@@ -1,0 +1,725 @@
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "brandcoach/embed/embed.hpp"
+#include "brandcoach/memory/memory.hpp"
+#include "brandcoach/text/text.hpp"
+
+namespace brandcoach::memory {
+
+namespace {
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double sum = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) sum += static_cast<double>(a[i]) * b[i];
+  return sum;
+}
+
+nlohmann::json fact_to_json(const store::Fact& f) {
+  return {
+      {"id", f.id},
+      {"key", f.key},
+      {"label", key_label(f.key)},
+      {"value", f.value},
+      {"category", f.category},
+      {"status", f.status},
+      {"confidence", f.confidence},
+      {"source_message_id", f.source_message_id},
+      {"supersedes_id", f.supersedes_id},
+      {"created_at", iso_time(f.created_at)},
+      {"confirmed_at", f.confirmed_at ? nlohmann::json(iso_time(f.confirmed_at)) : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json message_to_json(const store::Message& m) {
+  nlohmann::json out = {{"seq", m.seq},
+                        {"role", m.role},
+                        {"text", m.text},
+                        {"assistant", m.assistant},
+                        {"session", m.session_no},
+                        {"created_at", iso_time(m.created_at)}};
+  if (!m.external_id.empty()) out["id"] = m.external_id;
+  if (!m.speaker.empty()) out["speaker"] = m.speaker;
+  if (!m.ts_text.empty()) out["ts"] = m.ts_text;
+  if (m.role == "assistant") {
+    out["route"] = nlohmann::json::parse(m.route_json, nullptr, false);
+    out["citations"] = nlohmann::json::parse(m.citations_json, nullptr, false);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string human_date(int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%-d %b %Y", &tm);
+  return buffer;
+}
+
+std::optional<int64_t> parse_timestamp(std::string_view input) {
+  std::string text;
+  for (const char c : input) text += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // ISO-8601 first: YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM].
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d", &year, &month, &day) == 3) {
+    if (text.size() > 10 && (text[10] == 't' || text[10] == ' ')) {
+      std::sscanf(text.c_str() + 11, "%2d:%2d:%2d", &hour, &minute, &second);
+    }
+  } else {
+    // Free text: find a year, a month name, a day number and an optional h:mm with am/pm.
+    static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                   "jul", "aug", "sep", "oct", "nov", "dec"};
+    std::vector<std::string> tokens;
+    std::string current;
+    for (const char c : text) {
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == ':') {
+        current += c;
+      } else if (!current.empty()) {
+        tokens.push_back(current);
+        current.clear();
+      }
+    }
+    if (!current.empty()) tokens.push_back(current);
+    bool pm = false, am = false;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const std::string& t = tokens[i];
+      if (t.find(':') != std::string::npos) {
+        std::sscanf(t.c_str(), "%d:%d", &hour, &minute);
+      } else if (t == "pm") {
+        pm = true;
+      } else if (t == "am") {
+        am = true;
+      } else if (std::isdigit(static_cast<unsigned char>(t[0]))) {
+        const int n = std::atoi(t.c_str());
+        if (t.size() == 4 && n > 1900) {
+          year = n;
+        } else if (n >= 1 && n <= 31 && day == 0) {
+          day = n;
+        }
+      } else if (month == 0) {
+        for (int m = 0; m < 12; ++m) {
+          if (t.size() >= 3 && t.compare(0, 3, kMonths[m]) == 0) month = m + 1;
+        }
+      }
+    }
+    if (pm && hour < 12) hour += 12;
+    if (am && hour == 12) hour = 0;
+    if (year == 0 || month == 0) return std::nullopt;
+    if (day == 0) day = 1;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+std::string extractive_summary(const std::vector<store::Message>& turns,
+                               const std::vector<store::Fact>& facts, size_t max_tokens) {
+  std::string out;
+  std::map<std::string, std::vector<std::string>> by_label;
+  std::set<int64_t> fact_sources;
+  for (const auto& f : facts) {
+    if (f.status != "active") continue;
+    by_label[key_label(f.key)].push_back(f.value);
+    fact_sources.insert(f.source_message_id);
+  }
+  if (!by_label.empty()) {
+    out += "Known about the user:";
+    for (const auto& [label, values] : by_label) {
+      std::string joined;
+      for (const auto& v : values) joined += (joined.empty() ? "" : ", ") + v;
+      out += fmt::format(" {}: {};", label, joined);
+    }
+    out += "\n";
+  }
+  // The user's statements: those that carried facts first, then the longest distinct ones.
+  std::vector<const store::Message*> statements;
+  for (const auto& m : turns) {
+    if (m.role == "user") statements.push_back(&m);
+  }
+  std::stable_sort(statements.begin(), statements.end(), [&](const auto* a, const auto* b) {
+    const bool fa = fact_sources.contains(a->id), fb = fact_sources.contains(b->id);
+    if (fa != fb) return fa;
+    return a->text.size() > b->text.size();
+  });
+  std::vector<const store::Message*> chosen;
+  size_t tokens = text::count_tokens(out);
+  for (const auto* m : statements) {
+    std::string line = m->text.size() > 280 ? m->text.substr(0, m->text.rfind(' ', 280)) + " …" : m->text;
+    const size_t cost = text::count_tokens(line) + 6;
+    if (tokens + cost > max_tokens) continue;
+    tokens += cost;
+    chosen.push_back(m);
+  }
+  std::sort(chosen.begin(), chosen.end(), [](const auto* a, const auto* b) { return a->seq < b->seq; });
+  if (!chosen.empty()) out += "The user said:\n";
+  for (const auto* m : chosen) {
+    std::string line = m->text.size() > 280 ? m->text.substr(0, m->text.rfind(' ', 280)) + " …" : m->text;
+    out += fmt::format("- ({}) {}\n", human_date(m->created_at), line);
+  }
+  return out;
+}
+
+Memory::Memory(store::Store& store, MemoryOptions options) : store_(store), options_(options) {}
+
+Result<Observation> Memory::observe(const store::Message& message) {
+  Observation observation;
+  if (message.role != "user") return observation;
+  auto extracted = extractor_.extract(message.text);
+  if (auto name = introduced_name(message.text)) extracted.push_back({"name", *name, 0.9, Cue::plain});
+  if (extracted.empty()) return observation;
+  auto current = store_.list_facts(message.user_id, false);
+  if (!current) return current.error();
+  auto writes = plan_fact_writes(*current, extracted, message.id);
+  if (writes.empty()) return observation;
+  auto inserted = store_.write_facts(message.user_id, writes);
+  if (!inserted) return inserted.error();
+  for (const auto& write : writes) {
+    for (const auto& [id, status] : write.status_changes) observation.superseded.push_back(id);
+  }
+  for (auto& fact : *inserted) {
+    if (fact.status == "pending_confirmation") observation.pending.push_back(fact);
+    observation.added.push_back(std::move(fact));
+  }
+  return observation;
+}
+
+Result<std::optional<store::Fact>> Memory::settle_pending(const store::Message& message) {
+  const auto answer = confirmation_reply(message.text);
+  if (!answer) return std::optional<store::Fact>{};
+  auto facts = store_.list_facts(message.user_id, false);
+  if (!facts) return facts.error();
+  auto pending = std::find_if(facts->begin(), facts->end(),
+                              [](const store::Fact& f) { return f.status == "pending_confirmation"; });
+  if (pending == facts->end()) return std::optional<store::Fact>{};
+  auto changed = change_fact(message.user_id, pending->id, *answer ? "confirm" : "reject", "", "user");
+  if (!changed) return changed.error();
+  return std::optional<store::Fact>{std::move(*changed)};
+}
+
+Result<store::Fact> Memory::change_fact(int64_t user_id, int64_t fact_id, std::string_view action,
+                                        std::string_view new_value, std::string_view actor) {
+  auto found = store_.find_fact(user_id, fact_id);
+  if (!found) return found.error();
+  if (!*found) return Error::not_found(fmt::format("no fact {}", fact_id));
+  const store::Fact fact = **found;
+  store::FactWrite write;
+  write.actor = std::string(actor);
+  if (action == "confirm") {
+    if (fact.status != "active" && fact.status != "pending_confirmation") {
+      return Error{ErrorKind::conflict, "only a current or pending fact can be confirmed", "action"};
+    }
+    write.confirm = true;
+    write.status_changes.emplace_back(fact.id, "active");
+    // Confirming a pending value makes the value it contradicted history.
+    if (fact.status == "pending_confirmation" && fact.supersedes_id) {
+      auto older = store_.find_fact(user_id, fact.supersedes_id);
+      if (!older) return older.error();
+      if (*older && (*older)->status == "active")
+        write.status_changes.emplace_back(fact.supersedes_id, "superseded");
+    }
+  } else if (action == "reject") {
+    if (fact.status == "rejected")
+      return Error{ErrorKind::conflict, "the fact is already rejected", "action"};
+    write.status_changes.emplace_back(fact.id, "rejected");
+    // Rejecting a wrong correction brings back the value it replaced.
+    if (fact.status == "active" && fact.supersedes_id) {
+      auto older = store_.find_fact(user_id, fact.supersedes_id);
+      if (!older) return older.error();
+      if (*older && (*older)->status == "superseded")
+        write.status_changes.emplace_back(fact.supersedes_id, "active");
+    }
+  } else if (action == "correct") {
+    const auto value = std::string(new_value);
+    if (comparable(value).empty()) return Error::invalid("a correction needs a new value", "value");
+    if (value.size() > 1000) return Error::invalid("value is longer than 1000 bytes", "value");
+    if (fact.status != "active" && fact.status != "pending_confirmation") {
+      return Error{ErrorKind::conflict, "only a current or pending fact can be corrected", "action"};
+    }
+    store::Fact next = fact;
+    next.id = 0;
+    next.value = value;
+    next.status = "active";
+    next.confidence = 1.0;
+    next.supersedes_id = fact.id;
+    next.created_at = 0;
+    next.confirmed_at = 0;
+    write.insert = next;
+    write.confirm = true;
+    write.status_changes.emplace_back(fact.id, "superseded");
+  } else {
+    return Error::invalid("action must be confirm, reject or correct", "action");
+  }
+  auto inserted = store_.write_facts(user_id, {write});
+  if (!inserted) return inserted.error();
+  if (!inserted->empty()) return inserted->front();
+  auto after = store_.find_fact(user_id, fact_id);
+  if (!after) return after.error();
+  if (!*after) return Error::not_found(fmt::format("no fact {}", fact_id));
+  return **after;
+}
+
+Result<std::vector<store::MessageHit>> Memory::search(int64_t user_id, std::string_view query, int limit,
+                                                      const std::vector<std::string>& roles,
+                                                      int64_t exclude_message_id) {
+  if (limit <= 0) return std::vector<store::MessageHit>{};
+  auto lexical = store_.search_messages(user_id, query, std::max(options_.search_candidates, limit * 2));
+  if (!lexical) return lexical.error();
+  std::vector<store::MessageHit> candidates;
+  for (auto& hit : *lexical) {
+    if (hit.message.id == exclude_message_id) continue;
+    if (!roles.empty() && std::find(roles.begin(), roles.end(), hit.message.role) == roles.end()) continue;
+    candidates.push_back(std::move(hit));
+  }
+  if (candidates.empty()) return candidates;
+  // Hybrid: the lexical order fused by reciprocal rank with similarity in the hashing embedder's
+  // space (stems, bigrams and character n-grams), which rewards paraphrase and near-miss spellings.
+  const auto embedder = embed::make_hashing_embedder();
+  auto query_vector = embedder->embed_query(query, nullptr);
+  if (!query_vector) return query_vector.error();
+  std::vector<std::string> texts;
+  for (const auto& c : candidates) texts.push_back(c.message.text);
+  auto vectors = embedder->embed_documents(texts);
+  if (!vectors) return vectors.error();
+  std::vector<double> similarity(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) similarity[i] = dot(*query_vector, (*vectors)[i]);
+  std::vector<size_t> by_dense(candidates.size());
+  for (size_t i = 0; i < by_dense.size(); ++i) by_dense[i] = i;
+  std::stable_sort(by_dense.begin(), by_dense.end(),
+                   [&](size_t a, size_t b) { return similarity[a] > similarity[b]; });
+  std::vector<double> fused(candidates.size(), 0.0);
+  constexpr double k = 60.0;
+  for (size_t rank = 0; rank < candidates.size(); ++rank) {
+    fused[rank] += 1.0 / (k + static_cast<double>(rank) + 1.0);
+    fused[by_dense[rank]] += 1.0 / (k + static_cast<double>(rank) + 1.0);
+  }
+  std::vector<size_t> order(candidates.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return fused[a] > fused[b]; });
+  std::vector<store::MessageHit> out;
+  for (size_t i = 0; i < order.size() && out.size() < static_cast<size_t>(limit); ++i) {
+    auto hit = candidates[order[i]];
+    hit.score = fused[order[i]];
+    out.push_back(std::move(hit));
+  }
+  return out;
+}
+
+Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std::string_view question,
+                              int64_t exclude_message_id) {
+  Recall recall;
+  // Only the asked-about keys, with their history: a long-lived user's other facts are not read.
+  auto facts = store_.facts_for_keys(user_id, request.keys);
+  if (!facts) return facts.error();
+  std::vector<std::string> requested = request.keys;
+  {
+    std::string folded;
+    for (const char c : question) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // "what's my company name" asks for the company, not the user's name.
+    const bool own_name =
+        folded.find("my name") != std::string::npos || folded.find("who am i") != std::string::npos;
+    if (!own_name && requested.size() > 1) std::erase(requested, std::string("name"));
+    // The question word narrows the kind of answer: "when" wants a date, "where" a place.
+    static const std::vector<std::pair<std::string_view, std::vector<std::string>>> kByQuestionWord = {
+        {"when", {"launch_date", "events"}}, {"where", {"location"}},           {"how many", {"team_size"}},
+        {"how big", {"team_size"}},          {"how much", {"price", "budget"}},
+    };
+    for (const auto& [word, wanted] : kByQuestionWord) {
+      if (folded.find(word) == std::string::npos) continue;
+      std::vector<std::string> narrowed;
+      for (const auto& key : requested) {
+        if (std::find(wanted.begin(), wanted.end(), key) == wanted.end()) continue;
+        const bool known = std::any_of(facts->begin(), facts->end(), [&](const store::Fact& f) {
+          return f.key == key && (f.status == "active" || f.status == "pending_confirmation");
+        });
+        if (known) narrowed.push_back(key);
+      }
+      if (!narrowed.empty()) {
+        requested = std::move(narrowed);
+        break;
+      }
+    }
+  }
+  std::vector<std::string> keys;
+  for (const auto& key : requested) {
+    if (key == "person") {
+      for (const auto& f : *facts) {
+        if (f.key.starts_with("person:") && std::find(keys.begin(), keys.end(), f.key) == keys.end())
+          keys.push_back(f.key);
+      }
+    } else {
+      keys.push_back(key);
+    }
+  }
+  std::unordered_map<int64_t, const store::Fact*> by_id;
+  for (const auto& f : *facts) by_id.emplace(f.id, &f);
+  // The question's own content words, without the words every memory question has.
+  std::vector<std::string> asked;
+  for (auto& stem : text::content_stems(question)) {
+    static constexpr std::string_view kGeneric[] = {
+        "say",   "tell",  "told",    "mention", "rememb",  "remind", "again",
+        "check", "quick", "recal",   "know",    "earlier", "note",   "record",
+        "said",  "now",   "current", "right",   "sure",    "just",   "want"};
+    if (std::find(std::begin(kGeneric), std::end(kGeneric), stem) == std::end(kGeneric))
+      asked.push_back(stem);
+  }
+  const auto overlaps = [&](std::string_view text) {
+    size_t shared = 0;
+    for (const auto& stem : text::content_stems(text)) {
+      shared += std::find(asked.begin(), asked.end(), stem) != asked.end() ? 1 : 0;
+    }
+    return shared;
+  };
+  // When the question names one of several items or people ("the taco plate", "my designer"), only those.
+  const auto narrowed = [&](const std::string& key) {
+    std::vector<const store::Fact*> current;
+    for (const auto& f : *facts) {
+      if (f.key == key && (f.status == "active" || f.status == "pending_confirmation")) current.push_back(&f);
+    }
+    const auto* spec = key_spec(key);
+    if (spec && spec->list) {
+      std::vector<const store::Fact*> named;
+      for (const auto* f : current) {
+        if (overlaps(spec->itemised ? value_item(f->value) : f->value) > 0) named.push_back(f);
+      }
+      if (!named.empty()) return named;
+    }
+    return current;
+  };
+  if (std::find(requested.begin(), requested.end(), "person") != requested.end()) {
+    std::vector<std::string> named_roles;
+    for (const auto& key : keys) {
+      if (key.starts_with("person:") && overlaps(key.substr(7)) > 0) named_roles.push_back(key);
+    }
+    if (!named_roles.empty()) {
+      std::erase_if(keys, [&](const std::string& k) {
+        return k.starts_with("person:") &&
+               std::find(named_roles.begin(), named_roles.end(), k) == named_roles.end();
+      });
+    }
+  }
+  std::vector<int64_t> source_ids;
+  for (const auto& key : keys) {
+    for (const auto* current : narrowed(key)) {
+      const auto& f = *current;
+      RecalledFact recalled;
+      recalled.current = f;
+      // The chain of versions this value replaced (the last few: a long history is summarised).
+      for (int64_t older = f.supersedes_id; older != 0 && recalled.earlier.size() < 5;) {
+        const auto it = by_id.find(older);
+        if (it == by_id.end() || it->second->status != "superseded") break;
+        recalled.earlier.insert(recalled.earlier.begin(), *it->second);
+        older = it->second->supersedes_id;
+      }
+      source_ids.push_back(f.source_message_id);
+      recall.facts.push_back(std::move(recalled));
+    }
+  }
+  // Retracted list members ("no longer competing with Acme") are history worth showing too.
+  for (const auto& key : keys) {
+    const auto* spec = key_spec(key);
+    if (!spec || !spec->list || spec->itemised) continue;
+    size_t shown = 0;
+    for (const auto& old : *facts) {
+      if (shown >= 5) break;
+      if (old.key != key || old.status != "superseded" || old.supersedes_id != 0) continue;
+      const bool still = std::any_of(recall.facts.begin(), recall.facts.end(), [&](const RecalledFact& r) {
+        return comparable(r.current.value) == comparable(old.value);
+      });
+      if (still) continue;
+      const bool listed = std::any_of(recall.facts.begin(), recall.facts.end(), [&](const RecalledFact& r) {
+        return r.current.status == "superseded" && comparable(r.current.value) == comparable(old.value);
+      });
+      if (listed) continue;
+      RecalledFact gone;
+      gone.current = old;
+      recall.facts.push_back(std::move(gone));
+      ++shown;
+    }
+  }
+  if (!source_ids.empty()) {
+    auto sources = store_.messages_by_id(user_id, source_ids);
+    if (!sources) return sources.error();
+    for (auto& r : recall.facts) {
+      for (const auto& m : *sources) {
+        if (m.id == r.current.source_message_id) {
+          r.source_text = m.text;
+          r.source_at = m.created_at;
+        }
+      }
+    }
+  }
+  // A question with its own subject ("what did we decide about weddings?") is not answered by facts
+  // that do not mention that subject: the user's own words about it are the answer.
+  std::vector<std::string> specific;
+  {
+    std::string folded;
+    for (const char c : question) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto about = folded.find(" about ");
+    if (about != std::string::npos) {
+      for (auto& stem : text::content_stems(std::string_view(folded).substr(about + 7))) {
+        if (!is_key_cue(stem)) specific.push_back(stem);
+      }
+    }
+  }
+  if (!specific.empty() && !recall.facts.empty()) {
+    const bool about_subject =
+        std::any_of(recall.facts.begin(), recall.facts.end(), [&](const RecalledFact& r) {
+          const auto stems = text::content_stems(r.current.value + " " + r.source_text);
+          return std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+            return std::find(specific.begin(), specific.end(), stem) != specific.end();
+          });
+        });
+    if (!about_subject) recall.facts.clear();
+  }
+  const bool any_current = std::any_of(recall.facts.begin(), recall.facts.end(), [](const RecalledFact& r) {
+    return r.current.status != "superseded";
+  });
+  if (!any_current) {
+    auto hits = search(user_id, question, 6, {"user"}, exclude_message_id);
+    if (!hits) return hits.error();
+    const size_t needed = request.explicit_ask ? 1 : std::min<size_t>(2, std::max<size_t>(asked.size(), 1));
+    for (auto& hit : *hits) {
+      // Earlier memory questions hold no answer, and a quote must share the question's subject.
+      if (recall_request(hit.message.text).asks_memory) continue;
+      if (overlaps(hit.message.text) < needed) continue;
+      recall.quotes.push_back(std::move(hit));
+      if (recall.quotes.size() == 2) break;
+    }
+    std::sort(recall.quotes.begin(), recall.quotes.end(),
+              [](const auto& a, const auto& b) { return a.message.seq > b.message.seq; });
+  }
+  return recall;
+}
+
+Result<bool> Memory::refresh_summary(int64_t user_id, int64_t last_seq, int recent_window) {
+  auto current = store_.summary(user_id);
+  if (!current) return current.error();
+  const int64_t upto = *current ? (*current)->upto_seq : 0;
+  const int64_t new_upto = last_seq - recent_window;
+  if (new_upto - upto < options_.summary_every) return false;
+  // Older turns than the last window, capped so a huge thread costs a bounded read.
+  const int64_t from = std::max<int64_t>(0, new_upto - 2000);
+  auto turns = store_.messages_between(user_id, from, new_upto, -1);
+  if (!turns) return turns.error();
+  auto facts = store_.list_facts(user_id, false);
+  if (!facts) return facts.error();
+  store::Summary summary{user_id, new_upto, extractive_summary(*turns, *facts, options_.summary_max_tokens)};
+  if (auto status = store_.put_summary(summary); !status) return status.error();
+  return true;
+}
+
+Result<nlohmann::json> Memory::export_json(const store::User& user) {
+  auto facts = store_.list_facts(user.id, true);
+  if (!facts) return facts.error();
+  auto thread = store_.messages_between(user.id, 0, INT64_MAX, -1);
+  if (!thread) return thread.error();
+  auto summary = store_.summary(user.id);
+  if (!summary) return summary.error();
+  auto usage = store_.usage(user.id);
+  if (!usage) return usage.error();
+  auto audit = store_.audit_log(user.id);
+  if (!audit) return audit.error();
+
+  nlohmann::json profile = nlohmann::json::object();
+  nlohmann::json all_facts = nlohmann::json::array();
+  for (const auto& f : *facts) {
+    all_facts.push_back(fact_to_json(f));
+    if (f.status != "active" && f.status != "pending_confirmation") continue;
+    auto entry = fact_to_json(f);
+    nlohmann::json history = nlohmann::json::array();
+    for (int64_t older = f.supersedes_id; older != 0;) {
+      auto it =
+          std::find_if(facts->begin(), facts->end(), [&](const store::Fact& x) { return x.id == older; });
+      if (it == facts->end()) break;
+      history.push_back(fact_to_json(*it));
+      older = it->supersedes_id;
+    }
+    entry["history"] = std::move(history);
+    profile[f.category].push_back(std::move(entry));
+  }
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& m : *thread) messages.push_back(message_to_json(m));
+  nlohmann::json usage_rows = nlohmann::json::array();
+  for (const auto& u : *usage) {
+    usage_rows.push_back({{"day", u.day},
+                          {"assistant", u.assistant},
+                          {"input_tokens", u.input_tokens},
+                          {"output_tokens", u.output_tokens},
+                          {"cost_usd", u.cost_usd}});
+  }
+  nlohmann::json audit_rows = nlohmann::json::array();
+  for (const auto& a : *audit) {
+    audit_rows.push_back(
+        {{"actor", a.actor},
+         {"action", a.action},
+         {"object", a.object},
+         {"before", a.before_json.empty() ? nlohmann::json(nullptr)
+                                          : nlohmann::json::parse(a.before_json, nullptr, false)},
+         {"after", a.after_json.empty() ? nlohmann::json(nullptr)
+                                        : nlohmann::json::parse(a.after_json, nullptr, false)},
+         {"at", iso_time(a.at)}});
+  }
+  return nlohmann::json{
+      {"user",
+       {{"id", user.external_id},
+        {"display_name", user.display_name},
+        {"created_at", iso_time(user.created_at)}}},
+      {"exported_at", iso_time(unix_millis())},
+      {"profile", std::move(profile)},
+      {"facts", std::move(all_facts)},
+      {"summary", *summary ? nlohmann::json{{"upto_seq", (*summary)->upto_seq}, {"text", (*summary)->text}}
+                           : nlohmann::json(nullptr)},
+      {"thread", std::move(messages)},
+      {"usage", std::move(usage_rows)},
+      {"audit", std::move(audit_rows)}};
+}
+
+std::string export_markdown(const nlohmann::json& exported) {
+  std::string out =
+      fmt::format("# What brandcoach keeps about {}\n\n_Exported {}._\n\n",
+                  exported["user"].value("id", std::string()), exported.value("exported_at", ""));
+  out += "## Profile\n\n";
+  if (exported["profile"].empty()) out += "Nothing yet.\n";
+  for (const auto& [category, facts] : exported["profile"].items()) {
+    out += fmt::format("### {}\n\n", category);
+    for (const auto& f : facts) {
+      out += fmt::format(
+          "- **{}:** {}{} (since {})\n", f.value("label", ""), f.value("value", ""),
+          f.value("status", "") == "pending_confirmation" ? " _(waiting for your confirmation)_" : "",
+          f.value("created_at", ""));
+      for (const auto& h : f["history"]) {
+        out += fmt::format("  - earlier: {} (from {})\n", h.value("value", ""), h.value("created_at", ""));
+      }
+    }
+    out += "\n";
+  }
+  if (!exported["summary"].is_null()) {
+    out += "## Summary of older conversation\n\n" + exported["summary"].value("text", std::string()) + "\n\n";
+  }
+  out += "## Conversation\n\n";
+  int64_t session = 0;
+  for (const auto& m : exported["thread"]) {
+    if (m.value("session", int64_t{0}) != session) {
+      session = m.value("session", int64_t{0});
+      out += fmt::format("### Session {}\n\n", session);
+    }
+    const std::string who =
+        m.value("role", "") == "user" ? "You" : "Coach (" + m.value("assistant", "") + ")";
+    out += fmt::format("**{}** · {}\n\n{}\n\n", who, m.value("created_at", ""), m.value("text", ""));
+  }
+  out += "## Usage\n\n";
+  for (const auto& u : exported["usage"]) {
+    out += fmt::format("- {} {}: {} input tokens, {} output tokens\n", u.value("day", ""),
+                       u.value("assistant", ""), u.value("input_tokens", int64_t{0}),
+                       u.value("output_tokens", int64_t{0}));
+  }
+  return out;
+}
+
+}  // namespace brandcoach::memory
+
+namespace brandcoach::memory {
+
+namespace {
+
+// The sentence of `text` that holds `value` (the user's own words for it), else its opening.
+std::string quote_for(std::string_view text, std::string_view value) {
+  std::string folded_text, folded_value;
+  for (const char c : text) folded_text += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char c : value) folded_value += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t at = folded_value.empty() ? std::string::npos : folded_text.find(folded_value);
+  size_t begin = 0, end = text.size();
+  if (at != std::string::npos) {
+    for (size_t i = at; i > 0; --i) {
+      const char c = text[i - 1];
+      if ((c == '.' || c == '!' || c == '?' || c == '\n') && i < text.size() && text[i] == ' ') {
+        begin = i + 1;
+        break;
+      }
+    }
+    for (size_t i = at + value.size(); i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '!' || c == '?' || c == '\n' || (c == '.' && (i + 1 == text.size() || text[i + 1] == ' '))) {
+        end = i + 1;
+        break;
+      }
+    }
+  }
+  std::string quote(text.substr(begin, end - begin));
+  if (quote.size() > 300) quote = quote.substr(0, quote.rfind(' ', 300)) + " …";
+  return quote;
+}
+
+// Words with which people announce a change ("update!! we moved…", "scratch that").
+bool looks_like_update(std::string_view text) {
+  std::string folded;
+  for (const char c : text) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr std::string_view kCues[] = {
+      "update",  "scratch", "changed",  "moved", "instead", "no longer", "anymore", "any more", "switched",
+      "renamed", "now ",    "actually", "quit",  "replac",  "swap",      "pushed",  "turns out"};
+  return std::any_of(std::begin(kCues), std::end(kCues),
+                     [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
+}
+
+}  // namespace
+
+std::string render_recall(const Recall& recall) {
+  std::string out;
+  if (!recall.facts.empty()) {
+    out += "Here's what you've told me:\n\n";
+    for (const auto& r : recall.facts) {
+      const std::string label = key_label(r.current.key);
+      if (r.current.status == "superseded") {
+        out += fmt::format("- **{}:** no longer {} (you changed that on {})\n", label, r.current.value,
+                           human_date(r.current.created_at));
+        continue;
+      }
+      out += fmt::format("- **{}:** {}", label, r.current.value);
+      if (!r.source_text.empty()) {
+        out += fmt::format(" — you said on {}: “{}”", human_date(r.source_at),
+                           quote_for(r.source_text, r.current.value));
+      }
+      if (r.current.status == "pending_confirmation")
+        out += " _(new; please confirm it replaces the earlier value)_";
+      out += "\n";
+      if (!r.earlier.empty()) {
+        std::string earlier;
+        for (const auto& e : r.earlier) earlier += (earlier.empty() ? "" : ", then ") + e.value;
+        out += fmt::format("  - Earlier you said {}; you changed it to {} on {}.\n", earlier, r.current.value,
+                           human_date(r.current.created_at));
+      }
+    }
+    return out;
+  }
+  if (!recall.quotes.empty()) {
+    out += "I have no saved fact for that, but here is what you said:\n\n";
+    bool first = true;
+    for (const auto& q : recall.quotes) {
+      const std::string when =
+          q.message.ts_text.empty() ? human_date(q.message.created_at) : q.message.ts_text;
+      const bool update = looks_like_update(q.message.text);
+      out += fmt::format("- {} {}{}: “{}”\n", first ? "On" : "Earlier, on", when,
+                         update ? ", you changed it" : "", quote_for(q.message.text, ""));
+      first = false;
+    }
+    return out;
+  }
+  return "I don't have anything from you about that yet. Tell me and I'll remember it.";
+}
+
+}  // namespace brandcoach::memory

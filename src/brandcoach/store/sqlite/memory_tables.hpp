@@ -1,0 +1,39 @@
+// Thread, fact, audit and summary queries (the memory tiers), private to the store module. Each
+// function runs on the connection it is given; writers open their own transaction.
+#pragma once
+
+#include "brandcoach/store/sqlite/connection.hpp"
+#include "brandcoach/store/store.hpp"
+
+namespace brandcoach::store::sqlite::memory {
+
+/// The columns read_message reads, of the messages table under `alias` ("m." or "").
+std::string message_columns(std::string_view alias = "");
+Message read_message(Statement& stmt);
+
+Result<Message> append_message(Connection& db, Message message, const std::optional<UsageTally>& usage);
+Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message> messages);
+Result<std::vector<Message>> messages_between(Connection& db, int64_t user_id, int64_t after_seq,
+                                              int64_t upto_seq, int64_t limit);
+Result<std::vector<Message>> messages_by_id(Connection& db, int64_t user_id, const std::vector<int64_t>& ids);
+Result<std::optional<Message>> find_imported_message(Connection& db, int64_t user_id,
+                                                     std::string_view external_id);
+Result<std::vector<MessageHit>> search_messages(Connection& db, int64_t user_id, std::string_view query,
+                                                int limit);
+/// Gives messages stored before they were indexed (an older schema) their search terms.
+Status index_unindexed_messages(Connection& db);
+
+Result<std::vector<Fact>> list_facts(Connection& db, int64_t user_id, bool all);
+Result<std::vector<Fact>> facts_for_keys(Connection& db, int64_t user_id,
+                                         const std::vector<std::string>& keys);
+Result<std::optional<Fact>> find_fact(Connection& db, int64_t user_id, int64_t fact_id);
+Result<std::vector<Fact>> write_facts(Connection& db, int64_t user_id, const std::vector<FactWrite>& writes);
+Result<std::vector<AuditEntry>> audit_log(Connection& db, int64_t user_id);
+Status append_audit(Connection& db, const AuditEntry& entry);
+
+Result<std::optional<Summary>> summary(Connection& db, int64_t user_id);
+Status put_summary(Connection& db, const Summary& summary);
+Result<std::vector<UsageRow>> usage(Connection& db, int64_t user_id);
+Status erase_user(Connection& db, int64_t user_id, std::string_view actor);
+
+}  // namespace brandcoach::store::sqlite::memory

@@ -1,0 +1,428 @@
+// Memory tiers: the rule extractor, fact versions with audit, recall, summaries, context budgets,
+// export and erasure — with a real SQLite store.
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "brandcoach/memory/memory.hpp"
+#include "support/temp_dir.hpp"
+
+namespace brandcoach::memory {
+namespace {
+
+using testing::TempDir;
+
+std::optional<ExtractedFact> find(const std::vector<ExtractedFact>& facts, std::string_view key) {
+  for (const auto& f : facts) {
+    if (f.key == key) return f;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> values(const std::vector<ExtractedFact>& facts, std::string_view key) {
+  std::vector<std::string> out;
+  for (const auto& f : facts) {
+    if (f.key == key) out.push_back(f.value);
+  }
+  return out;
+}
+
+class Extractor : public ::testing::Test {
+ protected:
+  FactExtractor extractor;
+};
+
+TEST_F(Extractor, PriceKeepsWhatItIsFor) {
+  auto facts = extractor.extract("Our sourdough costs £4.50 and we sell about 200 loaves a week.");
+  ASSERT_TRUE(find(facts, "price"));
+  EXPECT_EQ(find(facts, "price")->value, "£4.50 (sourdough)");
+}
+
+TEST_F(Extractor, SomeoneElsesPriceIsNotOurs) {
+  auto facts = extractor.extract("Hart's charges £5.20 for their sourdough, ours is £4.50.");
+  const auto prices = values(facts, "price");
+  ASSERT_EQ(prices.size(), 1u);
+  EXPECT_TRUE(prices[0].starts_with("£4.50")) << prices[0];
+  EXPECT_TRUE(
+      values(extractor.extract("My cousin in Wichita charges $120 for a full groom."), "price").empty());
+}
+
+TEST_F(Extractor, HypotheticalAndPastStateNothing) {
+  EXPECT_TRUE(extractor.extract("What if we charged $99 for the premium tier?").empty());
+  EXPECT_TRUE(values(extractor.extract("Last year our budget was $5,000."), "budget").empty());
+  EXPECT_TRUE(values(extractor.extract("I used to work at Deloitte in London."), "location").empty());
+}
+
+TEST_F(Extractor, BudgetIsNotAlsoAPrice) {
+  auto facts = extractor.extract("My marketing budget is tiny, about £300 a month.");
+  EXPECT_EQ(values(facts, "budget"), std::vector<std::string>{"£300"});
+  EXPECT_TRUE(values(facts, "price").empty());
+}
+
+TEST_F(Extractor, TeamSizeInItsManyForms) {
+  EXPECT_EQ(values(extractor.extract("We're a team of 5 including me."), "team_size"),
+            std::vector<std::string>{"5"});
+  EXPECT_EQ(values(extractor.extract("hired 3 more guys, 8 techs now"), "team_size"),
+            std::vector<std::string>{"8"});
+  auto grown = find(extractor.extract("We've also grown to 15 with the new sales hires."), "team_size");
+  ASSERT_TRUE(grown);
+  EXPECT_EQ(grown->value, "15");
+  EXPECT_EQ(grown->cue, Cue::correction);
+}
+
+TEST_F(Extractor, LaunchDateAndItsMove) {
+  EXPECT_EQ(values(extractor.extract("We're launching the app on 3 March."), "launch_date"),
+            std::vector<std::string>{"3 March"});
+  auto moved = find(extractor.extract("Bad news: the launch slipped, it's pushed to May 2."), "launch_date");
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->value, "May 2");
+  EXPECT_EQ(moved->cue, Cue::correction);
+}
+
+TEST_F(Extractor, CompanyNameAndRename) {
+  EXPECT_EQ(values(extractor.extract("I run a little bakery called Brightside Bakery in Leeds."), "company"),
+            std::vector<std::string>{"Brightside Bakery"});
+  auto renamed = find(extractor.extract("Big change: we renamed the shop to Scruff & Tumble."), "company");
+  ASSERT_TRUE(renamed);
+  EXPECT_EQ(renamed->value, "Scruff & Tumble");
+  EXPECT_EQ(renamed->cue, Cue::correction);
+}
+
+TEST_F(Extractor, CompetitorsAsAListAndOneLeaving) {
+  auto listed =
+      values(extractor.extract("Our main competitors are Greggs, Pret and Hart's Bakery."), "competitors");
+  EXPECT_EQ(listed, (std::vector<std::string>{"Greggs", "Pret", "Hart's Bakery"}));
+  auto gone = find(extractor.extract("Acme Cleaning shut down last month."), "competitors");
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->value, "Acme Cleaning");
+  EXPECT_EQ(gone->cue, Cue::retraction);
+}
+
+TEST_F(Extractor, PeopleByRoleInBothOrders) {
+  EXPECT_EQ(values(extractor.extract("My designer is Noor Haddad."), "person:designer"),
+            std::vector<std::string>{"Noor Haddad"});
+  EXPECT_EQ(values(extractor.extract("Aisha Karim will join as partner in his place."), "person:partner"),
+            std::vector<std::string>{"Aisha Karim"});
+  EXPECT_EQ(values(extractor.extract("update marco quit :( kayla is my new helper"), "person:helper"),
+            std::vector<std::string>{"kayla"});
+}
+
+TEST_F(Extractor, QuestionsStateNothing) {
+  EXPECT_TRUE(extractor.extract("Who are we actually competing with these days?").empty());
+}
+
+TEST_F(Extractor, HostileInputIsFastAndHarmless) {
+  std::string long_message(30000, 'a');
+  long_message += " our price is $";
+  EXPECT_NO_THROW(extractor.extract(long_message));
+  EXPECT_NO_THROW(extractor.extract(std::string("\xff\xfe price is $5", 14)));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+store::Fact active(int64_t id, std::string key, std::string value) {
+  store::Fact f;
+  f.id = id;
+  f.key = std::move(key);
+  f.value = std::move(value);
+  f.status = "active";
+  return f;
+}
+
+TEST(FactPlan, NewValueSupersedesTheOld) {
+  auto writes =
+      plan_fact_writes({active(1, "location", "Leeds")}, {{"location", "York", 0.9, Cue::correction}}, 7);
+  ASSERT_EQ(writes.size(), 1u);
+  ASSERT_TRUE(writes[0].insert);
+  EXPECT_EQ(writes[0].insert->status, "active");
+  EXPECT_EQ(writes[0].insert->supersedes_id, 1);
+  EXPECT_EQ(writes[0].insert->source_message_id, 7);
+  EXPECT_EQ(writes[0].status_changes, (std::vector<std::pair<int64_t, std::string>>{{1, "superseded"}}));
+}
+
+TEST(FactPlan, LowConfidenceContradictionWaitsForConfirmation) {
+  auto writes =
+      plan_fact_writes({active(1, "location", "Leeds")}, {{"location", "Hull", 0.5, Cue::plain}}, 7);
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].insert->status, "pending_confirmation");
+  EXPECT_TRUE(writes[0].status_changes.empty());
+}
+
+TEST(FactPlan, SameValueWritesNothingAndListsAccumulate) {
+  EXPECT_TRUE(plan_fact_writes({active(1, "location", "Leeds")}, {{"location", "leeds", 0.9, Cue::plain}}, 7)
+                  .empty());
+  auto writes = plan_fact_writes(
+      {active(1, "competitors", "Acme")},
+      {{"competitors", "Bolt", 0.9, Cue::plain}, {"competitors", "Acme", 0.9, Cue::plain}}, 7);
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].insert->value, "Bolt");
+  EXPECT_TRUE(writes[0].status_changes.empty());
+}
+
+TEST(FactPlan, PricesAreKeptPerItem) {
+  auto writes =
+      plan_fact_writes({active(1, "price", "$14 (taco plate)"), active(2, "price", "$25 (t-shirt)")},
+                       {{"price", "$15 (taco plate)", 0.9, Cue::correction}}, 7);
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].insert->supersedes_id, 1);
+  EXPECT_EQ(writes[0].status_changes, (std::vector<std::pair<int64_t, std::string>>{{1, "superseded"}}));
+}
+
+TEST(FactPlan, RetractionSupersedesTheListMember) {
+  auto writes = plan_fact_writes({active(1, "competitors", "Acme Co"), active(2, "competitors", "Bolt")},
+                                 {{"competitors", "Acme", 0.9, Cue::retraction}}, 7);
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_FALSE(writes[0].insert);
+  EXPECT_EQ(writes[0].status_changes, (std::vector<std::pair<int64_t, std::string>>{{1, "superseded"}}));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(RecallQuestions, ExplicitImplicitAndAdvice) {
+  auto remind = recall_request("Remind me who my competitors are");
+  EXPECT_TRUE(remind.asks_memory);
+  EXPECT_TRUE(remind.explicit_ask);
+  EXPECT_NE(std::find(remind.keys.begin(), remind.keys.end(), "competitors"), remind.keys.end());
+  auto implicit = recall_request("when are we launching");
+  EXPECT_TRUE(implicit.asks_memory);
+  EXPECT_FALSE(implicit.explicit_ask);
+  EXPECT_FALSE(recall_request("What should our price be for a premium tier?").asks_memory);
+  EXPECT_FALSE(recall_request("Help me write a tagline").asks_memory);
+}
+
+TEST(RecallQuestions, YesAndNoSettleConfirmations) {
+  EXPECT_EQ(confirmation_reply("yes, that's right"), std::optional<bool>(true));
+  EXPECT_EQ(confirmation_reply("No"), std::optional<bool>(false));
+  EXPECT_EQ(confirmation_reply("Tell me about brand archetypes"), std::nullopt);
+}
+
+TEST(ContextAssembly, DropsLowestPriorityWholeItemsAndSaysWhich) {
+  std::vector<ContextItem> items = {{"instructions", 0, std::string(40, 'x') + " be a coach"},
+                                    {"fact", 1, "Company: Brightside"},
+                                    {"turn", 3, "user: hello there"},
+                                    {"knowledge", 100, std::string(400, 'k')},
+                                    {"knowledge", 100, "short passage"}};
+  auto context = assemble_context(items, 40);
+  EXPECT_LE(context.tokens, 40);
+  std::vector<std::string> kept;
+  for (const auto& item : context.kept) kept.push_back(item.kind);
+  EXPECT_EQ(kept, (std::vector<std::string>{"instructions", "fact", "turn", "knowledge"}));
+  EXPECT_EQ(context.dropped, std::vector<std::string>{"knowledge#1"});
+  for (const auto& item : context.kept) EXPECT_NE(item.text, std::string(400, 'k'));  // never cut
+}
+
+TEST(Timestamps, IsoAndFreeText) {
+  EXPECT_EQ(parse_timestamp("2023-05-08"), std::optional<int64_t>(1683504000000));
+  EXPECT_EQ(parse_timestamp("2023-05-08T13:56:00Z"), std::optional<int64_t>(1683554160000));
+  EXPECT_EQ(parse_timestamp("1:56 pm on 8 May, 2023"), std::optional<int64_t>(1683554160000));
+  EXPECT_EQ(parse_timestamp("May 8, 2023"), std::optional<int64_t>(1683504000000));
+  EXPECT_EQ(parse_timestamp("sometime last spring"), std::nullopt);
+  EXPECT_EQ(parse_timestamp("2023-13-45"), std::nullopt);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class MemoryStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = store::open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});
+    ASSERT_TRUE(opened);
+    db = std::move(opened).value();
+    memory = std::make_unique<Memory>(*db, MemoryOptions{4});
+  }
+
+  store::Message say(const store::User& user, const std::string& text) {
+    store::Message m;
+    m.user_id = user.id;
+    m.role = "user";
+    m.text = text;
+    auto stored = db->append_message(m);
+    EXPECT_TRUE(stored);
+    auto observed = memory->observe(*stored);
+    EXPECT_TRUE(observed);
+    return *stored;
+  }
+
+  std::vector<store::Fact> facts(const store::User& user, bool all = false) {
+    auto listed = db->list_facts(user.id, all);
+    EXPECT_TRUE(listed);
+    return *listed;
+  }
+
+  TempDir dir;
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<Memory> memory;
+};
+
+TEST_F(MemoryStore, CorrectionKeepsHistoryAndAudits) {
+  auto user = *db->ensure_user("ana");
+  const auto first = say(user, "We're based in Leeds and our price is $49 a month.");
+  say(user, "Actually we relocated to York last week.");
+  auto all = facts(user, true);
+  std::vector<std::string> locations;
+  for (const auto& f : all) {
+    if (f.key == "location") locations.push_back(f.value + ":" + f.status);
+  }
+  EXPECT_EQ(locations, (std::vector<std::string>{"Leeds:superseded", "York:active"}));
+  for (const auto& f : all) {
+    if (f.key == "price") {
+      EXPECT_EQ(f.source_message_id, first.id);
+    }
+  }
+  auto audit = db->audit_log(user.id);
+  ASSERT_TRUE(audit);
+  size_t adds = 0, supersedes = 0;
+  for (const auto& a : *audit) {
+    adds += a.action == "fact.add" ? 1 : 0;
+    supersedes += a.action == "fact.superseded" ? 1 : 0;
+  }
+  EXPECT_EQ(adds, 3u);
+  EXPECT_EQ(supersedes, 1u);
+}
+
+TEST_F(MemoryStore, ConfirmRejectAndCorrect) {
+  auto user = *db->ensure_user("ana");
+  say(user, "We're based in Leeds.");
+  say(user, "I'm from Hull originally.");  // weak and contradicting: pending
+  auto current = facts(user);
+  auto pending = std::find_if(current.begin(), current.end(),
+                              [](const auto& f) { return f.status == "pending_confirmation"; });
+  ASSERT_NE(pending, current.end());
+  auto confirmed = memory->change_fact(user.id, pending->id, "confirm", "", "user");
+  ASSERT_TRUE(confirmed);
+  EXPECT_EQ(confirmed->status, "active");
+  EXPECT_NE(confirmed->confirmed_at, 0);
+  // Rejecting the confirmed value brings the one it replaced back.
+  auto rejected = memory->change_fact(user.id, pending->id, "reject", "", "user");
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->status, "rejected");
+  current = facts(user);
+  ASSERT_EQ(current.size(), 1u);
+  EXPECT_EQ(current[0].value, "Leeds");
+  auto corrected = memory->change_fact(user.id, current[0].id, "correct", "Leeds, West Yorkshire", "user");
+  ASSERT_TRUE(corrected);
+  EXPECT_EQ(corrected->supersedes_id, current[0].id);
+  EXPECT_EQ(facts(user).size(), 1u);
+  EXPECT_EQ(facts(user)[0].value, "Leeds, West Yorkshire");
+  // Bad changes are refused and change nothing.
+  EXPECT_EQ(memory->change_fact(user.id, corrected->id, "shred", "", "user").error().kind,
+            ErrorKind::invalid_input);
+  EXPECT_EQ(memory->change_fact(user.id, corrected->id, "correct", "  ", "user").error().kind,
+            ErrorKind::invalid_input);
+  EXPECT_EQ(memory->change_fact(user.id, 999999, "confirm", "", "user").error().kind, ErrorKind::not_found);
+  EXPECT_EQ(facts(user)[0].value, "Leeds, West Yorkshire");
+}
+
+TEST_F(MemoryStore, UsersWithIdenticalFactsNeverSeeEachOther) {
+  auto ana = *db->ensure_user("ana");
+  auto ben = *db->ensure_user("ben");
+  say(ana, "Our price is $49 a month and we're based in Leeds.");
+  say(ben, "Our price is $49 a month and we're based in Leeds.");
+  say(ben, "Actually our price is now $59 a month.");
+  for (const auto& f : facts(ana, true)) EXPECT_EQ(f.user_id, ana.id);
+  auto hits = memory->search(ana.id, "price month", 10);
+  ASSERT_TRUE(hits);
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].message.user_id, ana.id);
+  // Another user's fact id is not found through this user.
+  const auto bens = facts(ben);
+  EXPECT_EQ(memory->change_fact(ana.id, bens[0].id, "reject", "", "ana").error().kind, ErrorKind::not_found);
+}
+
+TEST_F(MemoryStore, RecallShowsCurrentValueAndEarlierOnes) {
+  auto user = *db->ensure_user("ana");
+  say(user, "Our monthly plan is $49.");
+  say(user, "We dropped the monthly plan to $39 after feedback.");
+  const auto question = recall_request("What price did I settle on?");
+  auto recalled = memory->recall(user.id, question, "What price did I settle on?", 0);
+  ASSERT_TRUE(recalled);
+  const auto text = render_recall(*recalled);
+  EXPECT_NE(text.find("$39"), std::string::npos) << text;
+  // The superseded value only ever appears as earlier.
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("$49") != std::string::npos) {
+      EXPECT_NE(line.find("Earlier"), std::string::npos) << line;
+    }
+  }
+}
+
+TEST_F(MemoryStore, RecallFallsBackToTheUsersOwnWords) {
+  auto user = *db->ensure_user("ana");
+  say(user, "We park the food truck on Rainey Street on weekends.");
+  say(user, "Tell me about brand archetypes.");
+  const std::string question = "Remind me where I said we park the truck?";
+  auto recalled = memory->recall(user.id, recall_request(question), question, 0);
+  ASSERT_TRUE(recalled);
+  ASSERT_FALSE(recalled->quotes.empty());
+  EXPECT_NE(recalled->quotes[0].message.text.find("Rainey"), std::string::npos);
+}
+
+TEST_F(MemoryStore, SummaryRefreshesEveryNMessages) {
+  auto user = *db->ensure_user("ana");
+  for (int i = 0; i < 10; ++i)
+    say(user, "Message number " + std::to_string(i) + " about our bakery in Leeds.");
+  auto wrote = memory->refresh_summary(user.id, 10, 2);
+  ASSERT_TRUE(wrote);
+  EXPECT_TRUE(*wrote);
+  auto summary = db->summary(user.id);
+  ASSERT_TRUE(summary && *summary);
+  EXPECT_EQ((*summary)->upto_seq, 8);
+  EXPECT_NE((*summary)->text.find("Leeds"), std::string::npos);
+  auto again = memory->refresh_summary(user.id, 11, 2);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);  // fewer than summary_every new messages
+}
+
+TEST_F(MemoryStore, ExportHoldsProfileHistoryThreadAndAudit) {
+  auto user = *db->ensure_user("ana");
+  say(user, "We're based in Leeds.");
+  say(user, "Actually we relocated to York.");
+  auto exported = memory->export_json(*db->ensure_user("ana"));
+  ASSERT_TRUE(exported);
+  const auto& profile = (*exported)["profile"]["personal"];
+  ASSERT_EQ(profile.size(), 1u);
+  EXPECT_EQ(profile[0]["value"], "York");
+  ASSERT_EQ(profile[0]["history"].size(), 1u);
+  EXPECT_EQ(profile[0]["history"][0]["value"], "Leeds");
+  EXPECT_EQ((*exported)["thread"].size(), 2u);
+  EXPECT_FALSE((*exported)["audit"].empty());
+  const auto markdown = export_markdown(*exported);
+  EXPECT_NE(markdown.find("earlier: Leeds"), std::string::npos);
+  EXPECT_NE(markdown.find("relocated to York"), std::string::npos);
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST_F(MemoryStore, EraseLeavesNothingInTheDatabaseFiles) {
+  auto gone = *db->ensure_user("gone");
+  auto kept = *db->ensure_user("kept");
+  say(gone, "Our secret recipe word is zanzibarquux and we're based in Quixotown.");
+  say(kept, "We're based in Leeds.");
+  ASSERT_TRUE(db->erase_user(gone.id, "test"));
+  auto again = db->find_user("gone");
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  auto hits = db->search_messages(kept.id, "zanzibarquux", 10);
+  ASSERT_TRUE(hits);
+  EXPECT_TRUE(hits->empty());
+  db.reset();  // close, so every byte is in the files
+  for (const auto* suffix : {"", "-wal", "-shm"}) {
+    const auto bytes = file_bytes(dir.path() / (std::string("db.sqlite3") + suffix));
+    EXPECT_EQ(bytes.find("zanzibarquux"), std::string::npos) << suffix;
+    EXPECT_EQ(bytes.find("Quixotown"), std::string::npos) << suffix;
+  }
+  auto reopened = store::open_sqlite({(dir / "db.sqlite3").string(), 1, 5000});
+  ASSERT_TRUE(reopened);
+  auto leeds = (*reopened)->search_messages((*(*reopened)->find_user("kept"))->id, "Leeds", 10);
+  ASSERT_TRUE(leeds);
+  EXPECT_EQ(leeds->size(), 1u);
+}
+
+}  // namespace
+}  // namespace brandcoach::memory
