@@ -2,9 +2,15 @@
 // CLI (import, search, facts, export, erase) and the /api/me routes, with their bad inputs.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <csignal>
+#include <functional>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "support/cli_helpers.hpp"
+#include "support/fake_openai_server.hpp"
 #include "support/http_client.hpp"
 #include "support/server.hpp"
 #include "support/temp_dir.hpp"
@@ -16,34 +22,6 @@ using nlohmann::json;
 
 std::string data_dir_arg(const TempDir& dir) {
   return dir.path().string();
-}
-
-// Every session of every scripted user runs in its own `chat --new-session` process; probes in
-// later sessions ask what the coach remembers. The figures are printed for the record; the test
-// guards against regressions below what this build measured on these lives, and against any
-// superseded value being stated as current in more than a handful of answers.
-TEST(MemoryLives, ScriptedUsersAreRememberedAcrossSessionProcesses) {
-  TempDir dir;
-  const auto run =
-      run_brandcoach({"--data-dir", data_dir_arg(dir), "eval", "memory",
-                      std::string(BRANDCOACH_TEST_DATA_DIR) + "/memory/lives_dev.jsonl", "--json"});
-  ASSERT_EQ(run.code, 0) << run.err;
-  const auto report = json::parse(run.out);
-  std::cout << "memory lives (dev): probes " << report["probes"] << ", recall " << report["recall"]
-            << ", stale " << report["stale"] << "\n";
-  EXPECT_EQ(report["lives"], 20);
-  EXPECT_GE(report["sessions"].get<int>(), 60);
-  EXPECT_GE(report["recall"].get<double>(), 0.80);
-  EXPECT_LE(report["stale"].get<int>(), 8);
-}
-
-TEST(MemoryLives, BadLivesFileIsRejected) {
-  TempDir dir;
-  write_file(dir / "bad.jsonl", "{\"user\": \"x\"}\n");
-  const auto run =
-      run_brandcoach({"--data-dir", data_dir_arg(dir), "eval", "memory", (dir / "bad.jsonl").string()});
-  EXPECT_EQ(run.code, 2);
-  EXPECT_TRUE(contains(run.err, "sessions")) << run.err;
 }
 
 TEST(MemoryChat, NewSessionGreetsByNameAndRecallsAcrossProcesses) {
@@ -223,6 +201,107 @@ TEST(MemoryApi, ProfileFactsHistoryExportSessionAndErase) {
   EXPECT_EQ(as(port, "ana", "GET", "/api/me/export").status, 404);
   auto bens = json::parse(as(port, "ben", "GET", "/api/me/profile").body);
   EXPECT_FALSE(bens["facts"].empty());
+}
+
+}  // namespace
+}  // namespace brandcoach::testing
+
+namespace brandcoach::testing {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Model extraction: after the reply, from the durable queue.
+
+// A chat model that reads a project out of any message mentioning "zebra" and answers nonsense to
+// messages mentioning "garbage"; `healthy` false makes it fail with 500s.
+FakeOpenAiServer::Handler extraction_model(std::atomic<bool>* healthy, std::atomic<int>* calls) {
+  return [healthy, calls](const FakeOpenAiServer::Request& request) {
+    ++*calls;
+    if (!healthy->load()) return FakeOpenAiServer::Reply::openai_error(500, "upstream down");
+    const auto body = request.json();
+    const std::string message = body["messages"][1]["content"].get<std::string>();
+    std::string content = R"({"facts": []})";
+    if (message.find("zebra") != std::string::npos) {
+      content =
+          R"({"facts": [{"key": "projects", "value": "Project Zebra", "confidence": 0.9, "change": "new"}]})";
+    } else if (message.find("garbage") != std::string::npos) {
+      content = R"({"facts": [{"key": "favourite_colour", "value": "teal"}]})";  // not in the schema
+    }
+    return FakeOpenAiServer::Reply::json(
+        {{"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", content}}}}}}});
+  };
+}
+
+std::vector<std::string> model_settings(const FakeOpenAiServer& server) {
+  return {"--set", "memory.llm_extraction=true", "--set", "llm.base_url=" + server.base_url(),
+          "--set", "llm.model=extractor",        "--set", "llm.api_key=sk-extract-secret"};
+}
+
+bool has_fact(int port, const std::string& user, const std::string& value) {
+  const auto profile = json::parse(as(port, user, "GET", "/api/me/profile").body);
+  for (const auto& f : profile["facts"]) {
+    if (f["value"] == value) return true;
+  }
+  return false;
+}
+
+bool eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 300; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+TEST(MemoryModelExtraction, FactsArriveAfterTheReplyAndBadAnswersKeepTheRules) {
+  std::atomic<bool> healthy{true};
+  std::atomic<int> calls{0};
+  FakeOpenAiServer model(extraction_model(&healthy, &calls));
+  TempDir dir;
+  ServerProcess server(dir.path(), model_settings(model));
+  chat_as(server.port(), "ana", "We are kicking off the zebra thing next week.");
+  EXPECT_TRUE(eventually([&] { return has_fact(server.port(), "ana", "Project Zebra"); }));
+  // An answer outside the schema changes nothing the rules found.
+  chat_as(server.port(), "ana", "We're based in Leeds, garbage in garbage out.");
+  EXPECT_TRUE(eventually([&] { return calls.load() >= 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(has_fact(server.port(), "ana", "Leeds"));
+  EXPECT_FALSE(has_fact(server.port(), "ana", "teal"));
+  // The model's facts are audited as its own.
+  const auto exported = json::parse(as(server.port(), "ana", "GET", "/api/me/export").body);
+  bool by_model = false;
+  for (const auto& row : exported["audit"]) by_model |= row["actor"] == "llm";
+  EXPECT_TRUE(by_model);
+  EXPECT_FALSE(contains(server.process().err(), "sk-extract-secret"));
+}
+
+TEST(MemoryModelExtraction, QueuedJobsSurviveARestart) {
+  std::atomic<bool> healthy{false};
+  std::atomic<int> calls{0};
+  FakeOpenAiServer model(extraction_model(&healthy, &calls));
+  TempDir dir;
+  {
+    ServerProcess server(dir.path(), model_settings(model));
+    // The reply does not wait for the broken model.
+    chat_as(server.port(), "ana", "We are kicking off the zebra thing next week.");
+    // One failed attempt (the client's own retries included) is recorded for a later try; then the
+    // process dies without any chance to clean up.
+    EXPECT_TRUE(eventually([&] { return calls.load() >= 3; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    server.process().signal(SIGKILL);
+    server.process().wait(std::chrono::seconds(10));
+  }
+  healthy = true;
+  ServerProcess restarted(dir.path(), model_settings(model));
+  EXPECT_TRUE(eventually([&] { return has_fact(restarted.port(), "ana", "Project Zebra"); }));
+}
+
+TEST(MemoryModelExtraction, NeedsAModel) {
+  TempDir dir;
+  const auto run = run_brandcoach(
+      {"--data-dir", data_dir_arg(dir), "--set", "memory.llm_extraction=true", "chat"}, "hello\n");
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(contains(run.err, "llm.base_url")) << run.err;
 }
 
 }  // namespace

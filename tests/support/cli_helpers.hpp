@@ -19,12 +19,14 @@ struct Run {
   std::string err;
 };
 
-/// Runs the binary with `args`, `input` on stdin and extra environment `env` ("K=V").
+/// Runs the binary with `args`, `input` on stdin and extra environment `env` ("K=V"); killed (exit
+/// 137) after `timeout`.
 inline Run run_brandcoach(std::vector<std::string> args, const std::string& input = {},
-                          std::vector<std::string> env = {}) {
+                          std::vector<std::string> env = {},
+                          std::chrono::seconds timeout = std::chrono::seconds(120)) {
   args.insert(args.begin(), BRANDCOACH_BINARY);
   Process process(args, input, false, std::move(env));
-  const int code = process.wait(std::chrono::seconds(120));
+  const int code = process.wait(timeout);
   return {code, process.out(), process.err()};
 }
 

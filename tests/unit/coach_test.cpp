@@ -1,6 +1,8 @@
 // The turn pipeline with a real SQLite store and the bundled knowledge base.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "brandcoach/coach/coach.hpp"
 #include "support/temp_dir.hpp"
 
@@ -106,6 +108,40 @@ TEST_F(CoachTurn, DoesNotRepeatTheNextStepQuestion) {
   ASSERT_TRUE(first && second);
   const auto question = [](const std::string& reply) { return reply.substr(reply.find("**Next step:**")); };
   EXPECT_NE(question(first->reply), question(second->reply));
+}
+
+TEST_F(CoachTurn, AWeakContradictionIsAskedAboutAndSettledByYes) {
+  auto coach = make(*offline);
+  ASSERT_TRUE(coach.turn("fay", "We're based in Leeds and sell candles."));
+  auto doubt = coach.turn("fay", "I'm from Hull, by the way.");
+  ASSERT_TRUE(doubt);
+  EXPECT_NE(doubt->reply.find("**Please confirm:**"), std::string::npos) << doubt->reply;
+  EXPECT_NE(doubt->reply.find("Hull"), std::string::npos) << doubt->reply;
+  auto user = store->ensure_user("fay");
+  auto before = store->list_facts(user->id, false);
+  ASSERT_TRUE(before);
+  const auto pending = std::count_if(before->begin(), before->end(),
+                                     [](const store::Fact& f) { return f.status == "pending_confirmation"; });
+  EXPECT_EQ(pending, 1);
+  auto yes = coach.turn("fay", "yes");
+  ASSERT_TRUE(yes);
+  EXPECT_EQ(yes->facts_changed["settled"]["value"], "Hull");
+  auto after = store->list_facts(user->id, false);
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].value, "Hull");
+  EXPECT_EQ((*after)[0].status, "active");
+}
+
+TEST_F(CoachTurn, ContextBudgetDropsKnowledgeWholeAndSaysSo) {
+  CoachOptions options;
+  options.max_prompt_tokens = 200;
+  Coach coach(*store, *retriever, router, *offline, registry, options);
+  auto result = coach.turn("gus", "How do I find my ideal customer?");
+  ASSERT_TRUE(result);
+  EXPECT_LE(result->context["tokens"].get<int64_t>(), 200);
+  EXPECT_FALSE(result->context["dropped"].empty()) << result->context.dump();
+  EXPECT_EQ(result->context["dropped"][0].get<std::string>().rfind("knowledge#", 0), 0u);
 }
 
 TEST_F(CoachTurn, RejectsBadInputWithoutWriting) {

@@ -11,6 +11,7 @@
 #include "brandcoach/embed/embed.hpp"
 #include "brandcoach/index/index.hpp"
 #include "brandcoach/llm/llm.hpp"
+#include "brandcoach/memory/memory.hpp"
 #include "brandcoach/route/route.hpp"
 #include "brandcoach/store/store.hpp"
 
@@ -26,7 +27,8 @@ struct App {
   std::unique_ptr<index::Retriever> retriever;
   std::unique_ptr<route::Router> router;
   std::unique_ptr<llm::LlmProvider> provider;
-  std::unique_ptr<coach::Coach> coach;  // only when built with_coach
+  std::unique_ptr<coach::Coach> coach;                  // only when built with_coach
+  std::unique_ptr<memory::ExtractionQueue> extraction;  // memory.llm_extraction: stops first
 };
 
 /// Store, embedder, vector indexes and retriever. `connections` sizes the store's pool.

@@ -182,8 +182,25 @@ Result<App> build_app(Config config, int connections) {
   options.retrieval_mode = *mode;
   options.lexical_weight = app.config.retrieval.lexical_weight;
   options.dense_weight = app.config.retrieval.dense_weight;
+  options.queue_llm_extraction = app.config.memory.llm_extraction;
   app.coach = std::make_unique<coach::Coach>(*app.store, *app.retriever, *app.router, *app.provider,
                                              std::move(assistants).value(), options);
+  if (app.config.memory.llm_extraction) {
+    if (app.config.llm.base_url.empty() || app.config.llm.model.empty()) {
+      return Error::config("memory.llm_extraction needs llm.base_url and llm.model",
+                           app.config.llm.base_url.empty() ? "llm.base_url" : "llm.model");
+    }
+    auto client = std::make_shared<llm::ChatClient>(
+        llm::ChatOptions{app.config.llm.base_url, app.config.llm.api_key, app.config.llm.model, 2, 30000});
+    // Temperature 0.3: extraction wants the same answer every time, not variety.
+    memory::ExtractionModel model = [client](const std::string& system, const std::string& user) {
+      return client->complete(system, user, 0.3, true);
+    };
+    memory::ExtractionQueue::Options queue_options;
+    queue_options.workers = static_cast<int>(app.config.memory.extraction_workers);
+    app.extraction = std::make_unique<memory::ExtractionQueue>(*app.store, std::move(model), queue_options);
+    app.coach->on_extraction_queued([queue = app.extraction.get()] { queue->wake(); });
+  }
   spdlog::info("ready in {:.0f} ms (database {})",
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
                app.config.database_path());

@@ -165,7 +165,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   incoming.text = std::string(message);
   incoming.created_at = now;
   incoming.session_no = session_no;
-  auto stored = store_.append_message(std::move(incoming));
+  auto stored = store_.append_message(std::move(incoming), {}, options_.queue_llm_extraction);
   if (!stored) return stored.error();
   result.message_seq = stored->seq;
   result.session_no = session_no;
@@ -368,6 +368,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   if (auto refreshed = memory_.refresh_summary(user->id, saved->seq, options_.recent_turns); !refreshed) {
     result.context["summary_error"] = refreshed.error().message;
   }
+  if (options_.queue_llm_extraction && extraction_queued_) extraction_queued_();
   result.timings_ms["persist"] = elapsed_ms(stage);
   result.timings_ms["total"] = elapsed_ms(started);
   return result;

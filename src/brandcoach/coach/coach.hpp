@@ -96,6 +96,7 @@ struct CoachOptions {
   int64_t idle_gap_ms = 30 * 60 * 1000;
   int64_t summary_every = 50;
   int64_t max_prompt_tokens = 4000;
+  bool queue_llm_extraction = false;  // queue each user message for model fact extraction
 };
 
 /// Checks a user id presented by a caller: 1–128 characters of letters, digits and . _ @ + -.
@@ -118,6 +119,8 @@ class Coach {
 
   /// The user's next message opens a new session (an explicit "new session" request).
   Status start_new_session(std::string_view user);
+  /// Called after a turn queued its message for model extraction (wakes the workers).
+  void on_extraction_queued(std::function<void()> wake) { extraction_queued_ = std::move(wake); }
 
  private:
   store::Store& store_;
@@ -127,6 +130,7 @@ class Coach {
   AssistantRegistry assistants_;
   CoachOptions options_;
   memory::Memory memory_;
+  std::function<void()> extraction_queued_;
 };
 
 /// What a knowledge ingest or sync did.

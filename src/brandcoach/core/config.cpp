@@ -206,6 +206,11 @@ const std::vector<Field>& fields() {
           "llm", "api_key", [](Config & c) -> auto& { return c.llm.api_key; }, {}, true),
       make_field<std::string>(
           "llm", "model", [](Config & c) -> auto& { return c.llm.model; }),
+      make_field<bool>(
+          "memory", "llm_extraction", [](Config & c) -> auto& { return c.memory.llm_extraction; }),
+      make_field<int64_t>(
+          "memory", "extraction_workers", [](Config & c) -> auto& { return c.memory.extraction_workers; },
+          in_range(1, 64)),
       make_field<std::string>(
           "log", "level", [](Config & c) -> auto& { return c.log.level; },
           one_of({"trace", "debug", "info", "warn", "error", "critical", "off"})),

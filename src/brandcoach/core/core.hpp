@@ -142,6 +142,12 @@ struct Config {
     int64_t follow_up_max_words = 14;
     bool llm = false;  // ask the LLM at llm.base_url / llm.model about messages below the threshold
   } route;
+  struct Memory {
+    // Also extract facts with the chat model at llm.base_url / llm.model, after the reply, from a
+    // durable queue (the rule extractor always runs inline).
+    bool llm_extraction = false;
+    int64_t extraction_workers = 1;
+  } memory;
   struct Llm {
     std::string provider = "offline";
     std::string base_url;

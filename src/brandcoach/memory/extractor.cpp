@@ -68,6 +68,11 @@ const RuleSpec kRules[] = {
     // Budget.
     {"budget", "(?i)\\bbudget\\b[^.!?]{0,40}?" BC_MONEY, Shape::money, 0.9},
     {"budget",
+     "(?i)\\b(?:we have|we've got|we got|i have|i've got|set aside|put aside|allocated|earmarked|"
+     "can spend|can afford|saved up)(?: about| around| roughly| maybe| up to)? " BC_MONEY
+     "(?: \\w+){0,2} (?:for|to spend on|on|towards)\\b",
+     Shape::money, 0.85},
+    {"budget",
      "(?i)" BC_MONEY "[^.!?]{0,25}\\b(?:budget|to spend|for marketing|on marketing|for ads|on ads)\\b",
      Shape::money, 0.85},
     {"budget",
@@ -207,9 +212,11 @@ const RuleSpec kRules[] = {
      Shape::phrase, 0.7, Cue::plain, 12},
     // Competitors.
     {"competitors",
-     "(?i)\\b(?:competitors?|competition|comps|rivals?|competitive set|comp set|competitive landscape)(?: "
-     "\\w+){0,3}?(?: (?:are|is|include|would be|"
-     "i'm looking at|we're looking at)|:)(?: mainly| mostly| probably| really)? ([^.!?;]+)",
+     "(?i)\\b(?:competitors?|competition|comps|rivals?|competitive set|comp set|competitive landscape)(?:,? "
+     "\\w+){0,8}?(?: (?:are|is|include|would be|"
+     "i'm looking at|we're looking at|i am looking at|we are looking at)|:):?(?: mainly| mostly| probably| "
+     "really)? ?"
+     "([^.!?;]+)",
      Shape::list, 0.85, Cue::plain, 10, false},
     {"competitors",
      "(?i)\\b(?:compete|competing|up against|going up against|go up against|fighting|competes)"
@@ -226,14 +233,16 @@ const RuleSpec kRules[] = {
     // Brand values, personality, USP.
     {"values",
      "(?i)\\b(?:core |brand |company |our |my )values?(?: \\w+){0,3}?(?: (?:are|is|include|would be|"
-     "i'd say|we'd say|i would say)|:)(?: basically)? ([^.!?;]+)",
+     "i'd say|we'd say|i would say)|:):?(?: basically)? ?([^.!?;]+)",
      Shape::list, 0.85, Cue::plain, 12, false},
     {"values", "(?i)\\bwe (?:value|stand for|believe in) ([^.!?;]+)", Shape::list, 0.75, Cue::plain, 10,
      false},
     {"personality",
      "(?i)\\b(?:brand )?(?:personality|tone|voice|vibe)(?: \\w+){0,2}?(?: (?:is|are|should be|would be|"
-     "feels)|:)(?: like)? ([^.!?;]+)",
+     "feels)|:):?(?: like)? ?([^.!?;]+)",
      Shape::list, 0.8, Cue::plain, 10, false},
+    {"personality", "(?i)\\b(?:known for|known as|remembered for)(?: being| is)? ([^.!?;]+)", Shape::list,
+     0.75, Cue::plain, 10, false},
     {"personality",
      "(?i)\\b(?:our whole thing is|we're all about|we are all about|our vibe is|our brand is|"
      "the brand should feel|we want to come across as|we want to feel|brand words are|three words are|"
@@ -324,11 +333,11 @@ const RuleSpec kRules[] = {
 #undef BC_WE
 
 // Words that end a phrase value: the next clause starts.
-constexpr std::array<std::string_view, 44> kBoundaryWords = {
+constexpr std::array<std::string_view, 46> kBoundaryWords = {
     "and",  "but",  "so",   "because", "which", "who",    "where", "since",  "though", "although", "while",
     "if",   "when", "as",   "that's",  "it's",  "right",  "just",  "anyway", "btw",    "lol",      "haha",
     "also", "then", "plus", "thanks",  "thank", "please", "can",   "could",  "would",  "should",   "how",
-    "what", "any",  "do",   "does",    "is",    "are",    "was",   "we",     "i"};
+    "what", "any",  "do",   "does",    "is",    "are",    "was",   "we",     "i",      "called",   "named"};
 
 bool is_boundary(std::string_view word) {
   std::string w;
@@ -423,7 +432,16 @@ std::string proper_value(std::string_view raw, size_t max_words) {
 }
 
 // "Acme, Bolt & Co and Zephyr" -> three values.
-std::vector<std::string> list_values(std::string_view raw, size_t max_words) {
+std::vector<std::string> list_values(std::string_view raw_with_asides, size_t max_words) {
+  // "Tanaka Partners (Tokyo, bigger, pricier)": the aside is not a member of the list.
+  std::string without_asides;
+  int depth = 0;
+  for (const char c : raw_with_asides) {
+    if (c == '(') ++depth;
+    if (depth == 0) without_asides += c;
+    if (c == ')' && depth > 0) --depth;
+  }
+  const std::string_view raw = without_asides;
   std::string phrase;
   size_t taken = 0;
   for (auto word : split_words(raw)) {
@@ -678,8 +696,9 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "old boss|former boss|ex|previous employer|competitors?|rivals?)|i think|i guess|i believe|i heard|i "
       "reckon|"
       "i read|i saw|i noticed|i know)\\b");
-  rules_->hearsay =
-      compile("(?i)\\b(?:like|apparently|supposedly|does|do they|they|their|reportedly|rumou?r)\\b");
+  rules_->hearsay = compile(
+      "(?i)\\b(?:apparently|supposedly|does like|do like|goes for like|do they|they|their|reportedly|"
+      "rumou?r|i think|i believe|i guess|i heard|i reckon)\\b");
   rules_->product_named = compile(
       "(?i)\\b(?:the|our|my) ([\\w-]+(?: [\\w-]+)?) (?:is|will be|'s)(?: now| going to be)? (?:called|named) "
       "([^.!?;,]+)");
@@ -804,9 +823,15 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
           switch (spec.shape) {
             case Shape::money: {
               std::string amount = clean_money(std::string(trim(raw)));
-              if (spec.key == std::string_view("price")) {
-                std::string item = item_before(clause.substr(0, at));
-                if (item.empty()) item = item_after(clause.substr(at + raw.size()));
+              if (spec.key == std::string_view("price") || spec.key == std::string_view("budget")) {
+                // A price names its thing first ("the taco plate is $14"), a budget after ("$800 for merch").
+                const bool budget = spec.key == std::string_view("budget");
+                std::string item =
+                    budget ? item_after(clause.substr(at + raw.size())) : item_before(clause.substr(0, at));
+                if (item.empty()) {
+                  item =
+                      budget ? item_before(clause.substr(0, at)) : item_after(clause.substr(at + raw.size()));
+                }
                 if (!item.empty()) amount += " (" + item + ")";
               }
               values.push_back(std::move(amount));
@@ -848,9 +873,12 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
             if (value.empty() || value.size() > 200) continue;
             if (spec.shape == Shape::list || spec.shape == Shape::phrase || spec.shape == Shape::proper) {
               const std::string lowered = lower(value);
-              if (lowered == "it" || lowered == "this" || lowered == "that" || lowered == "them" ||
-                  lowered == "you" || lowered == "me" || lowered == "us" || lowered == "the" ||
-                  lowered == "a") {
+              const std::string first_word = lowered.substr(0, lowered.find(' '));
+              static constexpr std::string_view kPronouns[] = {
+                  "it",   "this", "that", "them",  "you",   "me", "us",  "the", "a",
+                  "they", "him",  "her",  "these", "those", "he", "she", "its", "it's"};
+              if (std::find(std::begin(kPronouns), std::end(kPronouns), first_word) != std::end(kPronouns) &&
+                  (lowered == first_word || spec.shape == Shape::list)) {
                 continue;
               }
             }

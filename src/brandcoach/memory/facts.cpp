@@ -20,7 +20,7 @@ constexpr std::array<KeySpec, 24> kKeys = {{
     {"industry", "business", "Industry", false},
     {"target_market", "business", "Target market", false},
     {"team_size", "business", "Team size", false},
-    {"budget", "business", "Budget", false},
+    {"budget", "business", "Budget", true, true},
     {"price", "business", "Price", true, true},
     {"challenges", "business", "Challenges", true},
     {"goals", "business", "Goals", true},
@@ -68,7 +68,7 @@ constexpr KeyCue kKeyCues[] = {
     {"launch_date", {"launch", "live", "open", "releas", "start", "debut", "date", "when"}},
     {"events", {"when", "date", "day", "begin", "start", "happen", "schedul", "week", "month"}},
     {"values", {"valu"}},
-    {"personality", {"person", "tone", "voic", "vibe", "feel", "sound"}},
+    {"personality", {"person", "tone", "voic", "vibe", "feel", "sound", "known", "word"}},
     {"usp", {"differ", "uniqu", "usp", "stand", "edg", "special", "apart", "differenti"}},
     {"communication_style", {"prefer", "style", "format", "answer", "commun", "repli"}},
     {"priorities", {"prioriti", "focus"}},
@@ -361,20 +361,32 @@ RecallRequest recall_request(std::string_view message) {
     const bool question = message.find('?') != std::string_view::npos ||
                           (!words.empty() && std::find(std::begin(kQuestionStarts), std::end(kQuestionStarts),
                                                        lower(words.front())) != std::end(kQuestionStarts));
-    static constexpr std::string_view kMine[] = {" my ",   " our ",   " we ",    " i ",    " us ",   " me ",
-                                                 " i'm ",  " im ",    " we're ", " were ", " mine ", " ours ",
-                                                 " i've ", " we've ", " i got ", " my?",   " our?"};
-    const bool mine = std::any_of(std::begin(kMine), std::end(kMine),
-                                  [&](std::string_view m) { return folded.find(m) != std::string::npos; });
+    static constexpr std::string_view kMine[] = {"my",    "our", "we",    "i",    "us",   "me",
+                                                 "i'm",   "im",  "we're", "mine", "ours", "i've",
+                                                 "we've", "i'd", "we'd",  "u"};
+    const bool mine = std::any_of(words.begin(), words.end(), [&](const std::string& w) {
+      return std::find(std::begin(kMine), std::end(kMine), lower(w)) != std::end(kMine);
+    });
     static constexpr std::string_view kAdvice[] = {
-        "should",  "could ",     "would ",     "help",          "idea",          "suggest",  "recommend",
-        "write",   "draft",      "create",     "make ",         "give me",       "tips",     "improve",
-        "how do",  "how can",    "how to",     "what if",       "better",        "best way", "worth",
-        "explain", "what is a ", "what's a ",  "what are some", "example",       "plan for", "strategy",
-        "ways to", "need to",    "want to",    "can you",       "could you",     "will you", "brainstorm",
-        "list ",   "compare",    "difference", "why ",          "pros and cons", "mean"};
-    const bool advice = std::any_of(std::begin(kAdvice), std::end(kAdvice),
-                                    [&](std::string_view a) { return folded.find(a) != std::string::npos; });
+        "should",     "could ",     "would ",        "help",          "idea",       "suggest",  "recommend",
+        "write",      "draft",      "create",        "make ",         "give me",    "tips",     "improve",
+        "how do",     "how can",    "how to",        "what if",       "better",     "best way", "worth",
+        "explain",    "what is a ", "what's a ",     "what are some", "example",    "plan for", "strategy",
+        "ways to",    "can you",    "could you",     "will you",      "brainstorm", "list ",    "compare",
+        "difference", "why ",       "pros and cons", "mean"};
+    // Whole words only: "helpers" is not "help".
+    const auto has_phrase = [&](std::string_view phrase) {
+      const std::string_view trimmed = phrase.substr(0, phrase.find_last_not_of(' ') + 1);
+      for (size_t at = folded.find(trimmed); at != std::string::npos; at = folded.find(trimmed, at + 1)) {
+        const bool starts = at == 0 || !std::isalpha(static_cast<unsigned char>(folded[at - 1]));
+        const size_t end = at + trimmed.size();
+        const bool ends = end >= folded.size() || !std::isalpha(static_cast<unsigned char>(folded[end])) ||
+                          trimmed == "idea" || trimmed == "mean" || trimmed == "explain";
+        if (starts && ends) return true;
+      }
+      return false;
+    };
+    const bool advice = std::any_of(std::begin(kAdvice), std::end(kAdvice), has_phrase);
     // Very short questions that name a fact ("cofounder's name?", "headcount?") count too.
     const bool terse =
         message.find('?') != std::string_view::npos && words.size() <= 5 && !keys_mentioned(message).empty();

@@ -486,9 +486,50 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         });
     if (!about_subject) recall.facts.clear();
   }
+  // Words of the question that name no fact key ("merch", "park", "sourdough"): when some recalled
+  // facts mention them, those are the answer; when none does, the user's own words may.
+  std::vector<std::string> subject;
+  for (const auto& stem : asked) {
+    if (!is_key_cue(stem)) subject.push_back(stem);
+  }
+  const auto mentions_subject = [&](const RecalledFact& r) {
+    const auto stems = text::content_stems(r.current.value + " " + r.source_text);
+    return std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+      return std::find(subject.begin(), subject.end(), stem) != subject.end();
+    });
+  };
+  bool subject_covered = subject.empty();
+  if (!subject.empty() && recall.facts.size() > 1) {
+    std::vector<RecalledFact> on_subject;
+    for (const auto& r : recall.facts) {
+      if (r.current.status != "superseded" && mentions_subject(r)) on_subject.push_back(r);
+    }
+    if (!on_subject.empty()) {
+      recall.facts = std::move(on_subject);
+      subject_covered = true;
+    }
+  } else if (!subject.empty()) {
+    subject_covered = std::any_of(recall.facts.begin(), recall.facts.end(), mentions_subject);
+  }
   const bool any_current = std::any_of(recall.facts.begin(), recall.facts.end(), [](const RecalledFact& r) {
     return r.current.status != "superseded";
   });
+  if (any_current && !subject_covered) {
+    // One quote of the user's own words on the subject, after the facts.
+    auto hits = search(user_id, question, 6, {"user"}, exclude_message_id);
+    if (!hits) return hits.error();
+    // Of the messages on the subject, the newest: the question is about how things stand now.
+    std::optional<store::MessageHit> newest;
+    for (auto& hit : *hits) {
+      if (recall_request(hit.message.text).asks_memory) continue;
+      const auto stems = text::content_stems(hit.message.text);
+      const bool on_subject = std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+        return std::find(subject.begin(), subject.end(), stem) != subject.end();
+      });
+      if (on_subject && (!newest || hit.message.seq > newest->message.seq)) newest = std::move(hit);
+    }
+    if (newest) recall.quotes.push_back(std::move(*newest));
+  }
   if (!any_current) {
     auto hits = search(user_id, question, 6, {"user"}, exclude_message_id);
     if (!hits) return hits.error();
@@ -667,11 +708,15 @@ std::string quote_for(std::string_view text, std::string_view value) {
 
 // Words with which people announce a change ("update!! we moved…", "scratch that").
 bool looks_like_update(std::string_view text) {
-  std::string folded;
-  for (const char c : text) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string folded = " ";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    folded += std::isalnum(u) || c == '\'' || u >= 0x80 ? static_cast<char>(std::tolower(u)) : ' ';
+  }
+  folded += ' ';
   static constexpr std::string_view kCues[] = {
       "update",  "scratch", "changed",  "moved", "instead", "no longer", "anymore", "any more", "switched",
-      "renamed", "now ",    "actually", "quit",  "replac",  "swap",      "pushed",  "turns out"};
+      "renamed", " now ",   "actually", "quit",  "replac",  "swap",      "pushed",  "turns out"};
   return std::any_of(std::begin(kCues), std::end(kCues),
                      [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
 }
@@ -682,17 +727,44 @@ std::string render_recall(const Recall& recall) {
   std::string out;
   if (!recall.facts.empty()) {
     out += "Here's what you've told me:\n\n";
+    std::vector<std::string> listed_keys;
     for (const auto& r : recall.facts) {
       const std::string label = key_label(r.current.key);
-      if (r.current.status == "superseded") {
-        out += fmt::format("- **{}:** no longer {} (you changed that on {})\n", label, r.current.value,
-                           human_date(r.current.created_at));
+      const auto* spec = key_spec(r.current.key);
+      if (spec && spec->list && !spec->itemised) {
+        // A list reads as one line of its current members, then what is no longer on it: quoting each
+        // member's source would repeat members that have since left.
+        if (std::find(listed_keys.begin(), listed_keys.end(), r.current.key) != listed_keys.end()) continue;
+        listed_keys.push_back(r.current.key);
+        std::string current, gone;
+        int64_t since = 0;
+        for (const auto& other : recall.facts) {
+          if (other.current.key != r.current.key) continue;
+          if (other.current.status == "superseded") {
+            gone += (gone.empty() ? "" : ", ") + other.current.value;
+          } else {
+            current += (current.empty() ? "" : ", ") + other.current.value;
+            since = std::max(since, other.source_at);
+          }
+        }
+        if (!current.empty()) {
+          out += fmt::format("- **{}:** {}", label, current);
+          if (since) out += fmt::format(" (as of {})", human_date(since));
+          out += "\n";
+        }
+        if (!gone.empty()) out += fmt::format("  - No longer: {} (you changed that).\n", gone);
         continue;
       }
+      if (r.current.status == "superseded") continue;
       out += fmt::format("- **{}:** {}", label, r.current.value);
       if (!r.source_text.empty()) {
-        out += fmt::format(" — you said on {}: “{}”", human_date(r.source_at),
-                           quote_for(r.source_text, r.current.value));
+        // Quote the sentence that holds the value itself, not its "(item)" label.
+        const std::string value = r.current.value;
+        const std::string item = value_item(value);
+        const std::string bare = item.empty() ? value : value.substr(0, value.size() - item.size() - 3);
+        const std::string quote = quote_for(r.source_text, bare);
+        out += fmt::format(" — you {} on {}: “{}”", looks_like_update(quote) ? "changed it" : "said so",
+                           human_date(r.source_at), quote);
       }
       if (r.current.status == "pending_confirmation")
         out += " _(new; please confirm it replaces the earlier value)_";
@@ -703,6 +775,13 @@ std::string render_recall(const Recall& recall) {
         out += fmt::format("  - Earlier you said {}; you changed it to {} on {}.\n", earlier, r.current.value,
                            human_date(r.current.created_at));
       }
+    }
+    for (const auto& q : recall.quotes) {
+      const std::string when =
+          q.message.ts_text.empty() ? human_date(q.message.created_at) : q.message.ts_text;
+      out += fmt::format("- And on {}{} you said: “{}”\n", when,
+                         looks_like_update(q.message.text) ? ", changing something earlier," : "",
+                         quote_for(q.message.text, ""));
     }
     return out;
   }

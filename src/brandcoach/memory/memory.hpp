@@ -207,6 +207,51 @@ class Memory {
   FactExtractor extractor_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Model extraction (off the turn's path)
+
+/// Asks a chat model: (system prompt, user message) -> the model's JSON answer text.
+using ExtractionModel =
+    std::function<Result<std::string>(const std::string& system, const std::string& user)>;
+
+/// The instructions for JSON fact extraction (the keys, value conventions and answer schema).
+std::string extraction_prompt();
+
+/// Validates a model's answer against the extraction schema:
+/// {"facts": [{"key", "value", "confidence"?: 0..1, "change"?: "new"|"correction"|"retraction"}]}
+/// with known keys (or "person:<role>") and non-empty values of at most 200 bytes. Any violation
+/// rejects the whole answer (the caller then keeps what the rules found).
+Result<std::vector<ExtractedFact>> parse_model_facts(std::string_view answer);
+
+/// Workers that drain the durable extraction queue: each job's message goes to the model, a valid
+/// answer is recorded like the rules' facts (actor "llm"); an invalid one leaves the rules' facts
+/// as they are; a failed call is retried later with backoff, and given up after `max_attempts`.
+/// A slow or broken model never touches a turn: turns only enqueue (in the message's transaction).
+class ExtractionQueue {
+ public:
+  struct Options {
+    int workers = 1;
+    int max_attempts = 5;
+    int64_t lease_ms = 60000;    // a claimed job is retried if its worker vanished
+    int64_t idle_poll_ms = 500;  // how often idle workers look for due jobs without a wake-up
+  };
+  ExtractionQueue(store::Store& store, ExtractionModel model, Options options);
+  ExtractionQueue(store::Store& store, ExtractionModel model)
+      : ExtractionQueue(store, std::move(model), Options{}) {}
+  ~ExtractionQueue();  // stops and joins the workers; unfinished jobs stay queued
+  ExtractionQueue(const ExtractionQueue&) = delete;
+  ExtractionQueue& operator=(const ExtractionQueue&) = delete;
+
+  /// A job was queued: wake a worker now rather than at its next poll.
+  void wake();
+  /// Jobs done since start (recorded or rejected), for tests and metrics.
+  int64_t completed() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 /// The recall as the user should read it: current values with their source words and date, earlier
 /// values marked as earlier, or the user's own quoted messages when no fact answers it.
 std::string render_recall(const Recall& recall);

@@ -44,6 +44,13 @@ struct Message {
   std::string ts_text;      // the time as an import wrote it, when it was not machine-readable
 };
 
+/// A user message waiting for the model's fact extraction.
+struct ExtractionJob {
+  int64_t id = 0;
+  int64_t attempts = 0;  // including this claim
+  Message message;
+};
+
 /// A user's message found by memory search. Higher `score` is better.
 struct MessageHit {
   Message message;
@@ -210,8 +217,18 @@ class Store {
   virtual Status set_display_name(int64_t user_id, std::string_view display_name) = 0;
 
   /// Appends to the user's thread, assigning id, seq and created_at (when zero). Durable on return.
-  /// When `usage` is given, it is added to the user's usage ledger in the same transaction.
-  virtual Result<Message> append_message(Message message, const std::optional<UsageTally>& usage = {}) = 0;
+  /// When `usage` is given, it is added to the user's usage ledger in the same transaction; with
+  /// `queue_extraction` the message is queued for model fact extraction in that transaction too.
+  virtual Result<Message> append_message(Message message, const std::optional<UsageTally>& usage = {},
+                                         bool queue_extraction = false) = 0;
+
+  /// Claims the oldest due extraction job for `lease_ms` (its attempts counted), if any.
+  virtual Result<std::optional<ExtractionJob>> claim_extraction_job(int64_t now_ms, int64_t lease_ms) = 0;
+  /// Removes a job that is done (or given up on).
+  virtual Status finish_extraction_job(int64_t job_id) = 0;
+  /// Leaves a failed job for a later try.
+  virtual Status retry_extraction_job(int64_t job_id, int64_t not_before_ms, std::string_view error) = 0;
+  virtual Result<int64_t> pending_extraction_jobs() = 0;
   /// Appends many messages (any users) in one transaction: all or none. For imports.
   virtual Result<std::vector<Message>> append_messages(std::vector<Message> messages) = 0;
   /// The last `limit` messages of the user's thread, oldest first.

@@ -197,11 +197,18 @@ Result<Message> insert_message(Connection& db, Message message) {
 
 }  // namespace
 
-Result<Message> append_message(Connection& db, Message message, const std::optional<UsageTally>& usage) {
+Result<Message> append_message(Connection& db, Message message, const std::optional<UsageTally>& usage,
+                               bool queue_extraction) {
   auto tx = Transaction::begin(db);
   if (!tx) return tx.error();
   auto stored = insert_message(db, std::move(message));
   if (!stored) return stored.error();
+  if (queue_extraction) {
+    auto job = db.prepare("INSERT INTO extraction_jobs (user_id, message_id) VALUES (?, ?)");
+    if (!job) return job.error();
+    if (auto status = (*job)->bind(1, stored->user_id).bind(2, stored->id).run(); !status)
+      return status.error();
+  }
   if (usage) {
     if (auto status = add_usage(db, stored->user_id, utc_day(stored->created_at), *usage); !status) {
       return status.error();
@@ -209,6 +216,53 @@ Result<Message> append_message(Connection& db, Message message, const std::optio
   }
   if (auto status = tx->commit(); !status) return status.error();
   return stored;
+}
+
+Result<std::optional<ExtractionJob>> claim_extraction_job(Connection& db, int64_t now_ms, int64_t lease_ms) {
+  auto tx = Transaction::begin(db);
+  if (!tx) return tx.error();
+  auto claim = db.prepare(
+      "UPDATE extraction_jobs SET attempts = attempts + 1, not_before = ?2 WHERE id = (SELECT id FROM "
+      "extraction_jobs WHERE not_before <= ?1 ORDER BY not_before, id LIMIT 1) RETURNING id, attempts, "
+      "message_id");
+  if (!claim) return claim.error();
+  (*claim)->bind(1, now_ms).bind(2, now_ms + lease_ms);
+  auto row = (*claim)->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<ExtractionJob>{};
+  ExtractionJob job;
+  job.id = (*claim)->column_int(0);
+  job.attempts = (*claim)->column_int(1);
+  const int64_t message_id = (*claim)->column_int(2);
+  if (auto done = (*claim)->step(); !done) return done.error();
+  auto message = db.prepare(fmt::format("SELECT {} FROM messages WHERE id = ?", message_columns()));
+  if (!message) return message.error();
+  (*message)->bind(1, message_id);
+  auto rows = collect(**message, read_message);
+  if (!rows) return rows.error();
+  if (rows->empty()) return Error::not_found("the queued message is gone");
+  job.message = std::move(rows->front());
+  if (auto status = tx->commit(); !status) return status.error();
+  return std::optional<ExtractionJob>{std::move(job)};
+}
+
+Status finish_extraction_job(Connection& db, int64_t job_id) {
+  auto stmt = db.prepare("DELETE FROM extraction_jobs WHERE id = ?");
+  if (!stmt) return stmt.error();
+  return (*stmt)->bind(1, job_id).run();
+}
+
+Status retry_extraction_job(Connection& db, int64_t job_id, int64_t not_before_ms, std::string_view error) {
+  auto stmt = db.prepare("UPDATE extraction_jobs SET not_before = ?, last_error = ? WHERE id = ?");
+  if (!stmt) return stmt.error();
+  return (*stmt)->bind(1, not_before_ms).bind(2, error.substr(0, 500)).bind(3, job_id).run();
+}
+
+Result<int64_t> pending_extraction_jobs(Connection& db) {
+  auto stmt = db.prepare("SELECT COUNT(*) FROM extraction_jobs");
+  if (!stmt) return stmt.error();
+  if (auto row = (*stmt)->step(); !row) return row.error();
+  return (*stmt)->column_int(0);
 }
 
 Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message> messages) {

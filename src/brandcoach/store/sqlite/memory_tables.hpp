@@ -11,7 +11,12 @@ namespace brandcoach::store::sqlite::memory {
 std::string message_columns(std::string_view alias = "");
 Message read_message(Statement& stmt);
 
-Result<Message> append_message(Connection& db, Message message, const std::optional<UsageTally>& usage);
+Result<Message> append_message(Connection& db, Message message, const std::optional<UsageTally>& usage,
+                               bool queue_extraction);
+Result<std::optional<ExtractionJob>> claim_extraction_job(Connection& db, int64_t now_ms, int64_t lease_ms);
+Status finish_extraction_job(Connection& db, int64_t job_id);
+Status retry_extraction_job(Connection& db, int64_t job_id, int64_t not_before_ms, std::string_view error);
+Result<int64_t> pending_extraction_jobs(Connection& db);
 Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message> messages);
 Result<std::vector<Message>> messages_between(Connection& db, int64_t user_id, int64_t after_seq,
                                               int64_t upto_seq, int64_t limit);

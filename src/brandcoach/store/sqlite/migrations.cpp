@@ -184,6 +184,20 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF terms ON messages BEGIN
   INSERT INTO messages_fts (rowid, terms) VALUES (new.id, new.terms);
 END;
 )sql"},
+    // Messages waiting for the model's fact extraction: written in the message's own transaction,
+    // so a restart loses none; a claim is a lease (not_before moves forward), so a worker that dies
+    // mid-job leaves it to be claimed again.
+    {4, R"sql(
+CREATE TABLE extraction_jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  not_before INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX extraction_jobs_due ON extraction_jobs (not_before);
+)sql"},
 };
 
 Result<int> current_version(Connection& connection) {

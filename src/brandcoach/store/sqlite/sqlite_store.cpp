@@ -71,9 +71,26 @@ class SqliteStore final : public Store {
     return (*stmt)->bind(1, display_name).bind(2, user_id).run();
   }
 
-  Result<Message> append_message(Message message, const std::optional<UsageTally>& usage) override {
+  Result<Message> append_message(Message message, const std::optional<UsageTally>& usage,
+                                 bool queue_extraction) override {
     auto db = pool_.acquire();
-    return thread::append_message(*db, std::move(message), usage);
+    return thread::append_message(*db, std::move(message), usage, queue_extraction);
+  }
+  Result<std::optional<ExtractionJob>> claim_extraction_job(int64_t now_ms, int64_t lease_ms) override {
+    auto db = pool_.acquire();
+    return thread::claim_extraction_job(*db, now_ms, lease_ms);
+  }
+  Status finish_extraction_job(int64_t job_id) override {
+    auto db = pool_.acquire();
+    return thread::finish_extraction_job(*db, job_id);
+  }
+  Status retry_extraction_job(int64_t job_id, int64_t not_before_ms, std::string_view error) override {
+    auto db = pool_.acquire();
+    return thread::retry_extraction_job(*db, job_id, not_before_ms, error);
+  }
+  Result<int64_t> pending_extraction_jobs() override {
+    auto db = pool_.acquire();
+    return thread::pending_extraction_jobs(*db);
   }
 
   Result<std::vector<Message>> append_messages(std::vector<Message> messages) override {
