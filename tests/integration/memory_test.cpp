@@ -220,6 +220,14 @@ FakeOpenAiServer::Handler extraction_model(std::atomic<bool>* healthy, std::atom
     if (!healthy->load()) return FakeOpenAiServer::Reply::openai_error(500, "upstream down");
     const auto body = request.json();
     const std::string message = body["messages"][1]["content"].get<std::string>();
+    if (!body.contains("response_format")) {  // a plain-text request: the rolling summary
+      return FakeOpenAiServer::Reply::json(
+          {{"choices",
+            {{{"index", 0},
+              {"message",
+               {{"role", "assistant"},
+                {"content", "MODEL SUMMARY of " + std::to_string(message.size()) + " bytes"}}}}}}});
+    }
     std::string content = R"({"facts": []})";
     if (message.find("zebra") != std::string::npos) {
       content =
@@ -273,6 +281,25 @@ TEST(MemoryModelExtraction, FactsArriveAfterTheReplyAndBadAnswersKeepTheRules) {
   for (const auto& row : exported["audit"]) by_model |= row["actor"] == "llm";
   EXPECT_TRUE(by_model);
   EXPECT_FALSE(contains(server.process().err(), "sk-extract-secret"));
+}
+
+TEST(MemoryModelExtraction, TheModelWritesTheRollingSummary) {
+  std::atomic<bool> healthy{true};
+  std::atomic<int> calls{0};
+  FakeOpenAiServer model(extraction_model(&healthy, &calls));
+  TempDir dir;
+  auto settings = model_settings(model);
+  settings.insert(settings.end(), {"--set", "session.summary_every=2", "--set", "session.recent_turns=2"});
+  ServerProcess server(dir.path(), settings);
+  for (const char* message : {"We're based in Leeds.", "Our sourdough costs £4.50.", "We have 5 staff.",
+                              "How do I write a tagline?"}) {
+    chat_as(server.port(), "ana", message);
+  }
+  EXPECT_TRUE(eventually([&] {
+    const auto exported = json::parse(as(server.port(), "ana", "GET", "/api/me/export").body);
+    return exported["summary"].is_object() &&
+           exported["summary"]["text"].get<std::string>().rfind("MODEL SUMMARY", 0) == 0;
+  }));
 }
 
 TEST(MemoryModelExtraction, QueuedJobsSurviveARestart) {

@@ -196,10 +196,19 @@ Result<App> build_app(Config config, int connections) {
     memory::ExtractionModel model = [client](const std::string& system, const std::string& user) {
       return client->complete(system, user, 0.3, true);
     };
+    // The same model writes the rolling summaries, in plain text and a little more freely.
+    memory::ExtractionModel writer = [client](const std::string& system, const std::string& user) {
+      return client->complete(system, user, 0.3, false);
+    };
     memory::ExtractionQueue::Options queue_options;
     queue_options.workers = static_cast<int>(app.config.memory.extraction_workers);
-    app.extraction = std::make_unique<memory::ExtractionQueue>(*app.store, std::move(model), queue_options);
+    queue_options.summary_every = app.config.session.summary_every;
+    app.extraction = std::make_unique<memory::ExtractionQueue>(*app.store, std::move(model), queue_options,
+                                                               std::move(writer));
     app.coach->on_extraction_queued([queue = app.extraction.get()] { queue->wake(); });
+    app.coach->on_summary_due([queue = app.extraction.get()](int64_t user, int64_t seq, int window) {
+      queue->request_summary(user, seq, window);
+    });
   }
   spdlog::info("ready in {:.0f} ms (database {})",
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),

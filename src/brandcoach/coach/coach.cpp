@@ -204,10 +204,13 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
         std::any_of(recalled->facts.begin(), recalled->facts.end(),
                     [](const memory::RecalledFact& r) { return r.current.status != "superseded"; });
     // A question that only might be about the past gets a normal answer when memory holds nothing.
-    if (found || recall_request.explicit_ask) memory_answer = memory::render_recall(*recalled);
-    for (const auto& r : recalled->facts) result.memory_used.push_back(fmt::format("fact:{}", r.current.id));
-    for (const auto& q : recalled->quotes)
-      result.memory_used.push_back(fmt::format("message:{}", q.message.seq));
+    if (found || recall_request.explicit_ask) {
+      memory_answer = memory::render_recall(*recalled);
+      for (const auto& r : recalled->facts)
+        result.memory_used.push_back(fmt::format("fact:{}", r.current.id));
+      for (const auto& q : recalled->quotes)
+        result.memory_used.push_back(fmt::format("message:{}", q.message.seq));
+    }
   }
   std::vector<std::string> relevant_facts;
   if (memory_answer.empty()) {
@@ -365,7 +368,10 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   if (!saved) return saved.error();
   result.reply_seq = saved->seq;
   // The rolling summary of older turns; its failure must not fail a turn whose reply is stored.
-  if (auto refreshed = memory_.refresh_summary(user->id, saved->seq, options_.recent_turns); !refreshed) {
+  if (summary_due_) {
+    summary_due_(user->id, saved->seq, options_.recent_turns);
+  } else if (auto refreshed = memory_.refresh_summary(user->id, saved->seq, options_.recent_turns);
+             !refreshed) {
     result.context["summary_error"] = refreshed.error().message;
   }
   if (options_.queue_llm_extraction && extraction_queued_) extraction_queued_();

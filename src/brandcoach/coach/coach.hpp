@@ -121,6 +121,11 @@ class Coach {
   Status start_new_session(std::string_view user);
   /// Called after a turn queued its message for model extraction (wakes the workers).
   void on_extraction_queued(std::function<void()> wake) { extraction_queued_ = std::move(wake); }
+  /// Hands rolling-summary refreshes to someone else (the model's workers) instead of writing the
+  /// extractive summary inline; called after every turn with (user id, last seq, recent window).
+  void on_summary_due(std::function<void(int64_t, int64_t, int)> refresh) {
+    summary_due_ = std::move(refresh);
+  }
 
  private:
   store::Store& store_;
@@ -131,6 +136,7 @@ class Coach {
   CoachOptions options_;
   memory::Memory memory_;
   std::function<void()> extraction_queued_;
+  std::function<void(int64_t, int64_t, int)> summary_due_;
 };
 
 /// What a knowledge ingest or sync did.

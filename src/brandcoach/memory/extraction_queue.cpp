@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -86,7 +87,32 @@ struct ExtractionQueue::State {
   std::condition_variable wakeup;
   bool stopping = false;
   std::atomic<int64_t> completed{0};
+  struct SummaryRequest {
+    int64_t user_id;
+    int64_t last_seq;
+    int recent_window;
+  };
+  std::deque<SummaryRequest> summaries;  // guarded by mutex
+  ExtractionModel text_model;
   std::vector<std::jthread> workers;
+
+  // One requested summary refresh: returns false when none was waiting.
+  bool summarise_one() {
+    SummaryRequest request{};
+    {
+      std::lock_guard lock(mutex);
+      if (summaries.empty()) return false;
+      request = summaries.front();
+      summaries.pop_front();
+    }
+    MemoryOptions memory_options;
+    memory_options.summary_every = options.summary_every;
+    Memory memory(store, memory_options);
+    auto done = memory.refresh_summary(request.user_id, request.last_seq, request.recent_window,
+                                       text_model ? &text_model : nullptr);
+    if (!done) spdlog::warn("memory: summary refresh failed: {}", done.error().message);
+    return true;
+  }
 
   State(store::Store& s, ExtractionModel m, Options o) : store(s), model(std::move(m)), options(o) {}
 
@@ -139,6 +165,7 @@ struct ExtractionQueue::State {
 
   void loop(std::stop_token stop) {
     while (!stop.stop_requested()) {
+      if (summarise_one()) continue;
       if (run_one()) continue;
       std::unique_lock lock(mutex);
       if (stopping) return;
@@ -148,8 +175,10 @@ struct ExtractionQueue::State {
   }
 };
 
-ExtractionQueue::ExtractionQueue(store::Store& store, ExtractionModel model, Options options)
+ExtractionQueue::ExtractionQueue(store::Store& store, ExtractionModel model, Options options,
+                                 ExtractionModel text_model)
     : state_(std::make_unique<State>(store, std::move(model), options)) {
+  state_->text_model = std::move(text_model);
   for (int i = 0; i < std::max(1, options.workers); ++i) {
     state_->workers.emplace_back([state = state_.get()](std::stop_token stop) { state->loop(stop); });
   }
@@ -166,6 +195,16 @@ ExtractionQueue::~ExtractionQueue() {
 }
 
 void ExtractionQueue::wake() {
+  state_->wakeup.notify_one();
+}
+
+void ExtractionQueue::request_summary(int64_t user_id, int64_t last_seq, int recent_window) {
+  {
+    std::lock_guard lock(state_->mutex);
+    // One waiting request per user is enough: the newest covers the older ones.
+    std::erase_if(state_->summaries, [&](const State::SummaryRequest& r) { return r.user_id == user_id; });
+    state_->summaries.push_back({user_id, last_seq, recent_window});
+  }
   state_->wakeup.notify_one();
 }
 

@@ -42,7 +42,7 @@ struct RuleSpec {
   "(?: \\d{4})?|" BC_MONTH                                                                 \
   " \\d{4}|\\d{4}-\\d{2}-\\d{2}|\\d{1,2}[/.]\\d{1,2}(?:[/.]\\d{2,4})?|q[1-4](?: \\d{4})?|" \
   "(?:this|next) (?:spring|summer|autumn|fall|winter|month|year|week|quarter)|"            \
-  "(?:spring|summer|autumn|fall|winter) \\d{4}|the " BC_DAY "\\b|" BC_MONTH "\\b)"
+  "(?:spring|summer|autumn|fall|winter) \\d{4}|the \\d{1,2}(?:st|nd|rd|th)\\b|" BC_MONTH "\\b)"
 #define BC_COUNT \
   "(\\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty)"
 #define BC_WE "(?:we|we're|we are|we've|we have|our|i|i'm|im|i am|i've|my|us)"
@@ -271,6 +271,11 @@ const RuleSpec kRules[] = {
      "(?i)\\b((?:please )?(?:no jargon|no fluff|be (?:direct|blunt|brief|concise|honest)|"
      "bullet points(?: please)?|skip the (?:theory|fluff)|straight to the point))",
      Shape::phrase, 0.85, Cue::plain, 8, false},
+    {"communication_style",
+     "(?i)\\b((?:use|give me|send me|write in|answer in|reply in|format (?:it |them |everything )?as|keep to|"
+     "stick to) (?:numbered|bullet|bulleted|short|step[- ]by[- ]step|tables?|plain|simple|one-page|concise|"
+     "simple)[^.!?;]{0,40})",
+     Shape::phrase, 0.8, Cue::plain, 10, false},
     {"priorities",
      "(?i)\\b(?:top |main |number one |first |biggest )?priority(?: right now| this \\w+)?"
      "(?: is|:) ([^.!?;]+)",
@@ -631,6 +636,7 @@ struct FactExtractor::Rules {
   std::unique_ptr<RE2> departed;        // (name): "Davey pulled out of …", "Acme shut down"
   std::unique_ptr<RE2> person_lower;    // (role, name) for text written without capitals
   std::unique_ptr<RE2> person_after_lower;
+  std::unique_ptr<RE2> site;  // (item, place): "the second branch will be in Aundh"
 };
 
 namespace {
@@ -724,6 +730,11 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
   rules_->person_after_lower = compile(
       "\\b([a-z][a-z'-]+) (?:is|will be) (?:my|our) (?:new )?(co-?founder|partner|designer|helper|assistant|"
       "photographer|developer|accountant|manager|va|investor|mentor)\\b");
+  rules_->site = compile(
+      "(?i)\\b((?:second|third|fourth|new|next|another|other) "
+      "(?:branch|outlet|shop|store|location|studio|site|cafe|"
+      "café|clinic|kiosk|stall|office|workshop|warehouse))(?: \\w+){0,3}? (?:will be|is going to be|is going|"
+      "opens|opening|goes|going|is|would be) (?:in|at|to|into) ([^.!?;,]+)");
   rules_->own_clause = compile("(?i)(, )(?:ours|our|we|we're|i|i'm|mine|my)\\b");
   rules_->clause_split =
       compile("(?i)(?:, but |, while |, whereas | but | whereas | while |, though |; | - |\\(|\\))");
@@ -939,6 +950,15 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
       out.push_back({"person:" + lower(role), name, 0.9, Cue::correction, offset()});
     }
     std::string item;
+    input = re2::StringPiece(text);
+    const bool corrects = partial(*rules_->correction, text);
+    while (RE2::FindAndConsume(&input, *rules_->site, &item, &name)) {
+      const std::string place = proper_value(name, 4);
+      if (!place.empty()) {
+        out.push_back({"sites", place + " (" + lower(item) + ")", 0.85,
+                       corrects ? Cue::correction : Cue::plain, offset()});
+      }
+    }
     input = re2::StringPiece(text);
     while (RE2::FindAndConsume(&input, *rules_->product_named, &item, &name)) {
       const std::string value = proper_value(name, 5);

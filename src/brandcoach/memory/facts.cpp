@@ -12,7 +12,7 @@ namespace brandcoach::memory {
 
 namespace {
 
-constexpr std::array<KeySpec, 24> kKeys = {{
+constexpr std::array<KeySpec, 25> kKeys = {{
     {"name", "personal", "Name", false},
     {"location", "personal", "Location", false},
     {"role", "personal", "Role", false},
@@ -37,6 +37,7 @@ constexpr std::array<KeySpec, 24> kKeys = {{
     {"projects", "context", "Projects", true},
     {"events", "context", "Dates", true, true},
     {"products", "business", "Names", true, true},
+    {"sites", "business", "Other locations", true, true},
 }};
 
 constexpr KeySpec kPersonSpec = {"person", "context", "Person", false};
@@ -64,13 +65,14 @@ constexpr KeyCue kKeyCues[] = {
     {"target_market",
      {"custom", "audienc", "target", "client", "market", "buyer", "user", "serv", "demograph", "persona",
       "ideal"}},
-    {"competitors", {"competitor", "competit", "rival", "compet", "against"}},
+    {"competitors", {"competitor", "competit", "rival", "compet", "against", "undercut", "watch"}},
     {"launch_date", {"launch", "live", "open", "releas", "start", "debut", "date", "when"}},
     {"events", {"when", "date", "day", "begin", "start", "happen", "schedul", "week", "month"}},
     {"values", {"valu"}},
     {"personality", {"person", "tone", "voic", "vibe", "feel", "sound", "known", "word"}},
     {"usp", {"differ", "uniqu", "usp", "stand", "edg", "special", "apart", "differenti"}},
-    {"communication_style", {"prefer", "style", "format", "answer", "commun", "repli"}},
+    {"communication_style", {"prefer", "style", "format", "answer", "commun", "repli", "present", "advic"}},
+    {"sites", {"branch", "outlet", "store", "site", "second", "third", "shop", "locat"}},
     {"priorities", {"prioriti", "focus"}},
     {"goals", {"goal", "aim", "object", "ambit", "achiev", "target"}},
     {"challenges", {"challeng", "problem", "struggl", "issu", "pain", "headach", "bottleneck"}},
@@ -342,7 +344,23 @@ RecallRequest recall_request(std::string_view message) {
                                                    "in your notes",
                                                    "from my messages",
                                                    "my earlier messages",
-                                                   "per my earlier"};
+                                                   "per my earlier",
+                                                   "did i ask",
+                                                   "i asked you",
+                                                   "how did i",
+                                                   "do i prefer",
+                                                   "did i prefer",
+                                                   "did i want",
+                                                   "by your notes",
+                                                   "you've got down",
+                                                   "have i mentioned",
+                                                   "did i bring up",
+                                                   "i brought up",
+                                                   "by my latest",
+                                                   "as i told you",
+                                                   "i told u",
+                                                   "did i tell u",
+                                                   "you know my"};
   for (const auto cue : kExplicit) {
     if (folded.find(cue) != std::string::npos) {
       request.asks_memory = true;
@@ -391,8 +409,20 @@ RecallRequest recall_request(std::string_view message) {
     const bool terse =
         message.find('?') != std::string_view::npos && words.size() <= 5 && !keys_mentioned(message).empty();
     request.asks_memory = question && (mine || terse) && !advice && words.size() <= 25;
+    // A question about a named thing without "my"/"our" ("what's the price of the Tobalá?") may be
+    // about the user's own: memory answers it only if it holds something on that very subject.
+    request.subject_only = question && !request.asks_memory && !advice && words.size() <= 20;
+    request.asks_memory = request.asks_memory || request.subject_only;
   }
-  if (request.asks_memory) request.keys = keys_mentioned(message);
+  if (request.asks_memory) {
+    request.keys = keys_mentioned(message);
+    // "Who …?" asks about people (and, about rivals, competitors).
+    const auto first = folded.find_first_not_of(' ');
+    if (first != std::string::npos && folded.compare(first, 3, "who") == 0 &&
+        std::find(request.keys.begin(), request.keys.end(), "person") == request.keys.end()) {
+      request.keys.emplace_back("person");
+    }
+  }
   return request;
 }
 

@@ -486,6 +486,15 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         });
     if (!about_subject) recall.facts.clear();
   }
+  // A launch date answers "when do we launch"; other dated events only when the question names them.
+  const bool launch_known = std::any_of(recall.facts.begin(), recall.facts.end(), [](const RecalledFact& r) {
+    return r.current.key == "launch_date" && r.current.status != "superseded";
+  });
+  if (launch_known) {
+    std::erase_if(recall.facts, [&](const RecalledFact& r) {
+      return r.current.key == "events" && overlaps(value_item(r.current.value)) == 0;
+    });
+  }
   // Words of the question that name no fact key ("merch", "park", "sourdough"): when some recalled
   // facts mention them, those are the answer; when none does, the user's own words may.
   std::vector<std::string> subject;
@@ -511,6 +520,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   } else if (!subject.empty()) {
     subject_covered = std::any_of(recall.facts.begin(), recall.facts.end(), mentions_subject);
   }
+  if (request.subject_only && !subject_covered) recall.facts.clear();
   const bool any_current = std::any_of(recall.facts.begin(), recall.facts.end(), [](const RecalledFact& r) {
     return r.current.status != "superseded";
   });
@@ -535,9 +545,14 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     if (!hits) return hits.error();
     const size_t needed = request.explicit_ask ? 1 : std::min<size_t>(2, std::max<size_t>(asked.size(), 1));
     for (auto& hit : *hits) {
-      // Earlier memory questions hold no answer, and a quote must share the question's subject.
+      // Earlier memory questions hold no answer, and a quote must share the question's subject:
+      // one of its own words that name no fact key ("distributor"), or enough of its words.
       if (recall_request(hit.message.text).asks_memory) continue;
-      if (overlaps(hit.message.text) < needed) continue;
+      const auto stems = text::content_stems(hit.message.text);
+      const bool names_subject = std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+        return std::find(subject.begin(), subject.end(), stem) != subject.end();
+      });
+      if (!names_subject && (request.subject_only || overlaps(hit.message.text) < needed)) continue;
       recall.quotes.push_back(std::move(hit));
       if (recall.quotes.size() == 2) break;
     }
@@ -547,7 +562,9 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   return recall;
 }
 
-Result<bool> Memory::refresh_summary(int64_t user_id, int64_t last_seq, int recent_window) {
+Result<bool> Memory::refresh_summary(
+    int64_t user_id, int64_t last_seq, int recent_window,
+    const std::function<Result<std::string>(const std::string&, const std::string&)>* model) {
   auto current = store_.summary(user_id);
   if (!current) return current.error();
   const int64_t upto = *current ? (*current)->upto_seq : 0;
@@ -559,7 +576,25 @@ Result<bool> Memory::refresh_summary(int64_t user_id, int64_t last_seq, int rece
   if (!turns) return turns.error();
   auto facts = store_.list_facts(user_id, false);
   if (!facts) return facts.error();
-  store::Summary summary{user_id, new_upto, extractive_summary(*turns, *facts, options_.summary_max_tokens)};
+  store::Summary summary{user_id, new_upto, {}};
+  if (model && *model) {
+    // The model rolls the previous summary forward over the turns it does not cover yet.
+    std::string input = *current ? "Summary so far:\n" + (*current)->text + "\n\nNew turns:\n" : "Turns:\n";
+    for (const auto& m : *turns) {
+      if (m.seq <= upto) continue;
+      input += fmt::format("[{}] {}: {}\n", human_date(m.created_at), m.role, m.text);
+      if (text::count_tokens(input) > 12000) break;
+    }
+    auto written = (*model)(
+        "You keep a brand coach's memory of one client. Rewrite the summary so it covers everything below: "
+        "who they are, their business, every concrete detail they gave (names, numbers, prices, dates, "
+        "places), what they decided or rejected, and what is still open. Newer statements replace older "
+        "ones; say so when a value changed. Plain text, at most 250 words.",
+        input);
+    if (written && !written->empty() && text::is_valid_utf8(*written))
+      summary.text = written->substr(0, 8000);
+  }
+  if (summary.text.empty()) summary.text = extractive_summary(*turns, *facts, options_.summary_max_tokens);
   if (auto status = store_.put_summary(summary); !status) return status.error();
   return true;
 }

@@ -102,6 +102,7 @@ inline constexpr double kConfirmBelow = 0.6;
 struct RecallRequest {
   bool asks_memory = false;
   bool explicit_ask = false;      // "remind me", "did I say": answered from memory even when it holds nothing
+  bool subject_only = false;      // a plain question: answered from memory only on its named subject
   std::vector<std::string> keys;  // fact keys the question is about (may be empty: search only)
 };
 RecallRequest recall_request(std::string_view message);
@@ -192,9 +193,12 @@ class Memory {
   /// user's own messages that answer the question when no fact does.
   Result<Recall> recall(int64_t user_id, const RecallRequest& request, std::string_view question,
                         int64_t exclude_message_id);
-  /// Refreshes the rolling summary when `summary_every` messages passed since the last one.
-  /// Returns true when it wrote a new summary.
-  Result<bool> refresh_summary(int64_t user_id, int64_t last_seq, int recent_window);
+  /// Refreshes the rolling summary when `summary_every` messages passed since the last one: written
+  /// by `model` when given (the previous summary and the new turns in, plain text out), extractively
+  /// otherwise or when the model fails. Returns true when it wrote a new summary.
+  Result<bool> refresh_summary(
+      int64_t user_id, int64_t last_seq, int recent_window,
+      const std::function<Result<std::string>(const std::string&, const std::string&)>* model = nullptr);
   /// Applies a user's change to one of their facts: confirm, reject, or correct (a new value).
   Result<store::Fact> change_fact(int64_t user_id, int64_t fact_id, std::string_view action,
                                   std::string_view new_value, std::string_view actor);
@@ -234,8 +238,11 @@ class ExtractionQueue {
     int max_attempts = 5;
     int64_t lease_ms = 60000;    // a claimed job is retried if its worker vanished
     int64_t idle_poll_ms = 500;  // how often idle workers look for due jobs without a wake-up
+    int64_t summary_every = 50;  // as MemoryOptions::summary_every
   };
-  ExtractionQueue(store::Store& store, ExtractionModel model, Options options);
+  /// `model` answers JSON (extraction); `text_model`, when set, writes plain text (summaries).
+  ExtractionQueue(store::Store& store, ExtractionModel model, Options options,
+                  ExtractionModel text_model = {});
   ExtractionQueue(store::Store& store, ExtractionModel model)
       : ExtractionQueue(store, std::move(model), Options{}) {}
   ~ExtractionQueue();  // stops and joins the workers; unfinished jobs stay queued
@@ -244,6 +251,9 @@ class ExtractionQueue {
 
   /// A job was queued: wake a worker now rather than at its next poll.
   void wake();
+  /// Asks a worker to refresh the user's rolling summary with the text model (if it is due). Not
+  /// stored: a refresh lost to a restart is due again at the user's next turn.
+  void request_summary(int64_t user_id, int64_t last_seq, int recent_window);
   /// Jobs done since start (recorded or rejected), for tests and metrics.
   int64_t completed() const;
 
