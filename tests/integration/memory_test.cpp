@@ -323,6 +323,28 @@ TEST(MemoryModelExtraction, QueuedJobsSurviveARestart) {
   EXPECT_TRUE(eventually([&] { return has_fact(restarted.port(), "ana", "Project Zebra"); }));
 }
 
+TEST(MemoryModelExtraction, ImportedMessagesJoinTheQueue) {
+  std::atomic<bool> healthy{true};
+  std::atomic<int> calls{0};
+  FakeOpenAiServer model(extraction_model(&healthy, &calls));
+  TempDir dir;
+  write_file(dir / "thread.jsonl",
+             "{\"id\": \"z1\", \"role\": \"user\", \"text\": \"The zebra project starts soon.\"}\n"
+             "{\"id\": \"z2\", \"role\": \"assistant\", \"text\": \"Tell me more about the zebra idea.\"}\n");
+  auto args = model_settings(model);
+  args.insert(args.begin(), {"--data-dir", data_dir_arg(dir)});
+  auto import_args = args;
+  import_args.insert(import_args.end(),
+                     {"memory", "import", "--user", "ana", (dir / "thread.jsonl").string()});
+  const auto imported = run_brandcoach(import_args);
+  ASSERT_EQ(imported.code, 0) << imported.err;
+  EXPECT_TRUE(contains(imported.err, "queued for model extraction")) << imported.err;
+  EXPECT_EQ(calls.load(), 0);  // importing only queues
+  ServerProcess server(dir.path(), model_settings(model));
+  EXPECT_TRUE(eventually([&] { return has_fact(server.port(), "ana", "Project Zebra"); }));
+  EXPECT_EQ(calls.load(), 1);  // the user message only, not the coach's
+}
+
 TEST(MemoryModelExtraction, NeedsAModel) {
   TempDir dir;
   const auto run = run_brandcoach(

@@ -77,6 +77,10 @@ Result<store::Message> parse_import_line(const std::string& line, size_t line_no
 
 int memory_import(Config config, const std::string& user, const std::string& path, int64_t idle_gap_minutes) {
   if (auto status = coach::validate_user_id(user); !status) return fail(status.error());
+  if (config.memory.llm_extraction && (config.llm.base_url.empty() || config.llm.model.empty())) {
+    return fail(Error::config("memory.llm_extraction needs llm.base_url and llm.model",
+                              config.llm.base_url.empty() ? "llm.base_url" : "llm.model"));
+  }
   std::ifstream in(path);
   if (!in) return fail(Error::not_found("cannot read " + path));
   // Parse everything first: a bad line rejects the file before anything is written.
@@ -103,7 +107,9 @@ int memory_import(Config config, const std::string& user, const std::string& pat
   std::vector<store::Message> batch;
   auto flush = [&]() -> Status {
     if (batch.empty()) return ok();
-    auto stored = (*store)->append_messages(std::move(batch));
+    // With model extraction configured, imported user messages join its durable queue; the next
+    // process that runs the workers (e.g. `serve`) reads them.
+    auto stored = (*store)->append_messages(std::move(batch), config.memory.llm_extraction);
     batch.clear();
     if (!stored) return stored.error();
     imported += stored->size();
@@ -138,8 +144,9 @@ int memory_import(Config config, const std::string& user, const std::string& pat
     }
   }
   if (auto status = flush(); !status) return fail(status.error());
-  std::cerr << fmt::format("imported {} messages for '{}' ({} already present, {} facts extracted)\n",
-                           imported, user, duplicates, facts);
+  std::cerr << fmt::format("imported {} messages for '{}' ({} already present, {} facts extracted{})\n",
+                           imported, user, duplicates, facts,
+                           config.memory.llm_extraction ? ", user messages queued for model extraction" : "");
   return 0;
 }
 

@@ -230,7 +230,9 @@ class Store {
   virtual Status retry_extraction_job(int64_t job_id, int64_t not_before_ms, std::string_view error) = 0;
   virtual Result<int64_t> pending_extraction_jobs() = 0;
   /// Appends many messages (any users) in one transaction: all or none. For imports.
-  virtual Result<std::vector<Message>> append_messages(std::vector<Message> messages) = 0;
+  /// With `queue_extraction`, its user messages are queued for model fact extraction too.
+  virtual Result<std::vector<Message>> append_messages(std::vector<Message> messages,
+                                                       bool queue_extraction = false) = 0;
   /// The last `limit` messages of the user's thread, oldest first.
   virtual Result<std::vector<Message>> recent_messages(int64_t user_id, int limit) = 0;
   virtual Result<int64_t> message_count(int64_t user_id) = 0;

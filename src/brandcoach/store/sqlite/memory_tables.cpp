@@ -265,14 +265,21 @@ Result<int64_t> pending_extraction_jobs(Connection& db) {
   return (*stmt)->column_int(0);
 }
 
-Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message> messages) {
+Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message> messages,
+                                             bool queue_extraction) {
   auto tx = Transaction::begin(db);
   if (!tx) return tx.error();
   std::vector<Message> stored;
   stored.reserve(messages.size());
+  auto job = db.prepare("INSERT INTO extraction_jobs (user_id, message_id) VALUES (?, ?)");
+  if (!job) return job.error();
   for (auto& message : messages) {
     auto one = insert_message(db, std::move(message));
     if (!one) return one.error();
+    if (queue_extraction && one->role == "user") {
+      (*job)->reset();
+      if (auto status = (*job)->bind(1, one->user_id).bind(2, one->id).run(); !status) return status.error();
+    }
     stored.push_back(std::move(one).value());
   }
   if (auto status = tx->commit(); !status) return status.error();

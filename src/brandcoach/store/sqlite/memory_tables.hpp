@@ -17,7 +17,8 @@ Result<std::optional<ExtractionJob>> claim_extraction_job(Connection& db, int64_
 Status finish_extraction_job(Connection& db, int64_t job_id);
 Status retry_extraction_job(Connection& db, int64_t job_id, int64_t not_before_ms, std::string_view error);
 Result<int64_t> pending_extraction_jobs(Connection& db);
-Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message> messages);
+Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message> messages,
+                                             bool queue_extraction);
 Result<std::vector<Message>> messages_between(Connection& db, int64_t user_id, int64_t after_seq,
                                               int64_t upto_seq, int64_t limit);
 Result<std::vector<Message>> messages_by_id(Connection& db, int64_t user_id, const std::vector<int64_t>& ids);

@@ -93,9 +93,10 @@ class SqliteStore final : public Store {
     return thread::pending_extraction_jobs(*db);
   }
 
-  Result<std::vector<Message>> append_messages(std::vector<Message> messages) override {
+  Result<std::vector<Message>> append_messages(std::vector<Message> messages,
+                                               bool queue_extraction) override {
     auto db = pool_.acquire();
-    return thread::append_messages(*db, std::move(messages));
+    return thread::append_messages(*db, std::move(messages), queue_extraction);
   }
 
   Result<std::vector<Message>> recent_messages(int64_t user_id, int limit) override {
