@@ -145,7 +145,9 @@ class OfflineComposer final : public LlmProvider {
     if (!prompt.memory_answer.empty()) {
       // A question about what the user said is answered from memory alone: knowledge-base passages
       // would only dilute the answer.
-      out += prompt.memory_answer + "\n\n";
+      std::string_view answer = prompt.memory_answer;
+      while (!answer.empty() && answer.back() == '\n') answer.remove_suffix(1);
+      out += std::string(answer) + "\n\n";
     } else if (points.empty()) {
       out += fmt::format(
           "I couldn't find material on that in the {} knowledge base, and in offline mode I only answer from "
