@@ -199,17 +199,7 @@ int memory_facts(Config config, const std::string& user, bool all) {
   auto facts = (*store)->list_facts(owner->id, all);
   if (!facts) return fail(facts.error());
   for (const auto& f : *facts) {
-    std::cout << nlohmann::json{{"id", f.id},
-                                {"key", f.key},
-                                {"label", memory::key_label(f.key)},
-                                {"value", f.value},
-                                {"category", f.category},
-                                {"status", f.status},
-                                {"confidence", f.confidence},
-                                {"supersedes_id", f.supersedes_id},
-                                {"created_at", iso_time(f.created_at)}}
-                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-              << "\n";
+    std::cout << memory::to_json(f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   return 0;
 }

@@ -81,21 +81,6 @@ Result<int64_t> integer_param(std::string_view query, std::string_view name, int
   return value;
 }
 
-nlohmann::json fact_json(const store::Fact& f) {
-  return {
-      {"id", f.id},
-      {"key", f.key},
-      {"label", memory::key_label(f.key)},
-      {"value", f.value},
-      {"category", f.category},
-      {"status", f.status},
-      {"confidence", f.confidence},
-      {"source_message_id", f.source_message_id},
-      {"supersedes_id", f.supersedes_id},
-      {"created_at", iso_time(f.created_at)},
-      {"confirmed_at", f.confirmed_at ? nlohmann::json(iso_time(f.confirmed_at)) : nlohmann::json(nullptr)}};
-}
-
 nlohmann::json message_json(const store::Message& m) {
   return {{"seq", m.seq},
           {"role", m.role},
@@ -122,20 +107,8 @@ Response profile(const Request& request, const Services& services) {
   if (*user) {
     auto all = services.store.list_facts((*user)->id, true);
     if (!all) return error_response(all.error());
-    for (const auto& f : *all) {
-      if (f.status != "active" && f.status != "pending_confirmation") continue;
-      auto entry = fact_json(f);
-      nlohmann::json history = nlohmann::json::array();
-      for (int64_t older = f.supersedes_id; older != 0;) {
-        auto it = std::find_if(all->begin(), all->end(), [&](const store::Fact& x) { return x.id == older; });
-        if (it == all->end()) break;
-        history.push_back(fact_json(*it));
-        older = it->supersedes_id;
-      }
-      entry["history"] = std::move(history);
-      by_category[f.category].push_back(entry);
-      facts.push_back(std::move(entry));
-    }
+    facts = memory::current_facts_json(*all);
+    for (const auto& entry : facts) by_category[entry["category"].get<std::string>()].push_back(entry);
   }
   const std::string id = *user ? (*user)->external_id : *request_user(request);
   return json_response(200, {{"user", id},
@@ -176,7 +149,7 @@ Response change_fact(const Request& request, const Services& services) {
       services.coach.memory().change_fact((*user)->id, fact_id, (*change)["action"].get<std::string>(),
                                           change->value("value", std::string()), "user");
   if (!changed) return error_response(changed.error());
-  return json_response(200, fact_json(*changed));
+  return json_response(200, memory::to_json(*changed));
 }
 
 Response history(const Request& request, const Services& services) {

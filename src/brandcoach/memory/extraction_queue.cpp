@@ -105,16 +105,16 @@ struct ExtractionQueue::State {
       request = summaries.front();
       summaries.pop_front();
     }
-    MemoryOptions memory_options;
-    memory_options.summary_every = options.summary_every;
-    Memory memory(store, memory_options);
     auto done = memory.refresh_summary(request.user_id, request.last_seq, request.recent_window,
                                        text_model ? &text_model : nullptr);
     if (!done) spdlog::warn("memory: summary refresh failed: {}", done.error().message);
     return true;
   }
 
-  State(store::Store& s, ExtractionModel m, Options o) : store(s), model(std::move(m)), options(o) {}
+  Memory memory;  // one for all summary requests (its extractor is compiled once)
+
+  State(store::Store& s, ExtractionModel m, Options o)
+      : store(s), model(std::move(m)), options(o), memory(s, MemoryOptions{o.summary_every}) {}
 
   // One job: returns false when there was none due.
   bool run_one() {

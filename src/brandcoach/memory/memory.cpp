@@ -21,21 +21,6 @@ double dot(const std::vector<float>& a, const std::vector<float>& b) {
   return sum;
 }
 
-nlohmann::json fact_to_json(const store::Fact& f) {
-  return {
-      {"id", f.id},
-      {"key", f.key},
-      {"label", key_label(f.key)},
-      {"value", f.value},
-      {"category", f.category},
-      {"status", f.status},
-      {"confidence", f.confidence},
-      {"source_message_id", f.source_message_id},
-      {"supersedes_id", f.supersedes_id},
-      {"created_at", iso_time(f.created_at)},
-      {"confirmed_at", f.confirmed_at ? nlohmann::json(iso_time(f.confirmed_at)) : nlohmann::json(nullptr)}};
-}
-
 nlohmann::json message_to_json(const store::Message& m) {
   nlohmann::json out = {{"seq", m.seq},
                         {"role", m.role},
@@ -54,6 +39,41 @@ nlohmann::json message_to_json(const store::Message& m) {
 }
 
 }  // namespace
+
+nlohmann::json to_json(const store::Fact& f) {
+  return {
+      {"id", f.id},
+      {"key", f.key},
+      {"label", key_label(f.key)},
+      {"value", f.value},
+      {"category", f.category},
+      {"status", f.status},
+      {"confidence", f.confidence},
+      {"source_message_id", f.source_message_id},
+      {"supersedes_id", f.supersedes_id},
+      {"created_at", iso_time(f.created_at)},
+      {"confirmed_at", f.confirmed_at ? nlohmann::json(iso_time(f.confirmed_at)) : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json current_facts_json(const std::vector<store::Fact>& all) {
+  std::unordered_map<int64_t, const store::Fact*> by_id;
+  for (const auto& f : all) by_id.emplace(f.id, &f);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : all) {
+    if (f.status != "active" && f.status != "pending_confirmation") continue;
+    auto entry = to_json(f);
+    nlohmann::json history = nlohmann::json::array();
+    for (int64_t older = f.supersedes_id; older != 0;) {
+      const auto it = by_id.find(older);
+      if (it == by_id.end()) break;
+      history.push_back(to_json(*it->second));
+      older = it->second->supersedes_id;
+    }
+    entry["history"] = std::move(history);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
 
 std::string human_date(int64_t unix_ms) {
   const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
@@ -174,7 +194,10 @@ std::string extractive_summary(const std::vector<store::Message>& turns,
   return out;
 }
 
-Memory::Memory(store::Store& store, MemoryOptions options) : store_(store), options_(options) {}
+Memory::Memory(store::Store& store, MemoryOptions options)
+    : store_(store), options_(options), embedder_(embed::make_hashing_embedder()) {}
+
+Memory::~Memory() = default;
 
 Result<Observation> Memory::observe(const store::Message& message) {
   Observation observation;
@@ -288,12 +311,11 @@ Result<std::vector<store::MessageHit>> Memory::search(int64_t user_id, std::stri
   if (candidates.empty()) return candidates;
   // Hybrid: the lexical order fused by reciprocal rank with similarity in the hashing embedder's
   // space (stems, bigrams and character n-grams), which rewards paraphrase and near-miss spellings.
-  const auto embedder = embed::make_hashing_embedder();
-  auto query_vector = embedder->embed_query(query, nullptr);
+  auto query_vector = embedder_->embed_query(query, nullptr);
   if (!query_vector) return query_vector.error();
   std::vector<std::string> texts;
   for (const auto& c : candidates) texts.push_back(c.message.text);
-  auto vectors = embedder->embed_documents(texts);
+  auto vectors = embedder_->embed_documents(texts);
   if (!vectors) return vectors.error();
   std::vector<double> similarity(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) similarity[i] = dot(*query_vector, (*vectors)[i]);
@@ -613,21 +635,9 @@ Result<nlohmann::json> Memory::export_json(const store::User& user) {
 
   nlohmann::json profile = nlohmann::json::object();
   nlohmann::json all_facts = nlohmann::json::array();
-  for (const auto& f : *facts) {
-    all_facts.push_back(fact_to_json(f));
-    if (f.status != "active" && f.status != "pending_confirmation") continue;
-    auto entry = fact_to_json(f);
-    nlohmann::json history = nlohmann::json::array();
-    for (int64_t older = f.supersedes_id; older != 0;) {
-      auto it =
-          std::find_if(facts->begin(), facts->end(), [&](const store::Fact& x) { return x.id == older; });
-      if (it == facts->end()) break;
-      history.push_back(fact_to_json(*it));
-      older = it->supersedes_id;
-    }
-    entry["history"] = std::move(history);
-    profile[f.category].push_back(std::move(entry));
-  }
+  for (const auto& f : *facts) all_facts.push_back(to_json(f));
+  for (auto& entry : current_facts_json(*facts))
+    profile[entry["category"].get<std::string>()].push_back(std::move(entry));
   nlohmann::json messages = nlohmann::json::array();
   for (const auto& m : *thread) messages.push_back(message_to_json(m));
   nlohmann::json usage_rows = nlohmann::json::array();

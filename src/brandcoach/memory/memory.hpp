@@ -20,6 +20,10 @@
 #include "brandcoach/core/core.hpp"
 #include "brandcoach/store/store.hpp"
 
+namespace brandcoach::embed {
+class Embedder;
+}
+
 namespace brandcoach::memory {
 
 /// The name a user gives for themselves ("my name is Ana", "call me Dr. Lee", "I'm Priya, I run…"),
@@ -179,6 +183,7 @@ struct Recall {
 class Memory {
  public:
   Memory(store::Store& store, MemoryOptions options = {});
+  ~Memory();
 
   /// Extracts facts from a stored user message and records them (inline: the next turn knows).
   Result<Observation> observe(const store::Message& message);
@@ -209,6 +214,7 @@ class Memory {
   store::Store& store_;
   MemoryOptions options_;
   FactExtractor extractor_;
+  std::unique_ptr<embed::Embedder> embedder_;  // the hashing embedder: re-ranks search candidates
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -265,6 +271,12 @@ class ExtractionQueue {
 /// The recall as the user should read it: current values with their source words and date, earlier
 /// values marked as earlier, or the user's own quoted messages when no fact answers it.
 std::string render_recall(const Recall& recall);
+
+/// A fact as clients see it (id, key, label, value, category, status, confidence, source, times).
+nlohmann::json to_json(const store::Fact& fact);
+/// The current and pending facts among `all` (every version of a user's facts), each with the
+/// chain of values it replaced under "history", newest first.
+nlohmann::json current_facts_json(const std::vector<store::Fact>& all);
 
 /// The export as a Markdown document.
 std::string export_markdown(const nlohmann::json& exported);
