@@ -390,7 +390,7 @@ std::unique_ptr<KnowledgeBase> ingest_bench(const Options& options, const Vocabu
   if (!store) die("open_sqlite", store.error());
   kb->store = std::move(store).value();
   kb->embedder = bc::embed::make_hashing_embedder({kEmbedDimension});
-  bc::index::VectorIndexes vectors(*kb->store, *kb->embedder, kb->data.path() / "index");
+  bc::index::KnowledgeIndexes vectors(*kb->store, *kb->embedder, kb->data.path() / "index");
   start = Clock::now();
   const double cpu_start = cpu_seconds();
   auto synced = bc::coach::ingest_into(*kb->store, vectors, KnowledgeBase::kStore, std::move(batch), {});
@@ -418,7 +418,7 @@ std::unique_ptr<KnowledgeBase> ingest_bench(const Options& options, const Vocabu
               mb_per_s(source_bytes, ingest_s));
   std::printf("ingest: %-44s: %7.3f s  (wall - CPU = %.3f s waiting: disk syncs, run queue)\n",
               "ingest_into CPU time (user + sys)", ingest_cpu_s, ingest_s - ingest_cpu_s);
-  std::printf("ingest: %-44s: %7.3f s\n", "VectorIndexes::save_all (after ingest)", save_s);
+  std::printf("ingest: %-44s: %7.3f s\n", "KnowledgeIndexes::save_all (after ingest)", save_s);
   const Latency sync = fdatasync_latency(kb->data.path(), 200);
   std::printf("ingest: %-44s: %s  (x %lld files = %.2f s at p50)\n", "disk: 4 KB write + fdatasync (200)",
               describe(sync).c_str(), static_cast<long long>(synced->added),
@@ -431,7 +431,7 @@ std::unique_ptr<KnowledgeBase> ingest_bench(const Options& options, const Vocabu
 // search10k
 
 // Latency of each search mode over `queries` (after a warm-up), lexical first as the baseline.
-void measure_modes(const char* label, bc::store::Store& store, bc::index::VectorIndexes& vectors,
+void measure_modes(const char* label, bc::store::Store& store, bc::index::KnowledgeIndexes& vectors,
                    const std::vector<std::string>& queries) {
   bc::index::HybridRetriever retriever(store, vectors);
   const auto run = [&](bc::index::SearchMode mode, size_t count, size_t* empty) {
@@ -450,19 +450,28 @@ void measure_modes(const char* label, bc::store::Store& store, bc::index::Vector
     }
     return latency(samples);
   };
-  Latency baseline;
+  // Baseline: the store's own SQLite FTS5 search, which served lexical retrieval before the Xapian
+  // index (at most 200 queries: at a million chunks each takes hundreds of milliseconds).
+  std::vector<double> fts_samples;
+  const size_t fts_queries = std::min<size_t>(queries.size(), 200);
+  for (size_t i = 0; i < fts_queries + kWarmup; ++i) {
+    const auto t = Clock::now();
+    auto found =
+        store.search_chunks({std::string(KnowledgeBase::kStore)}, queries[i % queries.size()], kSearchLimit);
+    if (i >= kWarmup) fts_samples.push_back(ms_since(t));
+    if (!found) die("search_chunks", found.error());
+  }
+  const Latency baseline = latency(fts_samples);
+  std::printf("%s: %-8s limit %d, %zu queries: %s  [baseline: SQLite FTS5 bm25()]\n", label, "fts5",
+              kSearchLimit, fts_queries, describe(baseline).c_str());
   for (const auto mode :
        {bc::index::SearchMode::lexical, bc::index::SearchMode::dense, bc::index::SearchMode::hybrid}) {
     run(mode, kWarmup, nullptr);
     size_t empty = 0;
     const Latency l = run(mode, queries.size(), &empty);
-    const bool is_baseline = mode == bc::index::SearchMode::lexical;
-    if (is_baseline) baseline = l;
-    const std::string versus =
-        is_baseline ? "baseline" : fmt::format("p95 {:.2f}x lexical", l.p95 / baseline.p95);
-    std::printf("%s: %-8s limit %d, %zu queries: %s  [%s; %zu empty]\n", label,
+    std::printf("%s: %-8s limit %d, %zu queries: %s  [p50 %.2fx, p95 %.2fx fts5; %zu empty]\n", label,
                 std::string(bc::index::to_string(mode)).c_str(), kSearchLimit, queries.size(),
-                describe(l).c_str(), versus.c_str(), empty);
+                describe(l).c_str(), l.p50 / baseline.p50, l.p95 / baseline.p95, empty);
   }
 }
 
@@ -471,11 +480,11 @@ void search_bench(KnowledgeBase& kb, const Options& options, const Vocabulary& v
   for (size_t i = 0; i < options.queries; ++i) queries.push_back(query_text(vocab, rng));
 
   // A fresh process's view: the dense index loads from the copy ingest persisted.
-  bc::index::VectorIndexes vectors(*kb.store, *kb.embedder, kb.data.path() / "index");
+  bc::index::KnowledgeIndexes vectors(*kb.store, *kb.embedder, kb.data.path() / "index");
   auto start = Clock::now();
   auto loaded = vectors.refresh(KnowledgeBase::kStore);
   if (!loaded) die("refresh", loaded.error());
-  std::printf("search: dense index load (VectorIndexes::refresh)    : %.1f ms (%s)\n", ms_since(start),
+  std::printf("search: dense index load (KnowledgeIndexes::refresh)    : %.1f ms (%s)\n", ms_since(start),
               loaded->c_str());
   measure_modes("search", *kb.store, vectors, queries);
 
@@ -485,9 +494,9 @@ void search_bench(KnowledgeBase& kb, const Options& options, const Vocabulary& v
     const auto t = Clock::now();
     auto found = vectors.search(KnowledgeBase::kStore, text, kSearchLimit);
     samples.push_back(ms_since(t));
-    if (!found) die("VectorIndexes::search", found.error());
+    if (!found) die("KnowledgeIndexes::search", found.error());
   }
-  std::printf("search: VectorIndexes::search only (embed_query + HNSW k=10): %s\n",
+  std::printf("search: KnowledgeIndexes::search only (embed_query + HNSW k=10): %s\n",
               describe(latency(samples)).c_str());
 }
 
@@ -713,9 +722,17 @@ void hnsw_bench(const Options& options, Rng& rng) {
 // ---------------------------------------------------------------------------------------------------
 // hybrid1m
 
+uint64_t folder_bytes(const fs::path& folder) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::recursive_directory_iterator(folder, ec))
+    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+  return total;
+}
+
 // One store of --chunks synthetic passages (40-80 Zipf words under a 3-word heading, 100 per file),
 // written through Store::put_files with hashing-embedder vectors, as bulk ingest writes them; the
-// dense index is then built from the stored vectors as a fresh process would (VectorIndexes::refresh),
+// dense index is then built from the stored vectors as a fresh process would (KnowledgeIndexes::refresh),
 // and each search mode answers the same queries.
 void hybrid_scale_bench(const Options& options, const Vocabulary& vocab, Rng& rng) {
   constexpr size_t kChunksPerFile = 100;
@@ -771,8 +788,19 @@ void hybrid_scale_bench(const Options& options, const Vocabulary& vocab, Rng& rn
   std::printf("hybrid1m: database file %.2f GB\n",
               static_cast<double>(fs::file_size(kb.data.path() / "brandcoach.db", ec)) / 1e9);
 
-  bc::index::VectorIndexes vectors(*kb.store, *kb.embedder, kb.data.path() / "index");
-  const size_t rss_before = rss_bytes();
+  bc::index::KnowledgeIndexes vectors(*kb.store, *kb.embedder, kb.data.path() / "index");
+  // The lexical index first (its first search builds it from the stored stems), then the dense one.
+  size_t rss_before = rss_bytes();
+  start = Clock::now();
+  if (auto warm = vectors.search_lexical({std::string(KnowledgeBase::kStore)}, "brand", 1); !warm)
+    die("search_lexical", warm.error());
+  std::printf(
+      "hybrid1m: lexical index built from stored stems: %.1f s (%.2f MB/s of text), %.2f GB on disk, "
+      "RSS +%.2f GB\n",
+      seconds_since(start), mb_per_s(text_bytes, seconds_since(start)),
+      static_cast<double>(folder_bytes(kb.data.path() / "index")) / 1e9,
+      static_cast<double>(rss_bytes() - rss_before) / 1e9);
+  rss_before = rss_bytes();
   start = Clock::now();
   auto built = vectors.refresh(KnowledgeBase::kStore);
   if (!built) die("refresh", built.error());

@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
   auto assistants = coach::AssistantRegistry::load(coach::bundled_data_dir() / "assistants.toml");
   if (!assistants) return 1;
   auto embedder = embed::make_hashing_embedder();
-  index::VectorIndexes vectors(db, *embedder, dir / "index");
+  index::KnowledgeIndexes vectors(db, *embedder, dir / "index");
   if (!coach::sync_knowledge(db, vectors, *assistants, coach::bundled_data_dir() / "knowledge")) return 1;
   index::HybridRetriever retriever(db, vectors);
   route::KeywordRouter router;

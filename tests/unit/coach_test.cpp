@@ -30,7 +30,7 @@ class CoachTurn : public ::testing::Test {
     ASSERT_TRUE(loaded);
     registry = std::move(loaded).value();
     embedder = embed::make_hashing_embedder();
-    vectors = std::make_unique<index::VectorIndexes>(*store, *embedder, dir / "index");
+    vectors = std::make_unique<index::KnowledgeIndexes>(*store, *embedder, dir / "index");
     ASSERT_TRUE(
         sync_knowledge(*store, *vectors, registry, fs::path(BRANDCOACH_SOURCE_DATA_DIR) / "knowledge"));
     retriever = std::make_unique<index::HybridRetriever>(*store, *vectors);
@@ -42,7 +42,7 @@ class CoachTurn : public ::testing::Test {
   std::unique_ptr<store::Store> store;
   AssistantRegistry registry;
   std::unique_ptr<embed::Embedder> embedder;
-  std::unique_ptr<index::VectorIndexes> vectors;
+  std::unique_ptr<index::KnowledgeIndexes> vectors;
   std::unique_ptr<index::Retriever> retriever;
   route::KeywordRouter router;
   std::unique_ptr<llm::LlmProvider> offline = llm::make_offline_composer();

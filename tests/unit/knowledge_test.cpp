@@ -73,11 +73,11 @@ struct Knowledge {
   explicit Knowledge(const TempDir& dir)
       : store(open_store(dir)),
         embedder(embed::make_hashing_embedder()),
-        vectors(std::make_unique<index::VectorIndexes>(*store, *embedder, dir / "index")),
+        vectors(std::make_unique<index::KnowledgeIndexes>(*store, *embedder, dir / "index")),
         retriever(*store, *vectors) {}
   std::unique_ptr<store::Store> store;
   std::unique_ptr<embed::Embedder> embedder;
-  std::unique_ptr<index::VectorIndexes> vectors;
+  std::unique_ptr<index::KnowledgeIndexes> vectors;
   index::HybridRetriever retriever;
 
   std::vector<index::Passage> search(const std::string& text, const std::string& store_name, int limit,
@@ -217,7 +217,7 @@ TEST(Retrieval, DenseSearchRefusesAStoreEmbeddedWithAnotherEmbedder) {
   ASSERT_TRUE(sync_knowledge(*kb.store, *kb.vectors, bundled_assistants(),
                              fs::path(BRANDCOACH_SOURCE_DATA_DIR) / "knowledge"));
   auto other = embed::make_hashing_embedder({256});
-  index::VectorIndexes other_vectors(*kb.store, *other, dir / "other-index");
+  index::KnowledgeIndexes other_vectors(*kb.store, *other, dir / "other-index");
   index::HybridRetriever other_retriever(*kb.store, other_vectors);
   index::Query query;
   query.text = "pricing";

@@ -101,7 +101,7 @@ TEST(DenseIndex, SavesAndLoadsAndRefusesBrokenFiles) {
 }
 
 // A store with one document per topic, embedded by the offline embedder.
-class VectorIndexesTest : public ::testing::Test {
+class KnowledgeIndexesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto opened = store::open_sqlite({(dir / "db.sqlite3").string(), 2, 5000});
@@ -124,12 +124,31 @@ class VectorIndexesTest : public ::testing::Test {
     return put->chunk_ids;
   }
 
-  std::string nearest(VectorIndexes& indexes, const std::string& query) {
+  std::string nearest(KnowledgeIndexes& indexes, const std::string& query) {
     auto hits = indexes.search("kb", query, 1);
     EXPECT_TRUE(hits) << hits.error().message;
     if (!hits || hits->empty()) return "";
     auto records = store->chunks_by_id({hits->front().first});
     return records->front().filename;
+  }
+
+  // The files of the lexical hits, best first.
+  std::vector<std::string> lexical(KnowledgeIndexes& indexes, const std::vector<std::string>& stores,
+                                   const std::string& query, const std::function<bool(int64_t)>& allow = {}) {
+    auto hits = indexes.search_lexical(stores, query, 10, allow);
+    EXPECT_TRUE(hits) << hits.error().message;
+    std::vector<std::string> files;
+    if (!hits) return files;
+    for (const auto& [id, score] : *hits) {
+      auto records = store->chunks_by_id({id});
+      EXPECT_EQ(records->size(), 1u) << "a hit is a stored chunk";
+      if (!records->empty()) files.push_back(records->front().filename);
+    }
+    return files;
+  }
+
+  fs::path lexical_folder() const {
+    return dir / "index" / ("store-" + std::to_string(store_id) + "-lexical");
   }
 
   TempDir dir;
@@ -138,36 +157,104 @@ class VectorIndexesTest : public ::testing::Test {
   int64_t store_id = 0;
 };
 
-TEST_F(VectorIndexesTest, BuildsFromStoredVectorsAndPersists) {
+using Files = std::vector<std::string>;
+
+TEST_F(KnowledgeIndexesTest, LexicalIndexIsBuiltFromStoredStemsAndReusedWhenCurrent) {
   {
-    VectorIndexes indexes(*store, *embedder, dir / "index");
+    KnowledgeIndexes indexes(*store, *embedder, dir / "index");
+    // "starters" and "feeding" meet "starter" and "Feed" through the shared stemmer.
+    EXPECT_EQ(lexical(indexes, {"kb"}, "feeding starters"), Files{"sourdough.md"});
+    EXPECT_TRUE(lexical(indexes, {"kb"}, "xylophone").empty());
+  }
+  auto persisted = LexicalIndex::open(lexical_folder());
+  ASSERT_TRUE(persisted);
+  auto info = store->find_knowledge_store("kb");
+  EXPECT_EQ(persisted->version(), (*info)->version);
+  EXPECT_EQ(persisted->size(), 3u);
+  // A current copy is used as it is: a document only the index holds proves no rebuild happened.
+  ASSERT_TRUE(persisted->write({{999, "", "marker"}}, {}, (*info)->version));
+  KnowledgeIndexes again(*store, *embedder, dir / "index");
+  auto hits = again.search_lexical({"kb"}, "marker", 5);
+  ASSERT_TRUE(hits);
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ(hits->front().first, 999);
+}
+
+TEST_F(KnowledgeIndexesTest, LexicalIndexIsRebuiltWhenStaleMissingOrDamaged) {
+  {
+    KnowledgeIndexes indexes(*store, *embedder, dir / "index");
+    ASSERT_TRUE(indexes.refresh("kb"));
+  }
+  // Stale: a write this process never saw.
+  add("kombucha.md", "Brew kombucha with a scoby and sweet tea for the cafe.");
+  {
+    KnowledgeIndexes indexes(*store, *embedder, dir / "index");
+    EXPECT_EQ(lexical(indexes, {"kb"}, "kombucha scoby"), Files{"kombucha.md"});
+  }
+  // Missing.
+  fs::remove_all(lexical_folder());
+  {
+    KnowledgeIndexes indexes(*store, *embedder, dir / "index");
+    EXPECT_EQ(lexical(indexes, {"kb"}, "bookkeeping ledger"), Files{"ledger.md"});
+  }
+  // Damaged beyond opening: replaced by a rebuild.
+  for (const auto& entry : fs::directory_iterator(lexical_folder())) {
+    if (entry.path().extension() == ".glass") fs::resize_file(entry.path(), 10);
+  }
+  EXPECT_FALSE(LexicalIndex::open(lexical_folder()));
+  KnowledgeIndexes indexes(*store, *embedder, dir / "index");
+  EXPECT_EQ(lexical(indexes, {"kb"}, "bookkeeping ledger"), Files{"ledger.md"});
+}
+
+TEST_F(KnowledgeIndexesTest, LexicalSearchSpansStoresAndFiltersDuringMatching) {
+  auto other = store->ensure_knowledge_store("other");
+  ASSERT_TRUE(other);
+  auto vectors = embedder->embed_documents({"Sourdough loaves sell out at the farmers market."});
+  auto put = store->put_file(*other, {"market.md", 10, sha256_hex("market"), "", "", "md", "{}"},
+                             {store::NewChunk{0, "", "Sourdough loaves sell out at the farmers market.", 10,
+                                              0, std::move((*vectors)[0])}});
+  ASSERT_TRUE(put);
+  KnowledgeIndexes indexes(*store, *embedder, dir / "index");
+  auto both = lexical(indexes, {"kb", "other"}, "sourdough");
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(both, (Files{"market.md", "sourdough.md"}));
+  EXPECT_EQ(lexical(indexes, {"other"}, "sourdough"), Files{"market.md"});
+  EXPECT_TRUE(lexical(indexes, {"nowhere"}, "sourdough").empty());
+  const int64_t market = put->chunk_ids[0];
+  EXPECT_EQ(lexical(indexes, {"kb", "other"}, "sourdough", [&](int64_t id) { return id != market; }),
+            Files{"sourdough.md"});
+}
+
+TEST_F(KnowledgeIndexesTest, BuildsFromStoredVectorsAndPersists) {
+  {
+    KnowledgeIndexes indexes(*store, *embedder, dir / "index");
     EXPECT_EQ(nearest(indexes, "sourdough starter"), "sourdough.md");
     ASSERT_TRUE(indexes.save_all());
   }
   EXPECT_TRUE(fs::exists(dir / "index" / ("store-" + std::to_string(store_id) + "-hashing_512_v1.hnsw")));
-  VectorIndexes again(*store, *embedder, dir / "index");
+  KnowledgeIndexes again(*store, *embedder, dir / "index");
   EXPECT_EQ(nearest(again, "zebra packaging"), "zebra.md");
 }
 
-TEST_F(VectorIndexesTest, RebuildsWhenTheFileIsMissingOrCorrupt) {
+TEST_F(KnowledgeIndexesTest, RebuildsWhenTheFileIsMissingOrCorrupt) {
   {
-    VectorIndexes indexes(*store, *embedder, dir / "index");
+    KnowledgeIndexes indexes(*store, *embedder, dir / "index");
     ASSERT_TRUE(indexes.refresh("kb"));
     ASSERT_TRUE(indexes.save_all());
   }
   const auto file = dir / "index" / ("store-" + std::to_string(store_id) + "-hashing_512_v1.hnsw");
   fs::resize_file(file, 100);
   {
-    VectorIndexes indexes(*store, *embedder, dir / "index");
+    KnowledgeIndexes indexes(*store, *embedder, dir / "index");
     EXPECT_EQ(nearest(indexes, "bookkeeping ledger"), "ledger.md");
   }
   fs::remove(file);
-  VectorIndexes indexes(*store, *embedder, dir / "index");
+  KnowledgeIndexes indexes(*store, *embedder, dir / "index");
   EXPECT_EQ(nearest(indexes, "bookkeeping ledger"), "ledger.md");
 }
 
-TEST_F(VectorIndexesTest, NoticesChangesMadeByAnotherWriter) {
-  VectorIndexes indexes(*store, *embedder, dir / "index");
+TEST_F(KnowledgeIndexesTest, NoticesChangesMadeByAnotherWriter) {
+  KnowledgeIndexes indexes(*store, *embedder, dir / "index");
   EXPECT_EQ(nearest(indexes, "sourdough starter"), "sourdough.md");
   // Written straight to the store (as another process would): the version moves, the index follows.
   add("kombucha.md", "Brew kombucha with a scoby and sweet tea for the cafe.");
@@ -184,15 +271,17 @@ TEST_F(VectorIndexesTest, NoticesChangesMadeByAnotherWriter) {
   }
 }
 
-TEST_F(VectorIndexesTest, AppliedWritesNeedNoRebuild) {
-  VectorIndexes indexes(*store, *embedder, dir / "index");
+TEST_F(KnowledgeIndexesTest, AppliedWritesNeedNoRebuild) {
+  KnowledgeIndexes indexes(*store, *embedder, dir / "index");
   ASSERT_TRUE(indexes.refresh("kb"));
   const auto text = "Train the dog groomer team on nail trimming.";
   auto ids = add("groomer.md", text);
   auto vectors = embedder->embed_documents({text});
-  indexes.apply("kb", {{ids[0], (*vectors)[0]}}, {});
+  indexes.apply("kb", {{ids[0], "", text, (*vectors)[0]}}, {});
   EXPECT_EQ(nearest(indexes, "dog groomer nail trimming"), "groomer.md");
-  EXPECT_EQ(*indexes.refresh("kb"), "4 vectors");
+  EXPECT_EQ(lexical(indexes, {"kb"}, "groomer trimming"), Files{"groomer.md"});
+  EXPECT_EQ(LexicalIndex::open(lexical_folder())->version(), (*store->find_knowledge_store("kb"))->version);
+  EXPECT_EQ(*indexes.refresh("kb"), "4 vectors, 4 lexical documents");
 }
 
 }  // namespace

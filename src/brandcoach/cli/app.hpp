@@ -23,7 +23,7 @@ struct App {
   Config config;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<embed::Embedder> embedder;
-  std::unique_ptr<index::VectorIndexes> vectors;
+  std::unique_ptr<index::KnowledgeIndexes> vectors;
   std::unique_ptr<index::Retriever> retriever;
   std::unique_ptr<route::Router> router;
   std::unique_ptr<llm::LlmProvider> provider;

@@ -145,7 +145,7 @@ Result<App> build_knowledge(Config config, int connections) {
   auto embedder = make_embedder(config);
   if (!embedder) return embedder.error();
   app.embedder = std::move(embedder).value();
-  app.vectors = std::make_unique<index::VectorIndexes>(*app.store, *app.embedder,
+  app.vectors = std::make_unique<index::KnowledgeIndexes>(*app.store, *app.embedder,
                                                        fs::path(config.storage.data_dir) / "index");
   app.retriever = std::make_unique<index::HybridRetriever>(*app.store, *app.vectors);
   app.config = std::move(config);

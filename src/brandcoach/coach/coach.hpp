@@ -170,16 +170,16 @@ struct IngestOptions {
 /// Chunks, embeds and stores a batch of documents in the named knowledge store, one transaction per
 /// file, keeping its dense index in step. The store's embedder must be the configured one (an empty
 /// store adopts it); otherwise the error says to run `kb reindex`.
-Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vectors,
+Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vectors,
                                std::string_view store_name, ingest::Batch batch,
                                const IngestOptions& options);
 
 /// Re-embeds every chunk of a store with the configured embedder and records it as the store's.
-Result<int64_t> reindex(store::Store& store, index::VectorIndexes& vectors, std::string_view store_name);
+Result<int64_t> reindex(store::Store& store, index::KnowledgeIndexes& vectors, std::string_view store_name);
 
 /// Brings every assistant's knowledge store in line with <knowledge_dir>/<assistant>/ (re-embedding a
 /// bundled store first if it was built with another embedder).
-Result<SyncReport> sync_knowledge(store::Store& store, index::VectorIndexes& vectors,
+Result<SyncReport> sync_knowledge(store::Store& store, index::KnowledgeIndexes& vectors,
                                   const AssistantRegistry& assistants,
                                   const std::filesystem::path& knowledge_dir);
 

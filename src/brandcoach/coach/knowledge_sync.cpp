@@ -58,7 +58,7 @@ Result<int64_t> prepare_store(store::Store& store, const embed::Embedder& embedd
 
 }  // namespace
 
-Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vectors,
+Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vectors,
                                std::string_view store_name, ingest::Batch batch,
                                const IngestOptions& options) {
   if (auto problem = text::validate(options.chunking)) return Error::invalid(*problem, "chunking_strategy");
@@ -88,7 +88,7 @@ Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vector
     auto results = store.put_files(*store_id, pending);
     if (!results) return results.error();
     std::vector<int64_t> removed;
-    std::vector<std::pair<int64_t, std::vector<float>>> added;
+    std::vector<index::IndexedChunk> added;
     for (size_t f = 0; f < results->size(); ++f) {
       auto& put = (*results)[f];
       auto& write = pending[f];
@@ -102,12 +102,15 @@ Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vector
       ++(pending_is_new[f] ? report.added : report.updated);
       report.chunks += static_cast<int64_t>(write.chunks.size());
       report.bytes += write.file.bytes;
-      for (size_t i = 0; i < write.chunks.size(); ++i)
-        added.emplace_back(put.chunk_ids[i], std::move(write.chunks[i].vector));
+      for (size_t i = 0; i < write.chunks.size(); ++i) {
+        auto& chunk = write.chunks[i];
+        added.push_back(
+            {put.chunk_ids[i], std::move(chunk.heading), std::move(chunk.text), std::move(chunk.vector)});
+      }
     }
     // A name written twice in one batch replaces chunks added earlier in the same batch.
     const std::set<int64_t> gone(removed.begin(), removed.end());
-    std::erase_if(added, [&](const auto& entry) { return gone.contains(entry.first); });
+    std::erase_if(added, [&](const index::IndexedChunk& chunk) { return gone.contains(chunk.id); });
     if (!added.empty() || !removed.empty()) vectors.apply(store_name, added, removed);
     pending.clear();
     pending_is_new.clear();
@@ -179,7 +182,7 @@ Result<SyncReport> ingest_into(store::Store& store, index::VectorIndexes& vector
   return report;
 }
 
-Result<int64_t> reindex(store::Store& store, index::VectorIndexes& vectors, std::string_view store_name) {
+Result<int64_t> reindex(store::Store& store, index::KnowledgeIndexes& vectors, std::string_view store_name) {
   auto info = store.find_knowledge_store(store_name);
   if (!info) return info.error();
   if (!*info) return Error::not_found("no knowledge store named '" + std::string(store_name) + "'");
@@ -207,7 +210,7 @@ Result<int64_t> reindex(store::Store& store, index::VectorIndexes& vectors, std:
   return static_cast<int64_t>(updated.size());
 }
 
-Result<SyncReport> sync_knowledge(store::Store& store, index::VectorIndexes& vectors,
+Result<SyncReport> sync_knowledge(store::Store& store, index::KnowledgeIndexes& vectors,
                                   const AssistantRegistry& assistants, const fs::path& knowledge_dir) {
   SyncReport total;
   for (const auto& assistant : assistants.all()) {

@@ -1,7 +1,8 @@
 // brandcoach index: finding the passages of the knowledge base that answer a message.
 //
-// `Retriever` is the retrieval stage of the turn. The lexical retriever ranks chunks with BM25
-// (SQLite FTS5, stemmed with the same Porter rules on both the index and the query side).
+// `Retriever` is the retrieval stage of the turn. Lexical search ranks chunks with BM25 (a Xapian
+// index per store beside the database; SQLite FTS5 where that index cannot be used), stemmed with
+// the same Snowball rules on the index and the query side; dense search uses hnswlib.
 #pragma once
 
 #include <string>
@@ -112,49 +113,109 @@ class DenseIndex {
   std::unique_ptr<Impl> impl_;
 };
 
-/// The dense side of every knowledge store, kept in step with the store: loaded from the copy
-/// persisted beside the database when that copy is current, rebuilt from the stored vectors when it
-/// is missing or stale (the store's version says which), updated in place by this process's writes.
-class VectorIndexes {
+/// BM25 over one knowledge store's chunks (Xapian, on disk). Documents are the stems the store keeps
+/// for each chunk, so a rebuild needs no re-reading of text; a commit records the store version it
+/// reflects atomically with the documents. Searches may run on many threads; a write excludes other
+/// writers of the same folder, in any process, for its duration.
+class LexicalIndex {
+ public:
+  struct Document {
+    int64_t chunk_id = 0;
+    std::string heading_terms;  // space-separated stems; each weighs double
+    std::string terms;          // space-separated stems of the text
+  };
+
+  /// Opens the index in `folder`, creating an empty one (version -1) when there is none.
+  static Result<LexicalIndex> open(const std::filesystem::path& folder);
+  ~LexicalIndex();
+  LexicalIndex(LexicalIndex&&) noexcept;
+  LexicalIndex& operator=(LexicalIndex&&) noexcept;
+
+  /// The store version the last commit reflects; -1 for none (new, or a rebuild that did not finish).
+  int64_t version() const;
+  size_t size() const;
+  /// Removes `removed`, adds or replaces `added`, and records `version`, in one commit.
+  Status write(const std::vector<Document>& added, const std::vector<int64_t>& removed, int64_t version);
+  /// Replaces the whole index by the documents `source` visits, then records `version`.
+  Status rebuild(const std::function<Status(const std::function<void(const Document&)>&)>& source,
+                 int64_t version);
+  /// The k best chunks for the stems over the given indexes searched as one collection (shared term
+  /// statistics), by BM25, best first. `allow`, when given, filters candidates during matching.
+  static Result<std::vector<std::pair<int64_t, double>>> search(
+      const std::vector<LexicalIndex*>& indexes, const std::vector<std::string>& terms, size_t k,
+      const std::function<bool(int64_t)>& allow = {});
+  /// The chunk id of a document id of `shards` combined indexes.
+  static int64_t chunk_id(unsigned combined_docid, size_t shards);
+
+ private:
+  struct Impl;
+  explicit LexicalIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A chunk written by this process, as the indexes need it.
+struct IndexedChunk {
+  int64_t id = 0;
+  std::string heading;
+  std::string text;
+  std::vector<float> vector;  // empty: no dense update
+};
+
+/// The derived indexes of every knowledge store, kept in step with the store: a dense (hnswlib)
+/// and a lexical (Xapian) index per store, each used from its copy persisted beside the database
+/// when that copy reflects the store's current version, rebuilt from the stored vectors or stems
+/// when it is missing or stale, and updated in place by this process's writes.
+class KnowledgeIndexes {
  public:
   /// `folder` holds the persisted indexes (created on demand).
-  VectorIndexes(store::Store& store, embed::Embedder& embedder, std::filesystem::path folder);
-  ~VectorIndexes();
+  KnowledgeIndexes(store::Store& store, embed::Embedder& embedder, std::filesystem::path folder);
+  ~KnowledgeIndexes();
 
   embed::Embedder& embedder() { return embedder_; }
   /// Nearest chunks of one store to the query text, best first.
   Result<std::vector<std::pair<int64_t, float>>> search(std::string_view store_name, std::string_view query,
                                                         size_t k,
                                                         const std::function<bool(int64_t)>& allow = {});
-  /// Records this process's change to a store so its index need not be rebuilt.
-  void apply(std::string_view store_name, const std::vector<std::pair<int64_t, std::vector<float>>>& added,
+  /// The k best chunks of the stores (searched as one collection) for the query by BM25, best first.
+  Result<std::vector<std::pair<int64_t, double>>> search_lexical(
+      const std::vector<std::string>& store_names, std::string_view query, size_t k,
+      const std::function<bool(int64_t)>& allow = {});
+  /// Records this process's change to a store so its indexes need not be rebuilt.
+  void apply(std::string_view store_name, const std::vector<IndexedChunk>& added,
              const std::vector<int64_t>& removed);
-  /// Brings one store's index up to date now (load or rebuild) and reports how.
+  /// Brings one store's indexes up to date now (load or rebuild) and reports how.
   Result<std::string> refresh(std::string_view store_name);
-  /// Persists every loaded index whose in-memory state is newer than its file.
+  /// Persists every loaded dense index whose in-memory state is newer than its file.
   Status save_all();
 
  private:
   struct Entry;
+  struct LexicalEntry;
   Result<Entry*> current(std::string_view store_name);
+  Result<LexicalEntry*> current_lexical(std::string_view store_name);
+  void apply_lexical(std::string_view store_name, const std::vector<IndexedChunk>& added,
+                     const std::vector<int64_t>& removed, int64_t store_version);
   store::Store& store_;
   embed::Embedder& embedder_;
   std::filesystem::path folder_;
-  std::mutex mutex_;  // guards entries_ (the map, not the indexes, which lock themselves)
+  std::mutex mutex_;  // guards the maps (not the indexes, which lock themselves)
   std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;
+  std::mutex lexical_mutex_;  // guards lexical_entries_; held while a lexical index is rebuilt
+  std::map<std::string, std::unique_ptr<LexicalEntry>, std::less<>> lexical_entries_;
 };
 
 /// Lexical, dense or hybrid (reciprocal-rank fusion) search over knowledge stores.
 class HybridRetriever final : public Retriever {
  public:
-  HybridRetriever(store::Store& store, VectorIndexes& vectors) : store_(store), vectors_(vectors) {}
+  HybridRetriever(store::Store& store, KnowledgeIndexes& indexes) : store_(store), indexes_(indexes) {}
   Result<std::vector<Passage>> retrieve(const Query& query) override;
 
  private:
   Result<std::vector<Passage>> lexical(const Query& query, int depth);
+  Result<std::vector<Passage>> store_lexical(const Query& query, int depth);
   Result<std::vector<Passage>> dense(const Query& query, int depth);
   store::Store& store_;
-  VectorIndexes& vectors_;
+  KnowledgeIndexes& indexes_;
 };
 
 /// Lexical-only retrieval, for callers without vectors.

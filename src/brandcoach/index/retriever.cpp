@@ -71,6 +71,43 @@ Result<SearchMode> parse_search_mode(std::string_view text) {
 }
 
 Result<std::vector<Passage>> HybridRetriever::lexical(const Query& query, int depth) {
+  // A filter needs each candidate's file attributes: one lookup per candidate, remembered.
+  std::unordered_map<int64_t, bool> verdicts;
+  std::function<bool(int64_t)> allow;
+  if (query.filter) {
+    allow = [&](int64_t id) {
+      auto it = verdicts.find(id);
+      if (it != verdicts.end()) return it->second;
+      auto records = store_.chunks_by_id({id});
+      const bool ok = records && !records->empty() && passes(query, records->front().attributes_json);
+      verdicts.emplace(id, ok);
+      return ok;
+    };
+  }
+  auto ranked = indexes_.search_lexical(query.stores, query.text, static_cast<size_t>(depth), allow);
+  if (!ranked) {
+    if (ranked.error().kind != ErrorKind::unavailable) return ranked.error();
+    // The index is busy in another process or damaged: the store's own full-text search answers.
+    spdlog::warn("lexical index unavailable, using the store's full-text search: {}", ranked.error().message);
+    return store_lexical(query, depth);
+  }
+  std::vector<int64_t> ids;
+  for (const auto& [id, score] : *ranked) ids.push_back(id);
+  auto records = store_.chunks_by_id(ids);
+  if (!records) return records.error();
+  std::unordered_map<int64_t, store::ChunkRecord*> by_id;
+  for (auto& r : *records) by_id[r.chunk_id] = &r;
+  std::vector<Passage> out;
+  for (const auto& [id, score] : *ranked) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) continue;  // deleted since the index saw it
+    out.push_back(to_passage(std::move(*it->second), score));
+    out.back().lexical_rank = static_cast<int>(out.size());
+  }
+  return out;
+}
+
+Result<std::vector<Passage>> HybridRetriever::store_lexical(const Query& query, int depth) {
   // With a filter, ask for more than needed; if the filter still leaves too few, take every match.
   const int asked = query.filter ? depth * 5 : depth;
   auto hits = store_.search_chunks(query.stores, query.text, asked);
@@ -110,7 +147,7 @@ Result<std::vector<Passage>> HybridRetriever::dense(const Query& query, int dept
         return ok;
       };
     }
-    auto found = vectors_.search(store, query.text, static_cast<size_t>(depth), allow);
+    auto found = indexes_.search(store, query.text, static_cast<size_t>(depth), allow);
     if (!found) return found.error();
     nearest.insert(nearest.end(), found->begin(), found->end());
   }

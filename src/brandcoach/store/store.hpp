@@ -304,6 +304,12 @@ class Store {
   virtual Status for_each_vector(
       int64_t store_id,
       const std::function<void(int64_t chunk_id, const float* data, size_t dim)>& visit) = 0;
+  /// Visits the index terms of every chunk of a store (chunk id, heading stems, text stems; each a
+  /// space-separated list), in id order: what a lexical index is rebuilt from without re-reading text.
+  virtual Status for_each_chunk_terms(
+      int64_t store_id,
+      const std::function<void(int64_t chunk_id, std::string_view heading_terms, std::string_view terms)>&
+          visit) = 0;
   /// Every chunk of a store as (id, text), for re-embedding.
   virtual Result<std::vector<std::pair<int64_t, std::string>>> chunk_texts(int64_t store_id) = 0;
   /// Replaces the vectors of the given chunks in one transaction; bumps the version.

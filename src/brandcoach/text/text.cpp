@@ -167,6 +167,24 @@ std::string index_terms(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> query_terms(std::string_view text) {
+  std::vector<std::string> terms = content_stems(text);
+  if (terms.empty()) {
+    const std::string all = index_terms(text);
+    for (size_t pos = 0; pos < all.size();) {
+      auto space = all.find(' ', pos);
+      if (space == std::string::npos) space = all.size();
+      if (space > pos) terms.push_back(all.substr(pos, space - pos));
+      pos = space + 1;
+    }
+  }
+  std::vector<std::string> unique;
+  for (auto& term : terms) {
+    if (std::find(unique.begin(), unique.end(), term) == unique.end()) unique.push_back(std::move(term));
+  }
+  return unique;
+}
+
 size_t count_tokens(std::string_view text) {
   size_t tokens = 0;
   size_t word_length = 0;

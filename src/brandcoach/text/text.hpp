@@ -32,6 +32,10 @@ std::vector<std::string> content_stems(std::string_view text);
 /// with the same function, so index and query always agree on what a word is.
 std::string index_terms(std::string_view text);
 
+/// The stems a query searches for: its content stems (stopwords too when nothing else is left),
+/// each once, in order.
+std::vector<std::string> query_terms(std::string_view text);
+
 /// True for English function words that carry no topic ("the", "my", "how").
 bool is_stopword(std::string_view word);
 

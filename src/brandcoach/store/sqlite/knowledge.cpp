@@ -11,23 +11,8 @@
 
 namespace brandcoach::store::sqlite::knowledge {
 
-// The query's stems (stopwords left out unless nothing else is left), each once, in order.
 std::vector<std::string> query_terms(std::string_view text) {
-  std::vector<std::string> terms = text::content_stems(text);
-  if (terms.empty()) {
-    const std::string all = text::index_terms(text);
-    for (size_t pos = 0; pos < all.size();) {
-      auto space = all.find(' ', pos);
-      if (space == std::string::npos) space = all.size();
-      if (space > pos) terms.push_back(all.substr(pos, space - pos));
-      pos = space + 1;
-    }
-  }
-  std::vector<std::string> unique;
-  for (auto& term : terms) {
-    if (std::find(unique.begin(), unique.end(), term) == unique.end()) unique.push_back(std::move(term));
-  }
-  return unique;
+  return text::query_terms(text);
 }
 
 // Terms -> an FTS5 query that can never be a syntax error: every stem is a quoted term (stems hold
@@ -351,6 +336,20 @@ Status for_each_vector(Connection& db, int64_t store_id,
     buffer.resize(blob.size() / sizeof(float));
     std::memcpy(buffer.data(), blob.data(), buffer.size() * sizeof(float));  // blobs carry no alignment
     visit((*stmt)->column_int(0), buffer.data(), buffer.size());
+  }
+  return ok();
+}
+
+Status for_each_chunk_terms(Connection& db, int64_t store_id,
+                            const std::function<void(int64_t, std::string_view, std::string_view)>& visit) {
+  auto stmt = db.prepare("SELECT id, heading_terms, terms FROM chunks WHERE store_id = ? ORDER BY id");
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, store_id);
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    visit((*stmt)->column_int(0), (*stmt)->column_text(1), (*stmt)->column_text(2));
   }
   return ok();
 }

@@ -24,6 +24,8 @@ Result<std::vector<PutResult>> put_files(Connection& db, int64_t store_id,
 Result<std::vector<int64_t>> delete_file(Connection& db, int64_t file_id);
 Status for_each_vector(Connection& db, int64_t store_id,
                        const std::function<void(int64_t, const float*, size_t)>& visit);
+Status for_each_chunk_terms(Connection& db, int64_t store_id,
+                            const std::function<void(int64_t, std::string_view, std::string_view)>& visit);
 Result<std::vector<std::pair<int64_t, std::string>>> chunk_texts(Connection& db, int64_t store_id);
 Status update_vectors(Connection& db, int64_t store_id,
                       const std::vector<std::pair<int64_t, std::vector<float>>>& vectors);

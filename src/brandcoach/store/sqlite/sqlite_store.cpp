@@ -230,6 +230,12 @@ class SqliteStore final : public Store {
     auto db = pool_.acquire();
     return knowledge::for_each_vector(*db, store_id, visit);
   }
+  Status for_each_chunk_terms(
+      int64_t store_id,
+      const std::function<void(int64_t, std::string_view, std::string_view)>& visit) override {
+    auto db = pool_.acquire();
+    return knowledge::for_each_chunk_terms(*db, store_id, visit);
+  }
   Result<std::vector<std::pair<int64_t, std::string>>> chunk_texts(int64_t store_id) override {
     auto db = pool_.acquire();
     return knowledge::chunk_texts(*db, store_id);

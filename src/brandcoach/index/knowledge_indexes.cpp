@@ -1,17 +1,27 @@
 #include <fstream>
 
+#include <chrono>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "brandcoach/index/index.hpp"
+#include "brandcoach/text/text.hpp"
 
 namespace brandcoach::index {
 
 namespace fs = std::filesystem;
 
+// One store's lexical index and the store version it reflects in this process.
+struct KnowledgeIndexes::LexicalEntry {
+  int64_t store_id = 0;
+  int64_t version = -1;  // -1: stale
+  std::unique_ptr<LexicalIndex> index;
+};
+
 // One store's dense index, its document frequencies, and the store version they reflect.
-struct VectorIndexes::Entry {
+struct KnowledgeIndexes::Entry {
   int64_t store_id = 0;
   int64_t version = -1;  // store version the index reflects; -1: stale
   bool dirty = false;    // newer than the file on disk
@@ -37,17 +47,25 @@ std::optional<int64_t> persisted_version(const fs::path& meta_path, size_t dimen
   return meta.value("version", int64_t{-1});
 }
 
+std::vector<LexicalIndex::Document> lexical_documents(const std::vector<IndexedChunk>& chunks) {
+  std::vector<LexicalIndex::Document> docs;
+  docs.reserve(chunks.size());
+  for (const auto& chunk : chunks)
+    docs.push_back({chunk.id, text::index_terms(chunk.heading), text::index_terms(chunk.text)});
+  return docs;
+}
+
 }  // namespace
 
-VectorIndexes::VectorIndexes(store::Store& store, embed::Embedder& embedder, fs::path folder)
+KnowledgeIndexes::KnowledgeIndexes(store::Store& store, embed::Embedder& embedder, fs::path folder)
     : store_(store), embedder_(embedder), folder_(std::move(folder)) {}
 
-VectorIndexes::~VectorIndexes() {
+KnowledgeIndexes::~KnowledgeIndexes() {
   if (auto status = save_all(); !status)
     spdlog::warn("could not persist vector indexes: {}", status.error().message);
 }
 
-Result<VectorIndexes::Entry*> VectorIndexes::current(std::string_view store_name) {
+Result<KnowledgeIndexes::Entry*> KnowledgeIndexes::current(std::string_view store_name) {
   auto info = store_.find_knowledge_store(store_name);
   if (!info) return info.error();
   if (!*info) return Error::not_found("no knowledge store named '" + std::string(store_name) + "'");
@@ -110,7 +128,64 @@ Result<VectorIndexes::Entry*> VectorIndexes::current(std::string_view store_name
   return slot.get();
 }
 
-Result<std::vector<std::pair<int64_t, float>>> VectorIndexes::search(
+Result<KnowledgeIndexes::LexicalEntry*> KnowledgeIndexes::current_lexical(std::string_view store_name) {
+  auto info = store_.find_knowledge_store(store_name);
+  if (!info) return info.error();
+  if (!*info) return Error::not_found("no knowledge store named '" + std::string(store_name) + "'");
+  const auto& store = **info;
+  std::lock_guard lock(lexical_mutex_);
+  auto& slot = lexical_entries_[std::string(store_name)];
+  if (slot && slot->version == store.version && slot->store_id == store.id) return slot.get();
+
+  // Opened afresh: handles opened before another process's commit do not see it.
+  const fs::path lexical_folder = folder_ / fmt::format("store-{}-lexical", store.id);
+  auto opened = LexicalIndex::open(lexical_folder);
+  if (!opened) {
+    // The index is derived data: one that cannot be opened is replaced by a rebuild.
+    spdlog::warn("{}; rebuilding", opened.error().message);
+    std::error_code ec;
+    fs::remove_all(lexical_folder, ec);
+    opened = LexicalIndex::open(lexical_folder);
+    if (!opened) return opened.error();
+  }
+  auto entry = std::make_unique<LexicalEntry>();
+  entry->store_id = store.id;
+  entry->index = std::make_unique<LexicalIndex>(std::move(opened).value());
+  if (entry->index->version() != store.version) {
+    const auto started = std::chrono::steady_clock::now();
+    auto status = entry->index->rebuild(
+        [&](const std::function<void(const LexicalIndex::Document&)>& add) {
+          return store_.for_each_chunk_terms(
+              store.id, [&](int64_t id, std::string_view heading, std::string_view terms) {
+                add({id, std::string(heading), std::string(terms)});
+              });
+        },
+        store.version);
+    if (!status) return status.error();
+    spdlog::info("lexical index for '{}' rebuilt ({} chunks, {:.1f} s)", store.name, entry->index->size(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  entry->version = store.version;
+  slot = std::move(entry);
+  return slot.get();
+}
+
+Result<std::vector<std::pair<int64_t, double>>> KnowledgeIndexes::search_lexical(
+    const std::vector<std::string>& store_names, std::string_view query, size_t k,
+    const std::function<bool(int64_t)>& allow) {
+  std::vector<LexicalIndex*> indexes;
+  for (const auto& name : store_names) {
+    auto entry = current_lexical(name);
+    if (!entry) {
+      if (entry.error().kind == ErrorKind::not_found) continue;  // as the store search: unknown = empty
+      return entry.error();
+    }
+    indexes.push_back((*entry)->index.get());
+  }
+  return LexicalIndex::search(indexes, text::query_terms(query), k, allow);
+}
+
+Result<std::vector<std::pair<int64_t, float>>> KnowledgeIndexes::search(
     std::string_view store_name, std::string_view query, size_t k,
     const std::function<bool(int64_t)>& allow) {
   auto entry = current(store_name);
@@ -126,10 +201,11 @@ Result<std::vector<std::pair<int64_t, float>>> VectorIndexes::search(
   return (*entry)->index->search(vector->data(), k, allow);
 }
 
-void VectorIndexes::apply(std::string_view store_name,
-                          const std::vector<std::pair<int64_t, std::vector<float>>>& added,
-                          const std::vector<int64_t>& removed) {
+void KnowledgeIndexes::apply(std::string_view store_name, const std::vector<IndexedChunk>& added,
+                             const std::vector<int64_t>& removed) {
   auto info = store_.find_knowledge_store(store_name);
+  const int64_t store_version = info && *info ? (**info).version : -1;
+  apply_lexical(store_name, added, removed, store_version);
   std::lock_guard lock(mutex_);
   auto found = entries_.find(store_name);
   if (found == entries_.end() || !found->second) return;  // not loaded: it will load fresh when needed
@@ -141,25 +217,47 @@ void VectorIndexes::apply(std::string_view store_name,
     std::lock_guard df_lock(entry.df_mutex);
     std::vector<std::pair<int64_t, const float*>> items;
     items.reserve(added.size());
-    for (const auto& [id, vector] : added) {
-      items.emplace_back(id, vector.data());
-      entry.df.add(vector);
+    for (const auto& chunk : added) {
+      if (chunk.vector.empty()) continue;
+      items.emplace_back(chunk.id, chunk.vector.data());
+      entry.df.add(chunk.vector);
     }
     entry.index->add_many(items);
   }
   entry.dirty = true;
   // Current only if no other writer touched the store in between (each write bumps the version by 1).
-  const bool in_step = info && *info && (**info).version == entry.version + 1;
-  entry.version = in_step ? (**info).version : -1;
+  const bool in_step = store_version >= 0 && store_version == entry.version + 1;
+  entry.version = in_step ? store_version : -1;
 }
 
-Result<std::string> VectorIndexes::refresh(std::string_view store_name) {
+void KnowledgeIndexes::apply_lexical(std::string_view store_name, const std::vector<IndexedChunk>& added,
+                                     const std::vector<int64_t>& removed, int64_t store_version) {
+  std::lock_guard lock(lexical_mutex_);
+  auto found = lexical_entries_.find(store_name);
+  if (found == lexical_entries_.end() || !found->second) return;  // rebuilt or loaded when next needed
+  auto& entry = *found->second;
+  if (store_version < 0 || store_version != entry.version + 1) {
+    entry.version = -1;  // another writer came between: rebuild when next needed
+    return;
+  }
+  if (auto status = entry.index->write(lexical_documents(added), removed, store_version); !status) {
+    spdlog::warn("lexical index for '{}' not updated, it will be rebuilt: {}", store_name,
+                 status.error().message);
+    entry.version = -1;
+    return;
+  }
+  entry.version = store_version;
+}
+
+Result<std::string> KnowledgeIndexes::refresh(std::string_view store_name) {
+  auto lexical = current_lexical(store_name);
+  if (!lexical) return lexical.error();
   auto entry = current(store_name);
   if (!entry) return entry.error();
-  return fmt::format("{} vectors", (*entry)->index->size());
+  return fmt::format("{} vectors, {} lexical documents", (*entry)->index->size(), (*lexical)->index->size());
 }
 
-Status VectorIndexes::save_all() {
+Status KnowledgeIndexes::save_all() {
   std::lock_guard lock(mutex_);
   for (auto& [name, entry] : entries_) {
     if (!entry || !entry->dirty || entry->version < 0) continue;
