@@ -113,6 +113,70 @@ TEST_F(Extractor, QuestionsStateNothing) {
   EXPECT_TRUE(extractor.extract("Who are we actually competing with these days?").empty());
 }
 
+TEST_F(Extractor, QuestionsWithoutTheirMarkStateNothing) {
+  EXPECT_TRUE(extractor.extract("whats my studio called again lol").empty());
+  EXPECT_TRUE(extractor.extract("ok memory test, who's my co-founder again").empty());
+  EXPECT_TRUE(extractor.extract("Where is the second branch going to be").empty());
+  // A statement that merely opens with a question word is still a statement.
+  EXPECT_FALSE(
+      values(extractor.extract("what we do is simple: our price is $40 per class."), "price").empty());
+  // A question mark inside an aside does not turn the sentence into a question.
+  EXPECT_EQ(
+      values(extractor.extract("I took your advice (I think?) and the bars are now NZ$14 each."), "price"),
+      std::vector<std::string>{"NZ$14 (bars)"});
+}
+
+TEST_F(Extractor, AClauseWithoutItsOwnSubjectContinuesTheOneBefore) {
+  EXPECT_TRUE(
+      values(extractor.extract("The practice we are compared to is larger; they have, I believe, around "
+                               "100 staff."),
+             "team_size")
+          .empty());
+  EXPECT_EQ(values(extractor.extract("They charge $80, but we charge $60 a session."), "price").size(), 1u);
+}
+
+TEST_F(Extractor, DatesInWordsAndAfterAWeekday) {
+  auto open_day =
+      values(extractor.extract("The open day will be on the twenty-first of September."), "launch_date");
+  auto events = values(extractor.extract("The open day will be on the twenty-first of September."), "events");
+  open_day.insert(open_day.end(), events.begin(), events.end());
+  ASSERT_FALSE(open_day.empty());
+  EXPECT_NE(open_day[0].find("twenty-first of September"), std::string::npos) << open_day[0];
+  EXPECT_EQ(values(extractor.extract("nah scrap the 13th. flash day is now fri 27 june"), "events"),
+            std::vector<std::string>{"27 june (flash day)"});
+}
+
+TEST_F(Extractor, RenamesSaidWithoutTheWordRename) {
+  EXPECT_EQ(values(extractor.extract("FYI: the firm becomes Mokoena & Co. Please use it."), "company"),
+            std::vector<std::string>{"Mokoena & Co"});
+  EXPECT_EQ(
+      values(extractor.extract("also we rebranded, not Splitzy anymore, its Halvsies"), "company").back(),
+      "Halvsies");
+  auto quoted = find(extractor.extract("It's 'Suds & Snouts' now, Marisol hated the old one"), "company");
+  ASSERT_TRUE(quoted);
+  EXPECT_EQ(quoted->value, "Suds & Snouts");
+  EXPECT_EQ(quoted->cue, Cue::correction);
+}
+
+TEST_F(Extractor, AOneWordSentenceNamesWhatTheNextIsAbout) {
+  const auto budget = values(extractor.extract("Budget. The new number is £500 a month."), "budget");
+  ASSERT_EQ(budget.size(), 1u);
+  EXPECT_TRUE(budget[0].starts_with("£500")) << budget[0];
+}
+
+TEST_F(Extractor, QuestionsAskForAKindOfValue) {
+  EXPECT_EQ(extractor.answer_kind("when's the flash day happening"), AnswerKind::date);
+  EXPECT_EQ(extractor.answer_kind("How much is a drop-in class?"), AnswerKind::money);
+  EXPECT_EQ(extractor.answer_kind("How many vets do we have now?"), AnswerKind::count);
+  EXPECT_EQ(extractor.answer_kind("Where is the practice located at present?"), AnswerKind::place);
+  EXPECT_EQ(extractor.answer_kind("Who is my designer?"), AnswerKind::any);
+  const auto said = extractor.statements(
+      "My friend charges $50 for hers. A drop-in class is €14. Should I raise it?", AnswerKind::money);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_TRUE(said[0].sentence.starts_with("A drop-in class is €14")) << said[0].sentence;
+  EXPECT_EQ(said[0].item, "drop-in class");
+}
+
 TEST_F(Extractor, HostileInputIsFastAndHarmless) {
   std::string long_message(30000, 'a');
   long_message += " our price is $";
@@ -331,22 +395,56 @@ TEST_F(MemoryStore, UsersWithIdenticalFactsNeverSeeEachOther) {
   EXPECT_EQ(memory->change_fact(ana.id, bens[0].id, "reject", "", "ana").error().kind, ErrorKind::not_found);
 }
 
-TEST_F(MemoryStore, RecallShowsCurrentValueAndEarlierOnes) {
+TEST_F(MemoryStore, RecallShowsTheCurrentValueAndEarlierOnesOnlyWhenAsked) {
   auto user = *db->ensure_user("ana");
   say(user, "Our monthly plan is $49.");
   say(user, "We dropped the monthly plan to $39 after feedback.");
-  const auto question = recall_request("What price did I settle on?");
-  auto recalled = memory->recall(user.id, question, "What price did I settle on?", 0);
+  const std::string current = "What price did I settle on?";
+  auto recalled = memory->recall(user.id, recall_request(current), current, 0);
   ASSERT_TRUE(recalled);
-  const auto text = render_recall(*recalled);
+  auto text = render_recall(*recalled);
+  EXPECT_NE(text.find("$39"), std::string::npos) << text;
+  EXPECT_EQ(text.find("$49"), std::string::npos) << text;
+  const std::string before = "What was the price of the monthly plan before?";
+  recalled = memory->recall(user.id, recall_request(before), before, 0);
+  ASSERT_TRUE(recalled);
+  text = render_recall(*recalled);
   EXPECT_NE(text.find("$39"), std::string::npos) << text;
   // The superseded value only ever appears as earlier.
+  bool earlier = false;
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
     if (line.find("$49") != std::string::npos) {
       EXPECT_NE(line.find("Earlier"), std::string::npos) << line;
+      earlier = true;
     }
   }
+  EXPECT_TRUE(earlier) << text;
+}
+
+TEST_F(MemoryStore, ATypedQuestionIsAnsweredByTheLatestStatementOfThatKind) {
+  auto user = *db->ensure_user("ana");
+  say(user, "Six engineers, one in the office. Boiler service £89. Call-out £65.");
+  say(user, "Dave's Heating charges £75 for a service and does a rubbish job.");
+  say(user, "Changes. Service is £95 now. Parts went up.");
+  const std::string question = "Boiler service price now?";
+  auto recalled = memory->recall(user.id, recall_request(question), question, 0);
+  ASSERT_TRUE(recalled);
+  const auto text = render_recall(*recalled);
+  EXPECT_NE(text.find("£95"), std::string::npos) << text;
+  EXPECT_EQ(text.find("£89"), std::string::npos) << text;
+  EXPECT_EQ(text.find("£75"), std::string::npos) << text;
+}
+
+TEST_F(MemoryStore, AnAmountForAnotherThingDoesNotAnswer) {
+  auto user = *db->ensure_user("ana");
+  say(user, "We're a small circle. A drop-in class is €14, and the ten-class pass is €120.");
+  say(user, "Also, the tide has turned a little: the ten-class pass is €135 now.");
+  const std::string question = "How much is a drop-in class?";
+  auto recalled = memory->recall(user.id, recall_request(question), question, 0);
+  ASSERT_TRUE(recalled);
+  const auto text = render_recall(*recalled);
+  EXPECT_NE(text.find("€14"), std::string::npos) << text;
 }
 
 TEST_F(MemoryStore, RecallFallsBackToTheUsersOwnWords) {

@@ -149,8 +149,21 @@ int eval_memory(Config config, const std::string& lives_path, const std::vector<
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return fail(Error::internal("cannot find the brandcoach binary: " + ec.message()));
   const fs::path work = fs::path(config.storage.data_dir) / "eval-memory";
-  fs::create_directories(work, ec);
-  if (ec) return fail(Error::unavailable("cannot create " + work.string() + ": " + ec.message()));
+  // The scripted users are replayed into a database of their own, new each run: replaying into the
+  // configured one would mix them with real users and with their own earlier replays.
+  const fs::path replay = work / "replay";
+  fs::remove_all(replay, ec);
+  fs::create_directories(replay, ec);
+  if (ec) return fail(Error::unavailable("cannot create " + replay.string() + ": " + ec.message()));
+  std::vector<std::string> child_args;
+  for (size_t i = 0; i < passthrough.size(); ++i) {
+    if (passthrough[i] == "--data-dir" && i + 1 < passthrough.size()) {
+      ++i;
+      continue;
+    }
+    child_args.push_back(passthrough[i]);
+  }
+  child_args.insert(child_args.end(), {"--data-dir", replay.string()});
 
   size_t probes = 0, recalled = 0, stale = 0, sessions = 0, turns = 0;
   nlohmann::json failures = nlohmann::json::array();
@@ -165,7 +178,7 @@ int eval_memory(Config config, const std::string& lives_path, const std::vector<
         for (const auto& p : session.probes) out << one_line(p.ask) << "\n";
       }
       std::vector<std::string> argv = {self.string()};
-      argv.insert(argv.end(), passthrough.begin(), passthrough.end());
+      argv.insert(argv.end(), child_args.begin(), child_args.end());
       for (const auto& a : {"chat", "--json", "--new-session", "--user"}) argv.emplace_back(a);
       argv.push_back(life.user);
       auto rc = run_process(argv, input, output);
@@ -223,6 +236,7 @@ int eval_memory(Config config, const std::string& lives_path, const std::vector<
   }
   fs::remove(work / "input.txt", ec);
   fs::remove(work / "output.jsonl", ec);
+  fs::remove_all(replay, ec);
   const double recall = probes ? static_cast<double>(recalled) / static_cast<double>(probes) : 0.0;
   if (json_output) {
     std::cout << nlohmann::json{{"lives", lives->size()}, {"sessions", sessions}, {"turns", turns},

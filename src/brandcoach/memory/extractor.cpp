@@ -34,15 +34,22 @@ struct RuleSpec {
 #define BC_MONTH                                                                                         \
   "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
   "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-#define BC_DAY "\\d{1,2}(?:st|nd|rd|th)?"
-#define BC_DATE                                                                            \
-  "((?:the )?" BC_DAY " (?:of )?" BC_MONTH "\\.?(?:,? \\d{4})?|" BC_MONTH "\\.? " BC_DAY   \
-  "\\b(?:,? \\d{4})?|"                                                                     \
-  "(?:early|mid|late|end of|the end of|beginning of|the start of|start of) ?-?" BC_MONTH   \
-  "(?: \\d{4})?|" BC_MONTH                                                                 \
-  " \\d{4}|\\d{4}-\\d{2}-\\d{2}|\\d{1,2}[/.]\\d{1,2}(?:[/.]\\d{2,4})?|q[1-4](?: \\d{4})?|" \
-  "(?:this|next) (?:spring|summer|autumn|fall|winter|month|year|week|quarter)|"            \
-  "(?:spring|summer|autumn|fall|winter) \\d{4}|the \\d{1,2}(?:st|nd|rd|th)\\b|" BC_MONTH "\\b)"
+// A day of the month in digits or words ("21st", "the twenty-first").
+#define BC_DAY                                                                                          \
+  "(?:\\d{1,2}(?:st|nd|rd|th)?|(?:twenty|thirty)[- ]?(?:first|second|third|fourth|fifth|sixth|seventh|" \
+  "eighth|ninth)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"    \
+  "thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth)"
+// An optional weekday before a date ("fri 27 june", "Friday, 13 June"); not part of the value.
+#define BC_WEEKDAY \
+  "(?:(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|urday)?\\.?,? )?"
+#define BC_DATE                                                                                       \
+  BC_WEEKDAY "((?:the )?" BC_DAY " (?:of )?" BC_MONTH "\\.?(?:,? \\d{4})?|" BC_MONTH "\\.? " BC_DAY   \
+             "\\b(?:,? \\d{4})?|"                                                                     \
+             "(?:early|mid|late|end of|the end of|beginning of|the start of|start of) ?-?" BC_MONTH   \
+             "(?: \\d{4})?|" BC_MONTH                                                                 \
+             " \\d{4}|\\d{4}-\\d{2}-\\d{2}|\\d{1,2}[/.]\\d{1,2}(?:[/.]\\d{2,4})?|q[1-4](?: \\d{4})?|" \
+             "(?:this|next) (?:spring|summer|autumn|fall|winter|month|year|week|quarter)|"            \
+             "(?:spring|summer|autumn|fall|winter) \\d{4}|the \\d{1,2}(?:st|nd|rd|th)\\b|" BC_MONTH "\\b)"
 #define BC_COUNT \
   "(\\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty)"
 #define BC_WE "(?:we|we're|we are|we've|we have|our|i|i'm|im|i am|i've|my|us)"
@@ -121,7 +128,7 @@ const RuleSpec kRules[] = {
     // Dated events other than the launch: "the gala is on October 12", "teacher training begins Sept 9".
     {"events",
      "(?i)\\b(?:is|are|will be|starts?|starting|begins?|beginning|happens?|happening|kicks? off|scheduled|"
-     "set|planned|takes place|runs?|due|booked)(?: for| on| in| from)? " BC_DATE,
+     "set|planned|takes place|runs?|due|booked)(?: now| still)?(?: for| on| in| from)? " BC_DATE,
      Shape::date, 0.8},
     // Location.
     {"location", "(?i)\\b(?:based|located|headquartered|situated)(?: \\w+)? (?:in|out of) ([^.!?;]+)",
@@ -167,6 +174,18 @@ const RuleSpec kRules[] = {
      "(?i)\\b(?:my|our) (?:company|business|shop|brand|studio|startup|firm|agency|store|salon|practice) "
      "name is ([^.!?;]+)",
      Shape::proper, 0.9, Cue::plain, 5},
+    // Renames said without the word "rename": "the firm becomes Mokoena & Co", "the name has become
+    // …", "it's 'Suds & Snouts' now", "not Splitzy anymore, its Halvsies".
+    {"company",
+     "\\b(?i:becomes|has become|have become|became|is now called|are now called|now called|now known as|"
+     "(?:will|'ll) be (?:called|known as)|going forward (?:is|will be)) ['\"‘“]?([A-Z][^.!?;]+)",
+     Shape::proper, 0.9, Cue::correction, 5, false},
+    {"company", "\\b(?i:it's|its|it is|we're|we are) ['\"‘“]([A-Z][^'\"’”.!?;]+)['\"’”] (?i:now)\\b",
+     Shape::proper, 0.9, Cue::correction, 5, false},
+    {"company",
+     "\\b(?i:not|no longer) [\\w'& -]{1,40}? ?(?i:any ?more|now),? (?i:it's|its|it is|we're|we are|now it's|"
+     "it's now|now) ['\"‘“]?([A-Z][^.!?;,]+)",
+     Shape::proper, 0.9, Cue::correction, 5, false},
     {"company", "\\b(?i:(?:i|we) (?:run|own|founded|started|co-founded|manage)) ([A-Z][^.!?;]+)",
      Shape::proper, 0.7, Cue::plain, 5, true},
     {"company",
@@ -560,7 +579,9 @@ bool is_linking_word(std::string_view word) {
       "then",       "still",    "retail",    "retails",   "the",         "a",         "an",      "of",
       "comes",      "come",     "out",       "per",       "pushed",      "back",      "forward", "has",
       "have",       "had",      "been",      "get",       "gets",        "sits",      "stays",   "stay",
-      "officially", "finally",  "actually",  "probably",  "tentatively", "currently"};
+      "officially", "finally",  "actually",  "probably",  "tentatively", "currently", "mon",     "tue",
+      "wed",        "thu",      "fri",       "sat",       "sun",         "monday",    "tuesday", "wednesday",
+      "thursday",   "friday",   "saturday",  "sunday"};
   std::string w = lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
@@ -637,6 +658,12 @@ struct FactExtractor::Rules {
   std::unique_ptr<RE2> person_lower;    // (role, name) for text written without capitals
   std::unique_ptr<RE2> person_after_lower;
   std::unique_ptr<RE2> site;  // (item, place): "the second branch will be in Aundh"
+  std::unique_ptr<RE2> date_value;
+  std::unique_ptr<RE2> money_value;
+  std::unique_ptr<RE2> count_value;
+  std::unique_ptr<RE2> place_value;
+  std::unique_ptr<RE2> question_open;   // "whats my studio called": a question without its mark
+  std::unique_ptr<RE2> statement_open;  // "when we opened…", "what we do is…": statements after all
 };
 
 namespace {
@@ -735,6 +762,26 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "(?:branch|outlet|shop|store|location|studio|site|cafe|"
       "café|clinic|kiosk|stall|office|workshop|warehouse))(?: \\w+){0,3}? (?:will be|is going to be|is going|"
       "opens|opening|goes|going|is|would be) (?:in|at|to|into) ([^.!?;,]+)");
+  rules_->date_value = compile("(?i)\\b" BC_DATE);
+  rules_->money_value = compile("(?i)" BC_MONEY);
+  rules_->count_value = compile(
+      "(?i)\\b(?:\\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+      "fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|hundred|a dozen|dozen)\\b");
+  rules_->place_value = compile(
+      "\\b(?i:in|to|from|near|at|out of|based in|moved to|relocated to) (?:the )?[A-Z][\\w'-]+|"
+      "\\b[A-Z][\\w'-]+-based\\b|"
+      "(?i)\\b(?:based|located|live|living|moved|moving|relocated|relocating|operate|operating|we're|we are|"
+      "i'm|im|i am) (?:in|to|out of) [a-z][a-z'-]{2,}");
+  rules_->question_open = compile(
+      "(?i)^(?:(?:ok|okay|so|and|also|sorry|hey|hi|oh|um|quick one|quick q|btw)[,!.:]* "
+      ")*(?:what|whats|what's|"
+      "who|whos|who's|whom|whose|where|wheres|where's|when|whens|when's|which|why|how|hows|how's|do you|did "
+      "i|"
+      "did we|can you|could you|would you|will you|remind me|tell me|have i|have we|is it|is that|are we|am "
+      "i|do i|do we)\\b");
+  rules_->statement_open = compile(
+      "(?i)^(?:(?:ok|okay|so|and|also|oh)[,!.:]* )*(?:when|where|how|what|while|who) (?:we|we're|i|i'm|"
+      "our|my)\\b");
   rules_->own_clause = compile("(?i)(, )(?:ours|our|we|we're|i|i'm|mine|my)\\b");
   rules_->clause_split =
       compile("(?i)(?:, but |, while |, whereas | but | whereas | while |, though |; | - |\\(|\\))");
@@ -778,6 +825,21 @@ std::vector<std::pair<size_t, size_t>> clause_spans(const RE2& split, const RE2&
   return spans;
 }
 
+// A sentence that ends in a question mark (before closing brackets, quotes or emoji); a "?" inside an
+// aside ("the bars are now $14 (I think?)") does not make the sentence a question.
+bool ends_as_question(std::string_view sentence) {
+  size_t end = sentence.size();
+  while (end > 0) {
+    const auto c = static_cast<unsigned char>(sentence[end - 1]);
+    if (c == ' ' || c == ')' || c == ']' || c == '"' || c == '\'' || c >= 0x80) {
+      --end;
+      continue;
+    }
+    break;
+  }
+  return end > 0 && sentence[end - 1] == '?';
+}
+
 bool partial(const RE2& re, std::string_view text) {
   return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), re);
 }
@@ -792,26 +854,53 @@ std::string clean_money(std::string value) {
 std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) const {
   std::vector<ExtractedFact> out;
   const std::string text = normalise(message);
+  // The message with its questions blanked out (same length, so offsets hold), for the rules below
+  // that read across sentences: "who's my co-founder again?" names no co-founder.
+  std::string statements = text;
   size_t sentence_at = 0;
-  for (const auto& sentence : sentences(text)) {
-    sentence_at = std::min(text.find(sentence, sentence_at), text.size());
+  std::string topic;  // a one- or two-word sentence ("Budget.") names what the next one is about
+  for (const auto& said : sentences(text)) {
+    sentence_at = std::min(text.find(said, sentence_at), text.size());
+    const std::string sentence = topic.empty() ? said : topic + ": " + said;
+    topic.clear();
+    if (const auto words = split_words(said);
+        !words.empty() && words.size() <= 2 && std::none_of(said.begin(), said.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
+      topic = said;
+      while (!topic.empty() && !std::isalnum(static_cast<unsigned char>(topic.back()))) topic.pop_back();
+    }
     const auto clauses = clause_spans(*rules_->clause_split, *rules_->own_clause, sentence);
     const bool sentence_corrects = partial(*rules_->correction, sentence);
     const bool sentence_retracts = partial(*rules_->retraction, sentence);
-    // A question asks for advice ("should we charge $40?"); it states nothing.
-    const bool question = sentence.find('?') != std::string::npos;
-    if (question) continue;
+    // A question asks for advice ("should we charge $40?") or for a memory ("whats my studio called");
+    // it states nothing, with or without its question mark.
+    const bool question = ends_as_question(said) || opens_as_question(said);
+    if (question) {
+      std::fill_n(statements.begin() + static_cast<std::ptrdiff_t>(sentence_at),
+                  std::min(said.size(), statements.size() - sentence_at), ' ');
+      continue;
+    }
+    // Who each clause is about. First-person words that are not the user acting ("my cousin sells…",
+    // "…I think") do not make a clause the user's; a clause with no subject of its own continues the
+    // one before ("they have, I believe, around 100 staff").
+    std::vector<bool> first_persons(clauses.size());
+    std::vector<bool> others(clauses.size());
+    for (size_t c = 0; c < clauses.size(); ++c) {
+      const std::string_view clause(sentence.data() + clauses[c].first, clauses[c].second - clauses[c].first);
+      std::string own(clause);
+      RE2::GlobalReplace(&own, *rules_->not_the_user, "");
+      first_persons[c] = partial(*rules_->first_person, own);
+      others[c] = !first_persons[c] && (partial(*rules_->third_party, clause) || (c > 0 && others[c - 1]));
+    }
     for (const auto& rule : rules_->rules) {
       const RuleSpec& spec = *rule.spec;
-      for (const auto& [begin, end] : clauses) {
+      for (size_t c = 0; c < clauses.size(); ++c) {
+        const auto [begin, end] = clauses[c];
         const std::string_view clause(sentence.data() + begin, end - begin);
         if (clause.empty()) continue;
-        // First-person words that are not the user acting ("my cousin sells…", "…I think") do not
-        // make a clause the user's.
-        std::string own(clause);
-        RE2::GlobalReplace(&own, *rules_->not_the_user, "");
-        const bool first_person = partial(*rules_->first_person, own);
-        const bool about_others = partial(*rules_->third_party, clause) && !first_person;
+        const bool first_person = first_persons[c];
+        const bool about_others = others[c];
         if (spec.clause_guards) {
           if (question && spec.shape != Shape::proper) continue;
           if (partial(*rules_->hypothetical, clause) || partial(*rules_->past, clause)) continue;
@@ -893,6 +982,16 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                 continue;
               }
             }
+            if (spec.key == std::string_view("location")) {
+              // A place is named by words: "moving to £6.50 per seat" moves a price, not the business.
+              const std::string_view first(value.data(), std::min(value.find(' '), value.size()));
+              const bool numeric = std::any_of(first.begin(), first.end(), [](char ch) {
+                return std::isdigit(static_cast<unsigned char>(ch));
+              });
+              if (numeric || value.starts_with("£") || value.starts_with("€") || value.starts_with("$") ||
+                  value.starts_with("₹") || value.starts_with("¥"))
+                continue;
+            }
             double confidence = spec.confidence;
             if (cue == Cue::correction) confidence = std::max(confidence, 0.9);
             out.push_back({spec.key, std::move(value), confidence, cue, sentence_at + begin + at});
@@ -903,55 +1002,55 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
   }
   // Key people: "my designer is Ana" -> person:designer = Ana.
   {
-    re2::StringPiece input(text);
+    re2::StringPiece input(statements);
     std::string role;
     std::string name;
     while (RE2::FindAndConsume(&input, *rules_->person, &role, &name)) {
       std::string key = "person:" + lower(role);
       if (key == "person:cofounder") key = "person:co-founder";
-      const bool corrects = partial(*rules_->correction, text);
+      const bool corrects = partial(*rules_->correction, statements);
       out.push_back({std::move(key), name, corrects ? 0.9 : 0.85, corrects ? Cue::correction : Cue::plain,
-                     static_cast<size_t>(input.data() - text.data())});
+                     static_cast<size_t>(input.data() - statements.data())});
     }
-    input = re2::StringPiece(text);
+    input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->person_after, &name, &role)) {
       std::string key = "person:" + lower(role);
       if (key == "person:cofounder") key = "person:co-founder";
-      out.push_back(
-          {std::move(key), name, 0.9, Cue::correction, static_cast<size_t>(input.data() - text.data())});
+      out.push_back({std::move(key), name, 0.9, Cue::correction,
+                     static_cast<size_t>(input.data() - statements.data())});
     }
   }
   {
-    re2::StringPiece input(text);
+    re2::StringPiece input(statements);
     std::string name;
     std::string role;
-    const auto offset = [&] { return static_cast<size_t>(input.data() - text.data()); };
+    const auto offset = [&] { return static_cast<size_t>(input.data() - statements.data()); };
     while (RE2::FindAndConsume(&input, *rules_->departed, &name)) {
       out.push_back({"competitors", name, 0.85, Cue::retraction, offset()});
     }
-    const bool no_capitals = std::none_of(text.begin(), text.end(),
+    const bool no_capitals = std::none_of(statements.begin(), statements.end(),
                                           [](char c) { return std::isupper(static_cast<unsigned char>(c)); });
     static constexpr std::string_view kNotNames[] = {"is",   "and", "the", "a",    "who", "does",
                                                      "will", "was", "has", "quit", "left"};
     if (no_capitals) {
-      input = re2::StringPiece(text);
+      input = re2::StringPiece(statements);
       while (RE2::FindAndConsume(&input, *rules_->person_lower, &role, &name)) {
         if (std::find(std::begin(kNotNames), std::end(kNotNames), name) == std::end(kNotNames))
           out.push_back({"person:" + role, name, 0.8, Cue::correction, offset()});
       }
-      input = re2::StringPiece(text);
+      input = re2::StringPiece(statements);
       while (RE2::FindAndConsume(&input, *rules_->person_after_lower, &name, &role)) {
         if (std::find(std::begin(kNotNames), std::end(kNotNames), name) == std::end(kNotNames))
           out.push_back({"person:" + role, name, 0.85, Cue::correction, offset()});
       }
     }
-    input = re2::StringPiece(text);
+    input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->joins_as, &name, &role)) {
       out.push_back({"person:" + lower(role), name, 0.9, Cue::correction, offset()});
     }
     std::string item;
-    input = re2::StringPiece(text);
-    const bool corrects = partial(*rules_->correction, text);
+    input = re2::StringPiece(statements);
+    const bool corrects = partial(*rules_->correction, statements);
     while (RE2::FindAndConsume(&input, *rules_->site, &item, &name)) {
       const std::string place = proper_value(name, 4);
       if (!place.empty()) {
@@ -959,13 +1058,13 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                        corrects ? Cue::correction : Cue::plain, offset()});
       }
     }
-    input = re2::StringPiece(text);
+    input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->product_named, &item, &name)) {
       const std::string value = proper_value(name, 5);
       if (!value.empty() && !ends_item(item))
         out.push_back({"products", value + " (" + lower(item) + ")", 0.85, Cue::plain, offset()});
     }
-    input = re2::StringPiece(text);
+    input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->product_chosen, &name, &item)) {
       const std::string value = proper_value(name, 5);
       if (!value.empty())
@@ -1005,6 +1104,81 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     if (!later_same_key || list) result.push_back(std::move(unique[i]));
   }
   return result;
+}
+
+bool FactExtractor::opens_as_question(std::string_view sentence) const {
+  // The sentence, or its last comma-separated part ("ok memory test, who's my co-founder again").
+  const std::string_view whole = trim(sentence);
+  const auto comma = whole.rfind(", ");
+  for (const std::string_view part :
+       {whole, comma == std::string_view::npos ? std::string_view{} : trim(whole.substr(comma + 2))}) {
+    if (!part.empty() && partial(*rules_->question_open, part) && !partial(*rules_->statement_open, part))
+      return true;
+  }
+  return false;
+}
+
+AnswerKind FactExtractor::answer_kind(std::string_view question) const {
+  const std::string q = " " + lower(question) + " ";
+  const auto has = [&](std::string_view word) { return q.find(word) != std::string::npos; };
+  if (has(" when") || has("what date") || has("which date") || has("what day") || has("which day"))
+    return AnswerKind::date;
+  if (has("how much") || has("how many dollars") || has(" cost") || has(" price") || has(" budget") ||
+      has(" spend"))
+    return AnswerKind::money;
+  if (has("how many") || has("how big") || has("headcount") || has("team size")) return AnswerKind::count;
+  if (has(" where") || has("which city") || has("what city") || has("which town") || has("what town") ||
+      has("which country") || has("what country"))
+    return AnswerKind::place;
+  return AnswerKind::any;
+}
+
+std::vector<FactExtractor::Statement> FactExtractor::statements(std::string_view message,
+                                                                AnswerKind kind) const {
+  std::vector<Statement> out;
+  const std::string text = normalise(message);
+  for (const auto& said : sentences(text)) {
+    const std::string_view sentence = trim(said);
+    if (sentence.empty() || ends_as_question(sentence)) continue;
+    if (opens_as_question(sentence)) continue;
+    std::string own(sentence);
+    RE2::GlobalReplace(&own, *rules_->not_the_user, "");
+    if (!partial(*rules_->first_person, own) && partial(*rules_->third_party, sentence)) continue;
+    const RE2* value = nullptr;
+    switch (kind) {
+      case AnswerKind::date:
+        value = rules_->date_value.get();
+        break;
+      case AnswerKind::money:
+        value = rules_->money_value.get();
+        break;
+      case AnswerKind::count:
+        value = rules_->count_value.get();
+        break;
+      case AnswerKind::place:
+        value = rules_->place_value.get();
+        break;
+      case AnswerKind::any:
+        break;
+    }
+    Statement statement{std::string(sentence), {}};
+    if (value) {
+      re2::StringPiece input(sentence.data(), sentence.size());
+      re2::StringPiece found;
+      if (!RE2::PartialMatch(input, *value, &found) || found.data() == nullptr) {
+        // The date pattern captures its value; the others match without a group.
+        if (!partial(*value, sentence)) continue;
+      }
+      if (found.data() != nullptr && (kind == AnswerKind::money || kind == AnswerKind::date)) {
+        const auto at = static_cast<size_t>(found.data() - sentence.data());
+        statement.item = item_before(sentence.substr(0, at));
+        if (statement.item.empty() && kind == AnswerKind::money)
+          statement.item = item_after(sentence.substr(at + found.size()));
+      }
+    }
+    out.push_back(std::move(statement));
+  }
+  return out;
 }
 
 }  // namespace brandcoach::memory

@@ -50,7 +50,7 @@ struct KeyCue {
 
 constexpr KeyCue kKeyCues[] = {
     {"price", {"price", "charg", "cost", "fee", "rate", "subscript", "tier", "sell", "much"}},
-    {"budget", {"budget", "spend", "afford", "alloc"}},
+    {"budget", {"budget", "spend", "afford", "alloc", "market", "ad", "ads", "advertis"}},
     {"team_size", {"team", "headcount", "staff", "employe", "big", "mani", "size", "peopl", "hire"}},
     {"location",
      {"where", "base", "locat", "citi", "town", "countri", "live", "headquart", "reloc", "suburb",
@@ -102,13 +102,18 @@ std::vector<std::string> all_stems(std::string_view message) {
   return stems;
 }
 
-// Two items are the same thing when both are unnamed or they share a content word
-// ("medium dog" and "medium full groom").
+// Two items are the same thing when both are unnamed or one names it with fewer words ("sourdough"
+// and "sourdough loaf"); sharing a word is not enough ("small box" and "standard box", "drop-in
+// class" and "ten-class pass" are different things).
 bool same_item(const std::string& a, const std::string& b) {
   if (a.empty() || b.empty()) return a.empty() && b.empty();
   const auto sa = text::content_stems(a);
   const auto sb = text::content_stems(b);
-  return std::any_of(sa.begin(), sa.end(), [&](const std::string& x) { return has_stem(sb, x); });
+  if (sa.empty() || sb.empty()) return sa.empty() && sb.empty();
+  const auto within = [](const std::vector<std::string>& small, const std::vector<std::string>& large) {
+    return std::all_of(small.begin(), small.end(), [&](const std::string& x) { return has_stem(large, x); });
+  };
+  return within(sa, sb) || within(sb, sa);
 }
 
 }  // namespace
@@ -253,6 +258,13 @@ std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& c
 RecallRequest recall_request(std::string_view message) {
   RecallRequest request;
   const std::string folded = " " + lower(message) + " ";
+  // Earlier values answer only a question about them; otherwise naming one reads as if it still held.
+  static constexpr std::string_view kHistory[] = {" before",   "previous",  "originally", "used to",
+                                                  " history",  "old ",      "at first",   "changed from",
+                                                  "what was ", "what were", "first said", "initially"};
+  request.wants_history = std::any_of(std::begin(kHistory), std::end(kHistory), [&](std::string_view cue) {
+    return folded.find(cue) != std::string::npos;
+  });
   // Phrases that ask about the past conversation rather than for advice.
   static constexpr std::string_view kExplicit[] = {"remind me",
                                                    "did i tell",
@@ -446,6 +458,15 @@ std::vector<std::string> keys_mentioned(std::string_view message) {
       }
     }
   }
+  // "Marketing" points at the budget only where no other word says the question is about customers
+  // ("who is my target market").
+  const bool spending = has_stem(stems, "much") || has_stem(stems, "spend") || has_stem(stems, "budget") ||
+                        has_stem(stems, "afford") || has_stem(stems, "alloc") || has_stem(stems, "money");
+  const bool about_customers =
+      std::find(keys.begin(), keys.end(), "target_market") != keys.end() &&
+      (has_stem(stems, "target") || has_stem(stems, "custom") || has_stem(stems, "audienc") ||
+       has_stem(stems, "client") || has_stem(stems, "who"));
+  if (!spending && about_customers) std::erase(keys, std::string("budget"));
   return keys;
 }
 

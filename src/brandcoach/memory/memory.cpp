@@ -344,6 +344,7 @@ Result<std::vector<store::MessageHit>> Memory::search(int64_t user_id, std::stri
 Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std::string_view question,
                               int64_t exclude_message_id) {
   Recall recall;
+  recall.history = request.wants_history;
   // Only the asked-about keys, with their history: a long-lived user's other facts are not read.
   auto facts = store_.facts_for_keys(user_id, request.keys);
   if (!facts) return facts.error();
@@ -393,9 +394,9 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   std::vector<std::string> asked;
   for (auto& stem : text::content_stems(question)) {
     static constexpr std::string_view kGeneric[] = {
-        "say",   "tell",  "told",    "mention", "rememb",  "remind", "again",
-        "check", "quick", "recal",   "know",    "earlier", "note",   "record",
-        "said",  "now",   "current", "right",   "sure",    "just",   "want"};
+        "say",   "tell", "told",    "mention", "rememb",   "remind", "again", "check",   "quick",
+        "recal", "know", "earlier", "note",    "record",   "said",   "now",   "current", "right",
+        "sure",  "just", "want",    "befor",   "previous", "origin", "initi", "old",     "first"};
     if (std::find(std::begin(kGeneric), std::end(kGeneric), stem) == std::end(kGeneric))
       asked.push_back(stem);
   }
@@ -543,10 +544,146 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     subject_covered = std::any_of(recall.facts.begin(), recall.facts.end(), mentions_subject);
   }
   if (request.subject_only && !subject_covered) recall.facts.clear();
+
+  // A question that wants a date, an amount, a number or a place can be answered by the user's own
+  // statement holding one: the statement sharing most of the question's own words, the newest of
+  // those (a later statement of the same thing is the current one). It also catches a change the
+  // extractor missed: a newer statement on the same subject whose value differs from the fact's.
+  const AnswerKind kind = extractor_.answer_kind(question);
+  const auto subject_tier = [&](std::string_view text) {
+    const auto stems = text::content_stems(text);
+    size_t tier = 0;
+    for (const auto& stem : subject)
+      tier += std::find(stems.begin(), stems.end(), stem) != stems.end() ? 1 : 0;
+    return tier;
+  };
+  const auto kind_of = [](std::string_view key) {
+    if (key == "launch_date" || key == "events") return AnswerKind::date;
+    if (key == "price" || key == "budget") return AnswerKind::money;
+    if (key == "team_size") return AnswerKind::count;
+    if (key == "location" || key == "sites") return AnswerKind::place;
+    return AnswerKind::any;
+  };
+  // The asked-about keys of the asked-for kind that a sentence is also about ("budget" for a "how
+  // much … marketing" question), not merely any key it brushes ("a month" is no budget).
+  const auto kind_keys_in = [&](std::string_view sentence) {
+    std::vector<std::string> shared;
+    for (const auto& key : keys_mentioned(sentence)) {
+      if (kind_of(key) == kind &&
+          std::find(request.keys.begin(), request.keys.end(), key) != request.keys.end())
+        shared.push_back(key);
+    }
+    return shared;
+  };
+  const auto best_statement = [&]() -> Result<std::optional<std::pair<store::MessageHit, size_t>>> {
+    std::optional<std::pair<store::MessageHit, size_t>> best;
+    if (kind == AnswerKind::any) return best;
+    auto hits = search(user_id, question, 12, {"user"}, exclude_message_id);
+    if (!hits) return hits.error();
+    std::vector<std::pair<store::MessageHit, size_t>> candidates;
+    for (const auto& hit : *hits) {
+      if (recall_request(hit.message.text).asks_memory) continue;
+      for (auto& statement : extractor_.statements(hit.message.text, kind)) {
+        size_t tier = subject_tier(statement.sentence);
+        if (tier == 0 && kind_keys_in(statement.sentence).empty()) continue;
+        // A value that belongs to something the question does not name ("the ten-class pass" for
+        // "a drop-in class") counts for less.
+        const auto item_stems = text::content_stems(statement.item);
+        const bool foreign_item =
+            !subject.empty() &&
+            std::any_of(item_stems.begin(), item_stems.end(), [&](const std::string& stem) {
+              return std::find(asked.begin(), asked.end(), stem) == asked.end() && !is_key_cue(stem);
+            });
+        if (foreign_item && tier > 0) --tier;
+        candidates.emplace_back(hit, tier);
+        candidates.back().first.message.text = std::move(statement.sentence);
+      }
+    }
+    if (candidates.empty()) return best;
+    // The newest of the statements nearly as much on the subject as the best one: a later statement
+    // of the same thing is the current one, even when it repeats fewer of the question's words
+    // ("Service is £95 now" after "Boiler service £89").
+    size_t top = 0;
+    for (const auto& c : candidates) top = std::max(top, c.second);
+    const size_t floor = top >= 2 ? top - 1 : top;
+    for (auto& c : candidates) {
+      if (c.second < floor) continue;
+      if (!best || c.first.message.id > best->first.message.id) best = std::move(c);
+    }
+    return best;
+  };
+  bool typed_facts = false;
+  if (kind != AnswerKind::any) {
+    // Facts of the asked kind under different keys ("the launch" and "the US store opening", both
+    // dates of the same plan): the key stated most recently holds the current answer.
+    int64_t newest = 0;
+    std::string newest_key;
+    std::set<std::string> typed_keys;
+    for (const auto& r : recall.facts) {
+      if (r.current.status == "superseded" || kind_of(r.current.key) != kind) continue;
+      typed_keys.insert(r.current.key);
+      if (r.current.source_message_id > newest) {
+        newest = r.current.source_message_id;
+        newest_key = r.current.key;
+      }
+    }
+    if (typed_keys.size() > 1) {
+      std::erase_if(recall.facts, [&](const RecalledFact& r) {
+        return kind_of(r.current.key) == kind && r.current.key != newest_key;
+      });
+    }
+    int64_t newest_source = 0;
+    size_t fact_tier = 0;
+    std::vector<std::string> values;
+    std::vector<std::string> fact_keys;
+    for (const auto& r : recall.facts) {
+      if (r.current.status == "superseded" || kind_of(r.current.key) != kind) continue;
+      fact_keys.push_back(r.current.key);
+      newest_source = std::max(newest_source, r.current.source_message_id);
+      fact_tier = std::max(fact_tier, subject_tier(r.current.value + " " + r.source_text));
+      const std::string item = value_item(r.current.value);
+      values.push_back(comparable(item.empty()
+                                      ? r.current.value
+                                      : r.current.value.substr(0, r.current.value.size() - item.size() - 3)));
+    }
+    typed_facts = newest_source != 0;
+    const bool no_current = std::none_of(recall.facts.begin(), recall.facts.end(), [](const RecalledFact& r) {
+      return r.current.status != "superseded";
+    });
+    if (typed_facts || no_current) {
+      auto statement = best_statement();
+      if (!statement) return statement.error();
+      if (*statement) {
+        const auto& [hit, tier] = **statement;
+        const std::string said = comparable(hit.message.text);
+        const bool repeats = std::any_of(values.begin(), values.end(), [&](const std::string& v) {
+          return !v.empty() && said.find(v) != std::string::npos;
+        });
+        // Newer and as much on the subject: a change the facts missed. Older but more on the subject:
+        // the facts answer something else ("how much for merch" over taco prices) - unless the
+        // statement is about the very key the facts hold, whose newer value they then are.
+        const auto statement_keys = kind_keys_in(hit.message.text);
+        const bool other_key =
+            std::none_of(statement_keys.begin(), statement_keys.end(), [&](const std::string& k) {
+              return std::find(fact_keys.begin(), fact_keys.end(), k) != fact_keys.end();
+            });
+        const bool newer = hit.message.id > newest_source && tier >= fact_tier && !repeats;
+        const bool closer = tier > fact_tier && other_key && !repeats;
+        if (no_current || newer || closer) {
+          recall.facts.clear();
+          recall.quotes.push_back(std::move((*statement)->first));
+          return recall;
+        }
+      }
+    }
+  }
+
   const bool any_current = std::any_of(recall.facts.begin(), recall.facts.end(), [](const RecalledFact& r) {
     return r.current.status != "superseded";
   });
-  if (any_current && !subject_covered) {
+  // A typed question the facts answer needs no quote beside them: an older one would restate a value
+  // the facts have since replaced.
+  if (any_current && !subject_covered && !typed_facts) {
     // One quote of the user's own words on the subject, after the facts.
     auto hits = search(user_id, question, 6, {"user"}, exclude_message_id);
     if (!hits) return hits.error();
@@ -747,6 +884,15 @@ std::string quote_for(std::string_view text, std::string_view value) {
     }
   }
   std::string quote(text.substr(begin, end - begin));
+  // "…in Aundh, not Baner." quotes as "…in Aundh.": the replaced value is history, not the answer.
+  for (const std::string_view contrast : {", not ", " (not ", ", instead of ", " rather than "}) {
+    const auto cut = quote.find(contrast);
+    if (cut != std::string::npos && cut > 0 && folded_value.size() > 0 &&
+        quote.substr(0, cut).find(std::string(value)) != std::string::npos) {
+      quote = quote.substr(0, cut) + ".";
+      break;
+    }
+  }
   if (quote.size() > 300) quote = quote.substr(0, quote.rfind(' ', 300)) + " …";
   return quote;
 }
@@ -797,7 +943,8 @@ std::string render_recall(const Recall& recall) {
           if (since) out += fmt::format(" (as of {})", human_date(since));
           out += "\n";
         }
-        if (!gone.empty()) out += fmt::format("  - No longer: {} (you changed that).\n", gone);
+        if (!gone.empty() && recall.history)
+          out += fmt::format("  - No longer: {} (you changed that).\n", gone);
         continue;
       }
       if (r.current.status == "superseded") continue;
@@ -814,7 +961,7 @@ std::string render_recall(const Recall& recall) {
       if (r.current.status == "pending_confirmation")
         out += " _(new; please confirm it replaces the earlier value)_";
       out += "\n";
-      if (!r.earlier.empty()) {
+      if (!r.earlier.empty() && recall.history) {
         std::string earlier;
         for (const auto& e : r.earlier) earlier += (earlier.empty() ? "" : ", then ") + e.value;
         out += fmt::format("  - Earlier you said {}; you changed it to {} on {}.\n", earlier, r.current.value,

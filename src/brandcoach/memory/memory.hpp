@@ -72,6 +72,9 @@ struct ExtractedFact {
 /// The rule-based extractor: patterns over the normalised text of one user message, with guards for
 /// third parties ("my competitor charges $60"), hypotheticals ("what if we charged $99?") and the
 /// past ("last year's budget"). Compiled once; `extract` is thread-safe and takes microseconds.
+/// The kind of value a memory question asks for, from its question words ("when" -> a date).
+enum class AnswerKind { any, date, money, count, place };
+
 class FactExtractor {
  public:
   FactExtractor();
@@ -80,7 +83,20 @@ class FactExtractor {
   FactExtractor& operator=(FactExtractor&&) noexcept;
   std::vector<ExtractedFact> extract(std::string_view message) const;
 
+  /// What a memory question asks for.
+  AnswerKind answer_kind(std::string_view question) const;
+  /// A sentence of the user's own, with the thing its value belongs to ("drop-in class" in "a drop-in
+  /// class is €14"; empty when there is none or the kind has none).
+  struct Statement {
+    std::string sentence;
+    std::string item;
+  };
+  /// The sentences of a message that state something of the user's own (not questions, not about
+  /// another business or person) and, unless `kind` is any, hold a value of that kind.
+  std::vector<Statement> statements(std::string_view message, AnswerKind kind) const;
+
  private:
+  bool opens_as_question(std::string_view sentence) const;
   struct Rules;
   std::unique_ptr<Rules> rules_;
 };
@@ -107,6 +123,7 @@ struct RecallRequest {
   bool asks_memory = false;
   bool explicit_ask = false;      // "remind me", "did I say": answered from memory even when it holds nothing
   bool subject_only = false;      // a plain question: answered from memory only on its named subject
+  bool wants_history = false;     // "what was it before?": earlier values belong in the answer
   std::vector<std::string> keys;  // fact keys the question is about (may be empty: search only)
 };
 RecallRequest recall_request(std::string_view message);
@@ -176,6 +193,7 @@ struct RecalledFact {
 };
 
 struct Recall {
+  bool history = false;  // show the values the current ones replaced (only when asked for)
   std::vector<RecalledFact> facts;
   std::vector<store::MessageHit> quotes;  // the user's own messages that answer it, newest first
 };
