@@ -582,7 +582,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     if (!hits) return hits.error();
     std::vector<std::pair<store::MessageHit, size_t>> candidates;
     for (const auto& hit : *hits) {
-      if (recall_request(hit.message.text).asks_memory) continue;
+      // Questions are left out sentence by sentence: "an amendment to what I told you: we are now
+      // fourteen" is a statement although it names the memory.
       for (auto& statement : extractor_.statements(hit.message.text, kind)) {
         size_t tier = subject_tier(statement.sentence);
         if (tier == 0 && kind_keys_in(statement.sentence).empty()) continue;
