@@ -146,7 +146,7 @@ Result<App> build_knowledge(Config config, int connections) {
   if (!embedder) return embedder.error();
   app.embedder = std::move(embedder).value();
   app.vectors = std::make_unique<index::KnowledgeIndexes>(*app.store, *app.embedder,
-                                                       fs::path(config.storage.data_dir) / "index");
+                                                          fs::path(config.storage.data_dir) / "index");
   app.retriever = std::make_unique<index::HybridRetriever>(*app.store, *app.vectors);
   app.config = std::move(config);
   return app;
