@@ -254,6 +254,9 @@ TEST(RecallQuestions, ExplicitImplicitAndAdvice) {
   EXPECT_FALSE(implicit.explicit_ask);
   EXPECT_FALSE(recall_request("What should our price be for a premium tier?").asks_memory);
   EXPECT_FALSE(recall_request("Help me write a tagline").asks_memory);
+  EXPECT_FALSE(recall_request("What does brand equity mean for a bakery?").asks_memory);
+  // "meant" is not "mean": this asks about the user's own plan.
+  EXPECT_TRUE(recall_request("when's the trailer meant to hit the road?").asks_memory);
 }
 
 TEST(RecallQuestions, YesAndNoSettleConfirmations) {

@@ -403,7 +403,7 @@ RecallRequest recall_request(std::string_view message) {
         "how do",     "how can",    "how to",        "what if",       "better",     "best way", "worth",
         "explain",    "what is a ", "what's a ",     "what are some", "example",    "plan for", "strategy",
         "ways to",    "can you",    "could you",     "will you",      "brainstorm", "list ",    "compare",
-        "difference", "why ",       "pros and cons", "mean"};
+        "difference", "why ",       "pros and cons", "mean",          "means",      "meaning"};
     // Whole words only: "helpers" is not "help".
     const auto has_phrase = [&](std::string_view phrase) {
       const std::string_view trimmed = phrase.substr(0, phrase.find_last_not_of(' ') + 1);
@@ -411,7 +411,7 @@ RecallRequest recall_request(std::string_view message) {
         const bool starts = at == 0 || !std::isalpha(static_cast<unsigned char>(folded[at - 1]));
         const size_t end = at + trimmed.size();
         const bool ends = end >= folded.size() || !std::isalpha(static_cast<unsigned char>(folded[end])) ||
-                          trimmed == "idea" || trimmed == "mean" || trimmed == "explain";
+                          trimmed == "idea" || trimmed == "explain";
         if (starts && ends) return true;
       }
       return false;

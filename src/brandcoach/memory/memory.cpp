@@ -590,8 +590,9 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         // A value that belongs to something the question does not name ("the ten-class pass" for
         // "a drop-in class") counts for less.
         const auto item_stems = text::content_stems(statement.item);
+        // Only amounts: the words before a date are seldom the thing it is for ("ready until").
         const bool foreign_item =
-            !subject.empty() &&
+            kind == AnswerKind::money && !subject.empty() &&
             std::any_of(item_stems.begin(), item_stems.end(), [&](const std::string& stem) {
               return std::find(asked.begin(), asked.end(), stem) == asked.end() && !is_key_cue(stem);
             });
