@@ -925,13 +925,12 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
               std::string amount = clean_money(std::string(trim(raw)));
               if (spec.key == std::string_view("price") || spec.key == std::string_view("budget")) {
                 // A price names its thing first ("the taco plate is $14"), a budget after ("$800 for merch").
+                // The words before a budget name the budget itself ("marketing spend is", "the new number
+                // is"), not what it is for, so they make no item: one budget restated is one fact.
                 const bool budget = spec.key == std::string_view("budget");
                 std::string item =
                     budget ? item_after(clause.substr(at + raw.size())) : item_before(clause.substr(0, at));
-                if (item.empty()) {
-                  item =
-                      budget ? item_before(clause.substr(0, at)) : item_after(clause.substr(at + raw.size()));
-                }
+                if (item.empty() && !budget) item = item_after(clause.substr(at + raw.size()));
                 if (!item.empty()) amount += " (" + item + ")";
               }
               values.push_back(std::move(amount));
