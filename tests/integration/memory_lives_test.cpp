@@ -52,8 +52,8 @@ TEST_P(MemoryLivesReplay, ScriptedUsersAreRememberedAcrossSessionProcesses) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Lives, MemoryLivesReplay,
-                         ::testing::Values(LivesCase{"lives_dev.jsonl", 0.90, 4},
-                                           LivesCase{"lives_dev3.jsonl", 0.86, 7}),
+                         ::testing::Values(LivesCase{"lives_dev.jsonl", 0.91, 3},
+                                           LivesCase{"lives_dev3.jsonl", 0.90, 5}),
                          [](const auto& info) { return info.index == 0 ? "dev" : "dev3"; });
 
 TEST(MemoryLives, BadLivesFileIsRejected) {
