@@ -144,8 +144,6 @@ class LexicalIndex {
   static Result<std::vector<std::pair<int64_t, double>>> search(
       const std::vector<LexicalIndex*>& indexes, const std::vector<std::string>& terms, size_t k,
       const std::function<bool(int64_t)>& allow = {});
-  /// The chunk id of a document id of `shards` combined indexes.
-  static int64_t chunk_id(unsigned combined_docid, size_t shards);
 
  private:
   struct Impl;

@@ -75,6 +75,12 @@ auto guarded(std::string_view what, Fn&& fn) -> decltype(fn()) {
   }
 }
 
+int64_t chunk_id(unsigned combined_docid, size_t shards) {
+  // Xapian interleaves the document ids of combined databases: shard i's document d is
+  // (d - 1) * shards + i + 1.
+  return static_cast<int64_t>((combined_docid - 1) / shards + 1);
+}
+
 }  // namespace
 
 struct LexicalIndex::Impl {
@@ -211,12 +217,6 @@ Status LexicalIndex::rebuild(const std::function<Status(const std::function<void
   });
   impl_->committed();
   return status;
-}
-
-int64_t LexicalIndex::chunk_id(unsigned combined_docid, size_t shards) {
-  // Xapian interleaves the document ids of combined databases: shard i's document d is
-  // (d - 1) * shards + i + 1.
-  return static_cast<int64_t>((combined_docid - 1) / shards + 1);
 }
 
 Result<std::vector<std::pair<int64_t, double>>> LexicalIndex::search(

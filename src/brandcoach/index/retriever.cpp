@@ -36,6 +36,43 @@ bool passes(const Query& query, const std::string& attributes_json) {
   return query.filter->matches(nlohmann::json::parse(attributes_json, nullptr, false));
 }
 
+// The query's attribute filter as a test of chunk ids, for indexes that filter while they match: one
+// lookup per candidate, remembered in `verdicts` (which must outlive the returned function).
+std::function<bool(int64_t)> attribute_filter(store::Store& store, const Query& query,
+                                              std::unordered_map<int64_t, bool>& verdicts) {
+  if (!query.filter) return {};
+  return [&store, &query, &verdicts](int64_t id) {
+    auto it = verdicts.find(id);
+    if (it != verdicts.end()) return it->second;
+    auto records = store.chunks_by_id({id});
+    const bool ok = records && !records->empty() && passes(query, records->front().attributes_json);
+    verdicts.emplace(id, ok);
+    return ok;
+  };
+}
+
+// The passages of ranked chunk ids, in rank order, each with its 1-based rank in `rank_field`;
+// chunks deleted since an index saw them are left out.
+template <typename Score>
+Result<std::vector<Passage>> ranked_passages(store::Store& store,
+                                             const std::vector<std::pair<int64_t, Score>>& ranked,
+                                             int Passage::*rank_field) {
+  std::vector<int64_t> ids;
+  for (const auto& [id, score] : ranked) ids.push_back(id);
+  auto records = store.chunks_by_id(ids);
+  if (!records) return records.error();
+  std::unordered_map<int64_t, store::ChunkRecord*> by_id;
+  for (auto& r : *records) by_id[r.chunk_id] = &r;
+  std::vector<Passage> out;
+  for (const auto& [id, score] : ranked) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) continue;
+    out.push_back(to_passage(std::move(*it->second), score));
+    out.back().*rank_field = static_cast<int>(out.size());
+  }
+  return out;
+}
+
 Status validate(const Query& query) {
   if (query.limit < 1 || query.limit > kMaxResults) {
     return Error::invalid(
@@ -71,19 +108,8 @@ Result<SearchMode> parse_search_mode(std::string_view text) {
 }
 
 Result<std::vector<Passage>> HybridRetriever::lexical(const Query& query, int depth) {
-  // A filter needs each candidate's file attributes: one lookup per candidate, remembered.
   std::unordered_map<int64_t, bool> verdicts;
-  std::function<bool(int64_t)> allow;
-  if (query.filter) {
-    allow = [&](int64_t id) {
-      auto it = verdicts.find(id);
-      if (it != verdicts.end()) return it->second;
-      auto records = store_.chunks_by_id({id});
-      const bool ok = records && !records->empty() && passes(query, records->front().attributes_json);
-      verdicts.emplace(id, ok);
-      return ok;
-    };
-  }
+  const auto allow = attribute_filter(store_, query, verdicts);
   auto ranked = indexes_.search_lexical(query.stores, query.text, static_cast<size_t>(depth), allow);
   if (!ranked) {
     if (ranked.error().kind != ErrorKind::unavailable) return ranked.error();
@@ -91,20 +117,7 @@ Result<std::vector<Passage>> HybridRetriever::lexical(const Query& query, int de
     spdlog::warn("lexical index unavailable, using the store's full-text search: {}", ranked.error().message);
     return store_lexical(query, depth);
   }
-  std::vector<int64_t> ids;
-  for (const auto& [id, score] : *ranked) ids.push_back(id);
-  auto records = store_.chunks_by_id(ids);
-  if (!records) return records.error();
-  std::unordered_map<int64_t, store::ChunkRecord*> by_id;
-  for (auto& r : *records) by_id[r.chunk_id] = &r;
-  std::vector<Passage> out;
-  for (const auto& [id, score] : *ranked) {
-    auto it = by_id.find(id);
-    if (it == by_id.end()) continue;  // deleted since the index saw it
-    out.push_back(to_passage(std::move(*it->second), score));
-    out.back().lexical_rank = static_cast<int>(out.size());
-  }
-  return out;
+  return ranked_passages(store_, *ranked, &Passage::lexical_rank);
 }
 
 Result<std::vector<Passage>> HybridRetriever::store_lexical(const Query& query, int depth) {
@@ -133,40 +146,16 @@ Result<std::vector<Passage>> HybridRetriever::store_lexical(const Query& query, 
 
 Result<std::vector<Passage>> HybridRetriever::dense(const Query& query, int depth) {
   std::vector<std::pair<int64_t, float>> nearest;
+  std::unordered_map<int64_t, bool> verdicts;
+  const auto allow = attribute_filter(store_, query, verdicts);
   for (const auto& store : query.stores) {
-    // A filter needs each candidate's file attributes: fetch them in one query per widening round.
-    std::unordered_map<int64_t, bool> verdicts;
-    std::function<bool(int64_t)> allow;
-    if (query.filter) {
-      allow = [&](int64_t id) {
-        auto it = verdicts.find(id);
-        if (it != verdicts.end()) return it->second;
-        auto records = store_.chunks_by_id({id});
-        const bool ok = records && !records->empty() && passes(query, records->front().attributes_json);
-        verdicts.emplace(id, ok);
-        return ok;
-      };
-    }
     auto found = indexes_.search(store, query.text, static_cast<size_t>(depth), allow);
     if (!found) return found.error();
     nearest.insert(nearest.end(), found->begin(), found->end());
   }
   std::sort(nearest.begin(), nearest.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   if (static_cast<int>(nearest.size()) > depth) nearest.resize(static_cast<size_t>(depth));
-  std::vector<int64_t> ids;
-  for (const auto& [id, score] : nearest) ids.push_back(id);
-  auto records = store_.chunks_by_id(ids);
-  if (!records) return records.error();
-  std::unordered_map<int64_t, store::ChunkRecord*> by_id;
-  for (auto& r : *records) by_id[r.chunk_id] = &r;
-  std::vector<Passage> out;
-  for (const auto& [id, score] : nearest) {
-    auto it = by_id.find(id);
-    if (it == by_id.end()) continue;  // deleted since the index saw it
-    out.push_back(to_passage(std::move(*it->second), score));
-    out.back().dense_rank = static_cast<int>(out.size());
-  }
-  return out;
+  return ranked_passages(store_, nearest, &Passage::dense_rank);
 }
 
 Result<std::vector<Passage>> HybridRetriever::retrieve(const Query& asked) {
