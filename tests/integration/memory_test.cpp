@@ -1,6 +1,7 @@
 // Memory end to end: scripted users replayed session by session in separate processes, the memory
 // CLI (import, search, facts, export, erase) and the /api/me routes, with their bad inputs.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -241,8 +242,11 @@ FakeOpenAiServer::Handler extraction_model(std::atomic<bool>* healthy, std::atom
 }
 
 std::vector<std::string> model_settings(const FakeOpenAiServer& server) {
+  const auto key_file =
+      std::filesystem::temp_directory_path() / ("bc-extract-key-" + std::to_string(::getpid()));
+  write_file(key_file, "sk-extract-secret\n");
   return {"--set", "memory.llm_extraction=true", "--set", "llm.base_url=" + server.base_url(),
-          "--set", "llm.model=extractor",        "--set", "llm.api_key=sk-extract-secret"};
+          "--set", "llm.model=extractor",        "--set", "llm.api_key_file=" + key_file.string()};
 }
 
 bool has_fact(int port, const std::string& user, const std::string& value) {

@@ -146,8 +146,11 @@ TEST(RouteCli, DoubtfulMessagesGoToTheConfiguredLlm) {
   for (const std::string name : {"diagnostic", "avatar", "canvas", "capture", "core"}) {
     write_file(dir / "routing" / "train" / (name + ".txt"), "about " + name + "\nmore " + name + "\n");
   }
-  const std::vector<std::string> llm = {"--set", "route.llm=true", "--set", "llm.base_url=" + server.base_url(),
-                                        "--set", "llm.model=router-model", "--set", "llm.api_key=sk-secret",
+  write_file(dir / "llm.key", "sk-secret\n");
+  const std::vector<std::string> llm = {"--set", "route.llm=true",
+                                        "--set", "llm.base_url=" + server.base_url(),
+                                        "--set", "llm.model=router-model",
+                                        "--set", "llm.api_key_file=" + (dir / "llm.key").string(),
                                         "--set", "route.data_dir=" + (dir / "routing").string(),
                                         "--set", "route.confidence_threshold=0.9"};
   std::vector<std::string> args = llm;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/http_client.hpp"
+#include "support/sse.hpp"
 #include "support/server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -195,31 +196,6 @@ TEST_F(Server, MetricsExposeRequestCountsAndLatencyHistogram) {
     if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) continue;
     EXPECT_TRUE(std::regex_match(line, sample)) << line;
   }
-}
-
-struct SseEvent {
-  std::string name;
-  json data;
-};
-
-std::vector<SseEvent> parse_sse(const std::string& body) {
-  std::vector<SseEvent> events;
-  size_t pos = 0;
-  while (pos < body.size()) {
-    const auto end = body.find("\n\n", pos);
-    if (end == std::string::npos) break;
-    const std::string frame = body.substr(pos, end - pos);
-    pos = end + 2;
-    SseEvent event;
-    const auto newline = frame.find('\n');
-    EXPECT_EQ(frame.rfind("event: ", 0), 0u) << frame;
-    event.name = frame.substr(7, newline - 7);
-    EXPECT_EQ(frame.compare(newline + 1, 6, "data: "), 0) << frame;
-    event.data = json::parse(frame.substr(newline + 7));
-    events.push_back(std::move(event));
-  }
-  EXPECT_EQ(pos, body.size()) << "trailing bytes after the last event";
-  return events;
 }
 
 TEST_F(Server, StreamingChatSendsRouteDeltasCitationsThenDone) {

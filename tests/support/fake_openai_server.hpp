@@ -69,7 +69,8 @@ class FakeOpenAiServer {
     std::chrono::milliseconds delay{0};  // waited before the status line is sent
     std::vector<std::string> chunks;
     std::chrono::milliseconds chunk_delay{0};
-    bool drop = false;  // close the connection without answering
+    bool drop = false;        // close the connection without answering
+    bool cut_stream = false;  // streamed: close after the chunks, without the chunked terminator
 
     static Reply json(const nlohmann::json& body, int status = 200) {
       Reply reply;
@@ -159,6 +160,10 @@ class FakeOpenAiServer {
     std::lock_guard lock(mutex_);
     return requests_.size();
   }
+  /// Streamed answers whose client went away before the last chunk (a cancelled upstream call).
+  size_t cut_streams() const { return cut_streams_.load(); }
+  /// Streamed answers sent to the end.
+  size_t finished_streams() const { return finished_streams_.load(); }
 
  private:
   struct QueuedFault {
@@ -347,14 +352,29 @@ class FakeOpenAiServer {
           if (reply.chunk_delay.count() > 0 && !sleep_for(reply.chunk_delay)) return;
           char size[32];
           std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
-          if (!send_all(fd, size + chunk + "\r\n")) return;
+          if (!send_all(fd, size + chunk + "\r\n") || client_closed(fd)) {
+            ++cut_streams_;
+            return;
+          }
         }
+        if (reply.cut_stream) return;  // end the connection mid-answer, without the last chunk
         if (!send_all(fd, "0\r\n\r\n")) return;
+        ++finished_streams_;
       }
       if (close_after) return;
     }
   }
 
+  // True when the peer has closed its side (readable with nothing to read).
+  static bool client_closed(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    char byte;
+    return ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+  }
+
+  std::atomic<size_t> cut_streams_{0};
+  std::atomic<size_t> finished_streams_{0};
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;                 // guarded by mutex_
@@ -410,6 +430,126 @@ inline FakeOpenAiServer::Handler embeddings_handler(size_t dimension) {
                         {"data", data},
                         {"model", body["model"]},
                         {"usage", {{"prompt_tokens", inputs.size()}, {"total_tokens", inputs.size()}}}});
+  };
+}
+
+/// What a fake model says: the pieces of its answer, and how it behaves while saying them.
+struct ModelScript {
+  std::vector<std::string> pieces = {"Price ", "by the ", "value you ", "deliver [1]."};
+  std::chrono::milliseconds piece_delay{0};
+  bool cut = false;        // the stream ends after the pieces, before the completion event
+  bool malformed = false;  // a data line that is not JSON comes after the first piece
+  int64_t input_tokens = 321;
+  int64_t output_tokens = 17;
+};
+
+/// Server-sent event framing, as OpenAI writes it.
+inline std::string sse(const std::string& event, const nlohmann::json& data) {
+  return (event.empty() ? std::string() : "event: " + event + "\n") + "data: " + data.dump() + "\n\n";
+}
+
+/// A fake OpenAI Responses API (POST …/responses): streamed events when the body asks for
+/// `stream: true` (response.created, output_text.delta per piece, response.completed with usage),
+/// one JSON response otherwise. Each response gets the id "resp_<n>" (n counts from 1).
+inline FakeOpenAiServer::Handler responses_handler(std::function<ModelScript(const nlohmann::json&)> script) {
+  auto counter = std::make_shared<std::atomic<int>>(0);
+  return [script, counter](const FakeOpenAiServer::Request& request) {
+    using Reply = FakeOpenAiServer::Reply;
+    if (request.target.find("/responses") == std::string::npos)
+      return Reply::openai_error(404, "Unknown path " + request.target, "invalid_request_error");
+    const auto body = request.json();
+    if (body.is_discarded() || !body.contains("model") || !body.contains("input"))
+      return Reply::openai_error(400, "model and input are required", "invalid_request_error");
+    const ModelScript s = script(body);
+    const std::string id = "resp_" + std::to_string(++*counter);
+    std::string text;
+    for (const auto& p : s.pieces) text += p;
+    const nlohmann::json usage = {{"input_tokens", s.input_tokens},
+                                  {"output_tokens", s.output_tokens},
+                                  {"total_tokens", s.input_tokens + s.output_tokens}};
+    const nlohmann::json output = nlohmann::json::array(
+        {{{"type", "message"},
+          {"role", "assistant"},
+          {"content", nlohmann::json::array({{{"type", "output_text"}, {"text", text}}})}}});
+    if (!body.value("stream", false)) {
+      return Reply::json({{"id", id},
+                          {"object", "response"},
+                          {"status", "completed"},
+                          {"model", body["model"]},
+                          {"output", output},
+                          {"usage", usage}});
+    }
+    Reply reply;
+    reply.content_type = "text/event-stream";
+    reply.chunk_delay = s.piece_delay;
+    reply.chunks.push_back(sse("response.created", {{"type", "response.created"},
+                                                    {"response", {{"id", id}, {"status", "in_progress"}}}}));
+    for (size_t i = 0; i < s.pieces.size(); ++i) {
+      reply.chunks.push_back(
+          sse("response.output_text.delta",
+              {{"type", "response.output_text.delta"}, {"output_index", 0}, {"delta", s.pieces[i]}}));
+      if (i == 0 && s.malformed)
+        reply.chunks.push_back("event: response.output_text.delta\ndata: {\"type\": \n\n");
+    }
+    if (s.cut) {
+      reply.cut_stream = true;
+      return reply;
+    }
+    reply.chunks.push_back(
+        sse("response.completed",
+            {{"type", "response.completed"},
+             {"response", {{"id", id}, {"status", "completed"}, {"output", output}, {"usage", usage}}}}));
+    return reply;
+  };
+}
+
+/// A fake Chat Completions API (POST …/chat/completions): `data:` chunks and `[DONE]` when the
+/// body asks for `stream: true`, one JSON completion otherwise.
+inline FakeOpenAiServer::Handler chat_handler(std::function<ModelScript(const nlohmann::json&)> script) {
+  return [script](const FakeOpenAiServer::Request& request) {
+    using Reply = FakeOpenAiServer::Reply;
+    if (request.target.find("/chat/completions") == std::string::npos)
+      return Reply::openai_error(404, "Unknown path " + request.target, "invalid_request_error");
+    const auto body = request.json();
+    if (body.is_discarded() || !body.contains("model") || !body.contains("messages"))
+      return Reply::openai_error(400, "model and messages are required", "invalid_request_error");
+    const ModelScript s = script(body);
+    std::string text;
+    for (const auto& p : s.pieces) text += p;
+    const nlohmann::json usage = {{"prompt_tokens", s.input_tokens},
+                                  {"completion_tokens", s.output_tokens},
+                                  {"total_tokens", s.input_tokens + s.output_tokens}};
+    if (!body.value("stream", false)) {
+      return Reply::json({{"id", "chatcmpl-1"},
+                          {"object", "chat.completion"},
+                          {"choices",
+                           {{{"index", 0},
+                             {"message", {{"role", "assistant"}, {"content", text}}},
+                             {"finish_reason", "stop"}}}},
+                          {"usage", usage}});
+    }
+    Reply reply;
+    reply.content_type = "text/event-stream";
+    reply.chunk_delay = s.piece_delay;
+    const auto chunk = [](const nlohmann::json& delta, const nlohmann::json& finish) {
+      return sse("", {{"id", "chatcmpl-1"},
+                      {"object", "chat.completion.chunk"},
+                      {"choices", {{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}}}});
+    };
+    reply.chunks.push_back(chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
+    for (size_t i = 0; i < s.pieces.size(); ++i) {
+      reply.chunks.push_back(chunk({{"content", s.pieces[i]}}, nullptr));
+      if (i == 0 && s.malformed) reply.chunks.push_back("data: {\"choices\": [\n\n");
+    }
+    if (s.cut) {
+      reply.cut_stream = true;
+      return reply;
+    }
+    reply.chunks.push_back(chunk(nlohmann::json::object(), "stop"));
+    reply.chunks.push_back(
+        sse("", {{"id", "chatcmpl-1"}, {"choices", nlohmann::json::array()}, {"usage", usage}}));
+    reply.chunks.push_back("data: [DONE]\n\n");
+    return reply;
   };
 }
 

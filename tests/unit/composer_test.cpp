@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <set>
+#include <sstream>
 
 #include "brandcoach/llm/llm.hpp"
 
@@ -72,16 +74,37 @@ TEST(OfflineComposer, GreetsTheUserByNameWhenKnown) {
   EXPECT_EQ(completion->text.rfind("Hi Ana! ", 0), 0u);
 }
 
+std::string next_step_of(const std::string& answer) {
+  const std::string marker = "**Next step:** ";
+  const auto at = answer.find(marker);
+  if (at == std::string::npos) return {};
+  const auto end = answer.find('\n', at);
+  return answer.substr(at + marker.size(), end - at - marker.size());
+}
+
 TEST(OfflineComposer, EndsWithANextStepNotAskedBefore) {
   auto prompt = pricing_prompt();
   auto composer = make_offline_composer();
-  auto first = composer->generate(prompt, {}, {});
-  ASSERT_TRUE(first);
-  EXPECT_NE(first->text.find("**Next step:** What does one customer pay you in a year?"), std::string::npos);
-  prompt.earlier_replies.push_back(first->text);
-  auto second = composer->generate(prompt, {}, {});
-  ASSERT_TRUE(second);
-  EXPECT_NE(second->text.find("**Next step:** Which channel brings most customers?"), std::string::npos);
+  std::set<std::string> asked;
+  // Five answers in a row: five different questions.
+  for (int turn = 0; turn < 5; ++turn) {
+    auto answer = composer->generate(prompt, {}, {});
+    ASSERT_TRUE(answer);
+    const auto question = next_step_of(answer->text);
+    ASSERT_FALSE(question.empty()) << answer->text;
+    EXPECT_TRUE(asked.insert(question).second) << "asked twice: " << question;
+    prompt.earlier_replies.push_back(answer->text);
+  }
+}
+
+TEST(OfflineComposer, WhenEveryQuestionWasAskedItAsksTheOneAskedLongestAgo) {
+  auto prompt = pricing_prompt();
+  prompt.assistant = "none";  // no shape: only the assistant's own next steps
+  prompt.earlier_replies = {"**Next step:** Which channel brings most customers?",
+                            "**Next step:** What does one customer pay you in a year?"};
+  auto answer = make_offline_composer()->generate(prompt, {}, {});
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(next_step_of(answer->text), "Which channel brings most customers?");
 }
 
 TEST(OfflineComposer, SaysSoWhenNothingWasRetrieved) {
@@ -130,7 +153,7 @@ TEST(OfflineComposer, NeverRepeatsTheSamePointTwice) {
 
 TEST(OfflineComposer, RespectsTheOutputTokenBudget) {
   auto composer = make_offline_composer();
-  auto completion = composer->generate(pricing_prompt(), {0.7, 30}, {});
+  auto completion = composer->generate(pricing_prompt(), {0.7, 30, "", {}}, {});
   ASSERT_TRUE(completion);
   EXPECT_EQ(completion->finish_reason, "length");
   EXPECT_LE(completion->usage.output_tokens, 30);

@@ -337,3 +337,98 @@ TEST(Config, ErrorKindsMapToStatusAndExitCode) {
 
 }  // namespace
 }  // namespace brandcoach
+
+namespace brandcoach {
+namespace {
+
+TEST(ConfigLlm, ChoosesAProviderAndItsResilienceSettings) {
+  TempDir dir;
+  auto config = load_config(with_file(write_file(dir, R"(
+[llm]
+provider = "chat"
+base_url = "http://127.0.0.1:11434/v1"
+model = "llama3.2"
+timeout_ms = 20000
+max_retries = 3
+max_concurrency = 4
+max_queue = 10
+breaker_failures = 3
+breaker_cooldown_ms = 5000
+)")));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->llm.provider, "chat");
+  EXPECT_EQ(config->llm.timeout_ms, 20000);
+  EXPECT_EQ(config->llm.max_retries, 3);
+  EXPECT_EQ(config->llm.max_concurrency, 4);
+  EXPECT_EQ(config->llm.max_queue, 10);
+  EXPECT_EQ(config->llm.breaker_failures, 3);
+}
+
+TEST(ConfigLlm, OpenAiDefaultsToTheHostedApi) {
+  ConfigSources sources;
+  sources.env = {{"BRANDCOACH_LLM_PROVIDER", "openai"},
+                 {"BRANDCOACH_LLM_MODEL", "gpt-4o-mini"},
+                 {"OPENAI_API_KEY", "sk-from-openai-variable"}};
+  auto config = load_config(sources);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->llm.base_url, "https://api.openai.com/v1");
+  EXPECT_EQ(config->llm.api_key, "sk-from-openai-variable");
+}
+
+TEST(ConfigLlm, TheBrandcoachKeyVariableWinsOverOpenAis) {
+  ConfigSources sources;
+  sources.env = {{"BRANDCOACH_LLM_API_KEY", "sk-ours"}, {"OPENAI_API_KEY", "sk-theirs"}};
+  auto config = load_config(sources);
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->llm.api_key, "sk-ours");
+  EXPECT_EQ(config->embed.api_key, "sk-theirs");
+}
+
+TEST(ConfigLlm, AModelProviderNeedsAModelAndAUrl) {
+  ConfigSources sources;
+  sources.env = {{"BRANDCOACH_LLM_PROVIDER", "chat"}};
+  expect_config_error(load_config(sources), "llm.base_url");
+  sources.env = {{"BRANDCOACH_LLM_PROVIDER", "openai"}};
+  expect_config_error(load_config(sources), "llm.model");
+  sources.env = {{"BRANDCOACH_LLM_PROVIDER", "gemini"}};
+  expect_config_error(load_config(sources), "llm.provider");
+}
+
+TEST(ConfigLlm, KeysNeverComeFromAFileOrTheCommandLine) {
+  TempDir dir;
+  expect_config_error(load_config(with_file(write_file(dir, "[llm]\napi_key = \"sk-in-a-file\"\n"))),
+                      "llm.api_key");
+  ConfigSources sources;
+  sources.overrides = {{"embed.api_key", "sk-on-the-command-line"}};
+  expect_config_error(load_config(sources), "embed.api_key");
+}
+
+TEST(ConfigLlm, AKeyFileIsRead) {
+  TempDir dir;
+  const auto key_file = write_file(dir, "  sk-from-file  \nsecond line\n", "key.txt");
+  ConfigSources sources;
+  sources.overrides = {{"llm.api_key_file", key_file}};
+  auto config = load_config(sources);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->llm.api_key, "sk-from-file");
+  sources.overrides = {{"llm.api_key_file", (dir / "missing.txt").string()}};
+  expect_config_error(load_config(sources), "llm.api_key_file");
+  sources.overrides = {{"llm.api_key_file", write_file(dir, "\n", "empty.txt")}};
+  expect_config_error(load_config(sources), "llm.api_key_file");
+}
+
+TEST(ConfigLlm, ResilienceSettingsOutOfRangeAreRejected) {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"llm.max_concurrency", "0"},
+                                                        {"llm.max_retries", "11"},
+                                                        {"llm.timeout_ms", "5"},
+                                                        {"llm.breaker_failures", "-1"},
+                                                        {"embed.max_concurrency", "0"}}) {
+    ConfigSources sources;
+    sources.overrides = {{key, value}};
+    expect_config_error(load_config(sources), key);
+  }
+}
+
+}  // namespace
+}  // namespace brandcoach

@@ -25,6 +25,7 @@ struct App {
   std::unique_ptr<embed::Embedder> embedder;
   std::unique_ptr<index::KnowledgeIndexes> vectors;
   std::unique_ptr<index::Retriever> retriever;
+  std::shared_ptr<net::Upstream> llm_upstream;  // the chat model's breaker and queue, when one is configured
   std::unique_ptr<route::Router> router;
   std::unique_ptr<llm::LlmProvider> provider;
   std::unique_ptr<coach::Coach> coach;                  // only when built with_coach
@@ -78,7 +79,18 @@ int eval_retrieval(Config config, const EvalArgs& args);
 
 // Routing (route_commands.cpp).
 /// The coach's router: the classifier trained from (or loaded for) the configured routing data.
-Result<std::unique_ptr<route::IdeaRouter>> build_router(const Config& config);
+Result<std::unique_ptr<route::IdeaRouter>> build_router(
+    const Config& config, std::shared_ptr<net::Upstream> llm_upstream = nullptr);
+
+/// The breaker and queue every call to the configured chat model shares; null without llm.base_url.
+std::shared_ptr<net::Upstream> make_llm_upstream(const Config& config);
+/// How to reach the configured chat model.
+llm::ModelOptions model_options(const Config& config, std::shared_ptr<net::Upstream> upstream);
+/// The answer provider llm.provider names; a model provider falls back to the offline composer.
+Result<std::unique_ptr<llm::LlmProvider>> make_provider(const Config& config,
+                                                        std::shared_ptr<net::Upstream> upstream);
+/// llm.price_file, else the bundled price table.
+std::filesystem::path price_file(const Config& config);
 int route_messages(Config config);
 int eval_routing(Config config, const std::string& path, bool json_output);
 

@@ -38,6 +38,11 @@ Result<std::unique_ptr<embed::Embedder>> make_embedder(const Config& config) {
     options.api_key = config.embed.api_key;
     options.model = config.embed.model;
     options.batch_size = static_cast<size_t>(config.embed.batch_size);
+    options.max_retries = static_cast<int>(config.embed.max_retries);
+    options.timeout_ms = config.embed.timeout_ms;
+    net::UpstreamOptions upstream;
+    upstream.max_concurrency = static_cast<int>(config.embed.max_concurrency);
+    options.upstream = std::make_shared<net::Upstream>("embeddings at " + config.embed.base_url, upstream);
     return embed::make_http_embedder(options);
   }
   return embed::make_hashing_embedder({static_cast<size_t>(config.embed.dimension)});
@@ -137,6 +142,48 @@ text::ChunkOptions chunking(const Config& config, int max_tokens, int overlap_to
   return options;
 }
 
+std::shared_ptr<net::Upstream> make_llm_upstream(const Config& config) {
+  if (config.llm.base_url.empty()) return nullptr;
+  net::UpstreamOptions options;
+  options.breaker_failures = static_cast<int>(config.llm.breaker_failures);
+  options.breaker_cooldown_ms = config.llm.breaker_cooldown_ms;
+  options.max_concurrency = static_cast<int>(config.llm.max_concurrency);
+  options.max_queue = static_cast<int>(config.llm.max_queue);
+  options.queue_wait_ms = config.llm.queue_wait_ms;
+  return std::make_shared<net::Upstream>(
+      config.llm.provider == "offline" ? "the chat model" : config.llm.provider, options);
+}
+
+llm::ModelOptions model_options(const Config& config, std::shared_ptr<net::Upstream> upstream) {
+  llm::ModelOptions options;
+  options.base_url = config.llm.base_url;
+  options.api_key = config.llm.api_key;
+  options.model = config.llm.model;
+  options.max_retries = static_cast<int>(config.llm.max_retries);
+  options.connect_timeout_ms = config.llm.connect_timeout_ms;
+  options.timeout_ms = config.llm.timeout_ms;
+  options.store = config.llm.store;
+  options.chain = config.llm.chain;
+  options.upstream = std::move(upstream);
+  return options;
+}
+
+Result<std::unique_ptr<llm::LlmProvider>> make_provider(const Config& config,
+                                                        std::shared_ptr<net::Upstream> upstream) {
+  if (config.llm.provider == "offline") return llm::make_offline_composer();
+  auto options = model_options(config, std::move(upstream));
+  auto model = config.llm.provider == "openai" ? llm::make_responses_provider(std::move(options))
+                                               : llm::make_chat_provider(std::move(options));
+  spdlog::info("answers from {} model {} at {} (offline composer as fallback)", config.llm.provider,
+               config.llm.model, config.llm.base_url);
+  return llm::make_fallback_provider(std::move(model), llm::make_offline_composer());
+}
+
+std::filesystem::path price_file(const Config& config) {
+  if (!config.llm.price_file.empty()) return config.llm.price_file;
+  return coach::bundled_data_dir() / "prices.toml";
+}
+
 Result<App> build_knowledge(Config config, int connections) {
   App app;
   auto store = store::open_sqlite({config.database_path(), connections, 10000});
@@ -169,10 +216,15 @@ Result<App> build_app(Config config, int connections) {
     spdlog::info("knowledge base: {} added, {} updated, {} removed, {} unchanged ({} new chunks)",
                  report->added, report->updated, report->removed, report->unchanged, report->chunks);
   }
-  auto router = build_router(app.config);
+  app.llm_upstream = make_llm_upstream(app.config);
+  auto router = build_router(app.config, app.llm_upstream);
   if (!router) return router.error();
   app.router = std::move(router).value();
-  app.provider = llm::make_offline_composer();
+  auto provider = make_provider(app.config, app.llm_upstream);
+  if (!provider) return provider.error();
+  app.provider = std::move(provider).value();
+  auto prices = llm::load_prices(price_file(app.config));
+  if (!prices) return prices.error();
   coach::CoachOptions options;
   options.top_k = static_cast<int>(app.config.knowledge.top_k);
   options.recent_turns = static_cast<int>(app.config.session.recent_turns);
@@ -183,6 +235,7 @@ Result<App> build_app(Config config, int connections) {
   options.lexical_weight = app.config.retrieval.lexical_weight;
   options.dense_weight = app.config.retrieval.dense_weight;
   options.queue_llm_extraction = app.config.memory.llm_extraction;
+  options.prices = std::move(prices).value();
   app.coach = std::make_unique<coach::Coach>(*app.store, *app.retriever, *app.router, *app.provider,
                                              std::move(assistants).value(), options);
   if (app.config.memory.llm_extraction) {
@@ -190,8 +243,9 @@ Result<App> build_app(Config config, int connections) {
       return Error::config("memory.llm_extraction needs llm.base_url and llm.model",
                            app.config.llm.base_url.empty() ? "llm.base_url" : "llm.model");
     }
-    auto client = std::make_shared<llm::ChatClient>(
-        llm::ChatOptions{app.config.llm.base_url, app.config.llm.api_key, app.config.llm.model, 2, 30000});
+    auto extraction_options = model_options(app.config, app.llm_upstream);
+    extraction_options.timeout_ms = std::min<int64_t>(extraction_options.timeout_ms, 30000);
+    auto client = std::make_shared<llm::ChatClient>(std::move(extraction_options));
     // Temperature 0.3: extraction wants the same answer every time, not variety.
     memory::ExtractionModel model = [client](const std::string& system, const std::string& user) {
       return client->complete(system, user, 0.3, true);

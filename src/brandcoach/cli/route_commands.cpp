@@ -168,7 +168,8 @@ void print_table(const Tally& tally) {
 
 }  // namespace
 
-Result<std::unique_ptr<route::IdeaRouter>> build_router(const Config& config) {
+Result<std::unique_ptr<route::IdeaRouter>> build_router(const Config& config,
+                                                        std::shared_ptr<net::Upstream> llm_upstream) {
   const fs::path data =
       config.route.data_dir.empty() ? coach::bundled_data_dir() / "routing" : fs::path(config.route.data_dir);
   const fs::path models = config.route.model_dir.empty() ? fs::path(config.storage.data_dir) / "models"
@@ -192,8 +193,11 @@ Result<std::unique_ptr<route::IdeaRouter>> build_router(const Config& config) {
       return Error::config("route.llm needs llm.base_url and llm.model",
                            config.llm.base_url.empty() ? "llm.base_url" : "llm.model");
     }
-    auto client = std::make_shared<llm::ChatClient>(
-        llm::ChatOptions{config.llm.base_url, config.llm.api_key, config.llm.model});
+    // Routing sits on the turn's path: one retry and a short timeout, whatever answers may take.
+    auto routing = model_options(config, llm_upstream ? llm_upstream : make_llm_upstream(config));
+    routing.max_retries = 1;
+    routing.timeout_ms = std::min<int64_t>(routing.timeout_ms, 10000);
+    auto client = std::make_shared<llm::ChatClient>(std::move(routing));
     ask_model = [client](const std::string& system, const std::string& user, double temperature) {
       return client->complete(system, user, temperature, true);
     };

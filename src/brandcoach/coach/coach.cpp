@@ -13,6 +13,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How many of the latest messages are read to know which next-step questions were already asked.
+constexpr int kRepliesScanned = 40;
+
 double elapsed_ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
@@ -30,11 +33,8 @@ nlohmann::json to_json(const route::Decision& decision) {
 }
 
 nlohmann::json to_json(const Citation& citation) {
-  return {{"store", citation.store},
-          {"file", citation.file},
-          {"chunk", citation.chunk},
-          {"heading", citation.heading},
-          {"snippet", citation.snippet}};
+  return {{"number", citation.number}, {"store", citation.store},     {"file", citation.file},
+          {"chunk", citation.chunk},   {"heading", citation.heading}, {"snippet", citation.snippet}};
 }
 
 nlohmann::json to_json(const TurnResult& result) {
@@ -49,7 +49,12 @@ nlohmann::json to_json(const TurnResult& result) {
           {"usage",
            {{"input_tokens", result.usage.input_tokens},
             {"output_tokens", result.usage.output_tokens},
-            {"total_tokens", result.usage.input_tokens + result.usage.output_tokens}}},
+            {"total_tokens", result.usage.input_tokens + result.usage.output_tokens},
+            {"cost_usd", result.cost_usd}}},
+          {"provider", result.provider},
+          {"model", result.model},
+          {"degraded", result.degraded},
+          {"notice", result.degraded ? nlohmann::json(result.notice) : nlohmann::json(nullptr)},
           {"timings_ms", std::move(timings)},
           {"memory_used", result.memory_used},
           {"facts_changed", result.facts_changed.is_null() ? nlohmann::json::object() : result.facts_changed},
@@ -149,8 +154,13 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   auto stage = Clock::now();
   auto user = store_.ensure_user(user_id);
   if (!user) return user.error();
-  auto recent = store_.recent_messages(user->id, std::max(options_.recent_turns, 1));
-  if (!recent) return recent.error();
+  // A longer tail than the prompt uses, so the composer knows which questions it already asked.
+  auto tail = store_.recent_messages(user->id, std::max(options_.recent_turns, kRepliesScanned));
+  if (!tail) return tail.error();
+  const size_t window = std::min(tail->size(), static_cast<size_t>(std::max(options_.recent_turns, 1)));
+  const std::vector<store::Message> recent_turns(tail->end() - static_cast<std::ptrdiff_t>(window),
+                                                 tail->end());
+  const auto* recent = &recent_turns;
   const int64_t now = unix_millis();
   int64_t session_no = 1;
   bool new_session = false;
@@ -169,6 +179,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   if (!stored) return stored.error();
   result.message_seq = stored->seq;
   result.session_no = session_no;
+  result.new_session = new_session || recent->empty();
   std::string user_name = user->display_name;
   if (auto name = memory::introduced_name(message); name && *name != user_name) {
     if (auto status = store_.set_display_name(user->id, *name); !status) return status.error();
@@ -320,21 +331,41 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
     if (item.kind == "knowledge") used_passages.push_back(passages[item.ref]);
   }
   for (const auto& p : used_passages) prompt.sources.push_back({p.store, p.filename, p.heading, p.text});
-  for (const auto& m : *recent) {
+  for (const auto& m : *tail) {
     if (m.role == "assistant") prompt.earlier_replies.push_back(m.text);
+  }
+  for (const auto& f : *facts) {
+    if (f.status == "active")
+      prompt.profile.push_back({f.key, memory::key_label(f.key), f.category, f.value});
+  }
+  // The Responses API can continue the thread where this session's last model answer left it.
+  if (!new_session && !recent->empty()) {
+    for (auto m = recent->rbegin(); m != recent->rend(); ++m) {
+      if (m->role != "assistant") continue;
+      const auto usage = nlohmann::json::parse(m->usage_json, nullptr, false);
+      if (usage.is_object() && usage.value("response_id", std::string()).size() > 0)
+        prompt.previous_response_id = usage["response_id"].get<std::string>();
+      break;
+    }
   }
   result.timings_ms["assemble"] = elapsed_ms(stage);
 
   // 6. Generate.
   stage = Clock::now();
-  auto completion =
-      provider_.generate(prompt, {assistant->temperature, assistant->max_output_tokens}, events.on_delta);
+  auto completion = provider_.generate(
+      prompt, {assistant->temperature, assistant->max_output_tokens, assistant->model, events.stop},
+      events.on_delta);
   if (!completion) return completion.error();
   result.reply = completion->text;
   result.usage = completion->usage;
+  result.provider = completion->provider;
+  result.model = completion->model;
+  result.degraded = completion->degraded;
+  result.notice = completion->notice;
+  result.cost_usd = options_.prices.cost(completion->model, completion->usage);
   for (const auto& c : completion->citations) {
     const auto& p = used_passages[c.source_index];
-    result.citations.push_back({p.store, p.filename, p.chunk_id, p.heading, c.snippet});
+    result.citations.push_back({c.number, p.store, p.filename, p.chunk_id, p.heading, c.snippet});
   }
   result.timings_ms["generate"] = elapsed_ms(stage);
 
@@ -357,14 +388,18 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
       {"output_tokens", result.usage.output_tokens},
       {"provider", completion->provider},
       {"model", completion->model},
+      {"response_id", completion->response_id},
+      {"finish_reason", completion->finish_reason},
+      {"degraded", completion->degraded},
+      {"cost_usd", result.cost_usd},
       {"memory_used", result.memory_used},
       {"context", result.context},
       {"timings_ms",
        timings}}.dump();
   reply.session_no = session_no;
-  auto saved = store_.append_message(
-      std::move(reply),
-      store::UsageTally{result.assistant, result.usage.input_tokens, result.usage.output_tokens, 0});
+  auto saved =
+      store_.append_message(std::move(reply), store::UsageTally{result.assistant, result.usage.input_tokens,
+                                                                result.usage.output_tokens, result.cost_usd});
   if (!saved) return saved.error();
   result.reply_seq = saved->seq;
   // The rolling summary of older turns; its failure must not fail a turn whose reply is stored.

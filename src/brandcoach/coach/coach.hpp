@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,7 @@ std::filesystem::path bundled_data_dir();
 
 /// A citation as returned to clients.
 struct Citation {
+  int number = 0;  // the n of `[n]` in the reply
   std::string store;
   std::string file;
   int64_t chunk = 0;
@@ -68,6 +70,12 @@ struct TurnResult {
   route::Decision route;
   std::vector<Citation> citations;
   llm::Usage usage;
+  double cost_usd = 0;   // usage at the price table's rate for the model that answered
+  std::string provider;  // offline | openai | chat
+  std::string model;
+  bool degraded = false;     // the model failed and the offline composer answered
+  std::string notice;        // why, when degraded
+  bool new_session = false;  // this message opened a session (a new conversation)
   std::map<std::string, double> timings_ms;
   std::vector<std::string> memory_used;  // "fact:12 Price", "message:40" — what memory the answer drew on
   nlohmann::json context;                // prompt assembly: tokens, budget, what was dropped
@@ -85,6 +93,7 @@ nlohmann::json to_json(const Citation& citation);
 struct TurnEvents {
   std::function<void(const route::Decision&)> on_route;
   llm::DeltaSink on_delta;
+  std::stop_token stop;  // requested when the client went away: the model call is cancelled
 };
 
 struct CoachOptions {
@@ -97,6 +106,7 @@ struct CoachOptions {
   int64_t summary_every = 50;
   int64_t max_prompt_tokens = 4000;
   bool queue_llm_extraction = false;  // queue each user message for model fact extraction
+  llm::PriceTable prices;             // what each model's tokens cost
 };
 
 /// Checks a user id presented by a caller: 1–128 characters of letters, digits and . _ @ + -.

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <sstream>
 
@@ -168,7 +169,17 @@ const std::vector<Field>& fields() {
       make_field<std::string>(
           "embed", "api_key", [](Config & c) -> auto& { return c.embed.api_key; }, {}, true),
       make_field<std::string>(
+          "embed", "api_key_file", [](Config & c) -> auto& { return c.embed.api_key_file; }),
+      make_field<std::string>(
           "embed", "model", [](Config & c) -> auto& { return c.embed.model; }),
+      make_field<int64_t>(
+          "embed", "timeout_ms", [](Config & c) -> auto& { return c.embed.timeout_ms; },
+          in_range(100, 600000)),
+      make_field<int64_t>(
+          "embed", "max_retries", [](Config & c) -> auto& { return c.embed.max_retries; }, in_range(0, 10)),
+      make_field<int64_t>(
+          "embed", "max_concurrency", [](Config & c) -> auto& { return c.embed.max_concurrency; },
+          in_range(1, 10000)),
       make_field<int64_t>(
           "embed", "batch_size", [](Config & c) -> auto& { return c.embed.batch_size; }, in_range(1, 2048)),
       make_field<int64_t>(
@@ -199,13 +210,43 @@ const std::vector<Field>& fields() {
       make_field<bool>(
           "route", "llm", [](Config & c) -> auto& { return c.route.llm; }),
       make_field<std::string>(
-          "llm", "provider", [](Config & c) -> auto& { return c.llm.provider; }, one_of({"offline"})),
+          "llm", "provider", [](Config & c) -> auto& { return c.llm.provider; },
+          one_of({"offline", "openai", "chat"})),
       make_field<std::string>(
           "llm", "base_url", [](Config & c) -> auto& { return c.llm.base_url; }, http_url()),
       make_field<std::string>(
           "llm", "api_key", [](Config & c) -> auto& { return c.llm.api_key; }, {}, true),
       make_field<std::string>(
+          "llm", "api_key_file", [](Config & c) -> auto& { return c.llm.api_key_file; }),
+      make_field<std::string>(
           "llm", "model", [](Config & c) -> auto& { return c.llm.model; }),
+      make_field<int64_t>(
+          "llm", "timeout_ms", [](Config & c) -> auto& { return c.llm.timeout_ms; }, in_range(100, 600000)),
+      make_field<int64_t>(
+          "llm", "connect_timeout_ms", [](Config & c) -> auto& { return c.llm.connect_timeout_ms; },
+          in_range(10, 600000)),
+      make_field<int64_t>(
+          "llm", "max_retries", [](Config & c) -> auto& { return c.llm.max_retries; }, in_range(0, 10)),
+      make_field<int64_t>(
+          "llm", "max_concurrency", [](Config & c) -> auto& { return c.llm.max_concurrency; },
+          in_range(1, 10000)),
+      make_field<int64_t>(
+          "llm", "max_queue", [](Config & c) -> auto& { return c.llm.max_queue; }, in_range(0, 100000)),
+      make_field<int64_t>(
+          "llm", "queue_wait_ms", [](Config & c) -> auto& { return c.llm.queue_wait_ms; },
+          in_range(0, 600000)),
+      make_field<int64_t>(
+          "llm", "breaker_failures", [](Config & c) -> auto& { return c.llm.breaker_failures; },
+          in_range(0, 1000)),
+      make_field<int64_t>(
+          "llm", "breaker_cooldown_ms", [](Config & c) -> auto& { return c.llm.breaker_cooldown_ms; },
+          in_range(1, 3600000)),
+      make_field<bool>(
+          "llm", "store", [](Config & c) -> auto& { return c.llm.store; }),
+      make_field<bool>(
+          "llm", "chain", [](Config & c) -> auto& { return c.llm.chain; }),
+      make_field<std::string>(
+          "llm", "price_file", [](Config & c) -> auto& { return c.llm.price_file; }),
       make_field<bool>(
           "memory", "llm_extraction", [](Config & c) -> auto& { return c.memory.llm_extraction; }),
       make_field<int64_t>(
@@ -277,6 +318,26 @@ Result<Value> from_toml(const Field& field, const toml::node& node) {
   return Error::config(fmt::format("{} must be a {}", field.name(), field.type_name), field.name());
 }
 
+// Keys stay out of files that get committed and out of command lines that `ps` shows.
+Error secret_outside_environment(const Field& field, std::string_view where) {
+  return Error::config(fmt::format("{}: {} may only come from the environment ({}) or {}_file", where,
+                                   field.name(), field.env_name(), field.name()),
+                       field.name());
+}
+
+// The first line of a key file, without surrounding whitespace.
+Status read_key_file(const std::string& path, std::string& key, const std::string& name) {
+  if (path.empty() || !key.empty()) return ok();
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line))
+    return Error::config(fmt::format("{}: cannot read a key from {}", name, path), name);
+  line = trim(line);
+  if (line.empty()) return Error::config(fmt::format("{}: {} holds no key", name, path), name);
+  key = line;
+  return ok();
+}
+
 Status apply_file(Config& config, const std::string& path) {
   toml::table table;
   try {
@@ -297,6 +358,12 @@ Status apply_file(Config& config, const std::string& path) {
       const Field* field = find_field(section, key);
       if (!field) {
         return Error::config(fmt::format("{}: unknown key {}.{}", path, section, key), section + "." + key);
+      }
+      if (field->secret) {
+        // `config show` writes secrets as "" or a mask, so its output loads back; a real key may not.
+        const auto text = value_node.value_exact<std::string>();
+        if (text && text->find_first_not_of('*') == std::string::npos) continue;
+        return secret_outside_environment(*field, path);
       }
       auto value = from_toml(*field, value_node);
       if (!value) return value.error();
@@ -339,7 +406,7 @@ std::map<std::string, std::string> brandcoach_environment() {
   std::map<std::string, std::string> out;
   for (char** entry = environ; entry && *entry; ++entry) {
     std::string_view text(*entry);
-    if (!text.starts_with("BRANDCOACH_")) continue;
+    if (!text.starts_with("BRANDCOACH_") && !text.starts_with("OPENAI_API_KEY=")) continue;
     const auto eq = text.find('=');
     if (eq == std::string_view::npos) continue;
     out.emplace(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
@@ -359,6 +426,7 @@ Result<Config> load_config(const ConfigSources& sources) {
   }
 
   for (const auto& [name, raw] : sources.env) {
+    if (name == "OPENAI_API_KEY") continue;  // the SDKs' own variable: a fallback, applied below
     const Field* match = nullptr;
     for (const auto& field : fields()) {
       if (field.env_name() == name) match = &field;
@@ -375,6 +443,7 @@ Result<Config> load_config(const ConfigSources& sources) {
     const Field* field =
         dot == std::string::npos ? nullptr : find_field(name.substr(0, dot), name.substr(dot + 1));
     if (!field) return Error::config("unknown configuration key " + name, name);
+    if (field->secret) return secret_outside_environment(*field, "--set");
     if (auto status = apply_text(config, *field, raw, "command line"); !status) return status.error();
   }
   // Rules that span keys.
@@ -384,6 +453,22 @@ Result<Config> load_config(const ConfigSources& sources) {
                     "knowledge.chunk_max_tokens ({} > {} / 2)",
                     config.knowledge.chunk_overlap_tokens, config.knowledge.chunk_max_tokens),
         "knowledge.chunk_overlap_tokens");
+  }
+  if (auto status = read_key_file(config.llm.api_key_file, config.llm.api_key, "llm.api_key_file"); !status)
+    return status.error();
+  if (auto status = read_key_file(config.embed.api_key_file, config.embed.api_key, "embed.api_key_file");
+      !status)
+    return status.error();
+  if (const auto openai = sources.env.find("OPENAI_API_KEY"); openai != sources.env.end()) {
+    if (config.llm.api_key.empty()) config.llm.api_key = trim(openai->second);
+    if (config.embed.api_key.empty()) config.embed.api_key = trim(openai->second);
+  }
+  if (config.llm.provider == "openai" && config.llm.base_url.empty())
+    config.llm.base_url = "https://api.openai.com/v1";
+  if (config.llm.provider != "offline" && (config.llm.base_url.empty() || config.llm.model.empty())) {
+    return Error::config(
+        fmt::format("llm.provider = \"{}\" needs llm.base_url and llm.model", config.llm.provider),
+        config.llm.base_url.empty() ? "llm.base_url" : "llm.model");
   }
   if (config.embed.provider == "http" && (config.embed.base_url.empty() || config.embed.model.empty())) {
     return Error::config("embed.provider = \"http\" needs embed.base_url and embed.model", "embed.base_url");

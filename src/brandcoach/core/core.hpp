@@ -32,6 +32,8 @@ enum class ErrorKind {
   payload_too_large,   // 413, exit 2
   rate_limited,        // 429, exit 1
   unavailable,         // 503, exit 1: a dependency (store, upstream) cannot serve right now
+  overloaded,          // 503, exit 1: too many calls already wait for a dependency; retry later
+  cancelled,           // 499, exit 1: the caller went away (a client that disconnected)
   internal,            // 500, exit 1: a bug or an unexpected failure of the environment
 };
 
@@ -39,7 +41,8 @@ enum class ErrorKind {
 struct Error {
   ErrorKind kind = ErrorKind::internal;
   std::string message;
-  std::string param;  // the offending field / key / argument, empty when none applies
+  std::string param;          // the offending field / key / argument, empty when none applies
+  int64_t retry_after_s = 0;  // > 0: when a retry may succeed (sent as Retry-After)
 
   static Error invalid(std::string message, std::string param = {}) {
     return {ErrorKind::invalid_input, std::move(message), std::move(param)};
@@ -50,6 +53,10 @@ struct Error {
   static Error not_found(std::string message) { return {ErrorKind::not_found, std::move(message), {}}; }
   static Error unavailable(std::string message) { return {ErrorKind::unavailable, std::move(message), {}}; }
   static Error internal(std::string message) { return {ErrorKind::internal, std::move(message), {}}; }
+  static Error overloaded(std::string message, int64_t retry_after_s) {
+    return {ErrorKind::overloaded, std::move(message), {}, retry_after_s};
+  }
+  static Error cancelled(std::string message) { return {ErrorKind::cancelled, std::move(message), {}}; }
 };
 
 /// HTTP status for an error kind (the single place this mapping lives).
@@ -124,9 +131,13 @@ struct Config {
     std::string provider = "hashing";  // hashing | http
     int64_t dimension = 512;
     std::string base_url;  // http: OpenAI-compatible base, e.g. https://api.openai.com/v1
-    std::string api_key;   // secret: masked by `config show`
+    std::string api_key;   // secret: only from BRANDCOACH_EMBED_API_KEY, OPENAI_API_KEY or api_key_file
+    std::string api_key_file;
     std::string model;
     int64_t batch_size = 64;
+    int64_t timeout_ms = 30000;
+    int64_t max_retries = 4;
+    int64_t max_concurrency = 8;
   } embed;
   struct Session {
     int64_t idle_gap_minutes = 30;
@@ -149,10 +160,22 @@ struct Config {
     int64_t extraction_workers = 1;
   } memory;
   struct Llm {
-    std::string provider = "offline";
-    std::string base_url;
-    std::string api_key;  // secret: masked by `config show`
+    std::string provider = "offline";  // offline | openai (Responses API) | chat (Chat Completions)
+    std::string base_url;              // openai: https://api.openai.com/v1 when empty
+    std::string api_key;       // secret: only from BRANDCOACH_LLM_API_KEY, OPENAI_API_KEY or api_key_file
+    std::string api_key_file;  // a file holding the key (first line)
     std::string model;
+    int64_t timeout_ms = 60000;  // one whole call, a streamed answer included
+    int64_t connect_timeout_ms = 5000;
+    int64_t max_retries = 2;      // before the first streamed token only
+    int64_t max_concurrency = 8;  // calls in flight to the provider
+    int64_t max_queue = 32;       // calls waiting for a slot; more get 503 + Retry-After
+    int64_t queue_wait_ms = 10000;
+    int64_t breaker_failures = 5;  // consecutive failed calls that open the circuit breaker
+    int64_t breaker_cooldown_ms = 30000;
+    bool store = false;      // openai: let the provider store responses
+    bool chain = false;      // openai: continue each user's thread with previous_response_id (implies store)
+    std::string price_file;  // empty: the bundled data/prices.toml
   } llm;
   struct Log {
     std::string level = "info";

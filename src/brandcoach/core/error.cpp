@@ -18,7 +18,10 @@ int http_status(ErrorKind kind) {
     case ErrorKind::rate_limited:
       return 429;
     case ErrorKind::unavailable:
+    case ErrorKind::overloaded:
       return 503;
+    case ErrorKind::cancelled:
+      return 499;  // nginx's "client closed request": nobody is left to read it
     case ErrorKind::internal:
       return 500;
   }
@@ -39,7 +42,10 @@ std::string_view error_type(ErrorKind kind) {
     case ErrorKind::rate_limited:
       return "rate_limit_error";
     case ErrorKind::unavailable:
+    case ErrorKind::overloaded:
       return "service_unavailable_error";
+    case ErrorKind::cancelled:
+      return "cancelled";
     case ErrorKind::internal:
       return "server_error";
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "brandcoach/core/core.hpp"
+#include "brandcoach/net/net.hpp"
 
 namespace brandcoach::embed {
 
@@ -55,34 +56,6 @@ Status validate(const HashingOptions& options);
 /// options from users must be validated first.
 std::unique_ptr<Embedder> make_hashing_embedder(const HashingOptions& options = {});
 
-struct JsonClientOptions {
-  std::string api_key;  // sent as Bearer token when not empty; scrubbed from every error message
-  int max_retries = 4;  // on 429, 5xx and network errors; honours Retry-After, else jittered backoff
-  int64_t timeout_ms = 30000;
-};
-
-/// The OpenAI-compatible HTTP client shared by the HTTP embedder and the LLM clients: POSTs a JSON
-/// body to {base_url}/{path} and returns the body of the 2xx answer. Keeps its connection between
-/// calls; one client per thread.
-class JsonClient {
- public:
-  JsonClient(std::string base_url, std::string path, JsonClientOptions options);
-  ~JsonClient();
-  JsonClient(JsonClient&&) noexcept;
-  JsonClient& operator=(JsonClient&&) noexcept;
-  /// `what` names the request in errors ("embeddings request for model m").
-  Result<std::string> post(const std::string& body, std::string_view what);
-  /// An unavailable error whose message never contains the API key.
-  Error failure(std::string message) const;
-
- private:
-  struct Handle;
-  Status prepare();
-  std::string url_;
-  JsonClientOptions options_;
-  std::unique_ptr<Handle> handle_;
-};
-
 struct HttpOptions {
   std::string base_url;  // e.g. https://api.openai.com/v1 ; the request goes to {base_url}/embeddings
   std::string api_key;   // sent as Bearer token when not empty; never logged
@@ -90,10 +63,12 @@ struct HttpOptions {
   size_t dimension = 0;    // expected size; 0: learn from the first answer
   size_t batch_size = 64;  // texts per request
   int max_retries = 4;     // on 429, 5xx and network errors; honours Retry-After
+  int64_t connect_timeout_ms = 5000;
   int64_t timeout_ms = 30000;
+  std::shared_ptr<net::Upstream> upstream;  // breaker and concurrency limit shared by all calls
 };
 
-/// Thread-safe; each call makes its own HTTP requests.
+/// Thread-safe; each call makes its own HTTP requests through the net module's resilience layer.
 std::unique_ptr<Embedder> make_http_embedder(const HttpOptions& options);
 
 }  // namespace brandcoach::embed

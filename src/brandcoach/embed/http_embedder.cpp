@@ -1,4 +1,4 @@
-// The OpenAI-compatible embedder: POST {base_url}/embeddings through a JsonClient, batched.
+// The OpenAI-compatible embedder: POST {base_url}/embeddings through a net::Client, batched.
 //
 // Every call owns its client, so calls on different threads share nothing but the learned dimension
 // (an atomic).
@@ -35,8 +35,9 @@ class HttpEmbedder final : public Embedder {
     std::vector<Vector> out;
     out.reserve(texts.size());
     if (texts.empty()) return out;
-    JsonClient client(options_.base_url, "embeddings",
-                      {options_.api_key, options_.max_retries, options_.timeout_ms});
+    net::Client client(options_.base_url,
+                       {options_.api_key, options_.max_retries, options_.connect_timeout_ms,
+                        options_.timeout_ms, options_.upstream});
     for (size_t first = 0; first < texts.size(); first += options_.batch_size) {
       const size_t count = std::min(options_.batch_size, texts.size() - first);
       auto batch = embed_batch(client, texts, first, count);
@@ -62,19 +63,19 @@ class HttpEmbedder final : public Embedder {
     return ok();
   }
 
-  Result<std::vector<Vector>> embed_batch(JsonClient& client, const std::vector<std::string>& texts,
+  Result<std::vector<Vector>> embed_batch(net::Client& client, const std::vector<std::string>& texts,
                                           size_t first, size_t count) {
     json input = json::array();
     for (size_t i = first; i < first + count; ++i) input.push_back(texts[i]);
     const json request = {{"model", options_.model}, {"input", std::move(input)}};
     // Invalid UTF-8 in a text becomes U+FFFD instead of an exception.
     const std::string body = request.dump(-1, ' ', false, json::error_handler_t::replace);
-    auto answer = client.post(body, "embeddings request for model " + options_.model);
+    auto answer = client.post("embeddings", body, "embeddings request for model " + options_.model);
     if (!answer) return answer.error();
     return parse(client, *answer, count);
   }
 
-  Result<std::vector<Vector>> parse(const JsonClient& client, const std::string& body, size_t count) {
+  Result<std::vector<Vector>> parse(const net::Client& client, const std::string& body, size_t count) {
     const json doc = json::parse(body, nullptr, false);
     const auto malformed = [&](const std::string& why) {
       return client.failure("embeddings upstream for model " + options_.model +
@@ -122,7 +123,7 @@ class HttpEmbedder final : public Embedder {
   }
 
   // The first answer fixes the dimension when none was configured; every later vector must match.
-  Status check_dimension(const JsonClient& client, size_t size) {
+  Status check_dimension(const net::Client& client, size_t size) {
     size_t expected = options_.dimension;
     if (expected == 0) {
       expected = learned_dimension_.load();

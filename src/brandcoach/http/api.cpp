@@ -270,8 +270,13 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
 Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services) {
   auto result = services.coach.turn(user, chat.message);
   if (!result) return error_response(result.error());
-  services.metrics.count_turn(result->assistant, result->route.method);
+  services.metrics.observe_turn(turn_sample(*result));
   return json_response(200, coach::to_json(*result));
+}
+
+obs::TurnSample turn_sample(const coach::TurnResult& result) {
+  return {result.assistant,           result.route.method, result.provider, result.usage.input_tokens,
+          result.usage.output_tokens, result.cost_usd,     result.degraded, result.new_session};
 }
 
 Response error_response(const Error& error) {
@@ -280,7 +285,10 @@ Response error_response(const Error& error) {
        {{"type", error_type(error.kind)},
         {"message", error.message},
         {"param", error.param.empty() ? nlohmann::json(nullptr) : nlohmann::json(error.param)}}}};
-  return json_response(http_status(error.kind), body);
+  Response response = json_response(http_status(error.kind), body);
+  if (error.retry_after_s > 0)
+    response.headers.emplace_back("Retry-After", std::to_string(error.retry_after_s));
+  return response;
 }
 
 Result<std::string> request_user(const Request& request) {

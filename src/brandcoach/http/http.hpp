@@ -93,6 +93,9 @@ Result<ChatRequest> parse_chat_request(std::string_view body);
 /// Runs one non-streaming chat turn for `user` and serialises it (or its error).
 Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services);
 
+/// What a finished turn reports to the metrics.
+obs::TurnSample turn_sample(const coach::TurnResult& result);
+
 /// The JSON error body for an error, with the status from http_status(kind).
 Response error_response(const Error& error);
 

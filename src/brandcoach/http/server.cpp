@@ -9,6 +9,7 @@
 #include <chrono>
 #include <deque>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 #include <unordered_set>
 
@@ -302,14 +303,17 @@ struct Server::Impl {
                              const std::string& request_id, unsigned version) {
     auto queue = std::make_shared<EventQueue>(stream.get_executor());
     auto status = std::make_shared<std::atomic<int>>(200);
-    asio::post(pool, [this, queue, status, message = chat.message, user, id = request_id] {
+    // Requested when the client goes away: the model call upstream is cancelled with it.
+    auto client_left = std::make_shared<std::stop_source>();
+    asio::post(pool, [this, queue, status, client_left, message = chat.message, user, id = request_id] {
       coach::TurnEvents events;
+      events.stop = client_left->get_token();
       events.on_route = [&](const route::Decision& d) { queue->push(sse_event("route", coach::to_json(d))); };
       events.on_delta = [&](std::string_view text) { queue->push(sse_event("delta", {{"text", text}})); };
       try {
         auto result = services.coach.turn(user, message, events);
         if (result) {
-          services.metrics.count_turn(result->assistant, result->route.method);
+          services.metrics.observe_turn(turn_sample(*result));
           for (const auto& c : result->citations) queue->push(sse_event("citation", coach::to_json(c)));
           queue->push(sse_event("done", coach::to_json(*result)));
         } else {
@@ -338,14 +342,16 @@ struct Server::Impl {
     stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
     co_await bhttp::async_write_header(stream, serializer, asio::redirect_error(use_awaitable, ec));
     bool client_gone = static_cast<bool>(ec);
+    if (client_gone) client_left->request_stop();
     while (true) {
       std::string frames = co_await queue->next();
       if (frames.empty()) break;  // closed and drained
-      if (client_gone) continue;  // keep draining so the turn completes and is stored
+      if (client_gone) continue;  // keep draining until the worker is done with the turn
       stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
       co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(frames)),
                                  asio::redirect_error(use_awaitable, ec));
       client_gone = static_cast<bool>(ec);
+      if (client_gone) client_left->request_stop();
     }
     if (!client_gone) {
       co_await asio::async_write(stream, bhttp::make_chunk_last(), asio::redirect_error(use_awaitable, ec));

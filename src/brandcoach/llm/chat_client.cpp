@@ -1,11 +1,13 @@
 #include <nlohmann/json.hpp>
 
-#include "brandcoach/embed/embed.hpp"
 #include "brandcoach/llm/llm.hpp"
 
 namespace brandcoach::llm {
 
-ChatClient::ChatClient(ChatOptions options) : options_(std::move(options)) {}
+ChatClient::ChatClient(ModelOptions options)
+    : options_(std::move(options)),
+      clients_(options_.base_url, {options_.api_key, options_.max_retries, options_.connect_timeout_ms,
+                                   options_.timeout_ms, options_.upstream}) {}
 
 Result<std::string> ChatClient::complete(const std::string& system, const std::string& user,
                                          double temperature, bool json_answer) const {
@@ -16,14 +18,14 @@ Result<std::string> ChatClient::complete(const std::string& system, const std::s
       {"temperature", temperature},
       {"messages", {{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", user}}}}};
   if (json_answer) request["response_format"] = {{"type", "json_object"}};
-  embed::JsonClient client(options_.base_url, "chat/completions",
-                           {options_.api_key, options_.max_retries, options_.timeout_ms});
+  auto client = clients_.acquire();
   const std::string what = "chat completion with model " + options_.model;
   // Invalid UTF-8 in the user's text becomes U+FFFD instead of an exception.
-  auto answer = client.post(request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), what);
+  auto answer = client->post("chat/completions",
+                             request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), what);
   if (!answer) return answer.error();
   const auto doc = nlohmann::json::parse(*answer, nullptr, false);
-  const auto malformed = [&](const std::string& why) { return client.failure(what + " sent " + why); };
+  const auto malformed = [&](const std::string& why) { return client->failure(what + " sent " + why); };
   if (!doc.is_object()) return malformed("no JSON object");
   const auto choices = doc.find("choices");
   if (choices == doc.end() || !choices->is_array() || choices->empty() || !choices->front().is_object())

@@ -4,8 +4,10 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "brandcoach/llm/llm.hpp"
+#include "brandcoach/llm/shapes.hpp"
 #include "brandcoach/text/text.hpp"
 
 namespace brandcoach::llm {
@@ -111,15 +113,201 @@ std::vector<const Candidate*> choose_points(const std::vector<Candidate>& pool) 
   return chosen;
 }
 
-std::string choose_next_step(const Prompt& prompt) {
-  for (const auto& question : prompt.next_steps) {
-    const bool asked =
-        std::any_of(prompt.earlier_replies.begin(), prompt.earlier_replies.end(),
-                    [&](const std::string& reply) { return reply.find(question) != std::string::npos; });
-    if (!asked) return question;
+// The first question not asked before in this thread: the open slots of the answer's shape first
+// (they are what the coach is missing), then the assistant's own next steps, then the shape's other
+// questions. When every one has been asked, the one asked longest ago.
+std::string choose_next_step(const Prompt& prompt, const std::vector<std::string>& open_questions,
+                             const std::vector<std::string>& later_questions) {
+  std::vector<std::string> candidates = open_questions;
+  candidates.insert(candidates.end(), prompt.next_steps.begin(), prompt.next_steps.end());
+  candidates.insert(candidates.end(), later_questions.begin(), later_questions.end());
+  if (candidates.empty()) candidates.push_back("What would you like to work on next?");
+  const auto last_asked = [&](const std::string& question) -> long {
+    for (size_t i = prompt.earlier_replies.size(); i-- > 0;) {
+      if (prompt.earlier_replies[i].find(question) != std::string::npos) return static_cast<long>(i);
+    }
+    return -1;
+  };
+  const std::string* best = &candidates.front();
+  long best_asked = last_asked(*best);
+  for (const auto& question : candidates) {
+    const long asked = last_asked(question);
+    if (asked < best_asked) {
+      best = &question;
+      best_asked = asked;
+    }
+    if (best_asked < 0) break;
   }
-  if (!prompt.next_steps.empty()) return prompt.next_steps.front();
-  return "What would you like to work on next?";
+  return *best;
+}
+
+// Table cells hold one line; a pipe would end the cell.
+std::string cell(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// What the user told the coach that belongs in a slot: "Target market: busy parents".
+std::vector<std::string> slot_facts(const shapes::Slot& slot, const Prompt& prompt) {
+  std::vector<std::string> out;
+  for (const auto key : slot.fact_keys) {
+    std::string values;
+    std::string label;
+    for (const auto& fact : prompt.profile) {
+      if (fact.key != key) continue;
+      label = fact.label;
+      values += (values.empty() ? "" : ", ") + fact.value;
+    }
+    if (!values.empty()) out.push_back(label + ": " + values);
+  }
+  return out;
+}
+
+std::string fact_value(const Prompt& prompt, std::string_view key) {
+  std::string values;
+  for (const auto& fact : prompt.profile) {
+    if (fact.key == key) values += (values.empty() ? "" : ", ") + fact.value;
+  }
+  return values;
+}
+
+// A first draft built from the user's own words, where a slot asks for one.
+std::string draft_for(const shapes::Slot& slot, const Prompt& prompt) {
+  const std::string company = fact_value(prompt, "company");
+  const std::string who = company.empty() ? "We" : company;
+  if (slot.title == "Mission") {
+    const std::string market = fact_value(prompt, "target_market");
+    if (market.empty()) return {};
+    const std::string usp = fact_value(prompt, "usp");
+    return fmt::format("Draft: “{} exists to serve {}{}.”", who, market, usp.empty() ? "" : " — " + usp);
+  }
+  if (slot.title == "Vision") {
+    const std::string goals = fact_value(prompt, "goals");
+    if (goals.empty()) return {};
+    return fmt::format("Draft: “In five years, {} will have achieved this: {}.”", who, goals);
+  }
+  return {};
+}
+
+size_t cue_overlap(const shapes::Slot& slot, const std::set<std::string>& stems) {
+  size_t n = 0;
+  for (const auto cue : slot.cues) n += stems.count(std::string(cue));
+  return n;
+}
+
+struct FilledSlot {
+  const shapes::Slot* slot = nullptr;
+  std::vector<std::string> facts;
+  std::string draft;
+  const Candidate* sentence = nullptr;
+  size_t point = 0;  // > 0: the sentence is already the answer's point number `point`
+};
+
+// The numbered point a sentence is (or repeats, quoted from another passage); 0 when none.
+size_t point_number(const Candidate& candidate, const std::vector<const Candidate*>& points) {
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (points[i] == &candidate || jaccard(points[i]->stems, candidate.stems) >= kNearDuplicate) return i + 1;
+  }
+  return 0;
+}
+
+// Fills each slot of the shape: the user's facts, a draft where one applies, and the knowledge
+// sentence most about the slot that the answer has not used yet.
+// A sentence already made as a numbered point may fill a slot too (the slot then points to it
+// instead of repeating it), but a fresh sentence is preferred; no two slots share a sentence.
+std::vector<FilledSlot> fill(const shapes::Shape& shape, const Prompt& prompt,
+                             const std::vector<Candidate>& pool, const std::vector<const Candidate*>& points,
+                             const std::set<std::string>& query) {
+  std::vector<FilledSlot> filled;
+  std::vector<const Candidate*> taken;
+  for (const auto& slot : shape.slots) {
+    FilledSlot f{&slot, slot_facts(slot, prompt), draft_for(slot, prompt), nullptr, 0};
+    double best = 0;
+    for (const auto& candidate : pool) {
+      const size_t cues = cue_overlap(slot, candidate.stems);
+      if (cues == 0) continue;
+      const bool shared = std::any_of(taken.begin(), taken.end(), [&](const Candidate* t) {
+        return t == &candidate || jaccard(t->stems, candidate.stems) >= kNearDuplicate;
+      });
+      if (shared) continue;
+      const double fresh = point_number(candidate, points) == 0 ? 0.75 : 0.0;
+      const double score = static_cast<double>(cues) + 0.5 * candidate.relevance + fresh;
+      if (score > best) {
+        best = score;
+        f.sentence = &candidate;
+      }
+    }
+    if (f.sentence != nullptr) {
+      taken.push_back(f.sentence);
+      f.point = point_number(*f.sentence, points);
+    }
+    filled.push_back(std::move(f));
+  }
+  if (shape.max_slots == 0 || filled.size() <= shape.max_slots) return filled;
+  // Only the blocks the message is about, or that have something in them, in the shape's order.
+  std::vector<std::pair<double, size_t>> ranked;
+  for (size_t i = 0; i < filled.size(); ++i) {
+    const auto& slot = *filled[i].slot;
+    const auto title = text::content_stems(slot.title);
+    size_t asked = cue_overlap(slot, query);
+    for (const auto& t : title) asked += query.count(t);
+    const double score = 3.0 * static_cast<double>(asked) + (filled[i].facts.empty() ? 0.0 : 1.0) +
+                         (filled[i].sentence ? 1.0 : 0.0) - 0.01 * static_cast<double>(i);
+    ranked.emplace_back(score, i);
+  }
+  std::sort(ranked.begin(), ranked.end(), std::greater<>());
+  std::vector<size_t> keep;
+  for (size_t i = 0; i < shape.max_slots; ++i) keep.push_back(ranked[i].second);
+  std::sort(keep.begin(), keep.end());
+  std::vector<FilledSlot> chosen;
+  for (const auto i : keep) chosen.push_back(std::move(filled[i]));
+  return chosen;
+}
+
+template <class Cite>
+std::string render(const shapes::Shape& shape, const std::vector<FilledSlot>& filled, const Prompt& prompt,
+                   const Cite& cite, std::vector<std::string>& open_questions) {
+  const std::string company = fact_value(prompt, "company");
+  std::string out = fmt::format("### {}{}\n\n", shape.heading, company.empty() ? "" : " — " + company);
+  const auto borrowed = [&](const FilledSlot& f) {
+    if (f.point > 0) return fmt::format("See point {} above [{}].", f.point, cite(*f.sentence));
+    return fmt::format("{} [{}]", f.sentence->sentence, cite(*f.sentence));
+  };
+  if (shape.layout == shapes::Layout::table) {
+    out +=
+        fmt::format("| {} | What you've told me | From the knowledge base |\n|---|---|---|\n", shape.column);
+    for (const auto& f : filled) {
+      std::string told = f.facts.empty() ? "—" : fmt::format("{}", fmt::join(f.facts, "; "));
+      std::string found = f.sentence ? borrowed(f) : "—";
+      if (f.facts.empty() && !f.sentence) {
+        found = "_Still open: " + std::string(f.slot->question) + "_";
+        open_questions.emplace_back(f.slot->question);
+      }
+      out += fmt::format("| **{}** | {} | {} |\n", cell(f.slot->title), cell(told), cell(found));
+    }
+  } else {
+    for (const auto& f : filled) {
+      std::vector<std::string> parts;
+      if (!f.draft.empty()) parts.push_back(f.draft);
+      if (!f.facts.empty()) parts.push_back(fmt::format("You told me: {}.", fmt::join(f.facts, "; ")));
+      if (f.sentence) parts.push_back(borrowed(f));
+      if (parts.empty()) {
+        parts.push_back("_Still open: " + std::string(f.slot->question) + "_");
+        open_questions.emplace_back(f.slot->question);
+      }
+      out += fmt::format("- **{}:** {}\n", f.slot->title, fmt::join(parts, " "));
+    }
+  }
+  return out + "\n";
 }
 
 class OfflineComposer final : public LlmProvider {
@@ -133,6 +321,8 @@ class OfflineComposer final : public LlmProvider {
     const auto pool = candidates(prompt, query);
     const auto points = choose_points(pool);
 
+    std::vector<std::string> open_questions;   // what the answer's shape is still missing
+    std::vector<std::string> later_questions;  // the shape's other questions
     Completion completion;
     completion.provider = "offline";
     completion.model = "extractive-composer";
@@ -162,22 +352,33 @@ class OfflineComposer final : public LlmProvider {
         out += fmt::format("_With what you've told me in mind ({})._\n\n", known);
       }
       std::vector<size_t> citation_of_source(prompt.sources.size(), 0);
-      for (size_t i = 0; i < points.size(); ++i) {
-        const auto* point = points[i];
-        size_t& number = citation_of_source[point->source_index];
+      // Every borrowed sentence cites its passage; one passage keeps one number.
+      const auto cite = [&](const Candidate& borrowed) {
+        size_t& number = citation_of_source[borrowed.source_index];
         if (number == 0) {
-          completion.citations.push_back({point->source_index, point->sentence});
+          completion.citations.push_back(
+              {borrowed.source_index, borrowed.sentence, static_cast<int>(completion.citations.size() + 1)});
           number = completion.citations.size();
         } else {
-          completion.citations[number - 1].snippet += " " + point->sentence;
+          completion.citations[number - 1].snippet += " " + borrowed.sentence;
         }
-        out += fmt::format("{}. {} [{}]\n", i + 1, point->sentence, number);
+        return number;
+      };
+      for (size_t i = 0; i < points.size(); ++i) {
+        const size_t number = cite(*points[i]);
+        out += fmt::format("{}. {} [{}]\n", i + 1, points[i]->sentence, number);
       }
       out += "\n";
+      if (const auto* shape = shapes::shape_for(prompt.assistant, query_list)) {
+        const auto filled = fill(*shape, prompt, pool, points, query);
+        out += render(*shape, filled, prompt, cite, open_questions);
+        // Past what is missing, the shape's other questions are next steps too.
+        for (const auto& slot : shape->slots) later_questions.emplace_back(slot.question);
+      }
     }
     for (const auto& question : prompt.confirmations)
       out += fmt::format("**Please confirm:** {}\n\n", question);
-    out += fmt::format("**Next step:** {}\n\n", choose_next_step(prompt));
+    out += fmt::format("**Next step:** {}\n\n", choose_next_step(prompt, open_questions, later_questions));
     out += prompt.memory_answer.empty()
                ? "_Offline coach: every point above is quoted from the cited knowledge-base passages._"
                : "_Offline coach: this answer quotes only what you told me, with the date you said it._";

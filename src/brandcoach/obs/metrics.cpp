@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -36,7 +38,47 @@ auto& find_or_add(std::shared_mutex& mutex, Map& map, const Key& key, Make make)
   return *slot;
 }
 
+// Counter families beyond HTTP and turns. Costs are kept in micro-dollars so they stay atomic
+// integers; `scale` turns them back into dollars when rendered.
+struct Family {
+  std::string_view name;
+  std::string_view help;
+  double scale = 1;
+};
+
+constexpr std::array<Family, 4> kFamilies = {{
+    {"openai_token_usage_total", "Tokens used by the answering model, by assistant and token type.", 1},
+    {"brandcoach_llm_calls_total",
+     "Answers by provider and outcome (ok, or fallback to the offline composer).", 1},
+    {"brandcoach_llm_cost_usd_total", "What the answering model's tokens cost, by assistant (USD).", 1e-6},
+    {"brandcoach_conversations_total", "Sessions opened (the denominator of cost per conversation).", 1},
+}};
+
 }  // namespace
+
+std::atomic<uint64_t>& Metrics::counter(std::string_view family, std::string labels) {
+  return find_or_add(mutex_, counters_, std::pair{std::string(family), std::move(labels)},
+                     [] { return std::make_unique<std::atomic<uint64_t>>(0); });
+}
+
+void Metrics::observe_turn(const TurnSample& sample) {
+  count_turn(sample.assistant, sample.method);
+  const std::string assistant = escape_label(sample.assistant);
+  counter("openai_token_usage_total", fmt::format("assistant_type=\"{}\",token_type=\"input\"", assistant))
+      .fetch_add(static_cast<uint64_t>(std::max<int64_t>(sample.input_tokens, 0)), std::memory_order_relaxed);
+  counter("openai_token_usage_total", fmt::format("assistant_type=\"{}\",token_type=\"output\"", assistant))
+      .fetch_add(static_cast<uint64_t>(std::max<int64_t>(sample.output_tokens, 0)),
+                 std::memory_order_relaxed);
+  counter("brandcoach_llm_calls_total",
+          fmt::format("provider=\"{}\",outcome=\"{}\"", escape_label(sample.provider),
+                      sample.degraded ? "fallback" : "ok"))
+      .fetch_add(1, std::memory_order_relaxed);
+  counter("brandcoach_llm_cost_usd_total", fmt::format("assistant_type=\"{}\"", assistant))
+      .fetch_add(static_cast<uint64_t>(std::llround(std::max(sample.cost_usd, 0.0) * 1e6)),
+                 std::memory_order_relaxed);
+  if (sample.new_session)
+    counter("brandcoach_conversations_total", "").fetch_add(1, std::memory_order_relaxed);
+}
 
 std::atomic<uint64_t>& Metrics::request_counter(const RequestKey& key) {
   return find_or_add(mutex_, requests_, key, [] { return std::make_unique<std::atomic<uint64_t>>(0); });
@@ -94,6 +136,19 @@ std::string Metrics::render() const {
   for (const auto& [key, value] : turns_) {
     out += fmt::format("brandcoach_turns_total{{assistant=\"{}\",method=\"{}\"}} {}\n",
                        escape_label(key.first), escape_label(key.second), value->load());
+  }
+  for (const auto& family : kFamilies) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", family.name, family.help, family.name);
+    for (const auto& [key, value] : counters_) {
+      if (key.first != family.name) continue;
+      const std::string labels = key.second.empty() ? "" : "{" + key.second + "}";
+      if (family.scale == 1) {
+        out += fmt::format("{}{} {}\n", family.name, labels, value->load());
+      } else {
+        out +=
+            fmt::format("{}{} {}\n", family.name, labels, static_cast<double>(value->load()) * family.scale);
+      }
+    }
   }
   return out;
 }

@@ -19,12 +19,26 @@ namespace brandcoach::obs {
 inline constexpr std::array<double, 13> kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                            0.1,    0.25,  0.5,    1.0,   2.5,  5.0};
 
+/// What one finished turn reports to the metrics.
+struct TurnSample {
+  std::string_view assistant;
+  std::string_view method;    // how it was routed
+  std::string_view provider;  // offline | openai | chat
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  double cost_usd = 0;
+  bool degraded = false;     // the model failed and the offline composer answered
+  bool new_session = false;  // the turn opened a conversation
+};
+
 class Metrics {
  public:
   /// One finished HTTP request. `route` is the matched route pattern ("unmatched" otherwise).
   void observe_request(std::string_view route, std::string_view method, int status, double seconds);
   /// One finished coach turn, by the assistant that answered and how it was routed.
   void count_turn(std::string_view assistant, std::string_view method);
+  /// One finished turn: routing, tokens (the seed's openai_token_usage_total), cost, fallbacks.
+  void observe_turn(const TurnSample& sample);
   /// Everything, in the Prometheus text exposition format.
   std::string render() const;
 
@@ -40,11 +54,14 @@ class Metrics {
   std::atomic<uint64_t>& request_counter(const RequestKey& key);
   Histogram& histogram(const std::string& route);
   std::atomic<uint64_t>& turn_counter(const TurnKey& key);
+  // A counter of one family by its rendered label set ("assistant_type=\"core\",token_type=\"input\"").
+  std::atomic<uint64_t>& counter(std::string_view family, std::string labels);
 
   mutable std::shared_mutex mutex_;  // guards the maps' shape; values are atomics
   std::map<RequestKey, std::unique_ptr<std::atomic<uint64_t>>> requests_;
   std::map<std::string, std::unique_ptr<Histogram>> latency_;
   std::map<TurnKey, std::unique_ptr<std::atomic<uint64_t>>> turns_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<std::atomic<uint64_t>>> counters_;
 };
 
 }  // namespace brandcoach::obs

@@ -1,8 +1,8 @@
-// The OpenAI-compatible JSON client: POST {base_url}/{path}, retried with backoff.
+// The OpenAI-compatible JSON client: POST {base_url}/{path}, retried with backoff, streamed or not.
 //
 // Each client owns its CURL easy handle (reused for keep-alive), so clients on different threads
-// share nothing. Upstream failures come back as ErrorKind::unavailable with the HTTP status and the
-// upstream's own message; the API key is scrubbed from every message we build.
+// share only their Upstream. Upstream failures come back as ErrorKind::unavailable with the HTTP
+// status and the upstream's own message; the API key is scrubbed from every message we build.
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -17,9 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "brandcoach/embed/embed.hpp"
+#include "brandcoach/net/net.hpp"
 
-namespace brandcoach::embed {
+namespace brandcoach::net {
 
 namespace {
 
@@ -48,19 +48,43 @@ using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
 
 // What one HTTP exchange produced.
 struct Exchange {
+  CURL* curl = nullptr;
   CURLcode code = CURLE_OK;
   long status = 0;
-  std::string body;
+  std::string body;  // a non-streamed answer, or the body of a failed streamed one
   std::optional<int64_t> retry_after_seconds;
   char error_buffer[CURL_ERROR_SIZE] = {};
+  const ChunkSink* sink = nullptr;  // streaming: where a 2xx body goes
+  bool streamed = false;            // some of the body reached the sink: no retry any more
+  bool sink_stopped = false;        // the sink asked to stop reading
+  std::stop_token stop;
 };
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* exchange = static_cast<Exchange*>(user);
   const size_t bytes = size * count;
+  if (exchange->stop.stop_requested()) return 0;
+  if (exchange->sink != nullptr) {
+    long status = 0;
+    curl_easy_getinfo(exchange->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+      exchange->streamed = true;
+      if (!(*exchange->sink)(std::string_view(data, bytes))) {
+        exchange->sink_stopped = true;
+        return 0;
+      }
+      return bytes;
+    }
+  }
   if (exchange->body.size() + bytes > kMaxResponseBytes) return 0;  // aborts with CURLE_WRITE_ERROR
   exchange->body.append(data, bytes);
   return bytes;
+}
+
+// Called often during a transfer and about once a second while it idles: where a stop request
+// (a client that disconnected) aborts the upstream call.
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<Exchange*>(user)->stop.stop_requested() ? 1 : 0;
 }
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
@@ -148,7 +172,7 @@ std::string upstream_message(const std::string& body) {
 
 }  // namespace
 
-struct JsonClient::Handle {
+struct Client::Handle {
   struct CurlDeleter {
     void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
   };
@@ -156,17 +180,16 @@ struct JsonClient::Handle {
   HeaderList headers;
 };
 
-JsonClient::JsonClient(std::string base_url, std::string path, JsonClientOptions options)
-    : options_(std::move(options)) {
+Client::Client(std::string base_url, ClientOptions options) : options_(std::move(options)) {
   while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
-  url_ = base_url + "/" + path;
+  base_url_ = std::move(base_url);
 }
 
-JsonClient::~JsonClient() = default;
-JsonClient::JsonClient(JsonClient&&) noexcept = default;
-JsonClient& JsonClient::operator=(JsonClient&&) noexcept = default;
+Client::~Client() = default;
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
 
-Error JsonClient::failure(std::string message) const {
+Error Client::failure(std::string message) const {
   if (!options_.api_key.empty()) {
     for (size_t at = message.find(options_.api_key); at != std::string::npos;
          at = message.find(options_.api_key, at)) {
@@ -176,7 +199,7 @@ Error JsonClient::failure(std::string message) const {
   return Error::unavailable(std::move(message));
 }
 
-Status JsonClient::prepare() {
+Status Client::prepare() {
   if (handle_) return ok();
   if (curl_initialised() != CURLE_OK) return Error::internal("libcurl could not be initialised");
   auto handle = std::make_unique<Handle>();
@@ -190,21 +213,44 @@ Status JsonClient::prepare() {
     }
     return grown != nullptr;
   };
-  bool built = append("Content-Type: application/json") && append("Accept: application/json") &&
-               append("Expect:");  // no 100-continue round trip for large bodies
+  bool built = append("Content-Type: application/json") && append("Expect:");  // no 100-continue round trip
   if (!options_.api_key.empty()) built = built && append("Authorization: Bearer " + options_.api_key);
   if (!built) return Error::internal("out of memory building request headers");
   handle_ = std::move(handle);
   return ok();
 }
 
-Result<std::string> JsonClient::post(const std::string& body, std::string_view what) {
+Result<std::string> Client::post(std::string_view path, const std::string& body, std::string_view what,
+                                 std::stop_token stop) {
+  std::string answer;
+  if (auto status = exchange(path, body, what, nullptr, &answer, std::move(stop)); !status) return status.error();
+  return answer;
+}
+
+Status Client::post_stream(std::string_view path, const std::string& body, std::string_view what,
+                           const ChunkSink& on_chunk, std::stop_token stop) {
+  return exchange(path, body, what, &on_chunk, nullptr, std::move(stop));
+}
+
+Status Client::exchange(std::string_view path, const std::string& body, std::string_view what,
+                        const ChunkSink* on_chunk, std::string* collected, std::stop_token stop) {
   if (auto status = prepare(); !status) return status.error();
+  // The breaker and the concurrency limit see one call, however many attempts it takes.
+  std::optional<Upstream::Permit> permit;
+  if (options_.upstream) {
+    auto admitted = options_.upstream->admit(stop);
+    if (!admitted) return admitted.error();
+    permit.emplace(std::move(admitted).value());
+  }
+  const std::string url = base_url_ + "/" + std::string(path);
   CURL* curl = handle_->curl.get();
   for (int attempt = 0;; ++attempt) {
     Exchange exchange;
+    exchange.curl = curl;
+    exchange.sink = on_chunk;
+    exchange.stop = stop;
     curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: required with threads
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -212,35 +258,91 @@ Result<std::string> JsonClient::post(const std::string& body, std::string_view w
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, handle_->headers.get());
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "brandcoach/" BRANDCOACH_VERSION);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &exchange);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &exchange);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, exchange.error_buffer);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &exchange);
+    ++attempts_;
     exchange.code = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &exchange.status);
     // The handle outlives this exchange (it keeps the connection); it must not keep pointers into it.
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
 
+    if (stop.stop_requested()) return Error::cancelled(std::string(what) + " was cancelled: the caller went away");
     std::string problem;
     bool retry = false;
+    if (exchange.sink_stopped) {
+      if (permit) permit->succeeded();
+      return ok();
+    }
     if (exchange.code != CURLE_OK) {
       problem = std::string("network error: ") + curl_easy_strerror(exchange.code);
       if (exchange.error_buffer[0] != '\0') problem += std::string(" (") + exchange.error_buffer + ")";
       retry = retryable_curl(exchange.code);
     } else if (exchange.status >= 200 && exchange.status < 300) {
-      return std::move(exchange.body);
+      if (permit) permit->succeeded();
+      if (collected != nullptr) *collected = std::move(exchange.body);
+      return ok();
     } else {
       problem = "HTTP " + std::to_string(exchange.status) + ": " + upstream_message(exchange.body);
       retry = retryable_status(exchange.status);
     }
+    // Once part of an answer reached the caller a retry would repeat it: the call has failed.
+    if (exchange.streamed) retry = false;
     if (!retry || attempt >= options_.max_retries) {
-      return failure(std::string(what) + " failed after " + std::to_string(attempt + 1) +
-                     (attempt == 0 ? " attempt: " : " attempts: ") + problem);
+      // A 4xx other than 429 is our request's fault, not a sign the provider is down.
+      const bool provider_fault = exchange.code != CURLE_OK || exchange.status == 429 || exchange.status >= 500;
+      if (permit) {
+        if (provider_fault) {
+          permit->failed();
+        } else {
+          permit->succeeded();
+        }
+      }
+      Error error = failure(std::string(what) + " failed after " + std::to_string(attempt + 1) +
+                            (attempt == 0 ? " attempt: " : " attempts: ") + problem +
+                            (exchange.streamed ? " (the answer was cut off)" : ""));
+      if (exchange.status == 429 && exchange.retry_after_seconds) error.retry_after_s = *exchange.retry_after_seconds;
+      return error;
     }
-    std::this_thread::sleep_for(retry_delay(attempt, exchange.retry_after_seconds));
+    // Sleep in short steps so a stop request is not held up by a long backoff.
+    const auto wake = std::chrono::steady_clock::now() + retry_delay(attempt, exchange.retry_after_seconds);
+    while (std::chrono::steady_clock::now() < wake) {
+      if (stop.stop_requested()) return Error::cancelled(std::string(what) + " was cancelled: the caller went away");
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          wake - std::chrono::steady_clock::now(), milliseconds(20)));
+    }
   }
 }
 
-}  // namespace brandcoach::embed
+ClientPool::ClientPool(std::string base_url, ClientOptions options, size_t max_idle)
+    : base_url_(std::move(base_url)), options_(std::move(options)), max_idle_(max_idle) {}
+
+ClientPool::Lease ClientPool::acquire() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      auto client = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(client));
+    }
+  }
+  return Lease(this, std::make_unique<Client>(base_url_, options_));
+}
+
+void ClientPool::give_back(std::unique_ptr<Client> client) {
+  std::lock_guard lock(mutex_);
+  if (idle_.size() < max_idle_) idle_.push_back(std::move(client));
+}
+
+ClientPool::Lease::~Lease() {
+  if (pool_ != nullptr && client_) pool_->give_back(std::move(client_));
+}
+
+}  // namespace brandcoach::net
