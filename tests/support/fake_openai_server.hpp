@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -197,6 +198,9 @@ class FakeOpenAiServer {
     while (wait_readable(listen_fd_)) {
       const int fd = ::accept(listen_fd_, nullptr, nullptr);
       if (fd < 0) continue;
+      // Each streamed chunk leaves at once, as a real SSE server flushes it (no Nagle delay).
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       std::lock_guard lock(mutex_);
       connections_.emplace_back([this, fd] {
         serve_connection(fd);

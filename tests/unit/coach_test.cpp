@@ -158,3 +158,57 @@ TEST_F(CoachTurn, RejectsBadInputWithoutWriting) {
 
 }  // namespace
 }  // namespace brandcoach::coach
+
+namespace brandcoach::coach {
+namespace {
+
+TEST_F(CoachTurn, EachAssistantAnswersInItsShapeWithTheUsersFactsAndCitesRealChunks) {
+  auto coach = make(*offline);
+  ASSERT_TRUE(coach.turn(
+      "fay", "My company is called Brightside Bakery. We sell sourdough to busy parents in Leeds."));
+  ASSERT_TRUE(coach.turn("fay", "Our main competitor is Greggs."));
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"Can you run a SWOT analysis of my brand?", "diagnostic", "### Brand SWOT — Brightside Bakery"},
+      {"Describe my ideal customer avatar", "avatar", "### Your customer avatar (draft) — Brightside Bakery"},
+      {"Help me with my revenue streams and pricing on the business model canvas", "canvas",
+       "### Business model canvas — Brightside Bakery"},
+      {"Plan my content strategy for social media", "capture",
+       "### Your CAPTURE content plan — Brightside Bakery"},
+      {"Help me write my brand mission statement", "core",
+       "### Brand foundations (draft) — Brightside Bakery"},
+  };
+  for (const auto& [message, assistant, heading] : cases) {
+    auto result = coach.turn("fay", message);
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->assistant, assistant) << message;
+    EXPECT_NE(result->reply.find(heading), std::string::npos) << result->reply;
+    ASSERT_FALSE(result->citations.empty()) << result->reply;
+    std::vector<int64_t> ids;
+    for (const auto& c : result->citations) {
+      EXPECT_NE(result->reply.find("[" + std::to_string(c.number) + "]"), std::string::npos);
+      ids.push_back(c.chunk);
+    }
+    auto chunks = store->chunks_by_id(ids);
+    ASSERT_TRUE(chunks);
+    ASSERT_EQ(chunks->size(), ids.size()) << "every citation names a stored chunk";
+    for (const auto& c : result->citations) {
+      const auto chunk =
+          std::find_if(chunks->begin(), chunks->end(), [&](const auto& r) { return r.chunk_id == c.chunk; });
+      ASSERT_NE(chunk, chunks->end());
+      // The snippet is quoted from that chunk (the composer drops markdown emphasis).
+      std::string plain;
+      for (const char ch : chunk->text) {
+        if (ch != '*' && ch != '_' && ch != '`') plain.push_back(ch);
+      }
+      EXPECT_NE(plain.find(c.snippet.substr(0, std::min<size_t>(40, c.snippet.size()))), std::string::npos)
+          << c.snippet;
+    }
+  }
+  // Facts the user gave are woven into the shapes.
+  auto swot = coach.turn("fay", "Can you run a SWOT analysis of my brand?");
+  ASSERT_TRUE(swot);
+  EXPECT_NE(swot->reply.find("Competitors: Greggs"), std::string::npos) << swot->reply;
+}
+
+}  // namespace
+}  // namespace brandcoach::coach

@@ -75,6 +75,22 @@ TEST(TextNormalize, CollapsesAndTrimsWhitespace) {
   EXPECT_EQ(normalize(""), "");
 }
 
+TEST(TextNormalize, AsciiTextNormalisesExactlyAsTheUnicodePathDoes) {
+  // Plain ASCII takes a fast path; appending one non-ASCII letter sends the same text down the full
+  // Unicode mapping. Both must agree on every ASCII byte, control characters included.
+  uint64_t state = 42;
+  for (int round = 0; round < 500; ++round) {
+    std::string ascii;
+    const size_t length = 1 + round % 40;
+    for (size_t i = 0; i < length; ++i) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      ascii.push_back(static_cast<char>((state >> 33) % 128));
+    }
+    ascii.push_back('x');  // not whitespace, so nothing is trimmed between the two parts
+    EXPECT_EQ(normalize(ascii) + "\xC3\xA9", normalize(ascii + "\xC3\xA9")) << round;
+  }
+}
+
 TEST(TextNormalize, ReplacesInvalidBytesInsteadOfPassingThem) {
   const std::string out = normalize(
       "ab\xFF"

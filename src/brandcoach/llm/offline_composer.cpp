@@ -19,11 +19,39 @@ constexpr size_t kMaxPoints = 5;
 constexpr double kDiversityWeight = 0.35;  // MMR: how much overlap with chosen points costs
 constexpr double kNearDuplicate = 0.7;     // stem overlap (Jaccard) at which two sentences say the same
 
+// Stems as sorted, unique 64-bit hashes: overlaps are a linear merge instead of string compares.
+using StemSet = std::vector<uint64_t>;
+
+StemSet stem_set(const std::vector<std::string>& stems) {
+  StemSet out;
+  out.reserve(stems.size());
+  for (const auto& s : stems) out.push_back(std::hash<std::string_view>{}(s));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+size_t shared(const StemSet& a, const StemSet& b) {
+  size_t n = 0;
+  for (auto i = a.begin(), j = b.begin(); i != a.end() && j != b.end();) {
+    if (*i < *j) {
+      ++i;
+    } else if (*j < *i) {
+      ++j;
+    } else {
+      ++n;
+      ++i;
+      ++j;
+    }
+  }
+  return n;
+}
+
 struct Candidate {
   size_t source_index = 0;
   size_t position = 0;  // sentence position inside its passage
   std::string sentence;
-  std::set<std::string> stems;
+  StemSet stems;
   double relevance = 0;
 };
 
@@ -46,37 +74,41 @@ std::string clean_sentence(std::string_view raw) {
 }
 
 bool usable(const std::string& sentence) {
-  const auto words = text::words(sentence);
-  if (words.size() < 6 || words.size() > 60) return false;
+  if (sentence.empty()) return false;
+  // Whitespace-separated words: close enough to bound a sentence's length, and cheap.
+  size_t words = 0;
+  bool in_word = false;
+  for (const char c : sentence) {
+    const bool space = c == ' ' || c == '\t' || c == '\n';
+    if (!space && !in_word) ++words;
+    in_word = !space;
+  }
+  if (words < 6 || words > 60) return false;
   const char last = sentence.back();
   if (last == ':') return false;  // a lead-in to a list says nothing on its own
   return std::isupper(static_cast<unsigned char>(sentence.front())) ||
          std::isdigit(static_cast<unsigned char>(sentence.front()));
 }
 
-double jaccard(const std::set<std::string>& a, const std::set<std::string>& b) {
+double jaccard(const StemSet& a, const StemSet& b) {
   if (a.empty() || b.empty()) return 0;
-  size_t shared = 0;
-  for (const auto& s : a) shared += b.count(s);
-  return static_cast<double>(shared) / static_cast<double>(a.size() + b.size() - shared);
+  const size_t common = shared(a, b);
+  return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
 }
 
-std::vector<Candidate> candidates(const Prompt& prompt, const std::set<std::string>& query) {
+std::vector<Candidate> candidates(const Prompt& prompt, const StemSet& query) {
   std::vector<Candidate> out;
   for (size_t index = 0; index < prompt.sources.size(); ++index) {
     const auto sentences = text::split_sentences(prompt.sources[index].text);
     // Passages arrive best first; the retriever's order is evidence too.
     const double rank_prior = 0.5 / static_cast<double>(index + 1);
-    const auto heading_stems = text::content_stems(prompt.sources[index].heading);
-    size_t heading_overlap = 0;
-    for (const auto& s : heading_stems) heading_overlap += query.count(s);
+    const size_t heading_overlap =
+        shared(stem_set(text::content_stems(prompt.sources[index].heading)), query);
     for (size_t position = 0; position < sentences.size(); ++position) {
       std::string sentence = clean_sentence(sentences[position]);
       if (!usable(sentence)) continue;
-      const auto stems_list = text::content_stems(sentence);
-      std::set<std::string> stems(stems_list.begin(), stems_list.end());
-      size_t overlap = 0;
-      for (const auto& s : stems) overlap += query.count(s);
+      StemSet stems = stem_set(text::content_stems(sentence));
+      const size_t overlap = shared(stems, query);
       const double length_norm = 1.0 + std::log1p(static_cast<double>(stems.size()) / 12.0);
       const double relevance = static_cast<double>(overlap) / length_norm + rank_prior +
                                0.15 * static_cast<double>(heading_overlap);
@@ -198,10 +230,8 @@ std::string draft_for(const shapes::Slot& slot, const Prompt& prompt) {
   return {};
 }
 
-size_t cue_overlap(const shapes::Slot& slot, const std::set<std::string>& stems) {
-  size_t n = 0;
-  for (const auto cue : slot.cues) n += stems.count(std::string(cue));
-  return n;
+StemSet cue_set(const shapes::Slot& slot) {
+  return stem_set(std::vector<std::string>(slot.cues.begin(), slot.cues.end()));
 }
 
 struct FilledSlot {
@@ -226,29 +256,35 @@ size_t point_number(const Candidate& candidate, const std::vector<const Candidat
 // instead of repeating it), but a fresh sentence is preferred; no two slots share a sentence.
 std::vector<FilledSlot> fill(const shapes::Shape& shape, const Prompt& prompt,
                              const std::vector<Candidate>& pool, const std::vector<const Candidate*>& points,
-                             const std::set<std::string>& query) {
+                             const StemSet& query) {
   std::vector<FilledSlot> filled;
   std::vector<const Candidate*> taken;
+  std::vector<size_t> point_of(pool.size());
+  for (size_t i = 0; i < pool.size(); ++i) point_of[i] = point_number(pool[i], points);
   for (const auto& slot : shape.slots) {
     FilledSlot f{&slot, slot_facts(slot, prompt), draft_for(slot, prompt), nullptr, 0};
+    const StemSet cue_stems = cue_set(slot);
     double best = 0;
-    for (const auto& candidate : pool) {
-      const size_t cues = cue_overlap(slot, candidate.stems);
+    size_t best_index = 0;
+    for (size_t i = 0; i < pool.size(); ++i) {
+      const auto& candidate = pool[i];
+      const size_t cues = shared(cue_stems, candidate.stems);
       if (cues == 0) continue;
       const bool shared = std::any_of(taken.begin(), taken.end(), [&](const Candidate* t) {
         return t == &candidate || jaccard(t->stems, candidate.stems) >= kNearDuplicate;
       });
       if (shared) continue;
-      const double fresh = point_number(candidate, points) == 0 ? 0.75 : 0.0;
+      const double fresh = point_of[i] == 0 ? 0.75 : 0.0;
       const double score = static_cast<double>(cues) + 0.5 * candidate.relevance + fresh;
       if (score > best) {
         best = score;
         f.sentence = &candidate;
+        best_index = i;
       }
     }
     if (f.sentence != nullptr) {
       taken.push_back(f.sentence);
-      f.point = point_number(*f.sentence, points);
+      f.point = point_of[best_index];
     }
     filled.push_back(std::move(f));
   }
@@ -257,9 +293,8 @@ std::vector<FilledSlot> fill(const shapes::Shape& shape, const Prompt& prompt,
   std::vector<std::pair<double, size_t>> ranked;
   for (size_t i = 0; i < filled.size(); ++i) {
     const auto& slot = *filled[i].slot;
-    const auto title = text::content_stems(slot.title);
-    size_t asked = cue_overlap(slot, query);
-    for (const auto& t : title) asked += query.count(t);
+    const size_t asked =
+        shared(cue_set(slot), query) + shared(stem_set(text::content_stems(slot.title)), query);
     const double score = 3.0 * static_cast<double>(asked) + (filled[i].facts.empty() ? 0.0 : 1.0) +
                          (filled[i].sentence ? 1.0 : 0.0) - 0.01 * static_cast<double>(i);
     ranked.emplace_back(score, i);
@@ -317,7 +352,7 @@ class OfflineComposer final : public LlmProvider {
   Result<Completion> generate(const Prompt& prompt, const Options& options,
                               const DeltaSink& on_delta) override {
     const auto query_list = text::content_stems(prompt.user_message);
-    const std::set<std::string> query(query_list.begin(), query_list.end());
+    const StemSet query = stem_set(query_list);
     const auto pool = candidates(prompt, query);
     const auto points = choose_points(pool);
 
