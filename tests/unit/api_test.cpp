@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <filesystem>
+#include <functional>
 
 #include "brandcoach/http/http.hpp"
 
@@ -57,17 +59,6 @@ TEST(ErrorResponse, HasTypeMessageAndParam) {
   EXPECT_TRUE(no_param["error"]["param"].is_null());
 }
 
-TEST(RequestUser, DefaultsToLocalAndValidatesTheHeader) {
-  Request request;
-  EXPECT_EQ(request_user(request).value(), "local");
-  request.user_header = "ana@example.com";
-  EXPECT_EQ(request_user(request).value(), "ana@example.com");
-  request.user_header = "../etc/passwd";
-  EXPECT_FALSE(request_user(request));
-  request.user_header = std::string(200, 'a');
-  EXPECT_FALSE(request_user(request));
-}
-
 TEST(SseEvent, FramesEventAndSingleLineData) {
   EXPECT_EQ(sse_event("delta", {{"text", "a\nb"}}), "event: delta\ndata: {\"text\":\"a\\nb\"}\n\n");
 }
@@ -84,6 +75,165 @@ TEST(BindAddress, OnlyLoopbackUntilAuthExists) {
   EXPECT_FALSE(check_bind_address("0.0.0.0"));
   EXPECT_FALSE(check_bind_address("192.168.1.4"));
   EXPECT_FALSE(check_bind_address("localhost-ish"));
+}
+
+}  // namespace
+}  // namespace brandcoach::http
+
+namespace brandcoach::http {
+namespace {
+
+TEST(Multipart, SplitsFilesAndFields) {
+  const std::string body =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"attributes\"\r\n\r\n{\"topic\":\"pricing\"}\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../notes/a b.md\"\r\n"
+      "Content-Type: text/markdown\r\n\r\n# Title\r\n\r\nBody with --XyZ inside a line\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.txt\"\r\n\r\n\r\n"
+      "--XyZ--\r\n";
+  auto parts = parse_multipart("multipart/form-data; boundary=XyZ", body);
+  ASSERT_TRUE(parts) << parts.error().message;
+  ASSERT_EQ(parts->size(), 3u);
+  EXPECT_EQ((*parts)[0].name, "attributes");
+  EXPECT_EQ((*parts)[0].data, "{\"topic\":\"pricing\"}");
+  EXPECT_EQ((*parts)[1].filename, "../notes/a b.md");
+  EXPECT_EQ((*parts)[1].content_type, "text/markdown");
+  EXPECT_EQ((*parts)[1].data, "# Title\r\n\r\nBody with --XyZ inside a line");
+  EXPECT_EQ((*parts)[2].data, "") << "an empty file is a part with no bytes";
+  auto quoted = parse_multipart("multipart/form-data; boundary=\"a;b\"",
+                                "--a;b\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--a;b--");
+  ASSERT_TRUE(quoted) << quoted.error().message;
+  EXPECT_EQ(quoted->front().data, "1");
+}
+
+TEST(Multipart, MalformedBodiesAreClearErrors) {
+  const auto error = [](std::string_view type, std::string_view body) {
+    auto parts = parse_multipart(type, body);
+    EXPECT_FALSE(parts) << body;
+    return parts ? std::string() : parts.error().message;
+  };
+  EXPECT_NE(error("application/json", "{}").find("multipart/form-data"), std::string::npos);
+  EXPECT_NE(error("multipart/form-data", "--x\r\n").find("boundary"), std::string::npos);
+  EXPECT_NE(error("multipart/form-data; boundary=x", "no boundary here").find("no boundary line"),
+            std::string::npos);
+  EXPECT_NE(error("multipart/form-data; boundary=x",
+                  "--x\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nunterminated")
+                .find("ends inside a part"),
+            std::string::npos);
+  EXPECT_NE(
+      error("multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--")
+          .find("no name"),
+      std::string::npos);
+  EXPECT_NE(error("multipart/form-data; boundary=x",
+                  "--x\r\nContent-Disposition: attachment; name=a\r\n\r\nv\r\n--x--")
+                .find("not form-data"),
+            std::string::npos);
+}
+
+TEST(OpenApi, DescribesExactlyTheRoutesThatExist) {
+  const auto doc = openapi_document();
+  EXPECT_EQ(doc["openapi"], "3.1.0");
+  const auto& paths = doc["paths"];
+  for (const auto& route : routes()) {
+    if (route.route.rfind("/v1/", 0) == 0) continue;  // the OpenAI surface is OpenAI's own document
+    ASSERT_TRUE(paths.contains(route.route)) << route.route << " is served but not documented";
+    for (const auto& method : route.methods) {
+      std::string lower = method;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      EXPECT_TRUE(paths[route.route].contains(lower)) << method << " " << route.route << " is not documented";
+    }
+    EXPECT_EQ(paths[route.route].size(), route.methods.size())
+        << route.route << " documents a method it lacks";
+  }
+  for (const auto& [path, operations] : paths.items()) {
+    EXPECT_EQ(match_route(path).route, path) << path << " is documented but not served";
+  }
+  // Every reference points at a component that exists.
+  const std::function<void(const nlohmann::json&)> check_refs = [&](const nlohmann::json& node) {
+    if (node.is_object()) {
+      if (node.contains("$ref")) {
+        const std::string ref = node["$ref"];
+        ASSERT_EQ(ref.rfind("#/components/", 0), 0u) << ref;
+        const auto pointer = nlohmann::json::json_pointer(ref.substr(1));
+        EXPECT_TRUE(doc.contains(pointer)) << ref;
+      }
+      for (const auto& [key, value] : node.items()) check_refs(value);
+    } else if (node.is_array()) {
+      for (const auto& value : node) check_refs(value);
+    }
+  };
+  check_refs(doc);
+}
+
+TEST(Routes, ParametersMatchOneSegment) {
+  EXPECT_EQ(match_route("/api/admin/stores/canvas/files").route, "/api/admin/stores/{id}/files");
+  EXPECT_EQ(match_route("/api/admin/stores/12").route, "/api/admin/stores/{id}");
+  EXPECT_EQ(match_route("/api/admin/stores//files").route, "unmatched");
+  EXPECT_EQ(match_route("/api/me/facts/3/extra").route, "unmatched");
+  EXPECT_EQ(match_route("/api/admin/stores").access, Access::admin);
+  EXPECT_EQ(match_route("/healthz").access, Access::open);
+  EXPECT_EQ(match_route("/api/me/profile").access, Access::user);
+}
+
+}  // namespace
+}  // namespace brandcoach::http
+
+namespace brandcoach::http {
+namespace {
+
+coach::AssistantRegistry bundled_assistants() {
+  auto loaded =
+      coach::AssistantRegistry::load(std::filesystem::path(BRANDCOACH_SOURCE_DATA_DIR) / "assistants.toml");
+  EXPECT_TRUE(loaded);
+  return std::move(loaded).value();
+}
+
+TEST(OpenAiChatRequest, TakesTheLastUserMessageAndTheModelsAssistant) {
+  const auto assistants = bundled_assistants();
+  auto chat = parse_openai_chat_request(
+      R"({"model": "brandcoach-canvas", "temperature": 0.2, "stream": true, "stream_options": {"include_usage": true},
+          "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "first"},
+                       {"role": "assistant", "content": "ok"},
+                       {"role": "user", "content": [{"type": "text", "text": "How should I"}, {"type": "text", "text": "price it?"}]}]})",
+      assistants);
+  ASSERT_TRUE(chat) << chat.error().message;
+  EXPECT_EQ(chat->message, "How should I\nprice it?");
+  EXPECT_EQ(chat->assistant, "canvas");
+  EXPECT_TRUE(chat->stream);
+  EXPECT_TRUE(chat->include_usage);
+  EXPECT_TRUE(chat->format);
+  auto routed = parse_openai_chat_request(
+      R"({"model": "brandcoach", "messages": [{"role": "user", "content": "hi"}]})", assistants);
+  ASSERT_TRUE(routed);
+  EXPECT_TRUE(routed->assistant.empty());
+}
+
+TEST(OpenAiChatRequest, BadBodiesNameTheField) {
+  const auto assistants = bundled_assistants();
+  const auto fails = [&](const std::string& body, ErrorKind kind, const std::string& param) {
+    auto chat = parse_openai_chat_request(body, assistants);
+    ASSERT_FALSE(chat) << body;
+    EXPECT_EQ(chat.error().kind, kind) << body << ": " << chat.error().message;
+    EXPECT_EQ(chat.error().param, param) << body;
+  };
+  const std::string user = R"("messages": [{"role": "user", "content": "hi"}])";
+  fails("[1]", ErrorKind::invalid_input, "");
+  fails("{" + user + "}", ErrorKind::invalid_input, "model");
+  fails(R"({"model": "gpt-4o", )" + user + "}", ErrorKind::not_found, "");
+  fails(R"({"model": "brandcoach-nobody", )" + user + "}", ErrorKind::not_found, "");
+  fails(R"({"model": "brandcoach", "messages": []})", ErrorKind::invalid_input, "messages");
+  fails(R"({"model": "brandcoach", "messages": [{"role": "assistant", "content": "x"}]})",
+        ErrorKind::invalid_input, "messages");
+  fails(R"({"model": "brandcoach", "messages": [{"role": "wizard", "content": "x"}]})",
+        ErrorKind::invalid_input, "messages");
+  fails(
+      R"({"model": "brandcoach", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]})",
+      ErrorKind::invalid_input, "messages");
+  fails(R"({"model": "brandcoach", "messages": [{"role": "user", "content": "   "}]})",
+        ErrorKind::invalid_input, "messages");
+  fails(R"({"model": "brandcoach", "colour": 1, )" + user + "}", ErrorKind::invalid_input, "colour");
+  fails(R"({"model": "brandcoach", "n": 2, )" + user + "}", ErrorKind::invalid_input, "n");
+  fails(R"({"model": "brandcoach", "tools": [], )" + user + "}", ErrorKind::invalid_input, "tools");
+  fails(R"({"model": "brandcoach", "stream": "yes", )" + user + "}", ErrorKind::invalid_input, "stream");
 }
 
 }  // namespace

@@ -423,11 +423,34 @@ TEST(ConfigLlm, ResilienceSettingsOutOfRangeAreRejected) {
                                                         {"llm.max_retries", "11"},
                                                         {"llm.timeout_ms", "5"},
                                                         {"llm.breaker_failures", "-1"},
-                                                        {"embed.max_concurrency", "0"}}) {
+                                                        {"embed.max_concurrency", "0"},
+                                                        {"limits.burst", "0"},
+                                                        {"limits.requests_per_minute_per_user", "-5"},
+                                                        {"auth.jwt_leeway_s", "-1"},
+                                                        {"auth.required", "maybe"}}) {
     ConfigSources sources;
     sources.overrides = {{key, value}};
     expect_config_error(load_config(sources), key);
   }
+}
+
+}  // namespace
+}  // namespace brandcoach
+
+namespace brandcoach {
+namespace {
+
+TEST(ConfigLlm, EmbeddingsIsAnotherNameForTheEmbedSection) {
+  TempDir dir;
+  auto sources =
+      with_file(write_file(dir, "[embeddings]\nprovider = \"http\"\nbase_url = \"http://127.0.0.1:9/v1\"\n"));
+  sources.env = {{"BRANDCOACH_EMBEDDINGS_MODEL", "text-embedding-3-small"}};
+  sources.overrides = {{"embeddings.timeout_ms", "1234"}};
+  auto config = load_config(sources);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->embed.provider, "http");
+  EXPECT_EQ(config->embed.model, "text-embedding-3-small");
+  EXPECT_EQ(config->embed.timeout_ms, 1234);
 }
 
 }  // namespace

@@ -37,6 +37,19 @@ Result<App> build_knowledge(Config config, int connections);
 /// build_knowledge plus the bundled knowledge sync and the coach.
 Result<App> build_app(Config config, int connections);
 
+/// The store alone, for commands that need nothing else.
+Result<std::unique_ptr<store::Store>> open_store(const Config& config);
+
+// API keys (key_commands.cpp).
+struct KeyArgs {
+  std::string user;
+  std::string name;
+  bool admin = false;
+};
+int keys_create(Config config, const KeyArgs& args);
+int keys_list(Config config, const std::string& user);
+int keys_revoke(Config config, int64_t id);
+
 /// Prints "brandcoach: <message>" to stderr and returns the error's exit code.
 int fail(const Error& error);
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -48,8 +49,39 @@ Result<std::unique_ptr<embed::Embedder>> make_embedder(const Config& config) {
   return embed::make_hashing_embedder({static_cast<size_t>(config.embed.dimension)});
 }
 
+Result<http::AuthOptions> auth_options(const Config& config) {
+  http::AuthOptions auth;
+  auth.jwt_secret = config.auth.jwt_secret;
+  auth.issuer = config.auth.jwt_issuer;
+  auth.audience = config.auth.jwt_audience;
+  auth.leeway_s = config.auth.jwt_leeway_s;
+  if (!config.auth.jwt_public_key_file.empty()) {
+    auto pem = http::read_key_file(config.auth.jwt_public_key_file, "auth.jwt_public_key_file");
+    if (!pem) return pem.error();
+    auth.jwt_public_key_pem = std::move(pem).value();
+  }
+  auth.required = config.auth.required || !auth.jwt_secret.empty() || !auth.jwt_public_key_pem.empty();
+  if (auto status = http::validate(auth); !status) return status.error();
+  return auth;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
 int serve(Config config) {
-  if (auto status = http::check_bind_address(config.server.host); !status) return fail(status.error());
+  auto auth = auth_options(config);
+  if (!auth) return fail(auth.error());
+  if (auto status = http::check_bind_address(config.server.host, auth->required); !status)
+    return fail(status.error());
   const int workers = config.server.workers > 0
                           ? static_cast<int>(config.server.workers)
                           : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
@@ -61,11 +93,25 @@ int serve(Config config) {
   options.host = server.host;
   options.port = static_cast<uint16_t>(server.port);
   options.body_limit_bytes = static_cast<size_t>(server.body_limit_bytes);
+  options.upload_limit_bytes = static_cast<size_t>(server.upload_limit_bytes);
   options.request_timeout_ms = server.request_timeout_ms;
   options.shutdown_grace_ms = server.shutdown_grace_ms;
   options.io_threads = static_cast<int>(server.io_threads);
   options.workers = workers;
-  http::Server http_server(options, {*app->coach, *app->store, metrics});
+  options.cors_origins = split_list(server.cors_origins);
+  const http::Authenticator authenticator(std::move(auth).value(), *app->store);
+  const auto& limits = app->config.limits;
+  // Local mode has one trusted user on loopback: nothing to ration.
+  const double scale = authenticator.local_mode() ? 0.0 : 1.0;
+  http::RateLimiter user_limits(scale * static_cast<double>(limits.requests_per_minute_per_user),
+                                static_cast<double>(limits.burst));
+  http::RateLimiter ip_limits(scale * static_cast<double>(limits.requests_per_minute_per_ip),
+                              static_cast<double>(limits.burst));
+  spdlog::info("authentication: {}", authenticator.local_mode()
+                                         ? "local mode (loopback only, user from X-Brandcoach-User)"
+                                         : "Bearer tokens required (API keys and JWTs)");
+  http::Server http_server(
+      options, {*app->coach, *app->store, *app->vectors, metrics, authenticator, user_limits, ip_limits});
   auto port = http_server.listen();
   if (!port) return fail(port.error());
   const std::string host =
@@ -388,6 +434,23 @@ int run(int argc, char** argv) {
   auto* route_cmd = app.add_subcommand(
       "route", "route messages from stdin (plain lines, or JSON lines {id?, text, history?}) to assistants");
 
+  auto* keys_cmd = app.add_subcommand("keys", "API keys for the HTTP API");
+  keys_cmd->require_subcommand(1);
+  KeyArgs key_args;
+  auto* keys_create_cmd = keys_cmd->add_subcommand(
+      "create", "create a key; it is printed once, alone on stdout, and stored as a hash");
+  keys_create_cmd->add_option("--user", key_args.user, "the user the key acts for")->required();
+  keys_create_cmd->add_option("--name", key_args.name, "a label to recognise the key by");
+  keys_create_cmd->add_flag("--admin", key_args.admin, "the key may use admin routes");
+  std::string keys_user;
+  auto* keys_list_cmd =
+      keys_cmd->add_subcommand("list", "list keys as JSON lines (never the keys themselves)");
+  keys_list_cmd->add_option("--user", keys_user, "only this user's keys");
+  int64_t revoke_id = 0;
+  auto* keys_revoke_cmd =
+      keys_cmd->add_subcommand("revoke", "revoke a key: it authenticates nobody from now on");
+  keys_revoke_cmd->add_option("id", revoke_id, "the key's id (from keys list)")->required();
+
   auto* config_cmd = app.add_subcommand("config", "inspect configuration");
   config_cmd->require_subcommand(1);
   auto* show_cmd = config_cmd->add_subcommand("show", "print the effective configuration, secrets masked");
@@ -424,6 +487,9 @@ int run(int argc, char** argv) {
   }
   if (auto status = setup_logging(config->log); !status) return fail(status.error());
   if (serve_cmd->parsed()) return serve(std::move(config).value());
+  if (keys_create_cmd->parsed()) return keys_create(std::move(config).value(), key_args);
+  if (keys_list_cmd->parsed()) return keys_list(std::move(config).value(), keys_user);
+  if (keys_revoke_cmd->parsed()) return keys_revoke(std::move(config).value(), revoke_id);
   if (chat_cmd->parsed()) return chat(std::move(config).value(), user, json_output, new_session);
   if (memory_import_cmd->parsed())
     return memory_import(*config, memory_user, import_file, config->session.idle_gap_minutes);

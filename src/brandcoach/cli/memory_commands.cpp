@@ -16,10 +16,6 @@ namespace {
 constexpr size_t kImportBatch = 500;
 constexpr size_t kMaxImportLineBytes = 64 * 1024;
 
-Result<std::unique_ptr<store::Store>> open_store(const Config& config) {
-  return store::open_sqlite({config.database_path(), 2, 10000});
-}
-
 // The user must already exist for every command but import: a typo must not create an empty user.
 Result<store::User> existing_user(store::Store& store, const std::string& user) {
   if (auto status = coach::validate_user_id(user); !status) return status.error();
@@ -230,6 +226,10 @@ int memory_erase(Config config, const std::string& user) {
   if (auto status = (*store)->erase_user(owner->id, "cli"); !status) return fail(status.error());
   std::cerr << fmt::format("erased everything kept about '{}'\n", user);
   return 0;
+}
+
+Result<std::unique_ptr<store::Store>> open_store(const Config& config) {
+  return store::open_sqlite({config.database_path(), 2, 10000});
 }
 
 }  // namespace brandcoach::cli

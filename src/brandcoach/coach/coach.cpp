@@ -148,6 +148,8 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   const auto started = Clock::now();
   if (auto status = validate_user_id(user_id); !status) return status.error();
   if (auto status = validate_message(message); !status) return status.error();
+  if (!events.assistant.empty() && !assistants_.find(events.assistant))
+    return Error::invalid("no assistant '" + events.assistant + "'", "model");
   TurnResult result;
 
   // 1. Load context and make the user's message durable before any answer work.
@@ -266,7 +268,14 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   for (const auto& earlier : *recent) {
     if (earlier.session_no == session_no) history.push_back({earlier.role, earlier.text, earlier.assistant});
   }
-  result.route = router_.route({message, history});
+  if (events.assistant.empty()) {
+    result.route = router_.route({message, history});
+  } else {
+    result.route.assistant = events.assistant;
+    result.route.confidence = 1.0;
+    result.route.method = "pinned";
+    result.route.reasoning = "the caller chose this assistant";
+  }
   const Assistant* assistant = assistants_.find(result.route.assistant);
   if (!assistant) return Error::internal("router chose unknown assistant " + result.route.assistant);
   result.assistant = assistant->id;

@@ -93,7 +93,8 @@ nlohmann::json to_json(const Citation& citation);
 struct TurnEvents {
   std::function<void(const route::Decision&)> on_route;
   llm::DeltaSink on_delta;
-  std::stop_token stop;  // requested when the client went away: the model call is cancelled
+  std::stop_token stop;   // requested when the client went away: the model call is cancelled
+  std::string assistant;  // chosen by the caller (model "brandcoach-<id>"): no routing; empty: route
 };
 
 struct CoachOptions {

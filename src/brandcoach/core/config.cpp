@@ -128,6 +128,33 @@ const std::vector<Field>& fields() {
           "server", "io_threads", [](Config & c) -> auto& { return c.server.io_threads; }, in_range(1, 256)),
       make_field<int64_t>(
           "server", "workers", [](Config & c) -> auto& { return c.server.workers; }, in_range(0, 1024)),
+      make_field<int64_t>(
+          "server", "upload_limit_bytes", [](Config & c) -> auto& { return c.server.upload_limit_bytes; },
+          in_range(1024, int64_t{1} << 32)),
+      make_field<std::string>(
+          "server", "cors_origins", [](Config & c) -> auto& { return c.server.cors_origins; }),
+      make_field<bool>(
+          "auth", "required", [](Config & c) -> auto& { return c.auth.required; }),
+      make_field<std::string>(
+          "auth", "jwt_secret", [](Config & c) -> auto& { return c.auth.jwt_secret; }, {}, true),
+      make_field<std::string>(
+          "auth", "jwt_secret_file", [](Config & c) -> auto& { return c.auth.jwt_secret_file; }),
+      make_field<std::string>(
+          "auth", "jwt_public_key_file", [](Config & c) -> auto& { return c.auth.jwt_public_key_file; }),
+      make_field<std::string>(
+          "auth", "jwt_issuer", [](Config & c) -> auto& { return c.auth.jwt_issuer; }),
+      make_field<std::string>(
+          "auth", "jwt_audience", [](Config & c) -> auto& { return c.auth.jwt_audience; }),
+      make_field<int64_t>(
+          "auth", "jwt_leeway_s", [](Config & c) -> auto& { return c.auth.jwt_leeway_s; }, in_range(0, 3600)),
+      make_field<int64_t>(
+          "limits", "requests_per_minute_per_user",
+          [](Config & c) -> auto& { return c.limits.requests_per_minute_per_user; }, in_range(0, 10000000)),
+      make_field<int64_t>(
+          "limits", "requests_per_minute_per_ip",
+          [](Config & c) -> auto& { return c.limits.requests_per_minute_per_ip; }, in_range(0, 10000000)),
+      make_field<int64_t>(
+          "limits", "burst", [](Config & c) -> auto& { return c.limits.burst; }, in_range(1, 1000000)),
       make_field<std::string>(
           "storage", "data_dir", [](Config & c) -> auto& { return c.storage.data_dir; }, non_empty()),
       make_field<std::string>(
@@ -262,7 +289,13 @@ const std::vector<Field>& fields() {
   return table;
 }
 
+// `[embeddings]` is another name for `[embed]`, as OpenAI calls the API.
+std::string_view canonical_section(std::string_view section) {
+  return section == "embeddings" ? std::string_view("embed") : section;
+}
+
 const Field* find_field(std::string_view section, std::string_view key) {
+  section = canonical_section(section);
   for (const auto& field : fields()) {
     if (field.section == section && field.key == key) return &field;
   }
@@ -429,7 +462,11 @@ Result<Config> load_config(const ConfigSources& sources) {
     if (name == "OPENAI_API_KEY") continue;  // the SDKs' own variable: a fallback, applied below
     const Field* match = nullptr;
     for (const auto& field : fields()) {
-      if (field.env_name() == name) match = &field;
+      const bool alias =
+          field.section == "embed" && name.starts_with("BRANDCOACH_EMBEDDINGS_") &&
+          "BRANDCOACH_EMBED_" + name.substr(std::string_view("BRANDCOACH_EMBEDDINGS_").size()) ==
+              field.env_name();
+      if (field.env_name() == name || alias) match = &field;
     }
     if (!match) {
       return Error::config(
@@ -453,6 +490,14 @@ Result<Config> load_config(const ConfigSources& sources) {
                     "knowledge.chunk_max_tokens ({} > {} / 2)",
                     config.knowledge.chunk_overlap_tokens, config.knowledge.chunk_max_tokens),
         "knowledge.chunk_overlap_tokens");
+  }
+  if (auto status =
+          read_key_file(config.auth.jwt_secret_file, config.auth.jwt_secret, "auth.jwt_secret_file");
+      !status)
+    return status.error();
+  if (!config.auth.jwt_secret.empty() && config.auth.jwt_secret.size() < 32) {
+    return Error::config("auth.jwt_secret must be at least 32 bytes (HS256 needs a 256-bit key)",
+                         "auth.jwt_secret");
   }
   if (auto status = read_key_file(config.llm.api_key_file, config.llm.api_key, "llm.api_key_file"); !status)
     return status.error();

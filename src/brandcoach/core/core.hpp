@@ -26,6 +26,8 @@ namespace brandcoach {
 enum class ErrorKind {
   invalid_input,       // 400, exit 2: the caller sent something we cannot accept
   invalid_config,      // 400, exit 2: configuration is wrong (unknown key, bad type, out of range)
+  unauthenticated,     // 401, exit 1: no credentials, or credentials that prove nothing
+  forbidden,           // 403, exit 1: a known caller without the right to this
   not_found,           // 404, exit 1
   method_not_allowed,  // 405, exit 2
   conflict,            // 409, exit 1
@@ -105,11 +107,27 @@ struct Config {
     std::string host = "127.0.0.1";
     int64_t port = 8080;
     int64_t body_limit_bytes = 1 << 20;
+    int64_t upload_limit_bytes = 64 << 20;  // file upload routes
     int64_t request_timeout_ms = 30000;
     int64_t shutdown_grace_ms = 10000;
     int64_t io_threads = 1;
-    int64_t workers = 0;  // 0: one per hardware thread
+    int64_t workers = 0;       // 0: one per hardware thread
+    std::string cors_origins;  // comma-separated browser origins allowed to call the API; none by default
   } server;
+  struct Auth {
+    bool required = false;   // every API call needs a Bearer token (API key or JWT)
+    std::string jwt_secret;  // secret: HS256 key, only from BRANDCOACH_AUTH_JWT_SECRET or jwt_secret_file
+    std::string jwt_secret_file;      // a file holding the HS256 key (first line)
+    std::string jwt_public_key_file;  // PEM public key for RS256/ES256 tokens
+    std::string jwt_issuer;           // checked against `iss` when set
+    std::string jwt_audience;         // must be in `aud` when set
+    int64_t jwt_leeway_s = 30;        // clock skew allowed on exp and nbf
+  } auth;
+  struct Limits {
+    int64_t requests_per_minute_per_user = 600;  // token bucket per authenticated user; 0: unlimited
+    int64_t requests_per_minute_per_ip = 1200;   // per client address, checked before authentication
+    int64_t burst = 100;                         // bucket capacity
+  } limits;
   struct Storage {
     std::string data_dir = "./var";
     std::string url;  // empty: SQLite file <data_dir>/brandcoach.sqlite3

@@ -7,6 +7,10 @@ int http_status(ErrorKind kind) {
     case ErrorKind::invalid_input:
     case ErrorKind::invalid_config:
       return 400;
+    case ErrorKind::unauthenticated:
+      return 401;
+    case ErrorKind::forbidden:
+      return 403;
     case ErrorKind::not_found:
       return 404;
     case ErrorKind::method_not_allowed:
@@ -35,6 +39,10 @@ std::string_view error_type(ErrorKind kind) {
     case ErrorKind::method_not_allowed:
     case ErrorKind::payload_too_large:
       return "invalid_request_error";
+    case ErrorKind::unauthenticated:
+      return "authentication_error";
+    case ErrorKind::forbidden:
+      return "permission_error";
     case ErrorKind::not_found:
       return "not_found_error";
     case ErrorKind::conflict:

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -20,16 +21,66 @@ Response json_response(int status, const nlohmann::json& body) {
 struct Endpoint {
   std::string_view path;
   std::vector<std::string> methods;
+  Access access;
 };
 
+// Every route and who may call it: the one table the authorisation check reads.
 const std::vector<Endpoint>& endpoints() {
   static const std::vector<Endpoint> table = {
-      {"/healthz", {"GET"}},         {"/readyz", {"GET"}},         {"/metrics", {"GET"}},
-      {"/api/chat", {"POST"}},       {"/api/me/profile", {"GET"}}, {"/api/me/facts/{id}", {"PATCH"}},
-      {"/api/me/history", {"GET"}},  {"/api/me/export", {"GET"}},  {"/api/me", {"DELETE"}},
-      {"/api/me/session", {"POST"}},
+      {"/healthz", {"GET"}, Access::open},
+      {"/readyz", {"GET"}, Access::open},
+      {"/metrics", {"GET"}, Access::admin},
+      {"/api/chat", {"POST"}, Access::user},
+      {"/api/me/profile", {"GET"}, Access::user},
+      {"/api/me/facts/{id}", {"PATCH"}, Access::user},
+      {"/api/me/history", {"GET"}, Access::user},
+      {"/api/me/export", {"GET"}, Access::user},
+      {"/api/me", {"DELETE"}, Access::user},
+      {"/api/me/session", {"POST"}, Access::user},
+      {"/api/openapi.json", {"GET"}, Access::open},
+      {"/api/admin/stores", {"GET", "POST"}, Access::admin},
+      {"/api/admin/stores/{id}", {"GET", "DELETE"}, Access::admin},
+      {"/api/admin/stores/{id}/files", {"GET", "POST"}, Access::admin},
+      {"/api/admin/users", {"GET"}, Access::admin},
+      {"/api/admin/usage", {"GET"}, Access::admin},
+      {"/v1/chat/completions", {"POST"}, Access::user},
+      {"/v1/models", {"GET"}, Access::user},
+      {"/v1/models/{id}", {"GET"}, Access::user},
   };
   return table;
+}
+
+// Path segments; "{name}" in a pattern matches any one non-empty segment.
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    const size_t end = std::min(path.find('/', pos), path.size());
+    out.push_back(path.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+bool matches(std::string_view pattern, std::string_view path) {
+  const auto want = segments(pattern);
+  const auto have = segments(path);
+  if (want.size() != have.size()) return false;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const bool parameter = !want[i].empty() && want[i].front() == '{';
+    if (parameter ? have[i].empty() : want[i] != have[i]) return false;
+  }
+  return true;
+}
+
+// The path segment at the position of the pattern's first "{...}".
+std::string first_parameter(std::string_view pattern, std::string_view path) {
+  const auto want = segments(pattern);
+  const auto have = segments(path);
+  for (size_t i = 0; i < want.size() && i < have.size(); ++i) {
+    if (!want[i].empty() && want[i].front() == '{') return std::string(have[i]);
+  }
+  return {};
 }
 
 // The value of one query parameter (percent-decoded), if present.
@@ -93,14 +144,12 @@ nlohmann::json message_json(const store::Message& m) {
 }
 
 // The caller's user record; reading routes never create a user.
-Result<std::optional<store::User>> caller(const Request& request, const Services& services) {
-  auto user = request_user(request);
-  if (!user) return user.error();
-  return services.store.find_user(*user);
+Result<std::optional<store::User>> caller(const Principal& principal, const Services& services) {
+  return services.store.find_user(principal.user);
 }
 
-Response profile(const Request& request, const Services& services) {
-  auto user = caller(request, services);
+Response profile(const Principal& principal, const Services& services) {
+  auto user = caller(principal, services);
   if (!user) return error_response(user.error());
   nlohmann::json facts = nlohmann::json::array();
   nlohmann::json by_category = nlohmann::json::object();
@@ -110,7 +159,7 @@ Response profile(const Request& request, const Services& services) {
     facts = memory::current_facts_json(*all);
     for (const auto& entry : facts) by_category[entry["category"].get<std::string>()].push_back(entry);
   }
-  const std::string id = *user ? (*user)->external_id : *request_user(request);
+  const std::string id = *user ? (*user)->external_id : principal.user;
   return json_response(200, {{"user", id},
                              {"display_name", *user ? (*user)->display_name : ""},
                              {"facts", std::move(facts)},
@@ -130,7 +179,7 @@ Result<nlohmann::json> parse_fact_change(std::string_view body) {
   return json;
 }
 
-Response change_fact(const Request& request, const Services& services) {
+Response change_fact(const Request& request, const Principal& principal, const Services& services) {
   const auto id_text = request.path.substr(std::string_view("/api/me/facts/").size());
   int64_t fact_id = 0;
   for (const char c : id_text) {
@@ -142,7 +191,7 @@ Response change_fact(const Request& request, const Services& services) {
   if (fact_id <= 0) return error_response(Error::invalid("fact id must be a positive integer", "id"));
   auto change = parse_fact_change(request.body);
   if (!change) return error_response(change.error());
-  auto user = caller(request, services);
+  auto user = caller(principal, services);
   if (!user) return error_response(user.error());
   if (!*user) return error_response(Error::not_found(fmt::format("no fact {}", fact_id)));
   auto changed =
@@ -152,12 +201,12 @@ Response change_fact(const Request& request, const Services& services) {
   return json_response(200, memory::to_json(*changed));
 }
 
-Response history(const Request& request, const Services& services) {
+Response history(const Request& request, const Principal& principal, const Services& services) {
   auto before = integer_param(request.query, "before", INT64_MAX, 1, INT64_MAX);
   if (!before) return error_response(before.error());
   auto limit = integer_param(request.query, "limit", 50, 1, 500);
   if (!limit) return error_response(limit.error());
-  auto user = caller(request, services);
+  auto user = caller(principal, services);
   if (!user) return error_response(user.error());
   nlohmann::json messages = nlohmann::json::array();
   int64_t next_before = 0;
@@ -178,11 +227,11 @@ Response history(const Request& request, const Services& services) {
             {"next_before", next_before ? nlohmann::json(next_before) : nlohmann::json(nullptr)}});
 }
 
-Response export_user(const Request& request, const Services& services) {
+Response export_user(const Request& request, const Principal& principal, const Services& services) {
   const auto format = query_param(request.query, "format").value_or("json");
   if (format != "json" && format != "md")
     return error_response(Error::invalid("format must be json or md", "format"));
-  auto user = caller(request, services);
+  auto user = caller(principal, services);
   if (!user) return error_response(user.error());
   if (!*user) return error_response(Error::not_found("nothing is kept about this user"));
   auto exported = services.coach.memory().export_json(**user);
@@ -198,8 +247,8 @@ Response export_user(const Request& request, const Services& services) {
   return response;
 }
 
-Response erase_user(const Request& request, const Services& services) {
-  auto user = caller(request, services);
+Response erase_user(const Principal& principal, const Services& services) {
+  auto user = caller(principal, services);
   if (!user) return error_response(user.error());
   if (!*user) return json_response(200, {{"erased", false}, {"reason", "nothing was kept about this user"}});
   if (auto status = services.store.erase_user((*user)->id, "user"); !status)
@@ -207,11 +256,257 @@ Response erase_user(const Request& request, const Services& services) {
   return json_response(200, {{"erased", true}});
 }
 
-Response new_session(const Request& request, const Services& services) {
-  auto user = request_user(request);
-  if (!user) return error_response(user.error());
-  if (auto status = services.coach.start_new_session(*user); !status) return error_response(status.error());
+Response new_session(const Principal& principal, const Services& services) {
+  if (auto status = services.coach.start_new_session(principal.user); !status)
+    return error_response(status.error());
   return json_response(200, {{"new_session", true}});
+}
+
+// ---- admin ----
+
+nlohmann::json store_json(const store::KnowledgeStore& s) {
+  return {
+      {"id", s.id},
+      {"name", s.name},
+      {"embedder", s.embedder},
+      {"chunking", nlohmann::json::parse(s.chunking_json.empty() ? "{}" : s.chunking_json, nullptr, false)},
+      {"version", s.version},
+      {"files", s.files},
+      {"chunks", s.chunks},
+      {"bytes", s.bytes},
+      {"created_at", iso_time(s.created_at)}};
+}
+
+nlohmann::json file_json(const store::StoredFile& f) {
+  return {{"id", f.id},
+          {"filename", f.filename},
+          {"bytes", f.bytes},
+          {"format", f.format},
+          {"title", f.title},
+          {"chunks", f.chunks},
+          {"status", f.status},
+          {"attributes", nlohmann::json::parse(f.attributes_json, nullptr, false)},
+          {"created_at", iso_time(f.created_at)}};
+}
+
+// A store by its numeric id or its name.
+Result<store::KnowledgeStore> find_store(const Services& services, const std::string& key) {
+  auto stores = services.store.list_knowledge_stores();
+  if (!stores) return stores.error();
+  for (const auto& s : *stores) {
+    if (s.name == key || std::to_string(s.id) == key) return s;
+  }
+  return Error::not_found("no knowledge store '" + key + "'");
+}
+
+Status check_store_name(const std::string& name) {
+  const bool valid = !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+           c == '-' || c == '_';
+  });
+  if (!valid) return Error::invalid("name must be 1 to 64 characters of a-z, 0-9, - and _", "name");
+  return ok();
+}
+
+Response create_store(const Request& request, const Services& services) {
+  auto body = nlohmann::json::parse(request.body, nullptr, false);
+  if (!body.is_object()) return error_response(Error::invalid("request body must be a JSON object"));
+  for (const auto& [key, value] : body.items()) {
+    if (key != "name" && key != "chunking")
+      return error_response(Error::invalid("unknown field '" + key + "'", key));
+  }
+  if (!body.contains("name") || !body["name"].is_string())
+    return error_response(Error::invalid("name is required (a string)", "name"));
+  const std::string name = body["name"];
+  if (auto status = check_store_name(name); !status) return error_response(status.error());
+  text::ChunkOptions chunking;
+  if (body.contains("chunking")) {
+    const auto& c = body["chunking"];
+    if (!c.is_object() || !c.contains("max_chunk_size_tokens") ||
+        !c["max_chunk_size_tokens"].is_number_integer() || !c.contains("chunk_overlap_tokens") ||
+        !c["chunk_overlap_tokens"].is_number_integer())
+      return error_response(Error::invalid(
+          "chunking must be {max_chunk_size_tokens, chunk_overlap_tokens} (integers)", "chunking"));
+    const int64_t size = c["max_chunk_size_tokens"];
+    const int64_t overlap = c["chunk_overlap_tokens"];
+    if (size < 100 || size > 4096 || overlap < 0 || overlap * 2 > size)
+      return error_response(Error::invalid(
+          "max_chunk_size_tokens must be 100 to 4096 and chunk_overlap_tokens at most half of it",
+          "chunking"));
+    chunking.max_tokens = static_cast<size_t>(size);
+    chunking.overlap_tokens = static_cast<size_t>(overlap);
+  }
+  auto existing = services.store.find_knowledge_store(name);
+  if (!existing) return error_response(existing.error());
+  if (*existing)
+    return error_response(
+        Error{ErrorKind::conflict, "a knowledge store named '" + name + "' exists", "name"});
+  auto id = services.store.ensure_knowledge_store(name);
+  if (!id) return error_response(id.error());
+  const nlohmann::json chunking_json = {{"max_chunk_size_tokens", chunking.max_tokens},
+                                        {"chunk_overlap_tokens", chunking.overlap_tokens}};
+  if (auto status = services.store.configure_knowledge_store(*id, services.indexes.embedder().id(),
+                                                             chunking_json.dump());
+      !status)
+    return error_response(status.error());
+  auto created = find_store(services, name);
+  if (!created) return error_response(created.error());
+  return json_response(201, store_json(*created));
+}
+
+Response upload_files(const Request& request, const store::KnowledgeStore& target, const Services& services) {
+  auto parts = parse_multipart(request.content_type, request.body);
+  if (!parts) return error_response(parts.error());
+  nlohmann::json attributes = nlohmann::json::object();
+  for (const auto& part : *parts) {
+    if (part.name != "attributes") continue;
+    attributes = nlohmann::json::parse(part.data, nullptr, false);
+    if (!attributes.is_object())
+      return error_response(Error::invalid("attributes must be a JSON object", "attributes"));
+  }
+  ingest::Batch batch;
+  for (const auto& part : *parts) {
+    if (part.name != "file") continue;
+    // Only the last path component names the file: "../../etc/passwd" is stored as "passwd".
+    std::string name = part.filename.substr(part.filename.find_last_of("/\\") + 1);
+    if (name.empty() || name == "." || name == "..") {
+      batch.failures.push_back({part.filename, "a file part needs a filename"});
+      continue;
+    }
+    auto documents = ingest::read_document(name, name, part.data);
+    if (!documents) {
+      batch.failures.push_back({name, documents.error().message});
+      continue;
+    }
+    for (auto& doc : *documents) {
+      for (const auto& [key, value] : attributes.items()) doc.attributes[key] = value;
+      batch.documents.push_back(std::move(doc));
+    }
+  }
+  if (batch.documents.empty() && batch.failures.empty())
+    return error_response(Error::invalid("the upload has no 'file' part", "file"));
+  coach::IngestOptions options;
+  const auto chunking =
+      nlohmann::json::parse(target.chunking_json.empty() ? "{}" : target.chunking_json, nullptr, false);
+  if (chunking.is_object() && chunking.contains("max_chunk_size_tokens")) {
+    options.chunking.max_tokens = chunking.value("max_chunk_size_tokens", size_t{800});
+    options.chunking.overlap_tokens = chunking.value("chunk_overlap_tokens", size_t{400});
+  }
+  auto report = coach::ingest_into(services.store, services.indexes, target.name, std::move(batch), options);
+  if (!report) return error_response(report.error());
+  if (auto status = services.indexes.save_all(); !status) return error_response(status.error());
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& f : report->failures) failures.push_back({{"file", f.path}, {"reason", f.reason}});
+  return json_response(
+      report->added + report->updated + report->unchanged + report->duplicates > 0 ? 200 : 400,
+      {{"store", target.name},
+       {"added", report->added},
+       {"updated", report->updated},
+       {"unchanged", report->unchanged},
+       {"duplicates", report->duplicates},
+       {"chunks", report->chunks},
+       {"bytes", report->bytes},
+       {"failures", std::move(failures)}});
+}
+
+Response admin_users(const Request& request, const Services& services) {
+  auto limit = integer_param(request.query, "limit", 50, 1, 500);
+  if (!limit) return error_response(limit.error());
+  const std::string after = query_param(request.query, "after").value_or("");
+  auto users = services.store.list_users(after, static_cast<int>(*limit) + 1);
+  if (!users) return error_response(users.error());
+  const bool more = users->size() > static_cast<size_t>(*limit);
+  if (more) users->pop_back();
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& u : *users) {
+    data.push_back(
+        {{"user", u.user},
+         {"display_name", u.display_name},
+         {"created_at", iso_time(u.created_at)},
+         {"messages", u.messages},
+         {"last_active_at", u.last_active_at ? nlohmann::json(iso_time(u.last_active_at)) : nullptr},
+         {"active_facts", u.active_facts},
+         {"tokens", u.tokens},
+         {"cost_usd", u.cost_usd}});
+  }
+  return json_response(
+      200, {{"object", "list"},
+            {"data", std::move(data)},
+            {"has_more", more},
+            {"last_user", users->empty() ? nlohmann::json(nullptr) : nlohmann::json(users->back().user)}});
+}
+
+bool is_day(const std::string& text) {
+  return text.size() == 10 && text[4] == '-' && text[7] == '-' &&
+         std::all_of(text.begin(), text.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '-'; });
+}
+
+Response admin_usage(const Request& request, const Services& services) {
+  const std::string from = query_param(request.query, "from").value_or("");
+  const std::string to = query_param(request.query, "to").value_or("");
+  if (!from.empty() && !is_day(from))
+    return error_response(Error::invalid("from must be YYYY-MM-DD", "from"));
+  if (!to.empty() && !is_day(to)) return error_response(Error::invalid("to must be YYYY-MM-DD", "to"));
+  auto rows = services.store.usage_totals(from, to);
+  if (!rows) return error_response(rows.error());
+  nlohmann::json data = nlohmann::json::array();
+  nlohmann::json by_assistant = nlohmann::json::object();
+  std::set<std::string> users;
+  int64_t input = 0, output = 0;
+  double cost = 0;
+  for (const auto& r : *rows) {
+    data.push_back({{"day", r.day},
+                    {"assistant", r.assistant},
+                    {"user", r.user},
+                    {"input_tokens", r.input_tokens},
+                    {"output_tokens", r.output_tokens},
+                    {"cost_usd", r.cost_usd}});
+    auto& a = by_assistant[r.assistant];
+    if (a.is_null()) a = {{"input_tokens", 0}, {"output_tokens", 0}, {"cost_usd", 0.0}};
+    a["input_tokens"] = a.value("input_tokens", int64_t{0}) + r.input_tokens;
+    a["output_tokens"] = a.value("output_tokens", int64_t{0}) + r.output_tokens;
+    a["cost_usd"] = a.value("cost_usd", 0.0) + r.cost_usd;
+    users.insert(r.user);
+    input += r.input_tokens;
+    output += r.output_tokens;
+    cost += r.cost_usd;
+  }
+  return json_response(
+      200,
+      {{"from", from.empty() ? nlohmann::json(nullptr) : nlohmann::json(from)},
+       {"to", to.empty() ? nlohmann::json(nullptr) : nlohmann::json(to)},
+       {"totals",
+        {{"input_tokens", input}, {"output_tokens", output}, {"cost_usd", cost}, {"users", users.size()}}},
+       {"by_assistant", std::move(by_assistant)},
+       {"rows", std::move(data)}});
+}
+
+Response admin(const Request& request, const std::string& route, const Services& services) {
+  if (route == "/api/admin/users") return admin_users(request, services);
+  if (route == "/api/admin/usage") return admin_usage(request, services);
+  if (route == "/api/admin/stores") {
+    if (request.method == "POST") return create_store(request, services);
+    auto stores = services.store.list_knowledge_stores();
+    if (!stores) return error_response(stores.error());
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& s : *stores) data.push_back(store_json(s));
+    return json_response(200, {{"object", "list"}, {"data", std::move(data)}});
+  }
+  auto target = find_store(services, first_parameter(route, request.path));
+  if (!target) return error_response(target.error());
+  if (route == "/api/admin/stores/{id}") {
+    if (request.method == "GET") return json_response(200, store_json(*target));
+    if (auto status = services.store.delete_knowledge_store(target->id); !status)
+      return error_response(status.error());
+    return json_response(200, {{"id", target->id}, {"name", target->name}, {"deleted", true}});
+  }
+  if (request.method == "POST") return upload_files(request, *target, services);
+  auto files = services.store.list_files(target->id);
+  if (!files) return error_response(files.error());
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& f : *files) data.push_back(file_json(f));
+  return json_response(200, {{"object", "list"}, {"store", target->name}, {"data", std::move(data)}});
 }
 
 Response readiness(const Services& services) {
@@ -225,12 +520,10 @@ Response readiness(const Services& services) {
                        {{"status", "ready"}, {"knowledge_files", counts->files}, {"chunks", counts->chunks}});
 }
 
-Response chat(const Request& request, const Services& services) {
+Response chat(const Request& request, const Principal& principal, const Services& services) {
   auto parsed = parse_chat_request(request.body);
   if (!parsed) return error_response(parsed.error());
-  auto user = request_user(request);
-  if (!user) return error_response(user.error());
-  return chat_response(*parsed, *user, services);
+  return chat_response(*parsed, principal.user, services);
 }
 
 }  // namespace
@@ -268,10 +561,36 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
 }
 
 Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services) {
-  auto result = services.coach.turn(user, chat.message);
+  coach::TurnEvents events;
+  events.assistant = chat.assistant;
+  auto result = services.coach.turn(user, chat.message, events);
   if (!result) return error_response(result.error());
   services.metrics.observe_turn(turn_sample(*result));
   return json_response(200, coach::to_json(*result));
+}
+
+namespace {
+
+class NativeStream final : public StreamFormat {
+ public:
+  std::string route(const route::Decision& decision) override {
+    return sse_event("route", coach::to_json(decision));
+  }
+  std::string delta(std::string_view text) override { return sse_event("delta", {{"text", text}}); }
+  std::string done(const coach::TurnResult& result) override {
+    std::string out;
+    for (const auto& c : result.citations) out += sse_event("citation", coach::to_json(c));
+    return out + sse_event("done", coach::to_json(result));
+  }
+  std::string error(const Error& error) override {
+    return sse_event("error", nlohmann::json::parse(error_response(error).body));
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<StreamFormat> native_stream_format() {
+  return std::make_shared<NativeStream>();
 }
 
 obs::TurnSample turn_sample(const coach::TurnResult& result) {
@@ -284,21 +603,31 @@ Response error_response(const Error& error) {
       {"error",
        {{"type", error_type(error.kind)},
         {"message", error.message},
-        {"param", error.param.empty() ? nlohmann::json(nullptr) : nlohmann::json(error.param)}}}};
+        {"param", error.param.empty() ? nlohmann::json(nullptr) : nlohmann::json(error.param)},
+        {"code", nullptr}}}};
   Response response = json_response(http_status(error.kind), body);
   if (error.retry_after_s > 0)
     response.headers.emplace_back("Retry-After", std::to_string(error.retry_after_s));
+  if (error.kind == ErrorKind::unauthenticated) response.headers.emplace_back("WWW-Authenticate", "Bearer");
   return response;
 }
 
-Result<std::string> request_user(const Request& request) {
-  if (request.user_header.empty()) return std::string("local");
-  if (auto status = coach::validate_user_id(request.user_header); !status) {
-    Error error = status.error();
-    error.param = "X-Brandcoach-User";
-    return error;
+Result<std::optional<Principal>> admit(const Request& request, const Services& services, double now_s) {
+  const auto match = match_route(request.path);
+  if (match.methods.empty() || match.access == Access::open) return std::optional<Principal>{};
+  // Per address first, so a flood of bad tokens is slowed before any lookup.
+  if (const int64_t wait = services.ip_limits.take("ip:" + request.peer, now_s); wait > 0) {
+    return Error{ErrorKind::rate_limited, "too many requests from this address", {}, wait};
   }
-  return request.user_header;
+  auto principal =
+      services.auth.authenticate(request.authorization, request.user_header, static_cast<int64_t>(now_s));
+  if (!principal) return principal.error();
+  if (match.access == Access::admin && principal->role != "admin")
+    return Error{ErrorKind::forbidden, request.path + " needs the admin role", {}};
+  if (const int64_t wait = services.user_limits.take("user:" + principal->user, now_s); wait > 0) {
+    return Error{ErrorKind::rate_limited, "too many requests for this user", {}, wait};
+  }
+  return std::optional<Principal>{std::move(principal).value()};
 }
 
 std::string sse_event(std::string_view name, const nlohmann::json& data) {
@@ -308,19 +637,23 @@ std::string sse_event(std::string_view name, const nlohmann::json& data) {
 
 RouteMatch match_route(std::string_view path) {
   for (const auto& endpoint : endpoints()) {
-    if (endpoint.path == path) return {std::string(endpoint.path), endpoint.methods};
-    // One path parameter at the end: "/api/me/facts/{id}".
-    const auto brace = endpoint.path.find('{');
-    if (brace != std::string_view::npos && path.size() > brace &&
-        path.substr(0, brace) == endpoint.path.substr(0, brace) &&
-        path.find('/', brace) == std::string_view::npos) {
-      return {std::string(endpoint.path), endpoint.methods};
-    }
+    if (matches(endpoint.path, path)) return {std::string(endpoint.path), endpoint.methods, endpoint.access};
   }
-  return {"unmatched", {}};
+  return {"unmatched", {}, Access::open};
 }
 
-Response handle(const Request& request, const Services& services) {
+bool is_upload_route(std::string_view route) {
+  return route == "/api/admin/stores/{id}/files";
+}
+
+std::vector<RouteMatch> routes() {
+  std::vector<RouteMatch> out;
+  for (const auto& endpoint : endpoints())
+    out.push_back({std::string(endpoint.path), endpoint.methods, endpoint.access});
+  return out;
+}
+
+Response handle(const Request& request, const Principal& principal, const Services& services) {
   const auto match = match_route(request.path);
   if (match.methods.empty()) return error_response(Error::not_found("no route for " + request.path));
   if (std::find(match.methods.begin(), match.methods.end(), request.method) == match.methods.end()) {
@@ -335,13 +668,29 @@ Response handle(const Request& request, const Services& services) {
   if (match.route == "/metrics") {
     return {200, "text/plain; version=0.0.4; charset=utf-8", services.metrics.render(), {}};
   }
-  if (match.route == "/api/me/profile") return profile(request, services);
-  if (match.route == "/api/me/facts/{id}") return change_fact(request, services);
-  if (match.route == "/api/me/history") return history(request, services);
-  if (match.route == "/api/me/export") return export_user(request, services);
-  if (match.route == "/api/me") return erase_user(request, services);
-  if (match.route == "/api/me/session") return new_session(request, services);
-  return chat(request, services);
+  if (match.route == "/api/me/profile") return profile(principal, services);
+  if (match.route == "/api/me/facts/{id}") return change_fact(request, principal, services);
+  if (match.route == "/api/me/history") return history(request, principal, services);
+  if (match.route == "/api/me/export") return export_user(request, principal, services);
+  if (match.route == "/api/me") return erase_user(principal, services);
+  if (match.route == "/api/me/session") return new_session(principal, services);
+  if (match.route == "/api/openapi.json") return json_response(200, openapi_document());
+  if (match.route.starts_with("/api/admin/")) return admin(request, match.route, services);
+  if (match.route == "/v1/models") return openai_models(services);
+  if (match.route == "/v1/models/{id}") {
+    const std::string id = first_parameter(match.route, request.path);
+    const auto models = nlohmann::json::parse(openai_models(services).body);
+    for (const auto& model : models["data"]) {
+      if (model["id"] == id) return json_response(200, model);
+    }
+    return error_response(Error::not_found("The model `" + id + "` does not exist"));
+  }
+  if (match.route == "/v1/chat/completions") {
+    auto parsed = parse_openai_chat_request(request.body, services.coach.assistants());
+    if (!parsed) return error_response(parsed.error());
+    return openai_chat_response(*parsed, principal.user, services);
+  }
+  return chat(request, principal, services);
 }
 
 }  // namespace brandcoach::http

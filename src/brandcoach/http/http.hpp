@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -25,21 +27,90 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port
   size_t body_limit_bytes = 1 << 20;
+  size_t upload_limit_bytes = 64u << 20;  // file upload routes
   int64_t request_timeout_ms = 30000;
   int64_t shutdown_grace_ms = 10000;
   int io_threads = 1;
-  int workers = 0;  // 0: one per hardware thread
+  int workers = 0;                        // 0: one per hardware thread
+  std::vector<std::string> cors_origins;  // browser origins allowed to call the API; none by default
+};
+
+/// In local mode (no authentication configured) the server trusts X-Brandcoach-User, so it may only
+/// listen on loopback; with authentication it may listen anywhere.
+Status check_bind_address(std::string_view host, bool authenticated = false);
+
+// ---- authentication, access and rate limits ----
+
+struct AuthOptions {
+  bool required = false;           // every API call needs a Bearer token (implied by a JWT key)
+  std::string jwt_secret;          // HS256/384/512
+  std::string jwt_public_key_pem;  // RS*/ES* (the contents of auth.jwt_public_key_file)
+  std::string issuer;              // checked when set
+  std::string audience;            // checked when set
+  int64_t leeway_s = 30;           // clock skew allowed on exp and nbf
+};
+Status validate(const AuthOptions& options);
+
+/// Who a request acts for.
+struct Principal {
+  std::string user;    // external user id
+  std::string role;    // user | admin
+  std::string method;  // jwt | api_key | local
+};
+
+/// Checks Bearer tokens: JWTs (signature by the algorithm's own key, exp, nbf, iss, aud; sub is the
+/// user, a role claim of "admin" the admin role) and API keys (by hash; revoked keys fail). Without
+/// a token, local mode trusts X-Brandcoach-User; otherwise it is 401. Thread-safe.
+class Authenticator {
+ public:
+  Authenticator(AuthOptions options, store::Store& store);
+  bool local_mode() const;
+  Result<Principal> authenticate(std::string_view authorization, std::string_view user_header,
+                                 int64_t now_s) const;
+
+ private:
+  Result<Principal> api_key(std::string_view token) const;
+  Result<Principal> jwt(std::string_view token, int64_t now_s) const;
+  AuthOptions options_;
+  store::Store& store_;
+};
+
+/// A new API key: "bck_" and 256 random bits, base64url.
+std::string new_api_key();
+/// What the store keeps of a key.
+std::string api_key_hash(std::string_view key);
+/// A PEM public key file's contents; the error names `key`.
+Result<std::string> read_key_file(const std::string& path, std::string_view key);
+
+/// Token buckets by key (a user, an IP): `per_minute` refill, `burst` capacity. Thread-safe.
+class RateLimiter {
+ public:
+  RateLimiter(double per_minute, double burst);
+  /// Takes one token: 0 when allowed, else the seconds until one is available (Retry-After).
+  int64_t take(const std::string& key, double now_s);
+
+ private:
+  struct Bucket {
+    double tokens;
+    double at;
+  };
+  static constexpr size_t kMaxBuckets = 100000;
+  double per_second_;
+  double burst_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mutex_
 };
 
 /// What the handlers work with; owned by the caller and outliving the server.
 struct Services {
   coach::Coach& coach;
   store::Store& store;
+  index::KnowledgeIndexes& indexes;
   obs::Metrics& metrics;
+  const Authenticator& auth;
+  RateLimiter& user_limits;
+  RateLimiter& ip_limits;
 };
-
-/// Until authentication exists the server trusts X-Brandcoach-User, so it may only listen on loopback.
-Status check_bind_address(std::string_view host);
 
 class Server {
  public:
@@ -69,7 +140,10 @@ struct Request {
   std::string path;   // without query string
   std::string query;  // after '?', still percent-encoded
   std::string body;
-  std::string user_header;  // X-Brandcoach-User, empty when absent
+  std::string user_header;    // X-Brandcoach-User, empty when absent (trusted only in local mode)
+  std::string authorization;  // the Authorization header, empty when absent
+  std::string content_type;   // the Content-Type header
+  std::string peer;           // the client's IP address
   std::string request_id;
 };
 
@@ -80,15 +154,41 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-/// The body of POST /api/chat.
+/// How a streamed turn is framed as server-sent events: brandcoach's own events, or OpenAI's
+/// chat.completion.chunk stream.
+struct StreamFormat {
+  virtual ~StreamFormat() = default;
+  virtual std::string route(const route::Decision& decision) = 0;
+  virtual std::string delta(std::string_view text) = 0;
+  virtual std::string done(const coach::TurnResult& result) = 0;
+  virtual std::string error(const Error& error) = 0;
+};
+/// event: route | delta | citation… | done | error
+std::shared_ptr<StreamFormat> native_stream_format();
+
+/// One chat turn as a caller asked for it (POST /api/chat or POST /v1/chat/completions).
 struct ChatRequest {
   std::string message;
   bool stream = false;
+  std::string assistant;                 // pinned by the model name; empty: routed
+  std::string model;                     // as the caller named it (OpenAI surface)
+  bool include_usage = false;            // OpenAI stream_options.include_usage
+  std::shared_ptr<StreamFormat> format;  // null: the native API
 };
 
 /// Parses and validates a /api/chat body: a JSON object with "message" (string) and optional
 /// "stream" (boolean); anything else is a 400 naming the field.
 Result<ChatRequest> parse_chat_request(std::string_view body);
+
+/// Parses a /v1/chat/completions body as OpenAI documents it. The turn's message is the last user
+/// message; the coach keeps the user's thread itself, so earlier messages are accepted and not re-sent.
+/// model "brandcoach" routes, "brandcoach-<assistant>" pins one; any other model is 404.
+Result<ChatRequest> parse_openai_chat_request(std::string_view body,
+                                              const coach::AssistantRegistry& assistants);
+/// A non-streaming chat.completion object for the turn.
+Response openai_chat_response(const ChatRequest& chat, const std::string& user, const Services& services);
+/// GET /v1/models: brandcoach and one brandcoach-<assistant> per assistant.
+Response openai_models(const Services& services);
 
 /// Runs one non-streaming chat turn for `user` and serialises it (or its error).
 Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services);
@@ -99,20 +199,42 @@ obs::TurnSample turn_sample(const coach::TurnResult& result);
 /// The JSON error body for an error, with the status from http_status(kind).
 Response error_response(const Error& error);
 
-/// The user a request acts for: X-Brandcoach-User, or "local" when absent.
-Result<std::string> request_user(const Request& request);
+/// The one authorisation check every request passes: open routes need nothing (nullopt); any
+/// other route is rate-limited per address, authenticated, checked against the route's access and
+/// rate-limited per user. Errors: 401, 403, 429 (with Retry-After).
+Result<std::optional<Principal>> admit(const Request& request, const Services& services, double now_s);
 
 /// One server-sent event: "event: NAME\ndata: JSON\n\n".
 std::string sse_event(std::string_view name, const nlohmann::json& data);
 
 /// The route pattern a path matches ("unmatched" when none) and the methods it allows.
+enum class Access { open, user, admin };
 struct RouteMatch {
   std::string route;
   std::vector<std::string> methods;
+  Access access = Access::open;
 };
 RouteMatch match_route(std::string_view path);
+/// Routes whose bodies are file uploads (upload_limit_bytes instead of body_limit_bytes).
+bool is_upload_route(std::string_view route);
+/// Every route the API serves, with its methods and access (for the OpenAPI check).
+std::vector<RouteMatch> routes();
 
-/// Handles every request except a streaming chat (which the server streams itself).
-Response handle(const Request& request, const Services& services);
+/// The OpenAPI 3.1 description of the native API, served at /api/openapi.json.
+nlohmann::json openapi_document();
+
+/// One part of a multipart/form-data body.
+struct FormPart {
+  std::string name;
+  std::string filename;  // empty for a plain field
+  std::string content_type;
+  std::string data;
+};
+/// Splits a multipart/form-data body (RFC 7578); errors are 400s saying what is malformed.
+Result<std::vector<FormPart>> parse_multipart(std::string_view content_type, std::string_view body);
+
+/// Handles every request except a streaming chat (which the server streams itself), for the
+/// principal `admit` let through (empty for open routes).
+Response handle(const Request& request, const Principal& principal, const Services& services);
 
 }  // namespace brandcoach::http

@@ -26,15 +26,16 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 
-Status check_bind_address(std::string_view host) {
+Status check_bind_address(std::string_view host, bool authenticated) {
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(std::string(host), ec);
   if (ec)
     return Error::config("server.host must be an IP address (got '" + std::string(host) + "')",
                          "server.host");
-  if (!address.is_loopback()) {
+  if (!address.is_loopback() && !authenticated) {
     return Error::config("refusing to listen on " + std::string(host) +
-                             ": without authentication brandcoach serves loopback addresses only",
+                             ": without authentication (auth.required, auth.jwt_secret or "
+                             "auth.jwt_public_key_file) brandcoach serves loopback addresses only",
                          "server.host");
   }
   return ok();
@@ -115,6 +116,21 @@ std::string header_value(const bhttp::request<bhttp::string_body>& req, std::str
   return std::string(it->value());
 }
 
+std::string peer_address(beast::tcp_stream& stream) {
+  boost::system::error_code ec;
+  const auto endpoint = stream.socket().remote_endpoint(ec);
+  return ec ? std::string("unknown") : endpoint.address().to_string();
+}
+
+// The CORS headers for an allowed origin; none for a request without Origin or from elsewhere.
+std::vector<std::pair<std::string, std::string>> cors_headers(const std::vector<std::string>& allowed,
+                                                              const std::string& origin) {
+  if (origin.empty() || std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) return {};
+  return {{"Access-Control-Allow-Origin", origin},
+          {"Vary", "Origin"},
+          {"Access-Control-Expose-Headers", "X-Request-Id, Retry-After"}};
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -188,21 +204,35 @@ struct Server::Impl {
     const auto timeout = std::chrono::milliseconds(options.request_timeout_ms);
     while (!draining) {
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(options.body_limit_bytes);
+      size_t body_limit = options.body_limit_bytes;
+      // The larger bound until the route is known; a declared length is then checked against its own.
+      parser.body_limit(std::max(options.body_limit_bytes, options.upload_limit_bytes));
       parser.header_limit(16 * 1024);
       stream.expires_after(timeout);
       connection->idle = true;
       boost::system::error_code ec;
-      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      // The head first: an upload route may receive a larger body than any other.
+      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       connection->idle = false;
+      if (!ec) {
+        const std::string target(parser.get().target());
+        if (is_upload_route(match_route(target.substr(0, target.find('?'))).route))
+          body_limit = options.upload_limit_bytes;
+        parser.body_limit(body_limit);  // enforced on chunked bodies as they arrive
+        const auto declared = parser.content_length();
+        if (declared && *declared > body_limit) {
+          ec = bhttp::error::body_limit;
+        } else {
+          co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+        }
+      }
       const auto started = Clock::now();
       if (ec) {
         // A request we could not read: answer when the client can still hear us, then close.
         std::optional<Error> error;
         if (ec == bhttp::error::body_limit) {
-          error = Error{ErrorKind::payload_too_large,
-                        fmt::format("request body exceeds {} bytes", options.body_limit_bytes),
-                        {}};
+          error = Error{
+              ErrorKind::payload_too_large, fmt::format("request body exceeds {} bytes", body_limit), {}};
         } else if (ec == bhttp::error::header_limit) {
           error = Error::invalid("request headers are too large");
         } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
@@ -227,28 +257,59 @@ struct Server::Impl {
       if (const auto q = target.find('?'); q != std::string::npos) request.query = target.substr(q + 1);
       request.body = std::move(req.body());
       request.user_header = header_value(req, "X-Brandcoach-User");
+      request.authorization = header_value(req, "Authorization");
+      request.content_type = header_value(req, "Content-Type");
+      request.peer = peer_address(stream);
       request.request_id = random_id("req_");
       const auto route = match_route(request.path).route;
+      const auto cors = cors_headers(options.cors_origins, header_value(req, "Origin"));
+      if (request.method == "OPTIONS" && !cors.empty()) {
+        // A browser's preflight: say what the real request may carry; it is authenticated itself.
+        Response preflight{204, "text/plain", "", cors};
+        preflight.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS");
+        preflight.headers.emplace_back("Access-Control-Allow-Headers",
+                                       "Authorization, Content-Type, X-Brandcoach-User");
+        preflight.headers.emplace_back("Access-Control-Max-Age", "600");
+        stream.expires_after(timeout);
+        const bool written =
+            co_await write_response(stream, preflight, request.request_id, keep_alive, req.version());
+        log_request(request, route, 204, started);
+        if (!written || !keep_alive) break;
+        continue;
+      }
 
-      // A chat body is parsed once, here; it decides between streaming and a plain JSON answer.
+      // Who is asking, decided on a worker (an API key is a store lookup) before anything else.
+      auto principal = std::make_shared<Principal>();
+      std::function<Response()> gate = [this, request, principal] {
+        auto admitted = admit(request, services, unix_millis() / 1000.0);
+        if (!admitted) return error_response(admitted.error());
+        if (*admitted) *principal = std::move(**admitted);
+        return Response{0, "", "", {}};
+      };
+      Response refusal = co_await run_blocking(pool, gate);
       std::function<Response()> work;
-      if (request.method == "POST" && route == "/api/chat") {
-        auto chat = parse_chat_request(request.body);
-        auto user = request_user(request);
-        if (!chat || !user) {
-          const Error error = !chat ? chat.error() : user.error();
-          work = [error] { return error_response(error); };
+      if (refusal.status != 0) {
+        work = [refusal] { return refusal; };
+      } else if (request.method == "POST" && (route == "/api/chat" || route == "/v1/chat/completions")) {
+        // A chat body is parsed once, here; it decides between streaming and a plain JSON answer.
+        auto chat = route == "/api/chat"
+                        ? parse_chat_request(request.body)
+                        : parse_openai_chat_request(request.body, services.coach.assistants());
+        if (!chat) {
+          work = [error = chat.error()] { return error_response(error); };
         } else if (chat->stream) {
-          const int status = co_await stream_chat(stream, *chat, *user, request.request_id, req.version());
+          const int status =
+              co_await stream_chat(stream, *chat, principal->user, request.request_id, req.version(), cors);
           log_request(request, route, status, started);
           break;  // the event stream ends with the connection
         } else {
-          work = [this, chat = std::move(chat).value(), user = std::move(user).value()] {
-            return chat_response(chat, user, services);
+          work = [this, chat = std::move(chat).value(), user = principal->user] {
+            return chat.format ? openai_chat_response(chat, user, services)
+                               : chat_response(chat, user, services);
           };
         }
       } else {
-        work = [this, request] { return handle(request, services); };
+        work = [this, request, principal] { return handle(request, *principal, services); };
       }
       work = [work = std::move(work), id = request.request_id]() noexcept {
         try {
@@ -259,6 +320,7 @@ struct Server::Impl {
         }
       };
       Response response = co_await run_blocking(pool, work);
+      response.headers.insert(response.headers.end(), cors.begin(), cors.end());
       const int status = response.status;
       stream.expires_after(timeout);
       const bool written =
@@ -300,32 +362,32 @@ struct Server::Impl {
 
   // Streams a chat turn as server-sent events over a chunked response. Returns the HTTP status.
   awaitable<int> stream_chat(beast::tcp_stream& stream, const ChatRequest& chat, const std::string& user,
-                             const std::string& request_id, unsigned version) {
+                             const std::string& request_id, unsigned version,
+                             const std::vector<std::pair<std::string, std::string>>& cors) {
     auto queue = std::make_shared<EventQueue>(stream.get_executor());
     auto status = std::make_shared<std::atomic<int>>(200);
     // Requested when the client goes away: the model call upstream is cancelled with it.
     auto client_left = std::make_shared<std::stop_source>();
-    asio::post(pool, [this, queue, status, client_left, message = chat.message, user, id = request_id] {
+    asio::post(pool, [this, queue, status, client_left, chat, user, id = request_id] {
+      auto format = chat.format ? chat.format : native_stream_format();
       coach::TurnEvents events;
       events.stop = client_left->get_token();
-      events.on_route = [&](const route::Decision& d) { queue->push(sse_event("route", coach::to_json(d))); };
-      events.on_delta = [&](std::string_view text) { queue->push(sse_event("delta", {{"text", text}})); };
+      events.assistant = chat.assistant;
+      events.on_route = [&](const route::Decision& d) { queue->push(format->route(d)); };
+      events.on_delta = [&](std::string_view text) { queue->push(format->delta(text)); };
       try {
-        auto result = services.coach.turn(user, message, events);
+        auto result = services.coach.turn(user, chat.message, events);
         if (result) {
           services.metrics.observe_turn(turn_sample(*result));
-          for (const auto& c : result->citations) queue->push(sse_event("citation", coach::to_json(c)));
-          queue->push(sse_event("done", coach::to_json(*result)));
+          queue->push(format->done(*result));
         } else {
           status->store(http_status(result.error().kind));
-          queue->push(sse_event("error", nlohmann::json::parse(error_response(result.error()).body)));
+          queue->push(format->error(result.error()));
         }
       } catch (const std::exception& e) {
         spdlog::error("request {} failed: {}", id, e.what());
         status->store(500);
-        queue->push(sse_event(
-            "error", nlohmann::json::parse(
-                         error_response(Error::internal("internal error; see the server log")).body)));
+        queue->push(format->error(Error::internal("internal error; see the server log")));
       }
       queue->close();
     });
@@ -335,6 +397,7 @@ struct Server::Impl {
     res.set(bhttp::field::content_type, "text/event-stream");
     res.set(bhttp::field::cache_control, "no-store");
     res.set("X-Request-Id", request_id);
+    for (const auto& [name, value] : cors) res.set(name, value);
     res.chunked(true);
     res.keep_alive(false);
     bhttp::response_serializer<bhttp::empty_body> serializer{res};
@@ -390,7 +453,8 @@ Server::Server(ServerOptions options, Services services)
 Server::~Server() = default;
 
 Result<uint16_t> Server::listen() {
-  if (auto status = check_bind_address(impl_->options.host); !status) return status.error();
+  if (auto status = check_bind_address(impl_->options.host, !impl_->services.auth.local_mode()); !status)
+    return status.error();
   boost::system::error_code ec;
   const tcp::endpoint endpoint(asio::ip::make_address(impl_->options.host), impl_->options.port);
   auto& acceptor = impl_->acceptor;

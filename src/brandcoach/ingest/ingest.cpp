@@ -341,18 +341,29 @@ bool is_supported(const fs::path& path) {
 }
 
 Result<std::vector<Document>> read_file(const fs::path& path, const std::string& name, const Limits& limits) {
+  if (!is_supported(path)) return read_document(name, path.filename().string(), {}, limits);
+  auto bytes = read_bytes(path, limits);
+  if (!bytes) return bytes.error();
+  return read_document(name, path.filename().string(), *bytes, limits);
+}
+
+Result<std::vector<Document>> read_document(const std::string& name, const std::string& format_from,
+                                            std::string_view bytes_view, const Limits& limits) {
+  const fs::path path(format_from);
   const std::string ext = lower_extension(path);
   if (!is_supported(path)) {
     return Error::invalid(ext.empty() ? std::string("unsupported format (no file extension)")
                                       : "unsupported format '" + ext + "'");
   }
-  auto bytes = read_bytes(path, limits);
-  if (!bytes) return bytes.error();
+  if (bytes_view.size() > limits.max_file_bytes) {
+    return Error::invalid("file is larger than " + std::to_string(limits.max_file_bytes) + " bytes");
+  }
+  const auto* bytes = &bytes_view;
 
   if (ext == ".jsonl") {
-    // read_file has no room for partial results: the first bad line fails the file. read_paths and
-    // read_jsonl_records keep the good lines.
-    Batch records = jsonl_batch(*bytes, name, path.string(), limits);
+    // A single document has no room for partial results: the first bad line fails the file.
+    // read_paths and read_jsonl_records keep the good lines.
+    Batch records = jsonl_batch(*bytes, name, format_from, limits);
     if (!records.failures.empty()) return Error::invalid(records.failures.front().reason);
     if (records.documents.empty()) return Error::invalid("empty document");
     return std::move(records.documents);

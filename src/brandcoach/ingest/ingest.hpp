@@ -59,6 +59,11 @@ bool is_supported(const std::filesystem::path& path);
 Result<std::vector<Document>> read_file(const std::filesystem::path& path, const std::string& name,
                                         const Limits& limits = {});
 
+/// Reads bytes already in memory (an upload) as the format `format_from`'s extension names, as
+/// read_file does; the documents are named `name`.
+Result<std::vector<Document>> read_document(const std::string& name, const std::string& format_from,
+                                            std::string_view bytes, const Limits& limits = {});
+
 /// Reads files, folders (recursively, in name order) and glob patterns ("docs/*.pdf").
 /// Hidden files and folders are ignored.
 Batch read_paths(const std::vector<std::string>& paths, const Limits& limits = {});

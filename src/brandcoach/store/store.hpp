@@ -202,6 +202,38 @@ struct Counts {
   int64_t chunks = 0;
 };
 
+/// A user as the admin sees them: identity and activity, never content.
+struct UserSummary {
+  std::string user;
+  std::string display_name;
+  int64_t created_at = 0;
+  int64_t messages = 0;
+  int64_t last_active_at = 0;  // 0: never wrote
+  int64_t active_facts = 0;
+  int64_t tokens = 0;
+  double cost_usd = 0;
+};
+
+/// One row of the usage ledger across users: a day, an assistant and the user's external id.
+struct UsageTotal {
+  std::string day;
+  std::string assistant;
+  std::string user;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  double cost_usd = 0;
+};
+
+/// An API key as stored: only a hash of the key itself is kept.
+struct ApiKey {
+  int64_t id = 0;
+  std::string user;  // the owner's external id
+  std::string name;
+  std::string role = "user";  // user | admin
+  int64_t created_at = 0;
+  int64_t revoked_at = 0;  // 0: still valid
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -215,6 +247,22 @@ class Store {
   /// The user with this external id, created on first sight.
   virtual Result<User> ensure_user(std::string_view external_id) = 0;
   virtual Status set_display_name(int64_t user_id, std::string_view display_name) = 0;
+
+  /// Users in id order after `after_user` (an external id; empty: from the start), at most `limit`.
+  virtual Result<std::vector<UserSummary>> list_users(std::string_view after_user, int limit) = 0;
+  /// The usage ledger of every user for days from..to (YYYY-MM-DD, inclusive; empty: open).
+  virtual Result<std::vector<UsageTotal>> usage_totals(std::string_view from_day,
+                                                       std::string_view to_day) = 0;
+
+  /// Stores a new key for the user (created on first sight) by the hash of its secret.
+  virtual Result<ApiKey> create_api_key(std::string_view user, std::string_view name, std::string_view role,
+                                        std::string_view secret_hash) = 0;
+  /// The key with this hash, revoked or not; nullopt when none.
+  virtual Result<std::optional<ApiKey>> find_api_key(std::string_view secret_hash) = 0;
+  /// Every key, or one user's keys, oldest first.
+  virtual Result<std::vector<ApiKey>> list_api_keys(std::optional<std::string_view> user) = 0;
+  /// Marks a key revoked (from now on it authenticates nobody); not_found when there is no such key.
+  virtual Status revoke_api_key(int64_t id) = 0;
 
   /// Appends to the user's thread, assigning id, seq and created_at (when zero). Durable on return.
   /// When `usage` is given, it is added to the user's usage ledger in the same transaction; with

@@ -71,6 +71,84 @@ class SqliteStore final : public Store {
     return (*stmt)->bind(1, display_name).bind(2, user_id).run();
   }
 
+  Result<std::vector<UserSummary>> list_users(std::string_view after_user, int limit) override {
+    auto db = pool_.acquire();
+    auto stmt = db->prepare(
+        "SELECT u.external_id, u.display_name, u.created_at, "
+        "(SELECT COUNT(*) FROM messages m WHERE m.user_id = u.id), "
+        "(SELECT COALESCE(MAX(m.created_at), 0) FROM messages m WHERE m.user_id = u.id), "
+        "(SELECT COUNT(*) FROM facts f WHERE f.user_id = u.id AND f.status = 'active'), "
+        "(SELECT COALESCE(SUM(g.input_tokens + g.output_tokens), 0) FROM usage g WHERE g.user_id = u.id), "
+        "(SELECT COALESCE(SUM(g.cost_usd), 0) FROM usage g WHERE g.user_id = u.id) "
+        "FROM users u WHERE u.id > COALESCE((SELECT id FROM users WHERE external_id = ?), 0) "
+        "ORDER BY u.id LIMIT ?");
+    if (!stmt) return stmt.error();
+    (*stmt)->bind(1, after_user).bind(2, int64_t{limit});
+    return sqlite::collect(**stmt, [](sqlite::Statement& r) {
+      return UserSummary{r.column_text(0), r.column_text(1), r.column_int(2), r.column_int(3),
+                         r.column_int(4),  r.column_int(5),  r.column_int(6), r.column_double(7)};
+    });
+  }
+
+  Result<std::vector<UsageTotal>> usage_totals(std::string_view from_day, std::string_view to_day) override {
+    auto db = pool_.acquire();
+    auto stmt = db->prepare(
+        "SELECT g.day, g.assistant, u.external_id, g.input_tokens, g.output_tokens, g.cost_usd FROM usage g "
+        "JOIN users u ON u.id = g.user_id WHERE (? = '' OR g.day >= ?) AND (? = '' OR g.day <= ?) "
+        "ORDER BY g.day, g.assistant, u.external_id");
+    if (!stmt) return stmt.error();
+    (*stmt)->bind(1, from_day).bind(2, from_day).bind(3, to_day).bind(4, to_day);
+    return sqlite::collect(**stmt, [](sqlite::Statement& r) {
+      return UsageTotal{r.column_text(0), r.column_text(1), r.column_text(2),
+                        r.column_int(3),  r.column_int(4),  r.column_double(5)};
+    });
+  }
+
+  Result<ApiKey> create_api_key(std::string_view user, std::string_view name, std::string_view role,
+                                std::string_view secret_hash) override {
+    auto owner = ensure_user(user);
+    if (!owner) return owner.error();
+    auto db = pool_.acquire();
+    auto insert =
+        db->prepare("INSERT INTO api_keys (user_id, name, hash, role, created_at) VALUES (?, ?, ?, ?, ?)");
+    if (!insert) return insert.error();
+    const int64_t now = unix_millis();
+    if (auto status =
+            (*insert)->bind(1, owner->id).bind(2, name).bind(3, secret_hash).bind(4, role).bind(5, now).run();
+        !status)
+      return status.error();
+    return ApiKey{db->last_insert_id(), std::string(user), std::string(name), std::string(role), now, 0};
+  }
+
+  Result<std::optional<ApiKey>> find_api_key(std::string_view secret_hash) override {
+    auto db = pool_.acquire();
+    auto stmt = db->prepare(std::string(kApiKeySelect) + " WHERE k.hash = ?");
+    if (!stmt) return stmt.error();
+    (*stmt)->bind(1, secret_hash);
+    auto keys = sqlite::collect(**stmt, read_api_key);
+    if (!keys) return keys.error();
+    if (keys->empty()) return std::optional<ApiKey>{};
+    return std::optional<ApiKey>{std::move(keys->front())};
+  }
+
+  Result<std::vector<ApiKey>> list_api_keys(std::optional<std::string_view> user) override {
+    auto db = pool_.acquire();
+    auto stmt =
+        db->prepare(std::string(kApiKeySelect) + (user ? " WHERE u.external_id = ?" : "") + " ORDER BY k.id");
+    if (!stmt) return stmt.error();
+    if (user) (*stmt)->bind(1, *user);
+    return sqlite::collect(**stmt, read_api_key);
+  }
+
+  Status revoke_api_key(int64_t id) override {
+    auto db = pool_.acquire();
+    auto stmt = db->prepare("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?");
+    if (!stmt) return stmt.error();
+    if (auto status = (*stmt)->bind(1, unix_millis()).bind(2, id).run(); !status) return status;
+    if (db->changes() == 0) return Error::not_found(fmt::format("no API key {}", id));
+    return ok();
+  }
+
   Result<Message> append_message(Message message, const std::optional<UsageTally>& usage,
                                  bool queue_extraction) override {
     auto db = pool_.acquire();
@@ -256,6 +334,15 @@ class SqliteStore final : public Store {
   }
 
  private:
+  static constexpr std::string_view kApiKeySelect =
+      "SELECT k.id, u.external_id, k.name, k.role, k.created_at, COALESCE(k.revoked_at, 0) FROM api_keys k "
+      "JOIN users u ON u.id = k.user_id";
+
+  static ApiKey read_api_key(sqlite::Statement& s) {
+    return {s.column_int(0),  s.column_text(1), s.column_text(2),
+            s.column_text(3), s.column_int(4),  s.column_int(5)};
+  }
+
   // A user with id 0 means "not found"; errors are errors.
   static Result<User> find_user(Connection& db, std::string_view external_id) {
     auto stmt = db.prepare(
