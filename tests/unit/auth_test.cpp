@@ -1,9 +1,11 @@
 // Authentication (JWTs, API keys, local mode), the per-route access check and rate limits.
 #include <gtest/gtest.h>
 #include <jwt.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <fstream>
 #include <memory>
 
 #include "brandcoach/http/http.hpp"
@@ -212,6 +214,108 @@ TEST(RateLimits, ABurstThenOneRequestPerRefill) {
   EXPECT_EQ(limiter.take("ana", 101.0), 0) << "refilled";
   RateLimiter unlimited(0, 1);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(unlimited.take("x", 0), 0);
+}
+
+}  // namespace
+}  // namespace brandcoach::http
+
+namespace brandcoach::http {
+namespace {
+
+std::string b64url(const std::string& bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (const unsigned char c : bytes) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      out.push_back(kAlphabet[(buffer >> (bits - 6)) & 0x3F]);
+      bits -= 6;
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3F]);
+  return out;
+}
+
+std::string bn_param(EVP_PKEY* key, const char* name, int pad = 0) {
+  BIGNUM* bn = nullptr;
+  EVP_PKEY_get_bn_param(key, name, &bn);
+  std::string out(static_cast<size_t>(std::max(pad, BN_num_bytes(bn))), '\0');
+  BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(out.size()));
+  BN_free(bn);
+  return out;
+}
+
+std::string private_pem(EVP_PKEY* key) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(size));
+}
+
+std::string sign_with_kid(jwt_alg_t alg, const std::string& key, const std::string& kid) {
+  jwt_t* raw = nullptr;
+  jwt_new(&raw);
+  std::unique_ptr<jwt_t, decltype(&jwt_free)> jwt(raw, &jwt_free);
+  jwt_add_grant(raw, "sub", "ana");
+  jwt_add_grant_int(raw, "exp", static_cast<long>(kNow + 600));
+  if (!kid.empty()) jwt_add_header(raw, "kid", kid.c_str());
+  jwt_set_alg(raw, alg, reinterpret_cast<const unsigned char*>(key.data()), static_cast<int>(key.size()));
+  char* token = jwt_encode_str(raw);
+  std::string out = token ? token : "";
+  free(token);  // NOLINT: libjwt allocates with malloc
+  return out;
+}
+
+TEST_F(Auth, JwksKeysAreChosenByKid) {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> rsa(EVP_RSA_gen(2048), &EVP_PKEY_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> ec(EVP_EC_gen("P-256"), &EVP_PKEY_free);
+  const nlohmann::json jwks = {
+      {"keys",
+       {{{"kty", "RSA"},
+         {"kid", "rsa-1"},
+         {"use", "sig"},
+         {"alg", "RS256"},
+         {"n", b64url(bn_param(rsa.get(), OSSL_PKEY_PARAM_RSA_N))},
+         {"e", b64url(bn_param(rsa.get(), OSSL_PKEY_PARAM_RSA_E))}},
+        {{"kty", "EC"},
+         {"kid", "ec-1"},
+         {"crv", "P-256"},
+         {"x", b64url(bn_param(ec.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32))},
+         {"y", b64url(bn_param(ec.get(), OSSL_PKEY_PARAM_EC_PUB_Y, 32))}},
+        {{"kty", "RSA"}, {"kid", "enc-1"}, {"use", "enc"}, {"n", "AQAB"}, {"e", "AQAB"}}}}};
+  const auto path = dir / "jwks.json";
+  std::ofstream(path) << jwks.dump();
+  auto keys = read_jwks_file(path.string());
+  ASSERT_TRUE(keys) << keys.error().message;
+  EXPECT_EQ(keys->size(), 2u) << "the encryption key is skipped";
+  AuthOptions options;
+  options.jwks = *keys;
+  auto by_rsa = check(options, sign_with_kid(JWT_ALG_RS256, private_pem(rsa.get()), "rsa-1"));
+  ASSERT_TRUE(by_rsa) << by_rsa.error().message;
+  EXPECT_EQ(by_rsa->user, "ana");
+  auto by_ec = check(options, sign_with_kid(JWT_ALG_ES256, private_pem(ec.get()), "ec-1"));
+  ASSERT_TRUE(by_ec) << by_ec.error().message;
+  expect_401(check(options, sign_with_kid(JWT_ALG_RS256, private_pem(rsa.get()), "other")),
+             "not in the configured JWKS");
+  expect_401(check(options, sign_with_kid(JWT_ALG_RS256, private_pem(rsa.get()), "ec-1")), "signature");
+}
+
+TEST_F(Auth, BadJwksFilesAreConfigurationErrors) {
+  for (const std::string text :
+       {"not json", R"({"keys": 1})", R"({"keys": []})", R"({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]})",
+        R"({"keys": [{"kty": "EC", "crv": "P-192", "x": "AA", "y": "AA"}]})",
+        R"({"keys": [{"kty": "RSA", "n": "AQAB"}]})"}) {
+    const auto path = dir / "bad.json";
+    std::ofstream(path) << text;
+    auto keys = read_jwks_file(path.string());
+    ASSERT_FALSE(keys) << text;
+    EXPECT_EQ(keys.error().param, "auth.jwt_jwks_file") << text;
+  }
+  EXPECT_FALSE(read_jwks_file((dir / "missing.json").string()));
 }
 
 }  // namespace

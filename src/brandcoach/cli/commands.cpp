@@ -60,7 +60,13 @@ Result<http::AuthOptions> auth_options(const Config& config) {
     if (!pem) return pem.error();
     auth.jwt_public_key_pem = std::move(pem).value();
   }
-  auth.required = config.auth.required || !auth.jwt_secret.empty() || !auth.jwt_public_key_pem.empty();
+  if (!config.auth.jwt_jwks_file.empty()) {
+    auto jwks = http::read_jwks_file(config.auth.jwt_jwks_file);
+    if (!jwks) return jwks.error();
+    auth.jwks = std::move(jwks).value();
+  }
+  auth.required = config.auth.required || !auth.jwt_secret.empty() || !auth.jwt_public_key_pem.empty() ||
+                  !auth.jwks.empty();
   if (auto status = http::validate(auth); !status) return status.error();
   return auth;
 }

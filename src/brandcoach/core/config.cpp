@@ -142,6 +142,8 @@ const std::vector<Field>& fields() {
       make_field<std::string>(
           "auth", "jwt_public_key_file", [](Config & c) -> auto& { return c.auth.jwt_public_key_file; }),
       make_field<std::string>(
+          "auth", "jwt_jwks_file", [](Config & c) -> auto& { return c.auth.jwt_jwks_file; }),
+      make_field<std::string>(
           "auth", "jwt_issuer", [](Config & c) -> auto& { return c.auth.jwt_issuer; }),
       make_field<std::string>(
           "auth", "jwt_audience", [](Config & c) -> auto& { return c.auth.jwt_audience; }),

@@ -119,6 +119,7 @@ struct Config {
     std::string jwt_secret;  // secret: HS256 key, only from BRANDCOACH_AUTH_JWT_SECRET or jwt_secret_file
     std::string jwt_secret_file;      // a file holding the HS256 key (first line)
     std::string jwt_public_key_file;  // PEM public key for RS256/ES256 tokens
+    std::string jwt_jwks_file;        // a JWKS document (RSA/EC keys chosen by the token's kid)
     std::string jwt_issuer;           // checked against `iss` when set
     std::string jwt_audience;         // must be in `aud` when set
     int64_t jwt_leeway_s = 30;        // clock skew allowed on exp and nbf

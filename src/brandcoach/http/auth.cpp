@@ -1,11 +1,17 @@
 // Who is calling: Bearer tokens (JWTs and API keys), local mode, per-route access and rate limits.
 #include <jwt.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -130,7 +136,8 @@ Authenticator::Authenticator(AuthOptions options, store::Store& store)
     : options_(std::move(options)), store_(store) {}
 
 bool Authenticator::local_mode() const {
-  return !options_.required && options_.jwt_secret.empty() && options_.jwt_public_key_pem.empty();
+  return !options_.required && options_.jwt_secret.empty() && options_.jwt_public_key_pem.empty() &&
+         options_.jwks.empty();
 }
 
 Result<Principal> Authenticator::authenticate(std::string_view authorization, std::string_view user_header,
@@ -168,7 +175,7 @@ Result<Principal> Authenticator::api_key(std::string_view token) const {
 }
 
 Result<Principal> Authenticator::jwt(std::string_view token, int64_t now_s) const {
-  if (options_.jwt_secret.empty() && options_.jwt_public_key_pem.empty())
+  if (options_.jwt_secret.empty() && options_.jwt_public_key_pem.empty() && options_.jwks.empty())
     return unauthenticated("this server accepts no JWTs (no auth.jwt_secret or auth.jwt_public_key_file)");
   const std::string text(token);
   // Read the header first, unverified, to choose the key by algorithm: an HS256 token must never be
@@ -182,6 +189,17 @@ Result<Principal> Authenticator::jwt(std::string_view token, int64_t now_s) cons
   std::string_view key;
   if (is_hmac(alg) && !options_.jwt_secret.empty()) {
     key = options_.jwt_secret;
+  } else if (is_public_key(alg) && !options_.jwks.empty()) {
+    // By the token's kid; a JWKS of one key needs none.
+    const std::string kid = header.value("kid", "");
+    const auto found = options_.jwks.find(kid);
+    if (found != options_.jwks.end()) {
+      key = found->second;
+    } else if (kid.empty() && options_.jwks.size() == 1) {
+      key = options_.jwks.begin()->second;
+    } else {
+      return unauthenticated("JWT key id '" + kid.substr(0, 64) + "' is not in the configured JWKS");
+    }
   } else if (is_public_key(alg) && !options_.jwt_public_key_pem.empty()) {
     key = options_.jwt_public_key_pem;
   } else {
@@ -212,6 +230,108 @@ Result<Principal> Authenticator::jwt(std::string_view token, int64_t now_s) cons
     return unauthenticated("JWT sub is not a valid user id: " + status.error().message);
   const char* role = jwt_get_grant(verified.get(), "role");
   return Principal{sub, role != nullptr && std::string_view(role) == "admin" ? "admin" : "user", "jwt"};
+}
+
+namespace {
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+struct BnDeleter {
+  void operator()(BIGNUM* bn) const { BN_free(bn); }
+};
+struct BuildDeleter {
+  void operator()(OSSL_PARAM_BLD* bld) const { OSSL_PARAM_BLD_free(bld); }
+};
+struct ParamsDeleter {
+  void operator()(OSSL_PARAM* params) const { OSSL_PARAM_free(params); }
+};
+struct CtxDeleter {
+  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
+};
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+
+// A public key from OpenSSL parameters, as PEM; empty when OpenSSL refuses them.
+std::string pem_from(const char* type, OSSL_PARAM_BLD* bld) {
+  std::unique_ptr<OSSL_PARAM, ParamsDeleter> params(OSSL_PARAM_BLD_to_param(bld));
+  std::unique_ptr<EVP_PKEY_CTX, CtxDeleter> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
+    return {};
+  std::unique_ptr<EVP_PKEY, PkeyDeleter> key(raw);
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) return {};
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(size));
+}
+
+// One JWK (RFC 7517/7518: kty RSA with n and e, or EC with crv, x and y) as a PEM public key.
+Result<std::string> jwk_to_pem(const nlohmann::json& jwk) {
+  const auto field = [&](const char* name) -> std::string {
+    return jwk.contains(name) && jwk[name].is_string() ? base64url_decode(jwk[name].get<std::string>()) : "";
+  };
+  std::unique_ptr<OSSL_PARAM_BLD, BuildDeleter> bld(OSSL_PARAM_BLD_new());
+  const std::string kty = jwk.value("kty", "");
+  if (kty == "RSA") {
+    const std::string n = field("n"), e = field("e");
+    if (n.empty() || e.empty()) return Error::invalid("an RSA key needs n and e");
+    std::unique_ptr<BIGNUM, BnDeleter> bn_n(
+        BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), static_cast<int>(n.size()), nullptr));
+    std::unique_ptr<BIGNUM, BnDeleter> bn_e(
+        BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), static_cast<int>(e.size()), nullptr));
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get());
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get());
+    const std::string pem = pem_from("RSA", bld.get());
+    if (pem.empty()) return Error::invalid("OpenSSL refused the RSA key");
+    return pem;
+  }
+  if (kty == "EC") {
+    const std::string crv = jwk.value("crv", "");
+    const char* group = crv == "P-256"   ? "prime256v1"
+                        : crv == "P-384" ? "secp384r1"
+                        : crv == "P-521" ? "secp521r1"
+                                         : nullptr;
+    if (group == nullptr) return Error::invalid("EC curve '" + crv + "' is not P-256, P-384 or P-521");
+    const std::string x = field("x"), y = field("y");
+    if (x.empty() || x.size() != y.size()) return Error::invalid("an EC key needs x and y of one size");
+    const std::string point = std::string(1, '\x04') + x + y;  // uncompressed point
+    OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+    OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+    const std::string pem = pem_from("EC", bld.get());
+    if (pem.empty()) return Error::invalid("OpenSSL refused the EC key");
+    return pem;
+  }
+  return Error::invalid("key type '" + kty + "' is not RSA or EC");
+}
+
+}  // namespace
+
+Result<std::map<std::string, std::string>> read_jwks_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error::config("cannot read " + path, "auth.jwt_jwks_file");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array())
+    return Error::config(path + " is not a JWKS document ({\"keys\": [...]})", "auth.jwt_jwks_file");
+  std::map<std::string, std::string> keys;
+  for (size_t i = 0; i < doc["keys"].size(); ++i) {
+    const auto& jwk = doc["keys"][i];
+    if (!jwk.is_object())
+      return Error::config(fmt::format("{}: keys[{}] is not an object", path, i), "auth.jwt_jwks_file");
+    if (jwk.value("use", "sig") != "sig") continue;  // encryption keys sign nothing
+    auto pem = jwk_to_pem(jwk);
+    if (!pem)
+      return Error::config(fmt::format("{}: keys[{}]: {}", path, i, pem.error().message),
+                           "auth.jwt_jwks_file");
+    keys[jwk.value("kid", "")] = std::move(pem).value();
+  }
+  if (keys.empty()) return Error::config(path + " holds no signing key", "auth.jwt_jwks_file");
+  return keys;
 }
 
 Result<std::string> read_key_file(const std::string& path, std::string_view key) {

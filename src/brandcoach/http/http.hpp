@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,12 +43,13 @@ Status check_bind_address(std::string_view host, bool authenticated = false);
 // ---- authentication, access and rate limits ----
 
 struct AuthOptions {
-  bool required = false;           // every API call needs a Bearer token (implied by a JWT key)
-  std::string jwt_secret;          // HS256/384/512
-  std::string jwt_public_key_pem;  // RS*/ES* (the contents of auth.jwt_public_key_file)
-  std::string issuer;              // checked when set
-  std::string audience;            // checked when set
-  int64_t leeway_s = 30;           // clock skew allowed on exp and nbf
+  bool required = false;                    // every API call needs a Bearer token (implied by a JWT key)
+  std::string jwt_secret;                   // HS256/384/512
+  std::string jwt_public_key_pem;           // RS*/ES* (the contents of auth.jwt_public_key_file)
+  std::map<std::string, std::string> jwks;  // kid -> PEM, from auth.jwt_jwks_file
+  std::string issuer;                       // checked when set
+  std::string audience;                     // checked when set
+  int64_t leeway_s = 30;                    // clock skew allowed on exp and nbf
 };
 Status validate(const AuthOptions& options);
 
@@ -79,6 +81,8 @@ class Authenticator {
 std::string new_api_key();
 /// What the store keeps of a key.
 std::string api_key_hash(std::string_view key);
+/// The signing keys of a JWKS file (RSA and EC JWKs) as PEM, by kid.
+Result<std::map<std::string, std::string>> read_jwks_file(const std::string& path);
 /// A PEM public key file's contents; the error names `key`.
 Result<std::string> read_key_file(const std::string& path, std::string_view key);
 
