@@ -1,6 +1,8 @@
 // The admin API on the real server: knowledge stores, uploads, users, usage, and the OpenAPI document.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "support/cli_helpers.hpp"
@@ -106,7 +108,17 @@ TEST_F(AdminServer, StoresAreCreatedFilledListedAndDeleted) {
   const auto listed = json::parse(request(port(), "GET", "/api/admin/stores", "", as(admin)).body);
   EXPECT_GE(listed["data"].size(), 6u) << "the five assistants' stores and the new one";
 
+  const auto store_id = store["id"].get<int64_t>();
+  const auto index_files = [&] {
+    size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir / "index")) {
+      n += entry.path().filename().string().rfind("store-" + std::to_string(store_id) + "-", 0) == 0;
+    }
+    return n;
+  };
+  EXPECT_GT(index_files(), 0u) << "the upload built the store's indexes";
   EXPECT_EQ(request(port(), "DELETE", "/api/admin/stores/pricing-notes", "", as(admin)).status, 200);
+  EXPECT_EQ(index_files(), 0u) << "a deleted store leaves no index files behind";
   EXPECT_EQ(request(port(), "GET", "/api/admin/stores/pricing-notes", "", as(admin)).status, 404);
   EXPECT_EQ(request(port(), "DELETE", "/api/admin/stores/pricing-notes", "", as(admin)).status, 404);
 }

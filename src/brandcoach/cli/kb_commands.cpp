@@ -208,6 +208,7 @@ int kb_delete(Config config, const std::string& store_name, const std::vector<st
   if (!store) return fail(store.error());
   if (whole_store) {
     if (auto status = app->store->delete_knowledge_store(store->id); !status) return fail(status.error());
+    if (auto status = app->vectors->remove_files(store->id); !status) return fail(status.error());
     std::cout << "deleted store " << store_name << "\n";
     return 0;
   }

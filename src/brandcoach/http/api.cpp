@@ -4,6 +4,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "brandcoach/http/http.hpp"
 
@@ -499,6 +500,9 @@ Response admin(const Request& request, const std::string& route, const Services&
     if (request.method == "GET") return json_response(200, store_json(*target));
     if (auto status = services.store.delete_knowledge_store(target->id); !status)
       return error_response(status.error());
+    if (auto status = services.indexes.remove_files(target->id); !status)
+      spdlog::warn("knowledge store {} deleted, its index files not: {}", target->name,
+                   status.error().message);
     return json_response(200, {{"id", target->id}, {"name", target->name}, {"deleted", true}});
   }
   if (request.method == "POST") return upload_files(request, *target, services);

@@ -185,6 +185,9 @@ class KnowledgeIndexes {
   Result<std::string> refresh(std::string_view store_name);
   /// Persists every loaded dense index whose in-memory state is newer than its file.
   Status save_all();
+  /// Removes a deleted store's persisted indexes from the index folder (they would never be read
+  /// again: a new store gets a new id).
+  Status remove_files(int64_t store_id);
 
  private:
   struct Entry;

@@ -275,4 +275,20 @@ Status KnowledgeIndexes::save_all() {
   return ok();
 }
 
+Status KnowledgeIndexes::remove_files(int64_t store_id) {
+  const std::string prefix = fmt::format("store-{}-", store_id);
+  std::error_code ec;
+  if (!fs::exists(folder_, ec)) return ok();
+  std::vector<fs::path> doomed;
+  for (const auto& entry : fs::directory_iterator(folder_, ec)) {
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) doomed.push_back(entry.path());
+  }
+  if (ec) return Error::unavailable("cannot list " + folder_.string() + ": " + ec.message());
+  for (const auto& path : doomed) {
+    fs::remove_all(path, ec);
+    if (ec) return Error::unavailable("cannot remove " + path.string() + ": " + ec.message());
+  }
+  return ok();
+}
+
 }  // namespace brandcoach::index
