@@ -683,7 +683,7 @@ Response handle(const Request& request, const Principal& principal, const Servic
   if (match.route == "/v1/models") return openai_models(services);
   if (match.route == "/v1/models/{id}") {
     const std::string id = first_parameter(match.route, request.path);
-    const auto models = nlohmann::json::parse(openai_models(services).body);
+    const auto models = openai_model_list(services.coach.assistants());
     for (const auto& model : models["data"]) {
       if (model["id"] == id) return json_response(200, model);
     }

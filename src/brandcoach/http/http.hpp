@@ -191,7 +191,9 @@ Result<ChatRequest> parse_openai_chat_request(std::string_view body,
                                               const coach::AssistantRegistry& assistants);
 /// A non-streaming chat.completion object for the turn.
 Response openai_chat_response(const ChatRequest& chat, const std::string& user, const Services& services);
-/// GET /v1/models: brandcoach and one brandcoach-<assistant> per assistant.
+/// The model list object: brandcoach and one brandcoach-<assistant> per assistant.
+nlohmann::json openai_model_list(const coach::AssistantRegistry& assistants);
+/// GET /v1/models.
 Response openai_models(const Services& services);
 
 /// Runs one non-streaming chat turn for `user` and serialises it (or its error).

@@ -215,16 +215,20 @@ Response openai_chat_response(const ChatRequest& chat, const std::string& user, 
   return {200, "application/json", dump(body) + "\n", {}};
 }
 
-Response openai_models(const Services& services) {
+json openai_model_list(const coach::AssistantRegistry& assistants) {
   json data = json::array(
       {{{"id", kModelPrefix}, {"object", "model"}, {"created", kModelsCreated}, {"owned_by", "brandcoach"}}});
-  for (const auto& assistant : services.coach.assistants().all()) {
+  for (const auto& assistant : assistants.all()) {
     data.push_back({{"id", std::string(kModelPrefix) + "-" + assistant.id},
                     {"object", "model"},
                     {"created", kModelsCreated},
                     {"owned_by", "brandcoach"}});
   }
-  return {200, "application/json", dump({{"object", "list"}, {"data", std::move(data)}}) + "\n", {}};
+  return {{"object", "list"}, {"data", std::move(data)}};
+}
+
+Response openai_models(const Services& services) {
+  return {200, "application/json", dump(openai_model_list(services.coach.assistants())) + "\n", {}};
 }
 
 }  // namespace brandcoach::http
