@@ -114,7 +114,9 @@ struct UsageTally {
   double cost_usd = 0;
 };
 
-/// A knowledge store (one per assistant, plus any an admin creates).
+/// A store of files and chunks: a knowledge store (one per assistant, plus any an admin creates,
+/// readable by everyone) or a user's own vector store (kind "user", reachable by its owner only).
+/// Names are unique across both kinds.
 struct KnowledgeStore {
   int64_t id = 0;
   std::string name;
@@ -125,6 +127,9 @@ struct KnowledgeStore {
   int64_t chunks = 0;
   int64_t bytes = 0;
   int64_t created_at = 0;
+  std::string kind = "knowledge";  // knowledge | user
+  int64_t owner_user_id = 0;       // for kind "user"
+  std::string metadata_json = "{}";
 };
 
 struct StoredFile {
@@ -140,6 +145,8 @@ struct StoredFile {
   std::string attributes_json = "{}";
   int64_t chunks = 0;
   int64_t created_at = 0;
+  std::string last_error = {};     // why it failed (status "failed")
+  std::string chunking_json = {};  // how it was chunked, when it was not the store's way
 };
 
 struct FileInput {
@@ -150,6 +157,35 @@ struct FileInput {
   std::string title;
   std::string format;
   std::string attributes_json = "{}";
+  // A vector store file is known by its external id (the uploaded file's id): the same id replaces
+  // its earlier version, and neither names nor equal content of other files matter.
+  bool keyed_by_external_id = false;
+  std::string status = "completed";  // completed | failed (a failed file has no chunks)
+  std::string last_error = {};
+  std::string chunking_json = {};  // how it was chunked, when it was not the store's way
+};
+
+/// A file a user uploaded through the OpenAI Files API, kept whole so it can be read back.
+struct Upload {
+  std::string id;  // "file-…"
+  int64_t user_id = 0;
+  std::string filename;
+  std::string purpose;
+  int64_t bytes = 0;
+  std::string sha256;
+  int64_t created_at = 0;  // Unix ms
+  std::string content;     // empty unless asked for
+};
+
+/// A stored /v1/responses result (DESIGN §3).
+struct StoredResponse {
+  std::string id;  // "resp_…"
+  int64_t user_id = 0;
+  std::string previous_id;
+  std::string request_json = "{}";
+  std::string output_json = "{}";
+  std::string usage_json = "{}";
+  int64_t created_at = 0;  // Unix ms
 };
 
 struct NewChunk {
@@ -322,15 +358,42 @@ class Store {
 
   /// The id of the knowledge store with this name, created on first use.
   virtual Result<int64_t> ensure_knowledge_store(std::string_view name) = 0;
-  /// The store's identity, embedder and version (cheap: the files/chunks/bytes counts are left 0).
+  /// The store (of either kind) with this name: identity, embedder and version (cheap: the
+  /// files/chunks/bytes counts are left 0).
   virtual Result<std::optional<KnowledgeStore>> find_knowledge_store(std::string_view name) = 0;
   /// Every knowledge store with its counts filled in.
   virtual Result<std::vector<KnowledgeStore>> list_knowledge_stores() = 0;
   /// Records which embedder made the store's vectors and how it is chunked; bumps the version.
   virtual Status configure_knowledge_store(int64_t store_id, std::string_view embedder,
                                            std::string_view chunking_json) = 0;
-  /// Deletes the store with all its files and chunks.
+  /// Deletes the store (of either kind) with all its files and chunks.
   virtual Status delete_knowledge_store(int64_t store_id) = 0;
+
+  /// A new store of kind "user" owned by the user; conflict when the name is taken.
+  virtual Result<KnowledgeStore> create_user_store(int64_t owner_user_id, std::string_view name,
+                                                   std::string_view metadata_json, std::string_view embedder,
+                                                   std::string_view chunking_json) = 0;
+  /// The user's own stores with their counts, oldest first.
+  virtual Result<std::vector<KnowledgeStore>> list_user_stores(int64_t owner_user_id) = 0;
+  virtual Status set_store_metadata(int64_t store_id, std::string_view metadata_json) = 0;
+
+  /// Keeps an uploaded file (id, user, name, purpose and content given; bytes, sha256 and
+  /// created_at are filled in).
+  virtual Result<Upload> create_upload(Upload upload) = 0;
+  /// The user's uploads without their content, oldest first.
+  virtual Result<std::vector<Upload>> list_uploads(int64_t user_id) = 0;
+  /// The user's upload with this id (never another user's), with its content when asked.
+  virtual Result<std::optional<Upload>> find_upload(int64_t user_id, std::string_view id,
+                                                    bool with_content) = 0;
+  /// Deletes the user's upload; not_found when the user has none with this id.
+  virtual Status delete_upload(int64_t user_id, std::string_view id) = 0;
+
+  /// Keeps a response (created_at filled in when zero).
+  virtual Status put_response(const StoredResponse& response) = 0;
+  /// The user's response with this id (never another user's).
+  virtual Result<std::optional<StoredResponse>> find_response(int64_t user_id, std::string_view id) = 0;
+  /// Deletes the user's response; not_found when the user has none with this id.
+  virtual Status delete_response(int64_t user_id, std::string_view id) = 0;
 
   virtual Result<std::vector<StoredFile>> list_files(int64_t store_id) = 0;
   /// Stores files and their chunks in one transaction (all or nothing; one commit and one version

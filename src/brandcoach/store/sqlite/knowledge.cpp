@@ -71,16 +71,30 @@ constexpr const char* kStoreColumns =
     "s.id, s.name, s.embedder, s.chunking_json, s.version, "
     "(SELECT COUNT(*) FROM files f WHERE f.store_id = s.id), "
     "(SELECT COUNT(*) FROM chunks c WHERE c.store_id = s.id), "
-    "(SELECT COALESCE(SUM(bytes), 0) FROM files f WHERE f.store_id = s.id), s.created_at";
+    "(SELECT COALESCE(SUM(bytes), 0) FROM files f WHERE f.store_id = s.id), s.created_at, s.kind, "
+    "COALESCE(s.owner_user_id, 0), s.metadata";
 
 KnowledgeStore read_store(Statement& s) {
-  return {s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_int(4),
-          s.column_int(5), s.column_int(6),  s.column_int(7),  s.column_int(8)};
+  KnowledgeStore store;
+  store.id = s.column_int(0);
+  store.name = s.column_text(1);
+  store.embedder = s.column_text(2);
+  store.chunking_json = s.column_text(3);
+  store.version = s.column_int(4);
+  store.files = s.column_int(5);
+  store.chunks = s.column_int(6);
+  store.bytes = s.column_int(7);
+  store.created_at = s.column_int(8);
+  store.kind = s.column_text(9);
+  store.owner_user_id = s.column_int(10);
+  store.metadata_json = s.column_text(11);
+  return store;
 }
 
 constexpr const char* kFileColumns =
-    "id, store_id, filename, bytes, sha256, status, external_id, title, format, attributes_json, chunks, "
-    "created_at";
+    "id, store_id, CASE WHEN display_name <> '' THEN display_name ELSE filename END, bytes, sha256, status, "
+    "external_id, title, format, attributes_json, chunks, "
+    "created_at, last_error, chunking_json";
 
 StoredFile read_file(Statement& s) {
   StoredFile f;
@@ -96,11 +110,14 @@ StoredFile read_file(Statement& s) {
   f.attributes_json = s.column_text(9);
   f.chunks = s.column_int(10);
   f.created_at = s.column_int(11);
+  f.last_error = s.column_text(12);
+  f.chunking_json = s.column_text(13);
   return f;
 }
 
 constexpr const char* kChunkColumns =
-    "c.id, c.file_id, s.name, f.filename, f.external_id, c.ord, c.heading, c.page, c.text, f.attributes_json";
+    "c.id, c.file_id, s.name, CASE WHEN f.display_name <> '' THEN f.display_name ELSE f.filename END, "
+    "f.external_id, c.ord, c.heading, c.page, c.text, f.attributes_json";
 
 ChunkRecord read_chunk(Statement& s) {
   return {s.column_int(0),  s.column_int(1),
@@ -134,7 +151,7 @@ Result<std::optional<StoredFile>> find_file(Connection& db, int64_t store_id, co
 Result<int64_t> ensure_store(Connection& db, std::string_view name) {
   auto insert = db.prepare(
       "INSERT INTO stores (name, kind, created_at) VALUES (?, 'knowledge', ?) "
-      "ON CONFLICT (name) WHERE kind = 'knowledge' DO NOTHING");
+      "ON CONFLICT (name) DO NOTHING");
   if (!insert) return insert.error();
   if (auto status = (*insert)->bind(1, name).bind(2, unix_millis()).run(); !status) return status.error();
   auto select = db.prepare("SELECT id FROM stores WHERE kind = 'knowledge' AND name = ?");
@@ -142,15 +159,17 @@ Result<int64_t> ensure_store(Connection& db, std::string_view name) {
   (*select)->bind(1, name);
   auto row = (*select)->step();
   if (!row) return row.error();
-  if (!*row) return Error::internal("knowledge store vanished after insert");
+  if (!*row)
+    return Error{ErrorKind::conflict, fmt::format("the name '{}' belongs to a user's vector store", name),
+                 "name"};
   return (*select)->column_int(0);
 }
 
 Result<std::optional<KnowledgeStore>> find_store(Connection& db, std::string_view name) {
   // Called on every dense search to check freshness, so it skips the counts (they scan).
   auto stmt = db.prepare(
-      "SELECT s.id, s.name, s.embedder, s.chunking_json, s.version, 0, 0, 0, s.created_at FROM stores s "
-      "WHERE s.kind = 'knowledge' AND s.name = ?");
+      "SELECT s.id, s.name, s.embedder, s.chunking_json, s.version, 0, 0, 0, s.created_at, s.kind, "
+      "COALESCE(s.owner_user_id, 0), s.metadata FROM stores s WHERE s.name = ?");
   if (!stmt) return stmt.error();
   (*stmt)->bind(1, name);
   auto row = (*stmt)->step();
@@ -178,10 +197,53 @@ Status configure_store(Connection& db, int64_t store_id, std::string_view embedd
 }
 
 Status delete_store(Connection& db, int64_t store_id) {
-  auto stmt = db.prepare("DELETE FROM stores WHERE id = ? AND kind = 'knowledge'");
+  auto stmt = db.prepare("DELETE FROM stores WHERE id = ?");
   if (!stmt) return stmt.error();
   if (auto status = (*stmt)->bind(1, store_id).run(); !status) return status;
   if (db.changes() == 0) return Error::not_found(fmt::format("no knowledge store with id {}", store_id));
+  return ok();
+}
+
+Result<KnowledgeStore> create_user_store(Connection& db, int64_t owner_user_id, std::string_view name,
+                                         std::string_view metadata_json, std::string_view embedder,
+                                         std::string_view chunking_json) {
+  auto insert = db.prepare(
+      "INSERT INTO stores (name, kind, owner_user_id, metadata, embedder, chunking_json, created_at) "
+      "VALUES (?, 'user', ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING");
+  if (!insert) return insert.error();
+  (*insert)
+      ->bind(1, name)
+      .bind(2, owner_user_id)
+      .bind(3, metadata_json)
+      .bind(4, embedder)
+      .bind(5, chunking_json)
+      .bind(6, unix_millis());
+  if (auto status = (*insert)->run(); !status) return status.error();
+  if (db.changes() == 0)
+    return Error{ErrorKind::conflict, fmt::format("a store named '{}' exists", name), "name"};
+  const int64_t id = db.last_insert_id();
+  auto stmt = db.prepare(fmt::format("SELECT {} FROM stores s WHERE s.id = ?", kStoreColumns));
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, id);
+  auto row = (*stmt)->step();
+  if (!row) return row.error();
+  if (!*row) return Error::internal("vector store vanished after insert");
+  return read_store(**stmt);
+}
+
+Result<std::vector<KnowledgeStore>> list_user_stores(Connection& db, int64_t owner_user_id) {
+  auto stmt = db.prepare(fmt::format(
+      "SELECT {} FROM stores s WHERE s.kind = 'user' AND s.owner_user_id = ? ORDER BY s.id", kStoreColumns));
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, owner_user_id);
+  return collect(**stmt, read_store);
+}
+
+Status set_store_metadata(Connection& db, int64_t store_id, std::string_view metadata_json) {
+  auto stmt = db.prepare("UPDATE stores SET metadata = ? WHERE id = ?");
+  if (!stmt) return stmt.error();
+  if (auto status = (*stmt)->bind(1, metadata_json).bind(2, store_id).run(); !status) return status;
+  if (db.changes() == 0) return Error::not_found(fmt::format("no store with id {}", store_id));
   return ok();
 }
 
@@ -193,11 +255,17 @@ Result<std::vector<StoredFile>> list_files(Connection& db, int64_t store_id) {
   return collect(**stmt, read_file);
 }
 
+Result<PutResult> write_keyed_file(Connection& db, int64_t store_id, const FileInput& file,
+                                   const std::vector<NewChunk>& chunks, bool& changed);
+Status insert_file(Connection& db, int64_t store_id, const FileInput& file,
+                   const std::vector<NewChunk>& chunks, PutResult& result);
+
 // One file's writes inside the caller's transaction. `changed` says whether anything was written.
 Result<PutResult> write_file(Connection& db, int64_t store_id, const FileInput& file,
                              const std::vector<NewChunk>& chunks, bool& changed) {
   changed = false;
   PutResult result;
+  if (file.keyed_by_external_id) return write_keyed_file(db, store_id, file, chunks, changed);
   auto same_name = find_file(db, store_id, "filename", file.filename);
   if (!same_name) return same_name.error();
   if (*same_name) {
@@ -224,36 +292,76 @@ Result<PutResult> write_file(Connection& db, int64_t store_id, const FileInput& 
     if (auto status = (*remove)->bind(1, (*same_name)->id).run(); !status) return status.error();
   }
   if (result.duplicate) return result;
+  if (auto status = insert_file(db, store_id, file, chunks, result); !status) return status.error();
+  return result;
+}
+
+// A vector store file: its id is its identity. The same content under the same id changes nothing;
+// anything else replaces the file's earlier version.
+Result<PutResult> write_keyed_file(Connection& db, int64_t store_id, const FileInput& file,
+                                   const std::vector<NewChunk>& chunks, bool& changed) {
+  PutResult result;
+  auto earlier = find_file(db, store_id, "external_id", file.external_id);
+  if (!earlier) return earlier.error();
+  if (*earlier) {
+    if ((*earlier)->sha256 == file.sha256 && (*earlier)->status == file.status &&
+        (*earlier)->attributes_json == file.attributes_json &&
+        (*earlier)->chunking_json == file.chunking_json) {
+      result.file = std::move(**earlier);
+      result.duplicate = true;
+      return result;
+    }
+    auto replaced = chunk_ids_of(db, (*earlier)->id);
+    if (!replaced) return replaced.error();
+    result.replaced_chunk_ids = std::move(*replaced);
+    auto remove = db.prepare("DELETE FROM files WHERE id = ?");
+    if (!remove) return remove.error();
+    if (auto status = (*remove)->bind(1, (*earlier)->id).run(); !status) return status.error();
+  }
+  changed = true;
+  if (auto status = insert_file(db, store_id, file, chunks, result); !status) return status.error();
+  return result;
+}
+
+// Inserts the file row and its chunks, filling in result.file and result.chunk_ids.
+Status insert_file(Connection& db, int64_t store_id, const FileInput& file,
+                   const std::vector<NewChunk>& chunks, PutResult& result) {
   auto insert = db.prepare(
       "INSERT INTO files (store_id, filename, bytes, sha256, external_id, title, format, attributes_json, "
-      "status, "
-      "chunks, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?)");
+      "status, chunks, created_at, last_error, chunking_json, display_name) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!insert) return insert.error();
   const int64_t now = unix_millis();
   (*insert)
       ->bind(1, store_id)
-      .bind(2, file.filename)
+      .bind(2, file.keyed_by_external_id ? file.external_id + "/" + file.filename : file.filename)
       .bind(3, file.bytes)
       .bind(4, file.sha256)
       .bind(5, file.external_id)
       .bind(6, file.title)
       .bind(7, file.format)
       .bind(8, file.attributes_json)
-      .bind(9, static_cast<int64_t>(chunks.size()))
-      .bind(10, now);
-  if (auto status = (*insert)->run(); !status) return status.error();
+      .bind(9, file.status)
+      .bind(10, static_cast<int64_t>(chunks.size()))
+      .bind(11, now)
+      .bind(12, file.last_error)
+      .bind(13, file.chunking_json)
+      .bind(14, file.keyed_by_external_id ? file.filename : std::string());
+  if (auto status = (*insert)->run(); !status) return status;
   result.file = {db.last_insert_id(),
                  store_id,
                  file.filename,
                  file.bytes,
                  file.sha256,
-                 "completed",
+                 file.status,
                  file.external_id,
                  file.title,
                  file.format,
                  file.attributes_json,
                  static_cast<int64_t>(chunks.size()),
-                 now};
+                 now,
+                 file.last_error,
+                 file.chunking_json};
   auto add_chunk = db.prepare(
       "INSERT INTO chunks (file_id, store_id, ord, heading, page, text, tokens, heading_terms, terms, "
       "vector) "
@@ -278,7 +386,7 @@ Result<PutResult> write_file(Connection& db, int64_t store_id, const FileInput& 
     if (auto status = stmt.run(); !status) return status.error();
     result.chunk_ids.push_back(db.last_insert_id());
   }
-  return result;
+  return ok();
 }
 
 Result<std::vector<PutResult>> put_files(Connection& db, int64_t store_id,
@@ -399,8 +507,7 @@ Result<std::vector<ChunkHit>> search(Connection& db, const std::vector<std::stri
   const std::string match = fts_query(*terms);
   if (match.empty()) return std::vector<ChunkHit>{};
 
-  auto stores = db.prepare(
-      "SELECT id FROM stores WHERE kind = 'knowledge' AND name IN (SELECT value FROM json_each(?))");
+  auto stores = db.prepare("SELECT id FROM stores WHERE name IN (SELECT value FROM json_each(?))");
   if (!stores) return stores.error();
   (*stores)->bind(1, nlohmann::json(store_names).dump());
   auto store_ids = collect(**stores, [](Statement& row) { return row.column_int(0); });

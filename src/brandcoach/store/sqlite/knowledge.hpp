@@ -18,6 +18,11 @@ Result<std::vector<KnowledgeStore>> list_stores(Connection& db);
 Status configure_store(Connection& db, int64_t store_id, std::string_view embedder,
                        std::string_view chunking_json);
 Status delete_store(Connection& db, int64_t store_id);
+Result<KnowledgeStore> create_user_store(Connection& db, int64_t owner_user_id, std::string_view name,
+                                         std::string_view metadata_json, std::string_view embedder,
+                                         std::string_view chunking_json);
+Result<std::vector<KnowledgeStore>> list_user_stores(Connection& db, int64_t owner_user_id);
+Status set_store_metadata(Connection& db, int64_t store_id, std::string_view metadata_json);
 Result<std::vector<StoredFile>> list_files(Connection& db, int64_t store_id);
 Result<std::vector<PutResult>> put_files(Connection& db, int64_t store_id,
                                          const std::vector<FileWrite>& files);

@@ -555,7 +555,7 @@ Status erase_user(Connection& db, int64_t user_id, std::string_view actor) {
     for (const char* sql : {"DELETE FROM facts WHERE user_id = ?", "DELETE FROM messages WHERE user_id = ?",
                             "DELETE FROM audit WHERE user_id = ?", "DELETE FROM summaries WHERE user_id = ?",
                             "DELETE FROM usage WHERE user_id = ?", "DELETE FROM responses WHERE user_id = ?",
-                            "DELETE FROM api_keys WHERE user_id = ?",
+                            "DELETE FROM uploads WHERE user_id = ?", "DELETE FROM api_keys WHERE user_id = ?",
                             "DELETE FROM stores WHERE owner_user_id = ?", "DELETE FROM users WHERE id = ?"}) {
       auto stmt = db.prepare(sql);
       if (!stmt) return stmt.error();

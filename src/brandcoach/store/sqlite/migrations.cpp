@@ -198,6 +198,32 @@ CREATE TABLE extraction_jobs (
 );
 CREATE INDEX extraction_jobs_due ON extraction_jobs (not_before);
 )sql"},
+    // The OpenAI Files and Vector Stores API: users' own stores share the stores table with the
+    // knowledge stores (so one retrieval engine serves both) under names unique across kinds;
+    // uploads are kept whole so they can be read back; a vector store file that could not be read
+    // says why.
+    {5, R"sql(
+DROP INDEX knowledge_store_names;
+CREATE UNIQUE INDEX store_names ON stores (name);
+CREATE INDEX stores_by_owner ON stores (owner_user_id) WHERE owner_user_id IS NOT NULL;
+ALTER TABLE files ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN chunking_json TEXT NOT NULL DEFAULT '';
+-- A vector store file's filename column holds "<file id>/<name>" (names are unique per store, and two
+-- uploads may share a name); the name alone is what is shown.
+ALTER TABLE files ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
+CREATE INDEX files_by_external_id ON files (store_id, external_id);
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  filename TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  content BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX uploads_by_user ON uploads (user_id, created_at);
+)sql"},
 };
 
 Result<int> current_version(Connection& connection) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "brandcoach/store/sqlite/api_tables.hpp"
 #include "brandcoach/store/sqlite/connection.hpp"
 #include "brandcoach/store/sqlite/knowledge.hpp"
 #include "brandcoach/store/sqlite/memory_tables.hpp"
@@ -290,6 +291,49 @@ class SqliteStore final : public Store {
   Status delete_knowledge_store(int64_t store_id) override {
     auto db = pool_.acquire();
     return knowledge::delete_store(*db, store_id);
+  }
+  Result<KnowledgeStore> create_user_store(int64_t owner_user_id, std::string_view name,
+                                           std::string_view metadata_json, std::string_view embedder,
+                                           std::string_view chunking_json) override {
+    auto db = pool_.acquire();
+    return knowledge::create_user_store(*db, owner_user_id, name, metadata_json, embedder, chunking_json);
+  }
+  Result<std::vector<KnowledgeStore>> list_user_stores(int64_t owner_user_id) override {
+    auto db = pool_.acquire();
+    return knowledge::list_user_stores(*db, owner_user_id);
+  }
+  Status set_store_metadata(int64_t store_id, std::string_view metadata_json) override {
+    auto db = pool_.acquire();
+    return knowledge::set_store_metadata(*db, store_id, metadata_json);
+  }
+  Result<Upload> create_upload(Upload upload) override {
+    auto db = pool_.acquire();
+    return sqlite::api::create_upload(*db, std::move(upload));
+  }
+  Result<std::vector<Upload>> list_uploads(int64_t user_id) override {
+    auto db = pool_.acquire();
+    return sqlite::api::list_uploads(*db, user_id);
+  }
+  Result<std::optional<Upload>> find_upload(int64_t user_id, std::string_view id,
+                                            bool with_content) override {
+    auto db = pool_.acquire();
+    return sqlite::api::find_upload(*db, user_id, id, with_content);
+  }
+  Status delete_upload(int64_t user_id, std::string_view id) override {
+    auto db = pool_.acquire();
+    return sqlite::api::delete_upload(*db, user_id, id);
+  }
+  Status put_response(const StoredResponse& response) override {
+    auto db = pool_.acquire();
+    return sqlite::api::put_response(*db, response);
+  }
+  Result<std::optional<StoredResponse>> find_response(int64_t user_id, std::string_view id) override {
+    auto db = pool_.acquire();
+    return sqlite::api::find_response(*db, user_id, id);
+  }
+  Status delete_response(int64_t user_id, std::string_view id) override {
+    auto db = pool_.acquire();
+    return sqlite::api::delete_response(*db, user_id, id);
   }
   Result<std::vector<StoredFile>> list_files(int64_t store_id) override {
     auto db = pool_.acquire();
