@@ -144,6 +144,27 @@ std::string confirmation_question(const store::Fact& pending, const std::vector<
 
 }  // namespace
 
+Result<std::vector<index::Passage>> Coach::search_files(const FileSearch& search, std::string_view message) {
+  index::Query query;
+  query.text = std::string(message);
+  query.stores = search.stores;
+  query.limit = search.max_num_results;
+  query.mode = options_.retrieval_mode;
+  query.lexical_weight = options_.lexical_weight;
+  query.dense_weight = options_.dense_weight;
+  query.filter = search.filter;
+  auto found = retriever_.retrieve(query);
+  if (!found) return found.error();
+  std::vector<index::Passage> kept;
+  for (auto& passage : *found) {
+    const double score = index::relevance(passage, query);
+    if (score < search.score_threshold) continue;
+    passage.score = score;
+    kept.push_back(std::move(passage));
+  }
+  return kept;
+}
+
 Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view message, const TurnEvents& events) {
   const auto started = Clock::now();
   if (auto status = validate_user_id(user_id); !status) return status.error();
@@ -208,8 +229,17 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   auto facts = store_.list_facts(user->id, false);
   if (!facts) return facts.error();
   const auto recall_request = memory::recall_request(message);
+  // The caller's own documents (OpenAI's file_search tool) are searched before memory is asked: a
+  // question they answer is about those documents, unless it plainly asks what the user said.
+  if (events.file_search && !events.file_search->stores.empty()) {
+    auto searched = search_files(*events.file_search, message);
+    if (!searched) return searched.error();
+    result.file_search_results = std::move(searched).value();
+  }
+  if (events.on_file_search && events.file_search) events.on_file_search(result.file_search_results);
+  const bool documents_answer = !result.file_search_results.empty() && !recall_request.explicit_ask;
   std::string memory_answer;
-  if (recall_request.asks_memory) {
+  if (recall_request.asks_memory && !documents_answer) {
     auto recalled = memory_.recall(user->id, recall_request, message, stored->id);
     if (!recalled) return recalled.error();
     const bool found =
@@ -297,6 +327,12 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
     if (!found) return found.error();
     passages = std::move(found).value();
   }
+  if (!result.file_search_results.empty()) {
+    // The caller's own stores come first: they asked for them by name.
+    std::vector<index::Passage> merged = result.file_search_results;
+    for (auto& p : passages) merged.push_back(std::move(p));
+    passages = std::move(merged);
+  }
   result.timings_ms["retrieve"] = elapsed_ms(stage);
 
   // 5. Assemble the prompt within the token budget: instructions, relevant facts, summary, recent
@@ -305,7 +341,10 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   auto summary = store_.summary(user->id);
   if (!summary) return summary.error();
   std::vector<memory::ContextItem> items;
-  items.push_back({"instructions", 0, assistant->instructions});
+  const std::string instructions = events.instructions.empty()
+                                       ? assistant->instructions
+                                       : assistant->instructions + "\n\n" + events.instructions;
+  items.push_back({"instructions", 0, instructions});
   for (const auto& f : relevant_facts) items.push_back({"fact", 1, f});
   if (*summary) items.push_back({"summary", 2, (*summary)->text});
   const size_t turn_count = recent->size();
@@ -315,6 +354,8 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
     const int priority = 3 + static_cast<int>(turn_count - 1 - i) / 2;
     items.push_back({"turn", priority, m.role + ": " + m.text});
   }
+  // Turns the caller sent along are the newest context there is.
+  for (const auto& turn : events.context_turns) items.push_back({"turn", 3, turn});
   if (!memory_answer.empty()) items.push_back({"memory", 1, memory_answer});
   for (size_t i = 0; i < passages.size(); ++i) items.push_back({"knowledge", 100, passages[i].text, 0, i});
   const auto context = memory::assemble_context(items, options_.max_prompt_tokens);
@@ -323,7 +364,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   llm::Prompt prompt;
   prompt.assistant = assistant->id;
   prompt.assistant_title = assistant->title;
-  prompt.instructions = assistant->instructions;
+  prompt.instructions = instructions;
   prompt.intro = assistant->intro;
   prompt.user_message = std::string(message);
   prompt.user_name = user_name;
@@ -362,7 +403,9 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   // 6. Generate.
   stage = Clock::now();
   auto completion = provider_.generate(
-      prompt, {assistant->temperature, assistant->max_output_tokens, assistant->model, events.stop},
+      prompt,
+      {events.temperature.value_or(assistant->temperature),
+       events.max_output_tokens.value_or(assistant->max_output_tokens), assistant->model, events.stop},
       events.on_delta);
   if (!completion) return completion.error();
   result.reply = completion->text;
@@ -374,7 +417,8 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   result.cost_usd = options_.prices.cost(completion->model, completion->usage);
   for (const auto& c : completion->citations) {
     const auto& p = used_passages[c.source_index];
-    result.citations.push_back({c.number, p.store, p.filename, p.chunk_id, p.heading, c.snippet});
+    result.citations.push_back(
+        {c.number, p.store, p.filename, p.chunk_id, p.heading, c.snippet, p.file_id, p.external_id});
   }
   result.timings_ms["generate"] = elapsed_ms(stage);
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -61,6 +62,8 @@ struct Citation {
   int64_t chunk = 0;
   std::string heading;
   std::string snippet;
+  int64_t file_id = 0;      // the stored file's row
+  std::string external_id;  // the file's own id (a vector store file: the uploaded file's id)
 };
 
 /// Everything a finished turn reports; `to_json` gives the `/api/chat` object.
@@ -78,9 +81,10 @@ struct TurnResult {
   bool new_session = false;  // this message opened a session (a new conversation)
   std::map<std::string, double> timings_ms;
   std::vector<std::string> memory_used;  // "fact:12 Price", "message:40" — what memory the answer drew on
-  nlohmann::json context;                // prompt assembly: tokens, budget, what was dropped
-  nlohmann::json facts_changed;          // facts this message added, superseded or left pending
-  int64_t message_seq = 0;               // the user's message in the thread
+  std::vector<index::Passage> file_search_results;  // what the caller's file search found (TurnEvents)
+  nlohmann::json context;                           // prompt assembly: tokens, budget, what was dropped
+  nlohmann::json facts_changed;                     // facts this message added, superseded or left pending
+  int64_t message_seq = 0;                          // the user's message in the thread
   int64_t reply_seq = 0;
   int64_t session_no = 0;
 };
@@ -90,11 +94,27 @@ nlohmann::json to_json(const route::Decision& decision);
 nlohmann::json to_json(const Citation& citation);
 
 /// Callbacks for streaming a turn as it happens. All are optional.
+/// A search of the caller's own stores beside the assistant's knowledge (OpenAI's file_search tool).
+struct FileSearch {
+  std::vector<std::string> stores;  // store names, already checked to be the caller's
+  int max_num_results = 10;
+  std::optional<index::Filter> filter;  // over the files' attributes
+  double score_threshold = 0;           // on the relevance score in [0, 1]
+};
+
+/// Callbacks for streaming a turn as it happens, and what the caller asked of this turn beyond the
+/// message. All are optional.
 struct TurnEvents {
   std::function<void(const route::Decision&)> on_route;
   llm::DeltaSink on_delta;
-  std::stop_token stop;   // requested when the client went away: the model call is cancelled
-  std::string assistant;  // chosen by the caller (model "brandcoach-<id>"): no routing; empty: route
+  std::stop_token stop;      // requested when the client went away: the model call is cancelled
+  std::string assistant;     // chosen by the caller (model "brandcoach-<id>"): no routing; empty: route
+  std::string instructions;  // added to the assistant's own (model providers only)
+  std::optional<double> temperature;         // instead of the assistant's
+  std::optional<int64_t> max_output_tokens;  // instead of the assistant's
+  std::vector<std::string> context_turns;    // "role: text" the caller sent along, oldest first
+  std::optional<FileSearch> file_search;
+  std::function<void(const std::vector<index::Passage>&)> on_file_search;  // after the search ran
 };
 
 struct CoachOptions {
@@ -139,6 +159,8 @@ class Coach {
   }
 
  private:
+  Result<std::vector<index::Passage>> search_files(const FileSearch& search, std::string_view message);
+
   store::Store& store_;
   index::Retriever& retriever_;
   const route::Router& router_;
@@ -184,6 +206,24 @@ struct IngestOptions {
 Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vectors,
                                std::string_view store_name, ingest::Batch batch,
                                const IngestOptions& options);
+
+/// One file added to a user's vector store, known by its file id.
+struct StoreFile {
+  std::string file_id;   // the uploaded file's id ("file-…")
+  std::string filename;  // its name, which also says its format
+  std::string_view bytes;
+  nlohmann::json attributes = nlohmann::json::object();
+  text::ChunkOptions chunking;
+};
+
+/// Reads, chunks, embeds and stores a file in the named store (replacing its earlier version) and
+/// keeps the store's indexes in step. A file that cannot be read is stored as failed, with the
+/// reason, and no chunks.
+Result<store::StoredFile> attach_file(store::Store& store, index::KnowledgeIndexes& vectors,
+                                      const store::KnowledgeStore& target, const StoreFile& file);
+/// Removes a file from its store and from the store's indexes.
+Status detach_file(store::Store& store, index::KnowledgeIndexes& vectors, const store::KnowledgeStore& target,
+                   int64_t file_row_id);
 
 /// Re-embeds every chunk of a store with the configured embedder and records it as the store's.
 Result<int64_t> reindex(store::Store& store, index::KnowledgeIndexes& vectors, std::string_view store_name);

@@ -145,9 +145,14 @@ Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vec
       if (!batch_vectors) return batch_vectors.error();
       for (auto& v : *batch_vectors) embedded.push_back(std::move(v));
     }
-    store::FileWrite write{{doc.filename, static_cast<int64_t>(doc.bytes), doc.sha256, doc.external_id,
-                            doc.title, doc.format, doc.attributes.dump()},
-                           {}};
+    store::FileWrite write;
+    write.file.filename = doc.filename;
+    write.file.bytes = static_cast<int64_t>(doc.bytes);
+    write.file.sha256 = doc.sha256;
+    write.file.external_id = doc.external_id;
+    write.file.title = doc.title;
+    write.file.format = doc.format;
+    write.file.attributes_json = doc.attributes.dump();
     for (size_t i = 0; i < chunks.size(); ++i) {
       write.chunks.push_back({chunks[i].ordinal, chunks[i].heading, chunks[i].text,
                               static_cast<int64_t>(chunks[i].tokens), chunks[i].page,
@@ -180,6 +185,85 @@ Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vec
     }
   }
   return report;
+}
+
+Result<store::StoredFile> attach_file(store::Store& store, index::KnowledgeIndexes& vectors,
+                                      const store::KnowledgeStore& target, const StoreFile& file) {
+  auto& embedder = vectors.embedder();
+  if (!target.embedder.empty() && target.embedder != embedder.id()) {
+    // The store was embedded by another embedder than the one configured now: bring it along first.
+    if (auto count = reindex(store, vectors, target.name); !count) return count.error();
+  }
+  store::FileWrite write;
+  write.file.filename = file.filename;
+  write.file.bytes = static_cast<int64_t>(file.bytes.size());
+  write.file.sha256 = sha256_hex(file.bytes);
+  write.file.external_id = file.file_id;
+  write.file.attributes_json = file.attributes.dump();
+  write.file.keyed_by_external_id = true;
+  write.file.chunking_json = chunking_json(file.chunking);
+  auto documents = ingest::read_document(file.filename, file.filename, file.bytes);
+  if (!documents) {
+    write.file.status = "failed";
+    write.file.last_error = documents.error().message;
+  } else {
+    // A JSON or JSONL file holds many records; as one file of a vector store they are one document.
+    std::vector<text::Block> blocks;
+    for (auto& doc : *documents) {
+      if (write.file.title.empty()) write.file.title = doc.title;
+      write.file.format = doc.format;
+      for (auto& block : doc.blocks) blocks.push_back(std::move(block));
+    }
+    const auto chunks = text::chunk_blocks(blocks, file.chunking);
+    std::vector<std::string> texts;
+    for (const auto& chunk : chunks) texts.push_back(embedding_text(chunk));
+    std::vector<embed::Vector> embedded;
+    for (size_t start = 0; start < texts.size(); start += kEmbedBatch) {
+      std::vector<std::string> slice(
+          texts.begin() + static_cast<std::ptrdiff_t>(start),
+          texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), start + kEmbedBatch)));
+      auto batch_vectors = embedder.embed_documents(slice);
+      if (!batch_vectors) return batch_vectors.error();
+      for (auto& v : *batch_vectors) embedded.push_back(std::move(v));
+    }
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      write.chunks.push_back({chunks[i].ordinal, chunks[i].heading, chunks[i].text,
+                              static_cast<int64_t>(chunks[i].tokens), chunks[i].page,
+                              std::move(embedded[i])});
+    }
+    if (chunks.empty()) {
+      write.file.status = "failed";
+      write.file.last_error = "the file holds no text";
+    }
+  }
+  if (target.embedder.empty()) {
+    if (auto status = store.configure_knowledge_store(target.id, embedder.id(), chunking_json(file.chunking));
+        !status)
+      return status.error();
+  }
+  auto written = store.put_files(target.id, {write});
+  if (!written) return written.error();
+  auto& put = written->front();
+  if (!put.duplicate) {
+    std::vector<index::IndexedChunk> added;
+    for (size_t i = 0; i < write.chunks.size(); ++i) {
+      auto& chunk = write.chunks[i];
+      added.push_back(
+          {put.chunk_ids[i], std::move(chunk.heading), std::move(chunk.text), std::move(chunk.vector)});
+    }
+    vectors.apply(target.name, added, put.replaced_chunk_ids);
+    if (auto status = vectors.save_all(); !status) spdlog::warn("{}", status.error().message);
+  }
+  return std::move(put.file);
+}
+
+Status detach_file(store::Store& store, index::KnowledgeIndexes& vectors, const store::KnowledgeStore& target,
+                   int64_t file_row_id) {
+  auto removed = store.delete_file(file_row_id);
+  if (!removed) return removed.error();
+  vectors.apply(target.name, {}, *removed);
+  if (auto status = vectors.save_all(); !status) spdlog::warn("{}", status.error().message);
+  return ok();
 }
 
 Result<int64_t> reindex(store::Store& store, index::KnowledgeIndexes& vectors, std::string_view store_name) {

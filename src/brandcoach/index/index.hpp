@@ -75,6 +75,11 @@ struct Query {
   double dense_weight = 1.0;
 };
 
+/// A passage's relevance as a score in [0, 1] (OpenAI's file search score): a fused score scaled by
+/// the best one possible (first in every list), cosine similarity clamped at 0, BM25 squashed by
+/// s / (s + 1).
+double relevance(const Passage& passage, const Query& query);
+
 class Retriever {
  public:
   virtual ~Retriever() = default;
@@ -185,24 +190,27 @@ class KnowledgeIndexes {
   Result<std::string> refresh(std::string_view store_name);
   /// Persists every loaded dense index whose in-memory state is newer than its file.
   Status save_all();
-  /// Removes a deleted store's persisted indexes from the index folder (they would never be read
-  /// again: a new store gets a new id).
+  /// Forgets a deleted store's indexes: drops them from memory (searches still running keep theirs)
+  /// and removes their files from the index folder (they would never be read again: a new store
+  /// gets a new id).
   Status remove_files(int64_t store_id);
 
  private:
   struct Entry;
   struct LexicalEntry;
-  Result<Entry*> current(std::string_view store_name);
-  Result<LexicalEntry*> current_lexical(std::string_view store_name);
+  // Shared, so a search keeps the entry it started with while a refresh replaces it or a deleted
+  // store's entry is dropped.
+  Result<std::shared_ptr<Entry>> current(std::string_view store_name);
+  Result<std::shared_ptr<LexicalEntry>> current_lexical(std::string_view store_name);
   void apply_lexical(std::string_view store_name, const std::vector<IndexedChunk>& added,
                      const std::vector<int64_t>& removed, int64_t store_version);
   store::Store& store_;
   embed::Embedder& embedder_;
   std::filesystem::path folder_;
   std::mutex mutex_;  // guards the maps (not the indexes, which lock themselves)
-  std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;
+  std::map<std::string, std::shared_ptr<Entry>, std::less<>> entries_;
   std::mutex lexical_mutex_;  // guards lexical_entries_; held while a lexical index is rebuilt
-  std::map<std::string, std::unique_ptr<LexicalEntry>, std::less<>> lexical_entries_;
+  std::map<std::string, std::shared_ptr<LexicalEntry>, std::less<>> lexical_entries_;
 };
 
 /// Lexical, dense or hybrid (reciprocal-rank fusion) search over knowledge stores.

@@ -65,7 +65,7 @@ KnowledgeIndexes::~KnowledgeIndexes() {
     spdlog::warn("could not persist vector indexes: {}", status.error().message);
 }
 
-Result<KnowledgeIndexes::Entry*> KnowledgeIndexes::current(std::string_view store_name) {
+Result<std::shared_ptr<KnowledgeIndexes::Entry>> KnowledgeIndexes::current(std::string_view store_name) {
   auto info = store_.find_knowledge_store(store_name);
   if (!info) return info.error();
   if (!*info) return Error::not_found("no knowledge store named '" + std::string(store_name) + "'");
@@ -78,9 +78,9 @@ Result<KnowledgeIndexes::Entry*> KnowledgeIndexes::current(std::string_view stor
   }
   std::lock_guard lock(mutex_);
   auto& slot = entries_[std::string(store_name)];
-  if (slot && slot->version == store.version && slot->store_id == store.id) return slot.get();
+  if (slot && slot->version == store.version && slot->store_id == store.id) return slot;
 
-  auto entry = std::make_unique<Entry>();
+  auto entry = std::make_shared<Entry>();
   entry->store_id = store.id;
   const auto stem = file_stem(store.id, embedder_.id());
   const fs::path index_path = folder_ / (stem + ".hnsw");
@@ -124,18 +124,19 @@ Result<KnowledgeIndexes::Entry*> KnowledgeIndexes::current(std::string_view stor
   flush();
   entry->version = store.version;
   spdlog::info("vector index for '{}' {} ({} vectors)", store.name, how, entry->index->size());
-  slot = std::move(entry);
-  return slot.get();
+  slot = entry;
+  return entry;
 }
 
-Result<KnowledgeIndexes::LexicalEntry*> KnowledgeIndexes::current_lexical(std::string_view store_name) {
+Result<std::shared_ptr<KnowledgeIndexes::LexicalEntry>> KnowledgeIndexes::current_lexical(
+    std::string_view store_name) {
   auto info = store_.find_knowledge_store(store_name);
   if (!info) return info.error();
   if (!*info) return Error::not_found("no knowledge store named '" + std::string(store_name) + "'");
   const auto& store = **info;
   std::lock_guard lock(lexical_mutex_);
   auto& slot = lexical_entries_[std::string(store_name)];
-  if (slot && slot->version == store.version && slot->store_id == store.id) return slot.get();
+  if (slot && slot->version == store.version && slot->store_id == store.id) return slot;
 
   // Opened afresh: handles opened before another process's commit do not see it.
   const fs::path lexical_folder = folder_ / fmt::format("store-{}-lexical", store.id);
@@ -148,7 +149,7 @@ Result<KnowledgeIndexes::LexicalEntry*> KnowledgeIndexes::current_lexical(std::s
     opened = LexicalIndex::open(lexical_folder);
     if (!opened) return opened.error();
   }
-  auto entry = std::make_unique<LexicalEntry>();
+  auto entry = std::make_shared<LexicalEntry>();
   entry->store_id = store.id;
   entry->index = std::make_unique<LexicalIndex>(std::move(opened).value());
   if (entry->index->version() != store.version) {
@@ -166,14 +167,15 @@ Result<KnowledgeIndexes::LexicalEntry*> KnowledgeIndexes::current_lexical(std::s
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   entry->version = store.version;
-  slot = std::move(entry);
-  return slot.get();
+  slot = entry;
+  return entry;
 }
 
 Result<std::vector<std::pair<int64_t, double>>> KnowledgeIndexes::search_lexical(
     const std::vector<std::string>& store_names, std::string_view query, size_t k,
     const std::function<bool(int64_t)>& allow) {
   std::vector<LexicalIndex*> indexes;
+  std::vector<std::shared_ptr<LexicalEntry>> held;  // alive until the search is done
   for (const auto& name : store_names) {
     auto entry = current_lexical(name);
     if (!entry) {
@@ -181,6 +183,7 @@ Result<std::vector<std::pair<int64_t, double>>> KnowledgeIndexes::search_lexical
       return entry.error();
     }
     indexes.push_back((*entry)->index.get());
+    held.push_back(std::move(entry).value());
   }
   return LexicalIndex::search(indexes, text::query_terms(query), k, allow);
 }
@@ -276,6 +279,16 @@ Status KnowledgeIndexes::save_all() {
 }
 
 Status KnowledgeIndexes::remove_files(int64_t store_id) {
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(entries_,
+                  [&](const auto& item) { return item.second && item.second->store_id == store_id; });
+  }
+  {
+    std::lock_guard lock(lexical_mutex_);
+    std::erase_if(lexical_entries_,
+                  [&](const auto& item) { return item.second && item.second->store_id == store_id; });
+  }
   const std::string prefix = fmt::format("store-{}-", store_id);
   std::error_code ec;
   if (!fs::exists(folder_, ec)) return ok();

@@ -100,6 +100,20 @@ std::string_view to_string(SearchMode mode) {
   return "hybrid";
 }
 
+double relevance(const Passage& passage, const Query& query) {
+  switch (query.mode) {
+    case SearchMode::hybrid: {
+      const double best = (query.lexical_weight + query.dense_weight) / (kRrfK + 1);
+      return best > 0 ? std::clamp(passage.score / best, 0.0, 1.0) : 0.0;
+    }
+    case SearchMode::dense:
+      return std::clamp(passage.score, 0.0, 1.0);
+    case SearchMode::lexical:
+      return passage.score > 0 ? passage.score / (passage.score + 1) : 0.0;
+  }
+  return 0;
+}
+
 Result<SearchMode> parse_search_mode(std::string_view text) {
   if (text == "hybrid") return SearchMode::hybrid;
   if (text == "lexical") return SearchMode::lexical;
