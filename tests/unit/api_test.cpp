@@ -218,8 +218,8 @@ TEST(OpenAiChatRequest, BadBodiesNameTheField) {
   const std::string user = R"("messages": [{"role": "user", "content": "hi"}])";
   fails("[1]", ErrorKind::invalid_input, "");
   fails("{" + user + "}", ErrorKind::invalid_input, "model");
-  fails(R"({"model": "gpt-4o", )" + user + "}", ErrorKind::not_found, "");
-  fails(R"({"model": "brandcoach-nobody", )" + user + "}", ErrorKind::not_found, "");
+  fails(R"({"model": "gpt-4o", )" + user + "}", ErrorKind::not_found, "model");
+  fails(R"({"model": "brandcoach-nobody", )" + user + "}", ErrorKind::not_found, "model");
   fails(R"({"model": "brandcoach", "messages": []})", ErrorKind::invalid_input, "messages");
   fails(R"({"model": "brandcoach", "messages": [{"role": "assistant", "content": "x"}]})",
         ErrorKind::invalid_input, "messages");
@@ -234,6 +234,126 @@ TEST(OpenAiChatRequest, BadBodiesNameTheField) {
   fails(R"({"model": "brandcoach", "n": 2, )" + user + "}", ErrorKind::invalid_input, "n");
   fails(R"({"model": "brandcoach", "tools": [], )" + user + "}", ErrorKind::invalid_input, "tools");
   fails(R"({"model": "brandcoach", "stream": "yes", )" + user + "}", ErrorKind::invalid_input, "stream");
+}
+
+TEST(OpenAiResponsesRequest, TakesTheLastUserMessageAndKeepsTheRestAsContext) {
+  const auto assistants = bundled_assistants();
+  auto chat = parse_openai_responses_request(
+      R"({"model": "brandcoach-avatar", "stream": true, "instructions": "Answer in French.",
+          "input": [{"role": "developer", "content": "Be brief."},
+                    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "We sell candles."}]},
+                    {"role": "assistant", "content": [{"type": "output_text", "text": "Nice."}]},
+                    {"role": "user", "content": "Who buys them?"}],
+          "tools": [{"type": "file_search", "vector_store_ids": ["vs_1"], "max_num_results": 4,
+                     "filters": {"type": "eq", "key": "region", "value": "north"},
+                     "ranking_options": {"ranker": "auto", "score_threshold": 0.2}}],
+          "include": ["file_search_call.results", "message.output_text.logprobs"],
+          "top_p": 0.9, "truncation": "auto", "metadata": {"k": "v"}, "store": false, "temperature": 0.3,
+          "max_output_tokens": 64, "tool_choice": {"type": "file_search"}})",
+      assistants);
+  ASSERT_TRUE(chat) << chat.error().message;
+  EXPECT_EQ(chat->message, "Who buys them?");
+  EXPECT_EQ(chat->assistant, "avatar");
+  EXPECT_TRUE(chat->stream);
+  ASSERT_TRUE(chat->format);
+  coach::TurnEvents events;
+  chat->format->configure(events, {});
+  EXPECT_EQ(events.instructions, "Answer in French.\n\nBe brief.");
+  EXPECT_EQ(events.context_turns, (std::vector<std::string>{"user: We sell candles.", "assistant: Nice."}));
+  EXPECT_EQ(events.temperature, 0.3);
+  EXPECT_EQ(events.max_output_tokens, 64);
+  ASSERT_TRUE(events.file_search);
+  EXPECT_EQ(events.file_search->stores, std::vector<std::string>{"vs_1"});
+  EXPECT_EQ(events.file_search->max_num_results, 4);
+  EXPECT_DOUBLE_EQ(events.file_search->score_threshold, 0.2);
+  ASSERT_TRUE(events.file_search->filter);
+  EXPECT_TRUE(events.file_search->filter->matches({{"region", "north"}}));
+
+  auto none = parse_openai_responses_request(
+      R"({"model": "brandcoach", "input": "hi", "tool_choice": "none",
+          "tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]})",
+      assistants);
+  ASSERT_TRUE(none);
+  coach::TurnEvents quiet;
+  none->format->configure(quiet, {});
+  EXPECT_FALSE(quiet.file_search) << "tool_choice none searches nothing";
+}
+
+TEST(OpenAiResponsesRequest, BadBodiesNameTheField) {
+  const auto assistants = bundled_assistants();
+  const auto fails = [&](const std::string& body, ErrorKind kind, const std::string& param) {
+    auto chat = parse_openai_responses_request(body, assistants);
+    ASSERT_FALSE(chat) << body;
+    EXPECT_EQ(chat.error().kind, kind) << body << ": " << chat.error().message;
+    EXPECT_EQ(chat.error().param, param) << body;
+  };
+  const auto with = [](const std::string& fields) {
+    return R"({"model": "brandcoach", "input": "hello", )" + fields + "}";
+  };
+  fails("not json", ErrorKind::invalid_input, "");
+  fails(R"({"input": "hi"})", ErrorKind::invalid_input, "model");
+  fails(R"({"model": "brandcoach"})", ErrorKind::invalid_input, "input");
+  fails(R"({"model": "o3", "input": "hi"})", ErrorKind::not_found, "model");
+  fails(R"({"model": "brandcoach", "input": []})", ErrorKind::invalid_input, "input");
+  fails(R"({"model": "brandcoach", "input": 7})", ErrorKind::invalid_input, "input");
+  fails(R"({"model": "brandcoach", "input": "   "})", ErrorKind::invalid_input, "input");
+  fails(R"({"model": "brandcoach", "input": [{"role": "assistant", "content": "only me"}]})",
+        ErrorKind::invalid_input, "input");
+  fails(R"({"model": "brandcoach", "input": [{"type": "function_call_output", "output": "x"}]})",
+        ErrorKind::invalid_input, "input");
+  fails(
+      R"({"model": "brandcoach", "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]})",
+      ErrorKind::invalid_input, "input");
+  fails(with(R"("tools": [{"type": "web_search"}])"), ErrorKind::invalid_input, "tools");
+  fails(with(R"("tools": [{"type": "file_search"}])"), ErrorKind::invalid_input, "tools");
+  fails(with(R"("tools": [{"type": "file_search", "vector_store_ids": ["a"], "max_num_results": 99}])"),
+        ErrorKind::invalid_input, "tools");
+  fails(with(R"("tools": [{"type": "file_search", "vector_store_ids": ["a"], "filters": {"type": "xor"}}])"),
+        ErrorKind::invalid_input, "tools");
+  fails(
+      with(
+          R"("tools": [{"type": "file_search", "vector_store_ids": ["a"], "ranking_options": {"score_threshold": 2}}])"),
+      ErrorKind::invalid_input, "tools");
+  fails(with(R"("temperature": 3)"), ErrorKind::invalid_input, "temperature");
+  fails(with(R"("max_output_tokens": 1)"), ErrorKind::invalid_input, "max_output_tokens");
+  fails(with(R"("metadata": {"k": 1})"), ErrorKind::invalid_input, "metadata");
+  fails(with(R"("previous_response_id": 5)"), ErrorKind::invalid_input, "previous_response_id");
+  fails(with(R"("include": ["everything"])"), ErrorKind::invalid_input, "include");
+  fails(with(R"("tool_choice": "sometimes")"), ErrorKind::invalid_input, "tool_choice");
+  fails(with(R"("text": {"format": {"type": "json_schema"}})"), ErrorKind::invalid_input, "text");
+  fails(with(R"("background": true)"), ErrorKind::invalid_input, "background");
+  fails(with(R"("store": "yes")"), ErrorKind::invalid_input, "store");
+  fails(with(R"("colour": "blue")"), ErrorKind::invalid_input, "colour");
+}
+
+TEST(OpenAiLists, PageByLimitAfterBeforeAndOrder) {
+  std::vector<nlohmann::json> items;
+  for (const char* id : {"a", "b", "c", "d", "e"}) items.push_back({{"id", id}});
+  const auto ids = [](const nlohmann::json& page) {
+    std::string out;
+    for (const auto& item : page["data"]) out += item["id"].get<std::string>();
+    return out;
+  };
+  auto newest = list_page(items, "limit=2", 20, 100);
+  ASSERT_TRUE(newest);
+  EXPECT_EQ(ids(*newest), "ed") << "newest first by default";
+  EXPECT_EQ((*newest)["has_more"], true);
+  EXPECT_EQ((*newest)["first_id"], "e");
+  EXPECT_EQ((*newest)["last_id"], "d");
+  auto next = list_page(items, "limit=2&after=d", 20, 100);
+  EXPECT_EQ(ids(*next), "cb");
+  auto last = list_page(items, "limit=2&after=b", 20, 100);
+  EXPECT_EQ(ids(*last), "a");
+  EXPECT_EQ((*last)["has_more"], false);
+  EXPECT_EQ(ids(*list_page(items, "order=asc&after=a&before=d", 20, 100)), "bc");
+  EXPECT_EQ((*list_page(items, "order=asc&after=a&before=d&limit=1", 20, 100))["has_more"], true);
+  auto empty = list_page({}, "", 20, 100);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE((*empty)["first_id"].is_null());
+  EXPECT_EQ(list_page(items, "order=up", 20, 100).error().param, "order");
+  EXPECT_EQ(list_page(items, "limit=0", 20, 100).error().param, "limit");
+  EXPECT_EQ(list_page(items, "limit=101", 20, 100).error().param, "limit");
+  EXPECT_EQ(list_page(items, "after=zzz", 20, 100).error().param, "after");
 }
 
 }  // namespace

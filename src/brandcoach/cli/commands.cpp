@@ -112,7 +112,7 @@ int serve(Config config) {
   http::RateLimiter user_limits(scale * static_cast<double>(limits.requests_per_minute_per_user),
                                 static_cast<double>(limits.burst));
   http::RateLimiter ip_limits(scale * static_cast<double>(limits.requests_per_minute_per_ip),
-                              static_cast<double>(limits.burst));
+                              static_cast<double>(limits.burst_per_ip));
   spdlog::info("authentication: {}", authenticator.local_mode()
                                          ? "local mode (loopback only, user from X-Brandcoach-User)"
                                          : "Bearer tokens required (API keys and JWTs)");

@@ -157,6 +157,9 @@ const std::vector<Field>& fields() {
           [](Config & c) -> auto& { return c.limits.requests_per_minute_per_ip; }, in_range(0, 10000000)),
       make_field<int64_t>(
           "limits", "burst", [](Config & c) -> auto& { return c.limits.burst; }, in_range(1, 1000000)),
+      make_field<int64_t>(
+          "limits", "burst_per_ip", [](Config & c) -> auto& { return c.limits.burst_per_ip; },
+          in_range(1, 1000000)),
       make_field<std::string>(
           "storage", "data_dir", [](Config & c) -> auto& { return c.storage.data_dir; }, non_empty()),
       make_field<std::string>(

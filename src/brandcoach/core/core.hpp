@@ -52,7 +52,9 @@ struct Error {
   static Error config(std::string message, std::string key) {
     return {ErrorKind::invalid_config, std::move(message), std::move(key)};
   }
-  static Error not_found(std::string message) { return {ErrorKind::not_found, std::move(message), {}}; }
+  static Error not_found(std::string message, std::string param = {}) {
+    return {ErrorKind::not_found, std::move(message), std::move(param)};
+  }
   static Error unavailable(std::string message) { return {ErrorKind::unavailable, std::move(message), {}}; }
   static Error internal(std::string message) { return {ErrorKind::internal, std::move(message), {}}; }
   static Error overloaded(std::string message, int64_t retry_after_s) {
@@ -127,7 +129,8 @@ struct Config {
   struct Limits {
     int64_t requests_per_minute_per_user = 600;  // token bucket per authenticated user; 0: unlimited
     int64_t requests_per_minute_per_ip = 1200;   // per client address, checked before authentication
-    int64_t burst = 100;                         // bucket capacity
+    int64_t burst = 100;                         // capacity of a user's bucket
+    int64_t burst_per_ip = 400;                  // capacity of an address's (many users may share one)
   } limits;
   struct Storage {
     std::string data_dir = "./var";

@@ -12,13 +12,6 @@ namespace brandcoach::http {
 
 namespace {
 
-Response json_response(int status, const nlohmann::json& body) {
-  return {status,
-          "application/json",
-          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-          {}};
-}
-
 struct Endpoint {
   std::string_view path;
   std::vector<std::string> methods;
@@ -47,6 +40,17 @@ const std::vector<Endpoint>& endpoints() {
       {"/v1/chat/completions", {"POST"}, Access::user},
       {"/v1/models", {"GET"}, Access::user},
       {"/v1/models/{id}", {"GET"}, Access::user},
+      {"/v1/responses", {"POST"}, Access::user},
+      {"/v1/responses/{id}", {"GET", "DELETE"}, Access::user},
+      {"/v1/responses/{id}/input_items", {"GET"}, Access::user},
+      {"/v1/files", {"GET", "POST"}, Access::user},
+      {"/v1/files/{id}", {"GET", "DELETE"}, Access::user},
+      {"/v1/files/{id}/content", {"GET"}, Access::user},
+      {"/v1/vector_stores", {"GET", "POST"}, Access::user},
+      {"/v1/vector_stores/{id}", {"GET", "POST", "DELETE"}, Access::user},
+      {"/v1/vector_stores/{id}/files", {"GET", "POST"}, Access::user},
+      {"/v1/vector_stores/{id}/files/{file_id}", {"GET", "POST", "DELETE"}, Access::user},
+      {"/v1/vector_stores/{id}/search", {"POST"}, Access::user},
   };
   return table;
 }
@@ -72,65 +76,6 @@ bool matches(std::string_view pattern, std::string_view path) {
     if (parameter ? have[i].empty() : want[i] != have[i]) return false;
   }
   return true;
-}
-
-// The path segment at the position of the pattern's first "{...}".
-std::string first_parameter(std::string_view pattern, std::string_view path) {
-  const auto want = segments(pattern);
-  const auto have = segments(path);
-  for (size_t i = 0; i < want.size() && i < have.size(); ++i) {
-    if (!want[i].empty() && want[i].front() == '{') return std::string(have[i]);
-  }
-  return {};
-}
-
-// The value of one query parameter (percent-decoded), if present.
-std::optional<std::string> query_param(std::string_view query, std::string_view name) {
-  size_t pos = 0;
-  while (pos <= query.size()) {
-    size_t end = query.find('&', pos);
-    if (end == std::string_view::npos) end = query.size();
-    const auto pair = query.substr(pos, end - pos);
-    const auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      std::string value;
-      const auto raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-      for (size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
-          const auto hex = [](char c) {
-            return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10);
-          };
-          value += static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2]));
-          i += 2;
-        } else {
-          value += raw[i] == '+' ? ' ' : raw[i];
-        }
-      }
-      return value;
-    }
-    pos = end + 1;
-  }
-  return std::nullopt;
-}
-
-Result<int64_t> integer_param(std::string_view query, std::string_view name, int64_t fallback, int64_t min,
-                              int64_t max) {
-  const auto raw = query_param(query, name);
-  if (!raw || raw->empty()) return fallback;
-  int64_t value = 0;
-  for (const char c : *raw) {
-    if (!std::isdigit(static_cast<unsigned char>(c)) || value > max) {
-      return Error::invalid(fmt::format("{} must be an integer from {} to {}", name, min, max),
-                            std::string(name));
-    }
-    value = value * 10 + (c - '0');
-  }
-  if (value < min || value > max) {
-    return Error::invalid(fmt::format("{} must be an integer from {} to {}", name, min, max),
-                          std::string(name));
-  }
-  return value;
 }
 
 nlohmann::json message_json(const store::Message& m) {
@@ -252,8 +197,15 @@ Response erase_user(const Principal& principal, const Services& services) {
   auto user = caller(principal, services);
   if (!user) return error_response(user.error());
   if (!*user) return json_response(200, {{"erased", false}, {"reason", "nothing was kept about this user"}});
+  auto own_stores = services.store.list_user_stores((*user)->id);
+  if (!own_stores) return error_response(own_stores.error());
   if (auto status = services.store.erase_user((*user)->id, "user"); !status)
     return error_response(status.error());
+  // The indexes of the user's own vector stores go with them.
+  for (const auto& s : *own_stores) {
+    if (auto status = services.indexes.remove_files(s.id); !status)
+      spdlog::warn("erased user's store {}: {}", s.name, status.error().message);
+  }
   return json_response(200, {{"erased", true}});
 }
 
@@ -494,7 +446,7 @@ Response admin(const Request& request, const std::string& route, const Services&
     for (const auto& s : *stores) data.push_back(store_json(s));
     return json_response(200, {{"object", "list"}, {"data", std::move(data)}});
   }
-  auto target = find_store(services, first_parameter(route, request.path));
+  auto target = find_store(services, path_parameter(route, request.path));
   if (!target) return error_response(target.error());
   if (route == "/api/admin/stores/{id}") {
     if (request.method == "GET") return json_response(200, store_json(*target));
@@ -561,16 +513,27 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   }
   if (!has_message) return Error::invalid("message is required", "message");
   if (auto status = coach::validate_message(out.message); !status) return status.error();
+  out.format = native_stream_format();
   return out;
 }
 
-Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services) {
-  coach::TurnEvents events;
+Result<coach::TurnResult> run_chat_turn(const ChatRequest& chat, const std::string& user,
+                                        const Services& services, coach::TurnEvents events,
+                                        const std::function<void(std::string)>& emit) {
   events.assistant = chat.assistant;
+  chat.format->configure(events, emit);
   auto result = services.coach.turn(user, chat.message, events);
-  if (!result) return error_response(result.error());
+  if (!result) return result.error();
   services.metrics.observe_turn(turn_sample(*result));
-  return json_response(200, coach::to_json(*result));
+  if (auto status = chat.format->finish(services, user, *result); !status) return status.error();
+  return result;
+}
+
+Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services) {
+  if (auto status = chat.format->prepare(services, user); !status) return error_response(status.error());
+  auto result = run_chat_turn(chat, user, services, {}, {});
+  if (!result) return error_response(result.error());
+  return chat.format->complete(*result);
 }
 
 namespace {
@@ -589,9 +552,108 @@ class NativeStream final : public StreamFormat {
   std::string error(const Error& error) override {
     return sse_event("error", nlohmann::json::parse(error_response(error).body));
   }
+  Response complete(const coach::TurnResult& result) override {
+    return json_response(200, coach::to_json(result));
+  }
 };
 
 }  // namespace
+
+Response json_response(int status, const nlohmann::json& body) {
+  return {status,
+          "application/json",
+          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+          {}};
+}
+
+std::string path_parameter(std::string_view pattern, std::string_view path, size_t n) {
+  const auto want = segments(pattern);
+  const auto have = segments(path);
+  for (size_t i = 0; i < want.size() && i < have.size(); ++i) {
+    if (!want[i].empty() && want[i].front() == '{' && n-- == 0) return std::string(have[i]);
+  }
+  return {};
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t end = query.find('&', pos);
+    if (end == std::string_view::npos) end = query.size();
+    const auto pair = query.substr(pos, end - pos);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      std::string value;
+      const auto raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+      for (size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+          const auto hex = [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10);
+          };
+          value += static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2]));
+          i += 2;
+        } else {
+          value += raw[i] == '+' ? ' ' : raw[i];
+        }
+      }
+      return value;
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+Result<int64_t> integer_param(std::string_view query, std::string_view name, int64_t fallback, int64_t min,
+                              int64_t max) {
+  const auto raw = query_param(query, name);
+  if (!raw || raw->empty()) return fallback;
+  int64_t value = 0;
+  for (const char c : *raw) {
+    if (!std::isdigit(static_cast<unsigned char>(c)) || value > max) {
+      return Error::invalid(fmt::format("{} must be an integer from {} to {}", name, min, max),
+                            std::string(name));
+    }
+    value = value * 10 + (c - '0');
+  }
+  if (value < min || value > max) {
+    return Error::invalid(fmt::format("{} must be an integer from {} to {}", name, min, max),
+                          std::string(name));
+  }
+  return value;
+}
+
+Result<nlohmann::json> list_page(const std::vector<nlohmann::json>& items, std::string_view query,
+                                 int64_t default_limit, int64_t max_limit) {
+  auto limit = integer_param(query, "limit", default_limit, 1, max_limit);
+  if (!limit) return limit.error();
+  const std::string order = query_param(query, "order").value_or("desc");
+  if (order != "asc" && order != "desc") return Error::invalid("order must be 'asc' or 'desc'", "order");
+  std::vector<const nlohmann::json*> ordered;
+  for (const auto& item : items) ordered.push_back(&item);
+  if (order == "desc") std::reverse(ordered.begin(), ordered.end());
+  const auto position = [&](const std::string& name) -> Result<size_t> {
+    const auto id = query_param(query, name);
+    if (!id || id->empty()) return name == "after" ? size_t{0} : ordered.size();
+    for (size_t i = 0; i < ordered.size(); ++i) {
+      if ((*ordered[i])["id"] == *id) return name == "after" ? i + 1 : i;
+    }
+    return Error::invalid("no object with id '" + *id + "' in this list", name);
+  };
+  auto first = position("after");
+  if (!first) return first.error();
+  auto end = position("before");
+  if (!end) return end.error();
+  nlohmann::json data = nlohmann::json::array();
+  for (size_t i = *first; i < *end && data.size() < static_cast<size_t>(*limit); ++i)
+    data.push_back(*ordered[i]);
+  const bool more = *first + data.size() < *end;
+  return nlohmann::json{{"object", "list"},
+                        {"data", data},
+                        {"first_id", data.empty() ? nlohmann::json(nullptr) : data.front()["id"]},
+                        {"last_id", data.empty() ? nlohmann::json(nullptr) : data.back()["id"]},
+                        {"has_more", more}};
+}
 
 std::shared_ptr<StreamFormat> native_stream_format() {
   return std::make_shared<NativeStream>();
@@ -647,7 +709,7 @@ RouteMatch match_route(std::string_view path) {
 }
 
 bool is_upload_route(std::string_view route) {
-  return route == "/api/admin/stores/{id}/files";
+  return route == "/api/admin/stores/{id}/files" || route == "/v1/files";
 }
 
 std::vector<RouteMatch> routes() {
@@ -682,18 +744,25 @@ Response handle(const Request& request, const Principal& principal, const Servic
   if (match.route.starts_with("/api/admin/")) return admin(request, match.route, services);
   if (match.route == "/v1/models") return openai_models(services);
   if (match.route == "/v1/models/{id}") {
-    const std::string id = first_parameter(match.route, request.path);
+    const std::string id = path_parameter(match.route, request.path);
     const auto models = openai_model_list(services.coach.assistants());
     for (const auto& model : models["data"]) {
       if (model["id"] == id) return json_response(200, model);
     }
     return error_response(Error::not_found("The model `" + id + "` does not exist"));
   }
-  if (match.route == "/v1/chat/completions") {
-    auto parsed = parse_openai_chat_request(request.body, services.coach.assistants());
+  if (match.route == "/v1/chat/completions" || match.route == "/v1/responses") {
+    auto parsed = match.route == "/v1/responses"
+                      ? parse_openai_responses_request(request.body, services.coach.assistants())
+                      : parse_openai_chat_request(request.body, services.coach.assistants());
     if (!parsed) return error_response(parsed.error());
-    return openai_chat_response(*parsed, principal.user, services);
+    return chat_response(*parsed, principal.user, services);
   }
+  if (match.route.starts_with("/v1/responses/"))
+    return openai_stored_responses(request, match.route, principal, services);
+  if (match.route.starts_with("/v1/files")) return openai_files(request, match.route, principal, services);
+  if (match.route.starts_with("/v1/vector_stores"))
+    return openai_vector_stores(request, match.route, principal, services);
   return chat(request, principal, services);
 }
 

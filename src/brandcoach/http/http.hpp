@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -158,26 +159,40 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-/// How a streamed turn is framed as server-sent events: brandcoach's own events, or OpenAI's
-/// chat.completion.chunk stream.
+/// What one chat API makes of a turn: brandcoach's own /api/chat, OpenAI's Chat Completions or
+/// OpenAI's Responses. It frames the streamed turn as server-sent events and the finished turn as a
+/// JSON answer, and may resolve and keep request state (one object per request).
 struct StreamFormat {
   virtual ~StreamFormat() = default;
+  /// Runs on a worker before anything is sent: checks what the request names (earlier responses,
+  /// vector stores) for `user`. An error here is the request's whole answer, with its own status.
+  virtual Status prepare(const Services&, const std::string& /*user*/) { return ok(); }
+  /// Adds what the request asked of the turn; `emit` sends frames when streaming (empty otherwise).
+  virtual void configure(coach::TurnEvents&, const std::function<void(std::string)>& /*emit*/) {}
+  /// Frames sent before the turn starts.
+  virtual std::string start() { return {}; }
   virtual std::string route(const route::Decision& decision) = 0;
   virtual std::string delta(std::string_view text) = 0;
+  /// After the turn and before `done` or `complete`: keeps what the API keeps (a stored response).
+  virtual Status finish(const Services&, const std::string& /*user*/, const coach::TurnResult&) {
+    return ok();
+  }
   virtual std::string done(const coach::TurnResult& result) = 0;
   virtual std::string error(const Error& error) = 0;
+  /// The finished turn as a plain (not streamed) answer.
+  virtual Response complete(const coach::TurnResult& result) = 0;
 };
 /// event: route | delta | citation… | done | error
 std::shared_ptr<StreamFormat> native_stream_format();
 
-/// One chat turn as a caller asked for it (POST /api/chat or POST /v1/chat/completions).
+/// One chat turn as a caller asked for it (POST /api/chat, /v1/chat/completions or /v1/responses).
 struct ChatRequest {
   std::string message;
   bool stream = false;
   std::string assistant;                 // pinned by the model name; empty: routed
   std::string model;                     // as the caller named it (OpenAI surface)
   bool include_usage = false;            // OpenAI stream_options.include_usage
-  std::shared_ptr<StreamFormat> format;  // null: the native API
+  std::shared_ptr<StreamFormat> format;  // the API's framing and state; never null once parsed
 };
 
 /// Parses and validates a /api/chat body: a JSON object with "message" (string) and optional
@@ -189,21 +204,55 @@ Result<ChatRequest> parse_chat_request(std::string_view body);
 /// model "brandcoach" routes, "brandcoach-<assistant>" pins one; any other model is 404.
 Result<ChatRequest> parse_openai_chat_request(std::string_view body,
                                               const coach::AssistantRegistry& assistants);
-/// A non-streaming chat.completion object for the turn.
-Response openai_chat_response(const ChatRequest& chat, const std::string& user, const Services& services);
+/// The assistant an OpenAI model name pins: "" for "brandcoach" (routed), "<id>" for
+/// "brandcoach-<id>"; any other name is a 404 naming the model.
+Result<std::string> assistant_for_model(std::string_view model, const coach::AssistantRegistry& assistants);
+/// Parses a /v1/responses body as OpenAI documents it (the fields each are supported, accepted and
+/// ignored, or refused are listed in openai_responses.cpp).
+Result<ChatRequest> parse_openai_responses_request(std::string_view body,
+                                                   const coach::AssistantRegistry& assistants);
+/// GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items.
+Response openai_stored_responses(const Request& request, const std::string& route, const Principal& principal,
+                                 const Services& services);
+/// /v1/files and everything under it.
+Response openai_files(const Request& request, const std::string& route, const Principal& principal,
+                      const Services& services);
+/// /v1/vector_stores and everything under it.
+Response openai_vector_stores(const Request& request, const std::string& route, const Principal& principal,
+                              const Services& services);
 /// The model list object: brandcoach and one brandcoach-<assistant> per assistant.
 nlohmann::json openai_model_list(const coach::AssistantRegistry& assistants);
 /// GET /v1/models.
 Response openai_models(const Services& services);
 
-/// Runs one non-streaming chat turn for `user` and serialises it (or its error).
+/// Runs one non-streaming chat turn for `user` (prepare, turn, finish) and serialises it (or its error)
+/// as the request's API answers.
 Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services);
+/// The turn of an already prepared chat request: the format's options and callbacks, the turn, the
+/// metrics, and the format's finish.
+Result<coach::TurnResult> run_chat_turn(const ChatRequest& chat, const std::string& user,
+                                        const Services& services, coach::TurnEvents events,
+                                        const std::function<void(std::string)>& emit);
 
 /// What a finished turn reports to the metrics.
 obs::TurnSample turn_sample(const coach::TurnResult& result);
 
 /// The JSON error body for an error, with the status from http_status(kind).
 Response error_response(const Error& error);
+/// A JSON answer.
+Response json_response(int status, const nlohmann::json& body);
+/// The value of one query parameter (percent-decoded), if present.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
+/// An integer query parameter in [min, max], `fallback` when absent; a 400 naming it otherwise.
+Result<int64_t> integer_param(std::string_view query, std::string_view name, int64_t fallback, int64_t min,
+                              int64_t max);
+/// The path segment at the position of the pattern's n-th "{...}" (0-based).
+std::string path_parameter(std::string_view pattern, std::string_view path, size_t n = 0);
+/// One page of an OpenAI list ({"object":"list","data","first_id","last_id","has_more"}) over
+/// `items` (objects with an "id", oldest first), as the query's limit, order (asc|desc, default
+/// desc), after and before ask.
+Result<nlohmann::json> list_page(const std::vector<nlohmann::json>& items, std::string_view query,
+                                 int64_t default_limit, int64_t max_limit);
 
 /// The one authorisation check every request passes: open routes need nothing (nullopt); any
 /// other route is rate-limited per address, authenticated, checked against the route's access and

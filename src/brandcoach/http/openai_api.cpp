@@ -113,6 +113,23 @@ class OpenAiChatStream final : public StreamFormat {
     return "data: " + error_response(error).body + "\n";
   }
 
+  Response complete(const coach::TurnResult& result) override {
+    json body = {
+        {"id", id_},
+        {"object", "chat.completion"},
+        {"created", created_},
+        {"model", model_},
+        {"system_fingerprint", nullptr},
+        {"choices",
+         json::array({{{"index", 0},
+                       {"message", {{"role", "assistant"}, {"content", result.reply}, {"refusal", nullptr}}},
+                       {"logprobs", nullptr},
+                       {"finish_reason", "stop"}}})},
+        {"usage", usage_json(result)},
+        {"brandcoach", coach_extension(result)}};
+    return {200, "application/json", dump(body) + "\n", {}};
+  }
+
  private:
   static std::string frame(const json& data) { return "data: " + dump(data) + "\n\n"; }
 
@@ -130,6 +147,16 @@ class OpenAiChatStream final : public StreamFormat {
 };
 
 }  // namespace
+
+Result<std::string> assistant_for_model(std::string_view model, const coach::AssistantRegistry& assistants) {
+  if (model == kModelPrefix) return std::string();
+  const std::string prefix = std::string(kModelPrefix) + "-";
+  const std::string pinned = model.starts_with(prefix) ? std::string(model.substr(prefix.size())) : "";
+  if (pinned.empty() || !assistants.find(pinned))
+    return Error::not_found("The model `" + std::string(model) + "` does not exist; see GET /v1/models",
+                            "model");
+  return pinned;
+}
 
 Result<ChatRequest> parse_openai_chat_request(std::string_view body,
                                               const coach::AssistantRegistry& assistants) {
@@ -150,13 +177,9 @@ Result<ChatRequest> parse_openai_chat_request(std::string_view body,
   if (!doc.contains("model") || !doc["model"].is_string())
     return Error::invalid("model is required (a string)", "model");
   chat.model = doc["model"];
-  if (chat.model != kModelPrefix) {
-    const std::string prefix = std::string(kModelPrefix) + "-";
-    const std::string pinned = chat.model.rfind(prefix, 0) == 0 ? chat.model.substr(prefix.size()) : "";
-    if (pinned.empty() || !assistants.find(pinned))
-      return Error::not_found("The model `" + chat.model + "` does not exist; see GET /v1/models");
-    chat.assistant = pinned;
-  }
+  auto pinned = assistant_for_model(chat.model, assistants);
+  if (!pinned) return pinned.error();
+  chat.assistant = std::move(pinned).value();
   if (!doc.contains("messages") || !doc["messages"].is_array() || doc["messages"].empty())
     return Error::invalid("messages must be a non-empty array", "messages");
   std::optional<std::string> last_user;
@@ -191,28 +214,6 @@ Result<ChatRequest> parse_openai_chat_request(std::string_view body,
     chat.include_usage = doc["stream_options"].value("include_usage", false);
   chat.format = std::make_shared<OpenAiChatStream>(chat.model, chat.include_usage);
   return chat;
-}
-
-Response openai_chat_response(const ChatRequest& chat, const std::string& user, const Services& services) {
-  coach::TurnEvents events;
-  events.assistant = chat.assistant;
-  auto result = services.coach.turn(user, chat.message, events);
-  if (!result) return error_response(result.error());
-  services.metrics.observe_turn(turn_sample(*result));
-  json body = {
-      {"id", random_id("chatcmpl-")},
-      {"object", "chat.completion"},
-      {"created", now_seconds()},
-      {"model", chat.model},
-      {"system_fingerprint", nullptr},
-      {"choices",
-       json::array({{{"index", 0},
-                     {"message", {{"role", "assistant"}, {"content", result->reply}, {"refusal", nullptr}}},
-                     {"logprobs", nullptr},
-                     {"finish_reason", "stop"}}})},
-      {"usage", usage_json(*result)},
-      {"brandcoach", coach_extension(*result)}};
-  return {200, "application/json", dump(body) + "\n", {}};
 }
 
 json openai_model_list(const coach::AssistantRegistry& assistants) {

@@ -300,13 +300,26 @@ struct Server::Impl {
       std::function<Response()> work;
       if (refusal.status != 0) {
         work = [refusal] { return refusal; };
-      } else if (request.method == "POST" && (route == "/api/chat" || route == "/v1/chat/completions")) {
+      } else if (request.method == "POST" &&
+                 (route == "/api/chat" || route == "/v1/chat/completions" || route == "/v1/responses")) {
         // A chat body is parsed once, here; it decides between streaming and a plain JSON answer.
-        auto chat = route == "/api/chat"
-                        ? parse_chat_request(request.body)
-                        : parse_openai_chat_request(request.body, services.coach.assistants());
+        auto chat = route == "/api/chat" ? parse_chat_request(request.body)
+                    : route == "/v1/chat/completions"
+                        ? parse_openai_chat_request(request.body, services.coach.assistants())
+                        : parse_openai_responses_request(request.body, services.coach.assistants());
+        Response refused{0, "", "", {}};
+        if (chat && chat->stream) {
+          // What the request names is checked before the stream starts, so a refusal keeps its status.
+          std::function<Response()> prepare = [this, format = chat->format, user = principal->user] {
+            if (auto status = format->prepare(services, user); !status) return error_response(status.error());
+            return Response{0, "", "", {}};
+          };
+          refused = co_await run_blocking(pool, prepare);
+        }
         if (!chat) {
           work = [error = chat.error()] { return error_response(error); };
+        } else if (refused.status != 0) {
+          work = [refused] { return refused; };
         } else if (chat->stream) {
           const int status =
               co_await stream_chat(stream, *chat, principal->user, request.request_id, req.version(), cors);
@@ -314,8 +327,7 @@ struct Server::Impl {
           break;  // the event stream ends with the connection
         } else {
           work = [this, chat = std::move(chat).value(), user = principal->user] {
-            return chat.format ? openai_chat_response(chat, user, services)
-                               : chat_response(chat, user, services);
+            return chat_response(chat, user, services);
           };
         }
       } else {
@@ -379,16 +391,16 @@ struct Server::Impl {
     // Requested when the client goes away: the model call upstream is cancelled with it.
     auto client_left = std::make_shared<std::stop_source>();
     asio::post(pool, [this, queue, status, client_left, chat, user, id = request_id] {
-      auto format = chat.format ? chat.format : native_stream_format();
+      auto format = chat.format;
       coach::TurnEvents events;
       events.stop = client_left->get_token();
-      events.assistant = chat.assistant;
       events.on_route = [&](const route::Decision& d) { queue->push(format->route(d)); };
       events.on_delta = [&](std::string_view text) { queue->push(format->delta(text)); };
       try {
-        auto result = services.coach.turn(user, chat.message, events);
+        queue->push(format->start());
+        auto result = run_chat_turn(chat, user, services, std::move(events),
+                                    [&](std::string frames) { queue->push(std::move(frames)); });
         if (result) {
-          services.metrics.observe_turn(turn_sample(*result));
           queue->push(format->done(*result));
         } else {
           status->store(http_status(result.error().kind));
