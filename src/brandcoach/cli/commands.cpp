@@ -83,6 +83,12 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+// The built web UI: ./web/dist when run from a checkout, else the source tree's.
+std::filesystem::path default_web_dir() {
+  if (std::filesystem::exists("web/dist/index.html")) return "web/dist";
+  return BRANDCOACH_SOURCE_WEB_DIR;
+}
+
 int serve(Config config) {
   auto auth = auth_options(config);
   if (!auth) return fail(auth.error());
@@ -116,8 +122,17 @@ int serve(Config config) {
   spdlog::info("authentication: {}", authenticator.local_mode()
                                          ? "local mode (loopback only, user from X-Brandcoach-User)"
                                          : "Bearer tokens required (API keys and JWTs)");
-  http::Server http_server(
-      options, {*app->coach, *app->store, *app->vectors, metrics, authenticator, user_limits, ip_limits});
+  http::UiOptions ui;
+  ui.web_dir = server.web_dir.empty() ? default_web_dir() : std::filesystem::path(server.web_dir);
+  ui.product_name = app->config.ui.product_name;
+  ui.logo_file = app->config.ui.logo_file;
+  ui.primary_color = app->config.ui.primary_color;
+  ui.accent_color = app->config.ui.accent_color;
+  ui.welcome_message = app->config.ui.welcome_message;
+  if (!std::filesystem::exists(ui.web_dir / "index.html"))
+    spdlog::warn("web UI not built ({} has no index.html): `./run` builds it", ui.web_dir.string());
+  http::Server http_server(options, {*app->coach, *app->store, *app->vectors, metrics, authenticator,
+                                     user_limits, ip_limits, std::move(ui)});
   auto port = http_server.listen();
   if (!port) return fail(port.error());
   const std::string host =

@@ -446,6 +446,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
       {"degraded", completion->degraded},
       {"cost_usd", result.cost_usd},
       {"memory_used", result.memory_used},
+      {"memory_question", recall_request.asks_memory},
       {"context", result.context},
       {"timings_ms",
        timings}}.dump();

@@ -102,6 +102,17 @@ Check<std::string> one_of(std::vector<std::string> allowed) {
   };
 }
 
+// A CSS colour as #rrggbb: the UI puts it into a style, so nothing else may pass.
+Check<std::string> hex_color() {
+  return [](const std::string& v) -> std::optional<std::string> {
+    const bool valid = v.size() == 7 && v[0] == '#' && std::all_of(v.begin() + 1, v.end(), [](char c) {
+                         return std::isxdigit(static_cast<unsigned char>(c));
+                       });
+    if (!valid) return fmt::format("must be a colour as #rrggbb (got '{}')", v);
+    return std::nullopt;
+  };
+}
+
 Check<std::string> non_empty() {
   return [](const std::string& v) -> std::optional<std::string> {
     if (v.empty()) return "must not be empty";
@@ -133,6 +144,18 @@ const std::vector<Field>& fields() {
           in_range(1024, int64_t{1} << 32)),
       make_field<std::string>(
           "server", "cors_origins", [](Config & c) -> auto& { return c.server.cors_origins; }),
+      make_field<std::string>(
+          "server", "web_dir", [](Config & c) -> auto& { return c.server.web_dir; }),
+      make_field<std::string>(
+          "ui", "product_name", [](Config & c) -> auto& { return c.ui.product_name; }, non_empty()),
+      make_field<std::string>(
+          "ui", "logo_file", [](Config & c) -> auto& { return c.ui.logo_file; }),
+      make_field<std::string>(
+          "ui", "primary_color", [](Config & c) -> auto& { return c.ui.primary_color; }, hex_color()),
+      make_field<std::string>(
+          "ui", "accent_color", [](Config & c) -> auto& { return c.ui.accent_color; }, hex_color()),
+      make_field<std::string>(
+          "ui", "welcome_message", [](Config & c) -> auto& { return c.ui.welcome_message; }),
       make_field<bool>(
           "auth", "required", [](Config & c) -> auto& { return c.auth.required; }),
       make_field<std::string>(

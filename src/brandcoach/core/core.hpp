@@ -115,7 +115,16 @@ struct Config {
     int64_t io_threads = 1;
     int64_t workers = 0;       // 0: one per hardware thread
     std::string cors_origins;  // comma-separated browser origins allowed to call the API; none by default
+    std::string web_dir;       // the built web UI; empty: web/dist of the source tree (or ./web/dist)
   } server;
+  struct Ui {  // white-label settings of the web UI
+    std::string product_name = "Brand Coach";
+    std::string logo_file;  // an image file shown as the logo
+    std::string primary_color = "#3949ab";
+    std::string accent_color = "#00796b";
+    std::string welcome_message =
+        "Tell me about your business, or ask anything about your brand: I'll bring in the right specialist.";
+  } ui;
   struct Auth {
     bool required = false;   // every API call needs a Bearer token (API key or JWT)
     std::string jwt_secret;  // secret: HS256 key, only from BRANDCOACH_AUTH_JWT_SECRET or jwt_secret_file

@@ -2,6 +2,7 @@
 #include <cctype>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -37,6 +38,16 @@ const std::vector<Endpoint>& endpoints() {
       {"/api/admin/stores/{id}/files", {"GET", "POST"}, Access::admin},
       {"/api/admin/users", {"GET"}, Access::admin},
       {"/api/admin/usage", {"GET"}, Access::admin},
+      {"/api/admin/analytics", {"GET"}, Access::admin},
+      {"/api/admin/stores/{id}/reindex", {"POST"}, Access::admin},
+      {"/api/admin/stores/{id}/search", {"POST"}, Access::admin},
+      {"/api/ui/config", {"GET"}, Access::open},
+      {"/api/ui/logo", {"GET"}, Access::open},
+      {"/api/passages/{id}", {"GET"}, Access::user},
+      // The web UI's pages load without a token (they hold no data); what they fetch needs one.
+      {"/", {"GET"}, Access::open},
+      {"/admin", {"GET"}, Access::open},
+      {"/assets/{file}", {"GET"}, Access::open},
       {"/v1/chat/completions", {"POST"}, Access::user},
       {"/v1/models", {"GET"}, Access::user},
       {"/v1/models/{id}", {"GET"}, Access::user},
@@ -103,6 +114,21 @@ Response profile(const Principal& principal, const Services& services) {
     auto all = services.store.list_facts((*user)->id, true);
     if (!all) return error_response(all.error());
     facts = memory::current_facts_json(*all);
+    // Each fact shows the message it came from (the user's own words and when they said them).
+    std::vector<int64_t> sources;
+    for (const auto& entry : facts) sources.push_back(entry.value("source_message_id", int64_t{0}));
+    auto messages = services.store.messages_by_id((*user)->id, sources);
+    if (!messages) return error_response(messages.error());
+    std::unordered_map<int64_t, const store::Message*> by_id;
+    for (const auto& m : *messages) by_id.emplace(m.id, &m);
+    for (auto& entry : facts) {
+      const auto found = by_id.find(entry.value("source_message_id", int64_t{0}));
+      entry["source"] = found == by_id.end()
+                            ? nlohmann::json(nullptr)
+                            : nlohmann::json{{"seq", found->second->seq},
+                                             {"text", found->second->text},
+                                             {"created_at", iso_time(found->second->created_at)}};
+    }
     for (const auto& entry : facts) by_category[entry["category"].get<std::string>()].push_back(entry);
   }
   const std::string id = *user ? (*user)->external_id : principal.user;
@@ -438,6 +464,7 @@ Response admin_usage(const Request& request, const Services& services) {
 Response admin(const Request& request, const std::string& route, const Services& services) {
   if (route == "/api/admin/users") return admin_users(request, services);
   if (route == "/api/admin/usage") return admin_usage(request, services);
+  if (route == "/api/admin/analytics") return admin_analytics(request, services);
   if (route == "/api/admin/stores") {
     if (request.method == "POST") return create_store(request, services);
     auto stores = services.store.list_knowledge_stores();
@@ -457,6 +484,8 @@ Response admin(const Request& request, const std::string& route, const Services&
                    status.error().message);
     return json_response(200, {{"id", target->id}, {"name", target->name}, {"deleted", true}});
   }
+  if (route == "/api/admin/stores/{id}/reindex") return admin_store_reindex(*target, services);
+  if (route == "/api/admin/stores/{id}/search") return admin_store_search(request, *target, services);
   if (request.method == "POST") return upload_files(request, *target, services);
   auto files = services.store.list_files(target->id);
   if (!files) return error_response(files.error());
@@ -741,6 +770,11 @@ Response handle(const Request& request, const Principal& principal, const Servic
   if (match.route == "/api/me") return erase_user(principal, services);
   if (match.route == "/api/me/session") return new_session(principal, services);
   if (match.route == "/api/openapi.json") return json_response(200, openapi_document());
+  if (match.route == "/api/ui/config") return ui_config(services);
+  if (match.route == "/api/ui/logo") return ui_logo(request, services);
+  if (match.route == "/api/passages/{id}") return passage(request, match.route, principal, services);
+  if (match.route == "/" || match.route == "/admin" || match.route == "/assets/{file}")
+    return web_page(request, match.route, services);
   if (match.route.starts_with("/api/admin/")) return admin(request, match.route, services);
   if (match.route == "/v1/models") return openai_models(services);
   if (match.route == "/v1/models/{id}") {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -106,6 +107,16 @@ class RateLimiter {
   std::unordered_map<std::string, Bucket> buckets_;  // guarded by mutex_
 };
 
+/// The web UI: where its built pages are and how it is branded (white-label).
+struct UiOptions {
+  std::filesystem::path web_dir;  // index.html, admin.html, assets/ (with .gz copies); empty: not built
+  std::string product_name = "Brand Coach";
+  std::string logo_file;  // an image served at /api/ui/logo; empty: a text mark
+  std::string primary_color = "#3949ab";
+  std::string accent_color = "#00796b";
+  std::string welcome_message;
+};
+
 /// What the handlers work with; owned by the caller and outliving the server.
 struct Services {
   coach::Coach& coach;
@@ -115,6 +126,7 @@ struct Services {
   const Authenticator& auth;
   RateLimiter& user_limits;
   RateLimiter& ip_limits;
+  UiOptions ui = {};
 };
 
 class Server {
@@ -145,10 +157,11 @@ struct Request {
   std::string path;   // without query string
   std::string query;  // after '?', still percent-encoded
   std::string body;
-  std::string user_header;    // X-Brandcoach-User, empty when absent (trusted only in local mode)
-  std::string authorization;  // the Authorization header, empty when absent
-  std::string content_type;   // the Content-Type header
-  std::string peer;           // the client's IP address
+  std::string user_header;      // X-Brandcoach-User, empty when absent (trusted only in local mode)
+  std::string authorization;    // the Authorization header, empty when absent
+  std::string content_type;     // the Content-Type header
+  std::string accept_encoding;  // the Accept-Encoding header
+  std::string peer;             // the client's IP address
   std::string request_id;
 };
 
@@ -222,6 +235,22 @@ Response openai_vector_stores(const Request& request, const std::string& route, 
                               const Services& services);
 /// The model list object: brandcoach and one brandcoach-<assistant> per assistant.
 nlohmann::json openai_model_list(const coach::AssistantRegistry& assistants);
+/// The web UI's pages ("/", "/admin") and assets ("/assets/{file}").
+Response web_page(const Request& request, const std::string& route, const Services& services);
+/// GET /api/ui/config: the white-label settings, whether the server is in local mode, the assistants.
+Response ui_config(const Services& services);
+/// GET /api/ui/logo.
+Response ui_logo(const Request& request, const Services& services);
+/// GET /api/passages/{id}: a cited chunk in its document, if the caller may read its store.
+Response passage(const Request& request, const std::string& route, const Principal& principal,
+                 const Services& services);
+/// GET /api/admin/analytics?days=N: the dashboard's overview, daily series, errors and alerts.
+Response admin_analytics(const Request& request, const Services& services);
+/// POST /api/admin/stores/{id}/search.
+Response admin_store_search(const Request& request, const store::KnowledgeStore& target,
+                            const Services& services);
+/// POST /api/admin/stores/{id}/reindex.
+Response admin_store_reindex(const store::KnowledgeStore& target, const Services& services);
 /// GET /v1/models.
 Response openai_models(const Services& services);
 

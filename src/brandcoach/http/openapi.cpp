@@ -105,6 +105,16 @@ json schemas() {
             {"thread",
              object_schema({{"message_seq", integer}, {"reply_seq", integer}, {"session", integer}})}},
            {"reply", "assistant", "route", "citations", "usage"})},
+      {"UiConfig", object_schema({{"product_name", string},
+                                  {"logo_url", {{"type", {"string", "null"}}}},
+                                  {"primary_color", string},
+                                  {"accent_color", string},
+                                  {"welcome_message", string},
+                                  {"local_mode", boolean},
+                                  {"assistants", {{"type", "array"}, {"items", any_object}}}})},
+      {"Passage", object_schema({{"chunk", any_object},
+                                 {"file", any_object},
+                                 {"document", {{"type", "array"}, {"items", any_object}}}})},
       {"Profile", object_schema({{"user", string},
                                  {"display_name", string},
                                  {"facts", {{"type", "array"}, {"items", any_object}}},
@@ -286,6 +296,56 @@ json openapi_document() {
                operation("Users with their activity and usage", {{"200", list}}, {400, 401, 403}, "admin");
            op["parameters"] = {query("after", "string", "Continue after this user"),
                                query("limit", "integer", "1 to 500, default 50")};
+           return op;
+         }()}}},
+      {"/api/ui/config",
+       {{"get", operation("The white-label settings and assistants the web UI shows",
+                          {{"200", answer("UI settings", ref("UiConfig"))}}, {}, "ui", true)}}},
+      {"/api/ui/logo",
+       {{"get", operation("The configured logo image", {{"200", {{"description", "The logo file"}}}}, {404},
+                          "ui", true)}}},
+      {"/api/passages/{id}",
+       {{"get",
+         [&] {
+           json op = operation(
+               "A cited passage and the document it belongs to (knowledge stores are "
+               "readable by all, a user's own stores by their owner only)",
+               {{"200", answer("Passage", ref("Passage"))}}, {401, 404}, "chat");
+           op["parameters"] = {path_id("The chunk id a citation names")};
+           return op;
+         }()}}},
+      {"/api/admin/analytics",
+       {{"get",
+         [&] {
+           json op = operation(
+               "Dashboard numbers: overview, daily series, assistant distribution, recent "
+               "errors and alerts",
+               {{"200", answer("Analytics", {{"type", "object"}})}}, {400, 401, 403}, "admin");
+           op["parameters"] = {query("days", "integer", "1 to 90, default 14")};
+           return op;
+         }()}}},
+      {"/api/admin/stores/{id}/reindex",
+       {{"post",
+         [&] {
+           json op =
+               operation("Re-embed every chunk of the store with the configured embedder",
+                         {{"200", answer("Re-indexed", {{"type", "object"}})}}, {401, 403, 404}, "admin");
+           op["parameters"] = {path_id("The store's id or name")};
+           return op;
+         }()}}},
+      {"/api/admin/stores/{id}/search",
+       {{"post",
+         [&] {
+           json op =
+               operation("Search one knowledge store", {{"200", answer("Results", {{"type", "object"}})}},
+                         {400, 401, 403, 404}, "admin");
+           op["parameters"] = {path_id("The store's id or name")};
+           op["requestBody"] = {{"required", true},
+                                {"content",
+                                 {{"application/json",
+                                   {{"schema", object_schema({{"query", {{"type", "string"}}},
+                                                              {"max_num_results", {{"type", "integer"}}}},
+                                                             {"query"})}}}}}};
            return op;
          }()}}},
       {"/api/admin/usage",

@@ -258,6 +258,7 @@ struct Server::Impl {
       request.body = std::move(req.body());
       request.user_header = header_value(req, "X-Brandcoach-User");
       request.authorization = header_value(req, "Authorization");
+      request.accept_encoding = header_value(req, "Accept-Encoding");
       request.content_type = header_value(req, "Content-Type");
       request.peer = peer_address(stream);
       request.request_id = random_id("req_");
@@ -344,6 +345,7 @@ struct Server::Impl {
       Response response = co_await run_blocking(pool, work);
       response.headers.insert(response.headers.end(), cors.begin(), cors.end());
       const int status = response.status;
+      if (status >= 500) record_error(request, route, status, response.body);
       stream.expires_after(timeout);
       const bool written =
           co_await write_response(stream, response, request.request_id, keep_alive, req.version());
@@ -357,6 +359,15 @@ struct Server::Impl {
 
   static double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  // Server errors are kept for the dashboard with the message their body gave the client.
+  void record_error(const Request& request, const std::string& route, int status, std::string_view body) {
+    const auto parsed = nlohmann::json::parse(body, nullptr, false);
+    std::string message = "see the server log";
+    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object())
+      message = parsed["error"].value("message", message);
+    services.metrics.record_error({unix_millis(), status, route, std::move(message), request.request_id});
   }
 
   void log_request(const Request& request, const std::string& route, int status, Clock::time_point started) {
@@ -404,6 +415,9 @@ struct Server::Impl {
           queue->push(format->done(*result));
         } else {
           status->store(http_status(result.error().kind));
+          if (status->load() >= 500)
+            services.metrics.record_error(
+                {unix_millis(), status->load(), "stream", result.error().message, id});
           queue->push(format->error(result.error()));
         }
       } catch (const std::exception& e) {

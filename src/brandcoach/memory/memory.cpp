@@ -951,7 +951,13 @@ std::string render_recall(const Recall& recall) {
       }
       if (r.current.status == "superseded") continue;
       out += fmt::format("- **{}:** {}", label, r.current.value);
-      if (!r.source_text.empty()) {
+      // A value the user corrected by hand (the memory panel, the API) keeps the message it first came
+      // from as its source, but that message holds the old value: quoting it would contradict the answer.
+      const bool corrected_by_hand =
+          !r.earlier.empty() && r.earlier.back().source_message_id == r.current.source_message_id;
+      if (corrected_by_hand) {
+        out += fmt::format(" — you corrected it on {}", human_date(r.current.created_at));
+      } else if (!r.source_text.empty()) {
         // Quote the sentence that holds the value itself, not its "(item)" label.
         const std::string value = r.current.value;
         const std::string item = value_item(value);

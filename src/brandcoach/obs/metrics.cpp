@@ -102,6 +102,28 @@ void Metrics::observe_request(std::string_view route, std::string_view method, i
   h.sum_micros.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
 }
 
+void Metrics::record_error(ErrorRecord error) {
+  std::lock_guard lock(errors_mutex_);
+  errors_.push_front(std::move(error));
+  if (errors_.size() > kRecentErrors) errors_.pop_back();
+}
+
+std::vector<ErrorRecord> Metrics::recent_errors() const {
+  std::lock_guard lock(errors_mutex_);
+  return {errors_.begin(), errors_.end()};
+}
+
+RequestTotals Metrics::request_totals() const {
+  RequestTotals totals;
+  std::shared_lock lock(mutex_);
+  for (const auto& [key, count] : requests_) {
+    const uint64_t n = count->load(std::memory_order_relaxed);
+    totals.requests += n;
+    if (std::get<2>(key) >= 500) totals.server_errors += n;
+  }
+  return totals;
+}
+
 void Metrics::count_turn(std::string_view assistant, std::string_view method) {
   turn_counter({std::string(assistant), std::string(method)}).fetch_add(1, std::memory_order_relaxed);
 }

@@ -12,6 +12,9 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
+#include <deque>
+#include <mutex>
 
 namespace brandcoach::obs {
 
@@ -31,8 +34,30 @@ struct TurnSample {
   bool new_session = false;  // the turn opened a conversation
 };
 
+/// A request that failed on the server's side, kept for the dashboard's error table.
+struct ErrorRecord {
+  int64_t at_ms = 0;
+  int status = 0;
+  std::string route;
+  std::string message;
+  std::string request_id;
+};
+
+struct RequestTotals {
+  uint64_t requests = 0;
+  uint64_t server_errors = 0;  // status 5xx
+};
+
 class Metrics {
  public:
+  /// Keeps a server error (the newest kRecentErrors).
+  void record_error(ErrorRecord error);
+  /// The kept errors, newest first.
+  std::vector<ErrorRecord> recent_errors() const;
+  /// Requests and server errors since start.
+  RequestTotals request_totals() const;
+  static constexpr size_t kRecentErrors = 100;
+
   /// One finished HTTP request. `route` is the matched route pattern ("unmatched" otherwise).
   void observe_request(std::string_view route, std::string_view method, int status, double seconds);
   /// One finished coach turn, by the assistant that answered and how it was routed.
@@ -62,6 +87,8 @@ class Metrics {
   std::map<std::string, std::unique_ptr<Histogram>> latency_;
   std::map<TurnKey, std::unique_ptr<std::atomic<uint64_t>>> turns_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<std::atomic<uint64_t>>> counters_;
+  mutable std::mutex errors_mutex_;
+  std::deque<ErrorRecord> errors_;  // guarded by errors_mutex_, newest first
 };
 
 }  // namespace brandcoach::obs

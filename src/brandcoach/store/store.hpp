@@ -260,6 +260,20 @@ struct UsageTotal {
   double cost_usd = 0;
 };
 
+/// One assistant reply as the analytics read it: how it was made, never its text.
+struct ReplyRecord {
+  int64_t user_id = 0;
+  int64_t session_no = 0;
+  int64_t created_at = 0;  // Unix ms
+  std::string assistant;
+  double total_ms = 0;  // the turn's wall time; 0 when not recorded
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  double cost_usd = 0;
+  int memory_question = -1;  // 1: the message asked about the past, 0: it did not, -1: not recorded
+  bool memory_used = false;  // the answer drew on memory
+};
+
 /// An API key as stored: only a hash of the key itself is kept.
 struct ApiKey {
   int64_t id = 0;
@@ -286,6 +300,8 @@ class Store {
 
   /// Users in id order after `after_user` (an external id; empty: from the start), at most `limit`.
   virtual Result<std::vector<UserSummary>> list_users(std::string_view after_user, int limit) = 0;
+  /// Every assistant reply of every user written at or after `from_ms`, oldest first.
+  virtual Result<std::vector<ReplyRecord>> replies_since(int64_t from_ms) = 0;
   /// The usage ledger of every user for days from..to (YYYY-MM-DD, inclusive; empty: open).
   virtual Result<std::vector<UsageTotal>> usage_totals(std::string_view from_day,
                                                        std::string_view to_day) = 0;
@@ -426,6 +442,8 @@ class Store {
   /// Replaces the vectors of the given chunks in one transaction; bumps the version.
   virtual Status update_vectors(int64_t store_id,
                                 const std::vector<std::pair<int64_t, std::vector<float>>>& vectors) = 0;
+  /// The first `limit` chunks of a file, in their order in the document.
+  virtual Result<std::vector<ChunkRecord>> file_chunks(int64_t file_id, int limit) = 0;
   /// The chunks with these ids (any order; unknown ids are skipped).
   virtual Result<std::vector<ChunkRecord>> chunks_by_id(const std::vector<int64_t>& ids) = 0;
 

@@ -73,6 +73,34 @@ Status delete_upload(Connection& db, int64_t user_id, std::string_view id) {
   return ok();
 }
 
+Result<std::vector<ReplyRecord>> replies_since(Connection& db, int64_t from_ms) {
+  auto stmt = db.prepare(
+      "SELECT user_id, session_no, created_at, assistant, "
+      "COALESCE(json_extract(usage_json, '$.timings_ms.total'), 0), "
+      "COALESCE(json_extract(usage_json, '$.input_tokens'), 0), "
+      "COALESCE(json_extract(usage_json, '$.output_tokens'), 0), "
+      "COALESCE(json_extract(usage_json, '$.cost_usd'), 0), "
+      "COALESCE(json_extract(usage_json, '$.memory_question'), -1), "
+      "COALESCE(json_array_length(json_extract(usage_json, '$.memory_used')), 0) "
+      "FROM messages WHERE role = 'assistant' AND created_at >= ? ORDER BY created_at");
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, from_ms);
+  return collect(**stmt, [](Statement& s) {
+    ReplyRecord r;
+    r.user_id = s.column_int(0);
+    r.session_no = s.column_int(1);
+    r.created_at = s.column_int(2);
+    r.assistant = s.column_text(3);
+    r.total_ms = s.column_double(4);
+    r.input_tokens = s.column_int(5);
+    r.output_tokens = s.column_int(6);
+    r.cost_usd = s.column_double(7);
+    r.memory_question = static_cast<int>(s.column_int(8));
+    r.memory_used = s.column_int(9) > 0;
+    return r;
+  });
+}
+
 Status put_response(Connection& db, const StoredResponse& response) {
   auto stmt = db.prepare(
       "INSERT INTO responses (id, user_id, previous_id, request_json, output_json, usage_json, created_at) "

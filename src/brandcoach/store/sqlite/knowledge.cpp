@@ -489,6 +489,16 @@ Status update_vectors(Connection& db, int64_t store_id,
   return tx->commit();
 }
 
+Result<std::vector<ChunkRecord>> file_chunks(Connection& db, int64_t file_id, int limit) {
+  auto stmt = db.prepare(fmt::format(
+      "SELECT {} FROM chunks c JOIN files f ON f.id = c.file_id JOIN stores s ON s.id = c.store_id "
+      "WHERE c.file_id = ? ORDER BY c.ord LIMIT ?",
+      kChunkColumns));
+  if (!stmt) return stmt.error();
+  (*stmt)->bind(1, file_id).bind(2, int64_t{limit});
+  return collect(**stmt, read_chunk);
+}
+
 Result<std::vector<ChunkRecord>> chunks_by_id(Connection& db, const std::vector<int64_t>& ids) {
   auto stmt = db.prepare(fmt::format(
       "SELECT {} FROM chunks c JOIN files f ON f.id = c.file_id JOIN stores s ON s.id = c.store_id "

@@ -35,6 +35,7 @@ Result<std::vector<std::pair<int64_t, std::string>>> chunk_texts(Connection& db,
 Status update_vectors(Connection& db, int64_t store_id,
                       const std::vector<std::pair<int64_t, std::vector<float>>>& vectors);
 Result<std::vector<ChunkRecord>> chunks_by_id(Connection& db, const std::vector<int64_t>& ids);
+Result<std::vector<ChunkRecord>> file_chunks(Connection& db, int64_t file_id, int limit);
 Result<std::vector<ChunkHit>> search(Connection& db, const std::vector<std::string>& store_names,
                                      std::string_view query, int limit);
 

@@ -323,6 +323,14 @@ class SqliteStore final : public Store {
     auto db = pool_.acquire();
     return sqlite::api::delete_upload(*db, user_id, id);
   }
+  Result<std::vector<ReplyRecord>> replies_since(int64_t from_ms) override {
+    auto db = pool_.acquire();
+    return sqlite::api::replies_since(*db, from_ms);
+  }
+  Result<std::vector<ChunkRecord>> file_chunks(int64_t file_id, int limit) override {
+    auto db = pool_.acquire();
+    return knowledge::file_chunks(*db, file_id, limit);
+  }
   Status put_response(const StoredResponse& response) override {
     auto db = pool_.acquire();
     return sqlite::api::put_response(*db, response);
