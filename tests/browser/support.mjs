@@ -16,6 +16,7 @@ function required(name) {
 export const BASE = required('BROWSER_BASE_URL').replace(/\/+$/, '');
 export const USER_KEY = required('BROWSER_USER_KEY');
 export const ADMIN_KEY = required('BROWSER_ADMIN_KEY');
+export const A11Y_KEY = required('BROWSER_A11Y_KEY');
 export const SCREENSHOT_DIR = required('SCREENSHOT_DIR');
 const CHROMIUM_PATH = required('CHROMIUM_PATH');
 
@@ -41,8 +42,8 @@ export function launchBrowser() {
  * error or warning and threw no uncaught error (except messages matching one of `allow`). On a
  * failure the page is saved as failed-<test name>.png beside the other screenshots.
  */
-export async function withPage(t, browser, { viewport = WIDE, allow = [] } = {}, body) {
-  const context = await browser.newContext({ viewport, acceptDownloads: true });
+export async function withPage(t, browser, { viewport = WIDE, allow = [], contextOptions = {} } = {}, body) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true, ...contextOptions });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
   page.setDefaultNavigationTimeout(WAIT);

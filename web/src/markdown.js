@@ -28,6 +28,9 @@ function installHooks() {
       node.setAttribute('target', '_blank');
       node.setAttribute('rel', 'noopener noreferrer');
     }
+    // Tables and code blocks scroll sideways on narrow screens: keyboard users must be able to
+    // focus them to scroll.
+    if (node.tagName === 'TABLE' || node.tagName === 'PRE') node.setAttribute('tabindex', '0');
   });
 }
 

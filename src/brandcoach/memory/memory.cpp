@@ -635,6 +635,9 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       });
     }
     int64_t newest_source = 0;
+    // A value the user confirmed or corrected by hand is current as of that moment, whatever message
+    // it first came from: statements older than the confirmation are not changes it missed.
+    int64_t newest_confirmed = 0;
     size_t fact_tier = 0;
     std::vector<std::string> values;
     std::vector<std::string> fact_keys;
@@ -642,6 +645,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       if (r.current.status == "superseded" || kind_of(r.current.key) != kind) continue;
       fact_keys.push_back(r.current.key);
       newest_source = std::max(newest_source, r.current.source_message_id);
+      newest_confirmed = std::max(newest_confirmed, r.current.confirmed_at);
       fact_tier = std::max(fact_tier, subject_tier(r.current.value + " " + r.source_text));
       const std::string item = value_item(r.current.value);
       values.push_back(comparable(item.empty()
@@ -669,7 +673,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
             std::none_of(statement_keys.begin(), statement_keys.end(), [&](const std::string& k) {
               return std::find(fact_keys.begin(), fact_keys.end(), k) != fact_keys.end();
             });
-        const bool newer = hit.message.id > newest_source && tier >= fact_tier && !repeats;
+        const bool newer = hit.message.id > newest_source && hit.message.created_at > newest_confirmed &&
+                           tier >= fact_tier && !repeats;
         const bool closer = tier > fact_tier && other_key && !repeats;
         if (no_current || newer || closer) {
           recall.facts.clear();
