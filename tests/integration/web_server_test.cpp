@@ -204,5 +204,34 @@ TEST(WebServer, PassagesAnalyticsSearchAndReindexWithTheirBadInputs) {
   EXPECT_EQ(profile["facts"][0]["source"]["text"], "Our price is $40 per candle.");
 }
 
+TEST(WebServer, AValueCorrectedInTheMemoryPanelIsTheAnswerEvenAfterOlderRestatements) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  const int port = server.port();
+  const std::map<std::string, std::string> as_ana = {{"X-Brandcoach-User", "ana"}};
+  request(port, "POST", "/api/chat",
+          R"({"message":"How do I find my ideal customer? Our price is $25 per candle."})", as_ana);
+  request(port, "POST", "/api/chat",
+          R"({"message":"My business is called Harbor Lights Candles and our price is $25 per candle."})",
+          as_ana);
+  const auto profile = json::parse(request(port, "GET", "/api/me/profile", "", as_ana).body);
+  int64_t price = 0;
+  for (const auto& f : profile["facts"]) {
+    if (f["key"] == "price") price = f["id"];
+  }
+  ASSERT_GT(price, 0) << profile.dump();
+  ASSERT_EQ(request(port, "PATCH", "/api/me/facts/" + std::to_string(price),
+                    R"({"action":"correct","value":"$30 per candle"})", as_ana)
+                .status,
+            200);
+  const auto reply =
+      json::parse(
+          request(port, "POST", "/api/chat", R"({"message":"What is my price?"})", as_ana).body)["reply"]
+          .get<std::string>();
+  EXPECT_NE(reply.find("$30 per candle"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("you corrected it"), std::string::npos) << reply;
+  EXPECT_EQ(reply.find("$25"), std::string::npos) << "the older restatement is not the answer: " << reply;
+}
+
 }  // namespace
 }  // namespace brandcoach::testing
