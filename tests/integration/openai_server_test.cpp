@@ -66,6 +66,10 @@ TEST_F(OpenAiServer, EveryRouteNeedsATokenAndHidesAnotherUsersObjects) {
                                      json{{"name", "ana's"}, {"file_ids", {file_id}}}.dump(), bearer(ana_)));
   ASSERT_TRUE(store.contains("id")) << store.dump();
   const std::string store_id = store["id"];
+  const auto batch = body_of(request(port_, "POST", "/v1/vector_stores/" + store_id + "/file_batches",
+                                     json{{"file_ids", {file_id}}}.dump(), bearer(ana_)));
+  ASSERT_TRUE(batch.contains("id")) << batch.dump();
+  const std::string batch_id = batch["id"];
   const auto response = body_of(
       request(port_, "POST", "/v1/responses",
               json{{"model", "brandcoach"}, {"input", "What words fit my voice?"}}.dump(), bearer(ana_)));
@@ -85,6 +89,10 @@ TEST_F(OpenAiServer, EveryRouteNeedsATokenAndHidesAnotherUsersObjects) {
       {"POST", "/v1/vector_stores/" + store_id + "/files/" + file_id},
       {"DELETE", "/v1/vector_stores/" + store_id + "/files/" + file_id},
       {"POST", "/v1/vector_stores/" + store_id + "/search"},
+      {"POST", "/v1/vector_stores/" + store_id + "/file_batches"},
+      {"GET", "/v1/vector_stores/" + store_id + "/file_batches/" + batch_id},
+      {"POST", "/v1/vector_stores/" + store_id + "/file_batches/" + batch_id + "/cancel"},
+      {"GET", "/v1/vector_stores/" + store_id + "/file_batches/" + batch_id + "/files"},
       {"GET", "/v1/responses/" + response_id},
       {"DELETE", "/v1/responses/" + response_id},
       {"GET", "/v1/responses/" + response_id + "/input_items"},
@@ -94,6 +102,7 @@ TEST_F(OpenAiServer, EveryRouteNeedsATokenAndHidesAnotherUsersObjects) {
       {"/v1/vector_stores/" + store_id + "/files", json{{"file_id", file_id}}.dump()},
       {"/v1/vector_stores/" + store_id + "/files/" + file_id, R"({"attributes": {"x": "y"}})"},
       {"/v1/vector_stores/" + store_id + "/search", R"({"query": "voice"})"},
+      {"/v1/vector_stores/" + store_id + "/file_batches", json{{"file_ids", {file_id}}}.dump()},
   };
   const auto body_for = [&](const std::string& method, const std::string& path) {
     return method == "POST" && bodies.contains(path) ? bodies.at(path) : std::string();

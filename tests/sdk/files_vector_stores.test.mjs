@@ -179,6 +179,36 @@ test('a file that cannot be read is a failed vector store file that says why', a
   await client().vectorStores.delete(store.id);
 });
 
+test('a file batch uploads and adds several files at once, as uploadAndPoll does', async () => {
+  const store = await client().vectorStores.create({ name: 'batch' });
+  const batch = await client().vectorStores.fileBatches.uploadAndPoll(store.id, {
+    files: [await toFile(Buffer.from(northGuide), 'north.md'), await toFile(Buffer.from(southGuide), 'south.md')],
+  });
+  assert.match(batch.id, /^vsfb_/);
+  assert.equal(batch.object, 'vector_store.files_batch');
+  assert.equal(batch.status, 'completed');
+  assert.deepEqual(batch.file_counts, { in_progress: 0, completed: 2, failed: 0, cancelled: 0, total: 2 });
+  const again = await client().vectorStores.fileBatches.retrieve(batch.id, { vector_store_id: store.id });
+  assert.equal(again.file_counts.completed, 2);
+  const names = [];
+  for await (const f of client().vectorStores.fileBatches.listFiles(batch.id, { vector_store_id: store.id })) {
+    names.push((await client().files.retrieve(f.id)).filename);
+  }
+  assert.deepEqual(names.sort(), ['north.md', 'south.md']);
+  const tagged = await client().vectorStores.fileBatches.createAndPoll(store.id, {
+    file_ids: [(await upload('extra.md', '# Extra\n\nHarbour tours at noon.')).id], attributes: { kind: 'extra' },
+  });
+  assert.equal(tagged.file_counts.completed, 1);
+  await assert.rejects(client().vectorStores.fileBatches.create(store.id, { file_ids: [] }), OpenAI.BadRequestError);
+  await assert.rejects(client().vectorStores.fileBatches.create(store.id, { file_ids: ['file-nope'] }),
+    OpenAI.NotFoundError);
+  await assert.rejects(client().vectorStores.fileBatches.retrieve('vsfb_nope', { vector_store_id: store.id }),
+    OpenAI.NotFoundError);
+  await assert.rejects(client(otherKey).vectorStores.fileBatches.retrieve(batch.id, { vector_store_id: store.id }),
+    OpenAI.NotFoundError);
+  await client().vectorStores.delete(store.id);
+});
+
 test('lists page with limit, after, before and order', async () => {
   const created = [];
   for (let i = 0; i < 3; i++) created.push((await client().vectorStores.create({ name: `page ${i}` })).id);

@@ -62,6 +62,10 @@ const std::vector<Endpoint>& endpoints() {
       {"/v1/vector_stores/{id}/files", {"GET", "POST"}, Access::user},
       {"/v1/vector_stores/{id}/files/{file_id}", {"GET", "POST", "DELETE"}, Access::user},
       {"/v1/vector_stores/{id}/search", {"POST"}, Access::user},
+      {"/v1/vector_stores/{id}/file_batches", {"POST"}, Access::user},
+      {"/v1/vector_stores/{id}/file_batches/{batch_id}", {"GET"}, Access::user},
+      {"/v1/vector_stores/{id}/file_batches/{batch_id}/cancel", {"POST"}, Access::user},
+      {"/v1/vector_stores/{id}/file_batches/{batch_id}/files", {"GET"}, Access::user},
   };
   return table;
 }

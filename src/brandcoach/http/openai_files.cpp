@@ -12,6 +12,8 @@
 //   POST /v1/vector_stores/{id}/files: file_id, attributes, chunking_strategy.
 //   POST /v1/vector_stores/{id}/files/{file_id}: attributes.
 //   GET /v1/vector_stores/{id}/files: filter (status), limit, order, after, before.
+//   POST /v1/vector_stores/{id}/file_batches: file_ids or files ([{file_id, attributes}]), attributes,
+//     chunking_strategy; GET …/file_batches/{batch_id}, POST …/cancel, GET …/files (filter ignored).
 //   POST /v1/vector_stores/{id}/search: query (string or list of strings), max_num_results (1–50),
 //     filters, ranking_options (ranker, score_threshold); rewrite_query accepted and ignored.
 #include <algorithm>
@@ -487,6 +489,111 @@ Response search_vector_store(const Request& request, const store::KnowledgeStore
                              {"next_page", nullptr}});
 }
 
+// ---- file batches: many files added in one call (the SDKs' uploadAndPoll). Files are read before
+// the call returns, so a batch is born completed; the store's metadata remembers which files it had.
+
+json batch_object(const std::string& batch_id, const json& batch, const store::KnowledgeStore& target,
+                  const std::vector<store::StoredFile>& files) {
+  int64_t completed = 0, failed = 0, gone = 0;
+  for (const auto& id : batch.value("file_ids", json::array())) {
+    const auto found =
+        std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.external_id == id; });
+    if (found == files.end()) {
+      ++gone;
+    } else {
+      ++(found->status == "failed" ? failed : completed);
+    }
+  }
+  return {{"id", batch_id},
+          {"object", "vector_store.files_batch"},
+          {"created_at", batch.value("created_at", int64_t{0})},
+          {"vector_store_id", target.name},
+          {"status", "completed"},
+          {"file_counts",
+           {{"in_progress", 0},
+            {"completed", completed},
+            {"failed", failed},
+            {"cancelled", gone},
+            {"total", completed + failed + gone}}}};
+}
+
+Response file_batches(const Request& request, const std::string& route, const store::User& user,
+                      const store::KnowledgeStore& target, const Services& services) {
+  json meta = store_metadata(target);
+  if (route == "/v1/vector_stores/{id}/file_batches") {  // POST: a new batch
+    auto body = parse_body(request);
+    if (!body) return error_response(body.error());
+    if (auto status = only_fields(*body, {"file_ids", "files", "attributes", "chunking_strategy"}); !status)
+      return error_response(status.error());
+    const json attributes = body->value("attributes", json::object());
+    if (auto status = check_attributes(attributes.is_null() ? json::object() : attributes); !status)
+      return error_response(status.error());
+    auto chunking = body->contains("chunking_strategy")
+                        ? parse_chunking((*body)["chunking_strategy"])
+                        : Result<text::ChunkOptions>(chunk_options(target.chunking_json));
+    if (!chunking) return error_response(chunking.error());
+    // Each entry: a file id and its attributes (the batch's, or its own in the `files` form).
+    std::vector<std::pair<std::string, json>> entries;
+    if (body->contains("file_ids")) {
+      const auto& ids = (*body)["file_ids"];
+      if (!ids.is_array() ||
+          std::any_of(ids.begin(), ids.end(), [](const json& id) { return !id.is_string(); }))
+        return error_response(Error::invalid("file_ids must be a list of file ids", "file_ids"));
+      for (const auto& id : ids) entries.emplace_back(id, attributes.is_null() ? json::object() : attributes);
+    }
+    if (body->contains("files")) {
+      const auto& files = (*body)["files"];
+      if (!files.is_array()) return error_response(Error::invalid("files must be a list", "files"));
+      for (const auto& f : files) {
+        if (!f.is_object() || !f.contains("file_id") || !f["file_id"].is_string())
+          return error_response(Error::invalid("each of files needs a file_id", "files"));
+        const json own = f.value("attributes", attributes.is_null() ? json::object() : attributes);
+        if (auto status = check_attributes(own); !status) return error_response(status.error());
+        entries.emplace_back(f["file_id"], own);
+      }
+    }
+    if (entries.empty() || entries.size() > 500)
+      return error_response(Error::invalid("file_ids or files must name 1 to 500 files", "file_ids"));
+    for (const auto& [id, attrs] : entries) {  // every file must be the caller's before any is added
+      auto upload = services.store.find_upload(user.id, id, false);
+      if (!upload) return error_response(upload.error());
+      if (!*upload) return error_response(no_file(id));
+    }
+    json batch = {{"created_at", unix_millis() / 1000}, {"file_ids", json::array()}};
+    for (const auto& [id, attrs] : entries) {
+      auto added = add_to_store(user, target, id, attrs, *chunking, services);
+      if (!added) return error_response(added.error());
+      batch["file_ids"].push_back(id);
+    }
+    const std::string batch_id = random_id("vsfb_");
+    meta["batches"][batch_id] = batch;
+    if (auto status = services.store.set_store_metadata(target.id, meta.dump()); !status)
+      return error_response(status.error());
+    auto files = services.store.list_files(target.id);
+    if (!files) return error_response(files.error());
+    return json_response(200, batch_object(batch_id, batch, target, *files));
+  }
+  const std::string batch_id = path_parameter(route, request.path, 1);
+  if (!meta.contains("batches") || !meta["batches"].contains(batch_id))
+    return error_response(Error::not_found("No file batch found with id '" + batch_id + "'.", "batch_id"));
+  const json& batch = meta["batches"][batch_id];
+  auto files = services.store.list_files(target.id);
+  if (!files) return error_response(files.error());
+  if (route == "/v1/vector_stores/{id}/file_batches/{batch_id}/files") {
+    std::vector<json> items;
+    const auto ids = batch.value("file_ids", json::array());
+    for (const auto& f : *files) {
+      if (std::find(ids.begin(), ids.end(), f.external_id) != ids.end())
+        items.push_back(store_file_object(f, target));
+    }
+    auto page = list_page(items, request.query, 20, 100);
+    if (!page) return error_response(page.error());
+    return json_response(200, *page);
+  }
+  // GET, or cancel: a batch is done before it is seen, so there is nothing left to cancel.
+  return json_response(200, batch_object(batch_id, batch, target, *files));
+}
+
 Response store_files(const Request& request, const std::string& route, const store::User& user,
                      const store::KnowledgeStore& target, const Services& services) {
   if (route == "/v1/vector_stores/{id}/files" && request.method == "GET") {
@@ -591,6 +698,8 @@ Response openai_vector_stores(const Request& request, const std::string& route, 
     return json_response(200, *object);
   }
   if (route == "/v1/vector_stores/{id}/search") return search_vector_store(request, *target, services);
+  if (route.starts_with("/v1/vector_stores/{id}/file_batches"))
+    return file_batches(request, route, **user, *target, services);
   return store_files(request, route, **user, *target, services);
 }
 
