@@ -33,6 +33,30 @@ std::string embedding_text(const text::Chunk& chunk) {
   return chunk.heading.empty() ? chunk.text : chunk.heading + "\n" + chunk.text;
 }
 
+// The blocks cut into chunks, each with the embedder's vector of its text (embedded in batches).
+Result<std::vector<store::NewChunk>> embedded_chunks(embed::Embedder& embedder,
+                                                     const std::vector<text::Block>& blocks,
+                                                     const text::ChunkOptions& chunking) {
+  const auto chunks = text::chunk_blocks(blocks, chunking);
+  std::vector<std::string> texts;
+  for (const auto& chunk : chunks) texts.push_back(embedding_text(chunk));
+  std::vector<store::NewChunk> out;
+  out.reserve(chunks.size());
+  for (size_t start = 0; start < texts.size(); start += kEmbedBatch) {
+    std::vector<std::string> slice(
+        texts.begin() + static_cast<std::ptrdiff_t>(start),
+        texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), start + kEmbedBatch)));
+    auto vectors = embedder.embed_documents(slice);
+    if (!vectors) return vectors.error();
+    for (size_t i = 0; i < vectors->size(); ++i) {
+      const auto& chunk = chunks[start + i];
+      out.push_back({chunk.ordinal, chunk.heading, chunk.text, static_cast<int64_t>(chunk.tokens), chunk.page,
+                     std::move((*vectors)[i])});
+    }
+  }
+  return out;
+}
+
 // The store's id, after checking it was (or will now be) embedded with the configured embedder.
 Result<int64_t> prepare_store(store::Store& store, const embed::Embedder& embedder, std::string_view name,
                               const text::ChunkOptions& chunking) {
@@ -133,18 +157,8 @@ Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vec
       if (options.on_progress) options.on_progress(progress);
       continue;
     }
-    const auto chunks = text::chunk_blocks(doc.blocks, options.chunking);
-    std::vector<std::string> texts;
-    for (const auto& chunk : chunks) texts.push_back(embedding_text(chunk));
-    std::vector<embed::Vector> embedded;
-    for (size_t start = 0; start < texts.size(); start += kEmbedBatch) {
-      std::vector<std::string> slice(
-          texts.begin() + static_cast<std::ptrdiff_t>(start),
-          texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), start + kEmbedBatch)));
-      auto batch_vectors = embedder.embed_documents(slice);
-      if (!batch_vectors) return batch_vectors.error();
-      for (auto& v : *batch_vectors) embedded.push_back(std::move(v));
-    }
+    auto chunks = embedded_chunks(embedder, doc.blocks, options.chunking);
+    if (!chunks) return chunks.error();
     store::FileWrite write;
     write.file.filename = doc.filename;
     write.file.bytes = static_cast<int64_t>(doc.bytes);
@@ -153,11 +167,7 @@ Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vec
     write.file.title = doc.title;
     write.file.format = doc.format;
     write.file.attributes_json = doc.attributes.dump();
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      write.chunks.push_back({chunks[i].ordinal, chunks[i].heading, chunks[i].text,
-                              static_cast<int64_t>(chunks[i].tokens), chunks[i].page,
-                              std::move(embedded[i])});
-    }
+    write.chunks = std::move(chunks).value();
     pending.push_back(std::move(write));
     pending_is_new.push_back(previous == existing->end());
     pending_bytes += doc.bytes;
@@ -214,24 +224,10 @@ Result<store::StoredFile> attach_file(store::Store& store, index::KnowledgeIndex
       write.file.format = doc.format;
       for (auto& block : doc.blocks) blocks.push_back(std::move(block));
     }
-    const auto chunks = text::chunk_blocks(blocks, file.chunking);
-    std::vector<std::string> texts;
-    for (const auto& chunk : chunks) texts.push_back(embedding_text(chunk));
-    std::vector<embed::Vector> embedded;
-    for (size_t start = 0; start < texts.size(); start += kEmbedBatch) {
-      std::vector<std::string> slice(
-          texts.begin() + static_cast<std::ptrdiff_t>(start),
-          texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), start + kEmbedBatch)));
-      auto batch_vectors = embedder.embed_documents(slice);
-      if (!batch_vectors) return batch_vectors.error();
-      for (auto& v : *batch_vectors) embedded.push_back(std::move(v));
-    }
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      write.chunks.push_back({chunks[i].ordinal, chunks[i].heading, chunks[i].text,
-                              static_cast<int64_t>(chunks[i].tokens), chunks[i].page,
-                              std::move(embedded[i])});
-    }
-    if (chunks.empty()) {
+    auto chunks = embedded_chunks(embedder, blocks, file.chunking);
+    if (!chunks) return chunks.error();
+    write.chunks = std::move(chunks).value();
+    if (write.chunks.empty()) {
       write.file.status = "failed";
       write.file.last_error = "the file holds no text";
     }

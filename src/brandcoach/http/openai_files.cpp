@@ -120,6 +120,12 @@ text::ChunkOptions chunk_options(const std::string& chunking_json) {
   return {object["max_chunk_size_tokens"].get<size_t>(), object["chunk_overlap_tokens"].get<size_t>()};
 }
 
+// The chunking a request asks for, the store's own when it names none.
+Result<text::ChunkOptions> requested_chunking(const json& body, const store::KnowledgeStore& target) {
+  if (!body.contains("chunking_strategy")) return chunk_options(target.chunking_json);
+  return parse_chunking(body["chunking_strategy"]);
+}
+
 Status check_attributes(const json& attributes) {
   if (!attributes.is_object() || static_cast<int64_t>(attributes.size()) > kMaxAttributes)
     return Error::invalid("attributes must be an object of at most 16 keys", "attributes");
@@ -528,9 +534,7 @@ Response file_batches(const Request& request, const std::string& route, const st
     const json attributes = body->value("attributes", json::object());
     if (auto status = check_attributes(attributes.is_null() ? json::object() : attributes); !status)
       return error_response(status.error());
-    auto chunking = body->contains("chunking_strategy")
-                        ? parse_chunking((*body)["chunking_strategy"])
-                        : Result<text::ChunkOptions>(chunk_options(target.chunking_json));
+    auto chunking = requested_chunking(*body, target);
     if (!chunking) return error_response(chunking.error());
     // Each entry: a file id and its attributes (the batch's, or its own in the `files` form).
     std::vector<std::pair<std::string, json>> entries;
@@ -623,9 +627,7 @@ Response store_files(const Request& request, const std::string& route, const sto
     const json attributes = body->value("attributes", json::object());
     if (auto status = check_attributes(attributes.is_null() ? json::object() : attributes); !status)
       return error_response(status.error());
-    auto chunking = body->contains("chunking_strategy")
-                        ? parse_chunking((*body)["chunking_strategy"])
-                        : Result<text::ChunkOptions>(chunk_options(target.chunking_json));
+    auto chunking = requested_chunking(*body, target);
     if (!chunking) return error_response(chunking.error());
     auto added = add_to_store(user, target, (*body)["file_id"],
                               attributes.is_null() ? json::object() : attributes, *chunking, services);
