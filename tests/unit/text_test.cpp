@@ -256,28 +256,74 @@ std::string trimmed(const std::string& s) {
   return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
+// A section of about `sentences` * 7 tokens, so tests can choose whether sections fit together.
+std::string section_text(std::string_view word, int sentences) {
+  std::string out;
+  for (int i = 0; i < sentences; ++i)
+    out += std::string(word) + " sentence number " + std::to_string(i) + " here. ";
+  return out;
+}
+
 TEST(TextChunk, RecordsHeadingPath) {
+  const ChunkOptions options{.max_tokens = 100, .overlap_tokens = 0};
   const auto chunks =
-      chunk_markdown("# Title\n\nIntro text.\n\n## Section\n\nBody text.\n\n### Deep\n\nDeep text.\n");
+      chunk_markdown("# Title\n\n" + section_text("Intro", 10) + "\n\n## Section\n\n" +
+                         section_text("Body", 10) + "\n\n### Deep\n\n" + section_text("Deep", 10),
+                     options);
   ASSERT_EQ(chunks.size(), 3u);
   EXPECT_EQ(chunks[0].heading, "Title");
-  EXPECT_EQ(trimmed(chunks[0].text), "Intro text.");
+  EXPECT_EQ(trimmed(chunks[0].text).substr(0, 6), "Intro ");
   EXPECT_EQ(chunks[1].heading, "Title > Section");
-  EXPECT_EQ(trimmed(chunks[1].text), "Body text.");
+  EXPECT_EQ(trimmed(chunks[1].text).substr(0, 5), "Body ");
   EXPECT_EQ(chunks[2].heading, "Title > Section > Deep");
 }
 
+TEST(TextChunk, ShortSectionsShareAChunkWithTheirHeadingsInline) {
+  const auto chunks =
+      chunk_markdown("# Title\n\nIntro text.\n\n## Section\n\nBody text.\n\n### Deep\n\nDeep text.\n");
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].heading, "Title");
+  EXPECT_EQ(chunks[0].text, "Intro text.\n\n## Section\n\nBody text.\n\n### Deep\n\nDeep text.");
+}
+
+TEST(TextChunk, PackedChunkKeepsOnlyTheSharedHeadingPath) {
+  const auto siblings = chunk_markdown("# Guide\n## Alpha\nalpha text\n## Beta\nbeta text\n");
+  ASSERT_EQ(siblings.size(), 1u);
+  EXPECT_EQ(siblings[0].heading, "Guide");
+  const auto similar_names = chunk_markdown("# G\n## Price\np\n## Prices\nq\n");
+  ASSERT_EQ(similar_names.size(), 1u);
+  EXPECT_EQ(similar_names[0].heading, "G");  // "Price" is not a part of "Prices"
+  const auto unrelated = chunk_markdown("# T\n## A\nalpha\n# U\ngamma\n");
+  ASSERT_EQ(unrelated.size(), 1u);
+  EXPECT_EQ(unrelated[0].heading, "");
+}
+
 TEST(TextChunk, SiblingHeadingReplacesThePreviousOne) {
-  const auto chunks = chunk_markdown("# T\n## A\nalpha\n## B\nbeta\n# U\ngamma\n");
+  const ChunkOptions options{.max_tokens = 100, .overlap_tokens = 0};
+  const auto chunks = chunk_markdown("# T\n## A\n" + section_text("alpha", 10) + "\n## B\n" +
+                                         section_text("beta", 10) + "\n# U\n" + section_text("gamma", 10),
+                                     options);
   ASSERT_EQ(chunks.size(), 3u);
   EXPECT_EQ(chunks[0].heading, "T > A");
   EXPECT_EQ(chunks[1].heading, "T > B");
   EXPECT_EQ(chunks[2].heading, "U");
 }
 
-TEST(TextChunk, TextBeforeAnyHeadingHasEmptyPath) {
-  const auto chunks = chunk_markdown("preamble\n\n# Title\n\nbody\n");
+TEST(TextChunk, SectionThatDoesNotFitStartsAChunkAtItsHeading) {
+  const ChunkOptions options{.max_tokens = 100, .overlap_tokens = 50};
+  const auto chunks = chunk_markdown(
+      "# T\n## A\n" + section_text("alpha", 5) + "\n## B\n" + section_text("beta", 9) + "\n", options);
   ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0].heading, "T > A");
+  EXPECT_EQ(chunks[1].heading, "T > B");
+  EXPECT_EQ(chunks[1].text.find("alpha"), std::string::npos);  // no overlap across a heading
+  for (const auto& chunk : chunks) EXPECT_LE(chunk.tokens, 100u);
+}
+
+TEST(TextChunk, TextBeforeAnyHeadingHasEmptyPath) {
+  const ChunkOptions options{.max_tokens = 100, .overlap_tokens = 0};
+  const auto chunks = chunk_markdown("preamble\n\n# Title\n\n" + section_text("body", 14), options);
+  ASSERT_GE(chunks.size(), 2u);
   EXPECT_EQ(chunks[0].heading, "");
   EXPECT_EQ(trimmed(chunks[0].text), "preamble");
 }
@@ -436,7 +482,7 @@ TEST(TextChunkOverlap, ZeroOverlapNeverRepeatsASentence) {
 TEST(TextChunkOverlap, OverlapNeverCrossesAHeading) {
   const ChunkOptions options{.max_tokens = 100, .overlap_tokens = 50};
   const auto chunks =
-      chunk_markdown("# A\n\nAlpha sentence one here. Alpha two.\n\n# B\n\nBeta sentence one.", options);
+      chunk_markdown("# A\n\n" + section_text("Alpha", 8) + "\n\n# B\n\n" + section_text("Beta", 8), options);
   ASSERT_EQ(chunks.size(), 2u);
   EXPECT_EQ(chunks[1].heading, "B");
   EXPECT_EQ(chunks[1].text.find("Alpha"), std::string::npos);
@@ -449,7 +495,9 @@ TEST(TextChunkBlocks, ChunksKeepHeadingPathAndPage) {
       {Block::Kind::heading, 2, "Findings", 2},
       {Block::Kind::paragraph, 0, "Second page text about competitors.", 2},
   };
-  const auto chunks = chunk_blocks(blocks, {});
+  ASSERT_EQ(chunk_blocks(blocks, {}).size(), 1u);  // both fit in one chunk of 800, which starts on page 1
+  blocks[1].text = section_text("First", 9);
+  const auto chunks = chunk_blocks(blocks, {.max_tokens = 100, .overlap_tokens = 0});
   ASSERT_EQ(chunks.size(), 2u);
   EXPECT_EQ(chunks[0].heading, "Report");
   EXPECT_EQ(chunks[0].page, 1);

@@ -1,5 +1,6 @@
 #include <chrono>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -144,15 +145,22 @@ Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vec
     return ok();
   };
 
+  std::unordered_map<std::string_view, const store::StoredFile*> existing_by_name;
+  for (const auto& file : *existing) existing_by_name.emplace(file.filename, &file);
+  const auto previous_of = [&](const ingest::Document& doc) -> const store::StoredFile* {
+    const auto found = existing_by_name.find(doc.filename);
+    return found == existing_by_name.end() ? nullptr : found->second;
+  };
+  const auto unchanged = [&](const ingest::Document& doc) {
+    const auto* previous = previous_of(doc);
+    return previous != nullptr && previous->sha256 == doc.sha256;
+  };
   for (auto& doc : batch.documents) {
     seen.insert(doc.filename);
-    const auto previous = std::find_if(existing->begin(), existing->end(), [&](const store::StoredFile& f) {
-      return f.filename == doc.filename;
-    });
-    const bool same_as_before = previous != existing->end() && previous->sha256 == doc.sha256;
+    const auto* previous = previous_of(doc);
     progress.documents_done++;
     progress.bytes_done += static_cast<int64_t>(doc.bytes);
-    if (same_as_before) {
+    if (unchanged(doc)) {
       ++report.unchanged;
       if (options.on_progress) options.on_progress(progress);
       continue;
@@ -169,7 +177,7 @@ Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vec
     write.file.attributes_json = doc.attributes.dump();
     write.chunks = std::move(chunks).value();
     pending.push_back(std::move(write));
-    pending_is_new.push_back(previous == existing->end());
+    pending_is_new.push_back(previous == nullptr);
     pending_bytes += doc.bytes;
     if (pending.size() >= kWriteBatchFiles || pending_bytes >= kWriteBatchBytes ||
         std::chrono::steady_clock::now() - batch_started >= kWriteBatchAge) {

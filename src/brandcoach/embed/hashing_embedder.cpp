@@ -69,11 +69,43 @@ struct Feature {
   FeatureType type;
 };
 
+// A feature with how often it occurred in the text.
+struct Counted {
+  uint64_t hash = 0;
+  uint32_t count = 0;  // 0: the slot is empty
+  FeatureType type = kWord;
+};
+
 // Per-call scratch, kept together so a text costs a handful of allocations, not one per feature.
 struct Scratch {
   std::vector<Feature> features;
-  std::vector<size_t> starts;  // byte offsets of the code points of the current word
+  std::vector<size_t> starts;   // byte offsets of the code points of the current word
+  std::vector<Counted> counts;  // open addressing, linear probing; twice as many slots as features
 };
+
+// Term frequencies in one pass over the features (a chunk has thousands; sorting them cost more than
+// the rest of the embedding). Slots are visited in index order afterwards, so the result does not
+// depend on anything but the text.
+std::vector<Counted>& count_features(Scratch& scratch) {
+  size_t slots = 16;
+  while (slots < scratch.features.size() * 2) slots *= 2;
+  auto& counts = scratch.counts;
+  counts.assign(slots, Counted{});
+  const size_t mask = slots - 1;
+  for (const auto& feature : scratch.features) {
+    for (size_t i = feature.hash & mask;; i = (i + 1) & mask) {
+      if (counts[i].count == 0) {
+        counts[i] = {feature.hash, 1, feature.type};
+        break;
+      }
+      if (counts[i].hash == feature.hash) {
+        ++counts[i].count;
+        break;
+      }
+    }
+  }
+  return counts;
+}
 
 // Character 3- and 4-grams of `word` padded as "<word>", counted in code points so a multi-byte
 // letter is never split. The padding is hashed in place rather than copied into a new string.
@@ -131,18 +163,12 @@ void collect_features(std::string_view text, Scratch& scratch) {
 std::vector<double> raw_vector(std::string_view text, size_t dimension) {
   thread_local Scratch scratch;
   collect_features(text, scratch);
-  auto& features = scratch.features;
-  std::sort(features.begin(), features.end(),
-            [](const Feature& a, const Feature& b) { return a.hash < b.hash; });
   std::vector<double> sums(dimension, 0.0);
-  for (size_t i = 0; i < features.size();) {
-    size_t j = i + 1;
-    while (j < features.size() && features[j].hash == features[i].hash) ++j;
-    const auto tf = static_cast<double>(j - i);
-    const uint64_t hash = features[i].hash;
-    const double sign = (hash >> 63) != 0 ? -1.0 : 1.0;
-    sums[hash % dimension] += sign * (1.0 + std::log(tf)) * kWeight[features[i].type];
-    i = j;
+  for (const auto& feature : count_features(scratch)) {
+    if (feature.count == 0) continue;
+    const double sign = (feature.hash >> 63) != 0 ? -1.0 : 1.0;
+    sums[feature.hash % dimension] +=
+        sign * (1.0 + std::log(static_cast<double>(feature.count))) * kWeight[feature.type];
   }
   return sums;
 }

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr size_t kLinksPerNode = 16;     // hnswlib M
-constexpr size_t kEfConstruction = 200;  // build-time beam
+constexpr size_t kEfConstruction = 100;  // build-time beam
 constexpr size_t kEfSearch = 128;        // query-time beam (hnswlib uses max(ef, k))
 constexpr size_t kSeed = 42;             // fixed so a serial build gives the same graph
 // Below this many new vectors a batch is inserted serially: threads cost more than they save, and a

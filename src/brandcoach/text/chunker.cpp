@@ -81,6 +81,19 @@ std::string join_path(const std::vector<std::string>& stack) {
   return out;
 }
 
+// The leading " > "-separated parts two heading paths have in common.
+std::string shared_path(std::string_view a, std::string_view b) {
+  constexpr std::string_view kSeparator = " > ";
+  size_t common = 0;  // length of the shared prefix that ends at a part boundary
+  for (size_t i = 0;; ++i) {
+    const bool a_end = i == a.size() || a.substr(i, kSeparator.size()) == kSeparator;
+    const bool b_end = i == b.size() || b.substr(i, kSeparator.size()) == kSeparator;
+    if (a_end && b_end) common = i;
+    if (i == a.size() || i == b.size() || a[i] != b[i]) break;
+  }
+  return std::string(a.substr(0, common));
+}
+
 // Builds the chunks of one section (the paragraphs under one heading path).
 class SectionChunker {
  public:
@@ -109,6 +122,25 @@ class SectionChunker {
         --overlap_count_;
       }
       current_.push_back(std::move(unit));
+    }
+  }
+
+  // Whether a whole section of `section_tokens` joins the chunk being built, so a run of short
+  // sections shares one chunk instead of each becoming a sliver of its own. Packing stops at half the
+  // budget: on the bundled library, filling chunks to the brim lost more dense-retrieval precision
+  // (one topic diluted by its neighbours) than it saved in vectors.
+  bool fits(size_t section_tokens) const {
+    return fresh_tokens() > 0 && tokens() + section_tokens <= options_.max_tokens / 2;
+  }
+
+  // Continues the current chunk with a whole section; its heading stays in the text, marked as one,
+  // and the chunk's heading path narrows to what its sections share ("Guide > A" and "Guide > B"
+  // make "Guide"), so a citation never names a section the chunk only partly is.
+  void append_section(const std::string& path, Unit heading, std::vector<std::vector<Unit>> paragraphs) {
+    heading_ = shared_path(heading_, path);
+    current_.push_back(std::move(heading));
+    for (auto& paragraph : paragraphs) {
+      for (auto& unit : paragraph) current_.push_back(std::move(unit));
     }
   }
 
@@ -207,19 +239,59 @@ std::optional<std::string> validate(const ChunkOptions& options) {
   return std::nullopt;
 }
 
-std::vector<Chunk> chunk_blocks(const std::vector<Block>& blocks, const ChunkOptions& options) {
-  std::vector<Chunk> chunks;
-  SectionChunker chunker(options, chunks);
+namespace {
+
+// A heading and the paragraphs under it, up to the next heading.
+struct Section {
+  std::string path;  // "Title > Section"
+  int level = 0;     // 0 for text before the first heading
+  std::string heading;
+  std::vector<std::vector<Unit>> paragraphs;
+  size_t tokens = 0;  // paragraphs and heading line together
+};
+
+std::vector<Section> sections_of(const std::vector<Block>& blocks, size_t max_tokens) {
+  std::vector<Section> sections(1);
   std::vector<std::string> stack;
   for (const auto& block : blocks) {
     if (block.kind == Block::Kind::heading) {
       const auto level = static_cast<size_t>(std::clamp(block.level, 1, 6));
       stack.resize(level - 1);
       stack.push_back(block.text);
-      chunker.start(join_path(stack));
+      Section next;
+      next.path = join_path(stack);
+      next.level = static_cast<int>(level);
+      next.heading = block.text;
+      next.tokens = count_tokens(block.text) + 1;
+      sections.push_back(std::move(next));
     } else {
-      chunker.add_paragraph(paragraph_units(block, options.max_tokens));
+      auto units = paragraph_units(block, max_tokens);
+      for (const auto& unit : units) sections.back().tokens += unit.tokens;
+      sections.back().paragraphs.push_back(std::move(units));
     }
+  }
+  return sections;
+}
+
+}  // namespace
+
+std::vector<Chunk> chunk_blocks(const std::vector<Block>& blocks, const ChunkOptions& options) {
+  std::vector<Chunk> chunks;
+  SectionChunker chunker(options, chunks);
+  for (auto& section : sections_of(blocks, options.max_tokens)) {
+    if (section.paragraphs.empty()) continue;
+    // A heading is the preferred place to cut, but only where the next section would not fit: short
+    // sections are packed together, so a chunk carries enough text to be worth a search hit.
+    if (section.level > 0 && chunker.fits(section.tokens)) {
+      const int page = section.paragraphs.front().empty() ? 0 : section.paragraphs.front().front().page;
+      Unit heading{std::string(static_cast<size_t>(section.level), '#') + " " + section.heading,
+                   section.tokens, true, page};
+      heading.tokens = count_tokens(section.heading) + 1;
+      chunker.append_section(section.path, std::move(heading), std::move(section.paragraphs));
+      continue;
+    }
+    chunker.start(std::move(section.path));
+    for (auto& paragraph : section.paragraphs) chunker.add_paragraph(std::move(paragraph));
   }
   chunker.flush();
   return chunks;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "brandcoach/text/text.hpp"
@@ -135,13 +136,43 @@ std::vector<std::string> words(std::string_view text) {
   return out;
 }
 
-std::string stem(std::string_view word) {
+namespace {
+
+std::string snowball_stem(std::string_view word) {
   sb_stemmer* stemmer = thread_stemmer();
   if (!stemmer || word.empty()) return std::string(word);
   const sb_symbol* result = sb_stemmer_stem(stemmer, reinterpret_cast<const sb_symbol*>(word.data()),
                                             static_cast<int>(word.size()));
   if (!result) return std::string(word);
   return std::string(reinterpret_cast<const char*>(result), static_cast<size_t>(sb_stemmer_length(stemmer)));
+}
+
+struct TransparentHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// Text repeats its vocabulary, and a hash lookup costs a fraction of the Snowball rules: ingest stems
+// each chunk for the embedder and both lexical indexes. Per thread like the stemmer, and bounded.
+class StemMemo {
+ public:
+  const std::string& stem(std::string_view word) {
+    if (const auto found = stems_.find(word); found != stems_.end()) return found->second;
+    if (stems_.size() >= kCapacity) stems_.clear();
+    return stems_.emplace(std::string(word), snowball_stem(word)).first->second;
+  }
+
+ private:
+  static constexpr size_t kCapacity = 1 << 16;
+  std::unordered_map<std::string, std::string, TransparentHash, std::equal_to<>> stems_;
+};
+
+}  // namespace
+
+std::string stem(std::string_view word) {
+  if (word.size() > 64) return snowball_stem(word);  // rare, and would only crowd the memo
+  thread_local StemMemo memo;
+  return memo.stem(word);
 }
 
 bool is_stopword(std::string_view word) {

@@ -81,7 +81,10 @@ struct ChunkOptions {
 std::optional<std::string> validate(const ChunkOptions& options);
 
 /// Splits blocks into chunks that break at headings first, then paragraphs, then sentences, and
-/// never inside a sentence unless one sentence alone exceeds max_tokens (then between words).
+/// never inside a sentence unless one sentence alone exceeds max_tokens (then between words). Whole
+/// short sections are packed into the chunk before them while it stays within half of max_tokens (their
+/// headings kept in the text as markdown headings); a packed chunk's heading path is the part its sections'
+/// paths share.
 std::vector<Chunk> chunk_blocks(const std::vector<Block>& blocks, const ChunkOptions& options = {});
 
 /// chunk_blocks(markdown_blocks(markdown), options).
