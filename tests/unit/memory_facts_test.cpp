@@ -34,6 +34,28 @@ class Extractor : public ::testing::Test {
   FactExtractor extractor;
 };
 
+TEST_F(Extractor, RefusedOptionsAreRejectedNotDecided) {
+  const auto against =
+      extractor.extract("We have decided against any presence on TikTok; it does not suit us.");
+  EXPECT_EQ(values(against, "rejected"), std::vector<std::string>{"presence on TikTok"});
+  EXPECT_TRUE(values(against, "decisions").empty());
+  EXPECT_EQ(values(extractor.extract("One decision - we will not list on Zomato, commission is too high"),
+                   "rejected"),
+            std::vector<std::string>{"Zomato"});
+  EXPECT_EQ(values(extractor.extract("We decided no Amazon, they take too much"), "rejected"),
+            std::vector<std::string>{"Amazon"});
+  EXPECT_EQ(values(extractor.extract("also nixed the hard seltzer idea. not us."), "rejected"),
+            std::vector<std::string>{"hard seltzer idea"});
+  EXPECT_EQ(values(extractor.extract("We thought about Amazon Handmade but we said no. It does not match."),
+                   "rejected"),
+            std::vector<std::string>{"Amazon Handmade"});
+  EXPECT_EQ(values(extractor.extract("We decided to open on Sundays."), "decisions"),
+            std::vector<std::string>{"open on Sundays"});
+  // A fall in prices is no refusal, and a question states nothing.
+  EXPECT_TRUE(values(extractor.extract("Prices dropped 10% last month."), "rejected").empty());
+  EXPECT_TRUE(values(extractor.extract("Should we say no to Etsy?"), "rejected").empty());
+}
+
 TEST_F(Extractor, PriceKeepsWhatItIsFor) {
   auto facts = extractor.extract("Our sourdough costs £4.50 and we sell about 200 loaves a week.");
   ASSERT_TRUE(find(facts, "price"));

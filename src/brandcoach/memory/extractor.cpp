@@ -336,6 +336,23 @@ const RuleSpec kRules[] = {
      Shape::phrase, 0.85, Cue::plain, 12, false},
     {"rejected", "(?i)\\b(?:get|got|getting) out of ([^.!?;]+)", Shape::phrase, 0.75, Cue::plain, 12, false},
     {"rejected",
+     "(?i)\\b(?:we|i)(?:'ve| have)? (?:decided|agreed|chose) (?:not to (?:go with|go on|list on|sell on|"
+     "sell through|sell to|use|do|stock|offer|work with|be on|join|pursue|open|launch|take on|bother with|"
+     "wholesale to|partner with)|no(?: to)?) ([^.!?;]+)",
+     Shape::phrase, 0.85, Cue::plain, 12, false},
+    {"rejected",
+     "(?i)\\b(?:we|i)(?: will not|'ll not| won't| will never| are not going to| aren't going to|'re not "
+     "going "
+     "to| am not going to|'m not going to) (?:list on|sell on|sell through|sell to|use|go on|be "
+     "on|join|stock|"
+     "work with|partner with|offer|pursue|take on|go with|touch|wholesale to|bother with) ([^.!?;]+)",
+     Shape::phrase, 0.8, Cue::plain, 12, false},
+    // No subject of its own ("also nixed the hard seltzer idea"): the article keeps "prices dropped" out.
+    {"rejected",
+     "(?i)\\b(?:nixed|binned|canned|axed|killed|scrapped|shelved|ditched|vetoed) (?:the|our|that|this) "
+     "([^.!?;]+)",
+     Shape::phrase, 0.8, Cue::plain, 12, false},
+    {"rejected",
      "(?i)\\b(?:we're|we are|i'm|i am) not (?:going|doing|going to do|going ahead) with ([^.!?;]+)",
      Shape::phrase, 0.8, Cue::plain, 12, false},
     {"plans", "(?i)\\b(?:we're|we are|i'm|i am|we|i) (?:planning|plan|intend|intending|going) to ([^.!?;]+)",
@@ -396,11 +413,13 @@ std::vector<std::string_view> split_words(std::string_view s) {
 // A phrase value: words up to a clause boundary (a boundary word after the first, or a word that
 // ends with a comma/paren), at most `max_words`.
 std::string phrase_value(std::string_view raw, size_t max_words, bool stop_at_comma) {
-  const auto all = split_words(raw);
+  auto all = split_words(raw);
+  // "against any presence on TikTok": the determiner says nothing, the words after it do.
+  if (all.size() > 1 && (all.front() == "any" || all.front() == "Any")) all.erase(all.begin());
   if (!all.empty() && is_boundary(all.front())) return {};  // "…we serve are mostly…": no value here
   std::string out;
   size_t taken = 0;
-  for (auto word : split_words(raw)) {
+  for (auto word : all) {
     if (taken > 0 && is_boundary(word)) break;
     if (word.front() == '(' && taken > 0) break;
     if (taken >= max_words) break;
@@ -642,6 +661,7 @@ struct FactExtractor::Rules {
   std::unique_ptr<RE2> first_person;
   std::unique_ptr<RE2> hypothetical;
   std::unique_ptr<RE2> past;
+  std::unique_ptr<RE2> rejected_after;  // (option): "we considered Amazon but said no"
   std::unique_ptr<RE2> correction;
   std::unique_ptr<RE2> retraction;
   std::unique_ptr<RE2> clause_split;
@@ -701,6 +721,12 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "(?i)\\b(?:actually|correction|scratch that|no longer|not anymore|any ?more|changed|changing|switched|"
       "moved|pushed|bumped|raised|lowered|dropped|renamed|rebranded|relocated|now|instead|update|updated|"
       "turns out|grown|new|revised|final|finally|ended up)\\b");
+  // The option first, the refusal after it, across the "but" that splits clauses.
+  rules_->rejected_after = compile(
+      "(?i)\\b(?:we|i)(?:'d| had|'ve| have)? (?:thought about|considered|looked at|looked into|explored|"
+      "toyed with|tried|floated|weighed|debated|were offered|was offered|got offered) ([^.!?;]+?),? but "
+      "(?:we |i )?(?:said no|rejected it|decided against it|passed|ruled it out|dropped it|turned it down|"
+      "binned it|killed it|declined|went with no|it's a no|said nah|walked away)");
   rules_->retraction = compile(
       "(?i)\\b(?:no longer|not (?:really )?(?:a )?(?:competitor|competing|compete|rival)|don't compete|"
       "stopped competing|shut down|closed down|went bust|went under|out of business|forget (?:about )?|"
@@ -881,6 +907,16 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                   std::min(said.size(), statements.size() - sentence_at), ' ');
       continue;
     }
+    {
+      re2::StringPiece input(sentence.data(), sentence.size());
+      re2::StringPiece option;
+      while (RE2::FindAndConsume(&input, *rules_->rejected_after, &option)) {
+        std::string value = phrase_value(std::string_view(option.data(), option.size()), 12, false);
+        if (value.empty()) continue;
+        out.push_back({"rejected", std::move(value), 0.8, Cue::plain,
+                       sentence_at + static_cast<size_t>(option.data() - sentence.data())});
+      }
+    }
     // Who each clause is about. First-person words that are not the user acting ("my cousin sells…",
     // "…I think") do not make a clause the user's; a clause with no subject of its own continues the
     // one before ("they have, I believe, around 100 staff").
@@ -964,6 +1000,14 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
             case Shape::list:
               values = list_values(raw, spec.max_words);
               break;
+          }
+          // "decided against TikTok", "decided not to…", "decided no Amazon" refuse an option: the
+          // rejected rules take those, so they are not also a decision for "against".
+          if (spec.key == std::string_view("decisions")) {
+            const std::string folded_value = lower(trim(raw));
+            if (folded_value.starts_with("against") || folded_value.starts_with("not ") ||
+                folded_value.starts_with("no ") || folded_value == "no")
+              continue;
           }
           Cue cue = spec.cue;
           if (cue == Cue::plain && sentence_corrects) cue = Cue::correction;

@@ -77,7 +77,9 @@ constexpr KeyCue kKeyCues[] = {
     {"goals", {"goal", "aim", "object", "ambit", "achiev", "target"}},
     {"challenges", {"challeng", "problem", "struggl", "issu", "pain", "headach", "bottleneck"}},
     {"decisions", {"decid", "decis", "settl", "chose", "choos", "pick", "land", "agre", "go", "went"}},
-    {"rejected", {"reject", "drop", "rule", "scrap", "ditch", "against"}},
+    {"rejected",
+     {"reject", "drop", "rule", "scrap", "ditch", "against", "kill", "nix", "no", "not", "avoid", "declin",
+      "veto", "turn", "axe", "shelv"}},
     {"plans", {"plan", "next", "futur", "roadmap", "intend"}},
     {"projects", {"project", "work"}},
     {"person",
@@ -373,8 +375,28 @@ RecallRequest recall_request(std::string_view message) {
                                                    "i told u",
                                                    "did i tell u",
                                                    "you know my"};
+  // Said in passing, most of these cues belong to statements ("flour's gone up again", "as I told you,
+  // we're six now", "I mentioned Noble Loaf last time"): they make a memory question only in a
+  // message worded as a question or a request to recall.
+  const auto message_words = text::words(message);
+  const bool question_form = [&] {
+    if (message.find('?') != std::string_view::npos) return true;
+    if (message_words.empty()) return false;
+    static constexpr std::string_view kAskingStarts[] = {
+        "what",  "whats",  "what's", "who",    "whos", "who's", "where",   "wheres", "where's", "when",
+        "whens", "when's", "which",  "how",    "hows", "how's", "is",      "are",    "do",      "does",
+        "did",   "can",    "whom",   "remind", "tell", "recap", "refresh", "list",   "please",  "confirm"};
+    const std::string first = lower(message_words.front());
+    return std::find(std::begin(kAskingStarts), std::end(kAskingStarts), first) != std::end(kAskingStarts);
+  }();
+  static constexpr std::string_view kAlwaysAsks[] = {
+      "remind me",  "do you remember", "do you recall", "you remember",   "u remember",
+      "refresh my", "memory test",     "quick check",   "tell me what i", "what do you know about"};
   for (const auto cue : kExplicit) {
-    if (folded.find(cue) != std::string::npos) {
+    if (folded.find(cue) == std::string::npos) continue;
+    const bool always = std::any_of(std::begin(kAlwaysAsks), std::end(kAlwaysAsks),
+                                    [&](std::string_view strong) { return cue.starts_with(strong); });
+    if (always || question_form) {
       request.asks_memory = true;
       request.explicit_ask = true;
       break;
