@@ -56,6 +56,16 @@ TEST_F(Extractor, RefusedOptionsAreRejectedNotDecided) {
   EXPECT_TRUE(values(extractor.extract("Should we say no to Etsy?"), "rejected").empty());
 }
 
+TEST(QuestionKeys, OutrightKeysAreNamedByWordsNoOtherKeyShares) {
+  const std::string competition = "which bakeries have I named as competition so far?";
+  const auto mentioned = keys_mentioned(competition);
+  EXPECT_NE(std::find(mentioned.begin(), mentioned.end(), "company"), mentioned.end());  // by "name"
+  EXPECT_EQ(keys_named_outright(competition), std::vector<std::string>{"competitors"});
+  // "how much" asks for an amount; "marketing" is the budget's word, shared with the target market.
+  EXPECT_TRUE(keys_named_outright("how much did i say i have for marketing this yr").empty());
+  EXPECT_EQ(keys_named_outright("which platform did we rule out?"), std::vector<std::string>{"rejected"});
+}
+
 TEST_F(Extractor, PriceKeepsWhatItIsFor) {
   auto facts = extractor.extract("Our sourdough costs £4.50 and we sell about 200 loaves a week.");
   ASSERT_TRUE(find(facts, "price"));

@@ -460,6 +460,28 @@ RecallRequest recall_request(std::string_view message) {
   return request;
 }
 
+std::vector<std::string> keys_named_outright(std::string_view message) {
+  const auto stems = all_stems(message);
+  const auto keys = keys_mentioned(message);
+  std::vector<std::string> out;
+  for (const auto& cue : kKeyCues) {
+    if (std::find(keys.begin(), keys.end(), cue.key) == keys.end()) continue;
+    // Question words ("how much", "how many", "where", "when") ask for a kind of answer, not a key.
+    static constexpr std::string_view kQuestionWords[] = {"much", "mani", "big", "where", "when", "who"};
+    const bool outright = std::any_of(cue.stems.begin(), cue.stems.end(), [&](std::string_view stem) {
+      if (stem.empty() || !has_stem(stems, stem)) return false;
+      if (std::find(std::begin(kQuestionWords), std::end(kQuestionWords), stem) != std::end(kQuestionWords))
+        return false;
+      return std::none_of(std::begin(kKeyCues), std::end(kKeyCues), [&](const KeyCue& other) {
+        return other.key != cue.key &&
+               std::find(other.stems.begin(), other.stems.end(), stem) != other.stems.end();
+      });
+    });
+    if (outright) out.emplace_back(cue.key);
+  }
+  return out;
+}
+
 bool is_key_cue(std::string_view stem) {
   for (const auto& cue : kKeyCues) {
     for (const auto s : cue.stems) {

@@ -536,6 +536,18 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     for (const auto& r : recall.facts) {
       if (r.current.status != "superseded" && mentions_subject(r)) on_subject.push_back(r);
     }
+    // The question's other words matched only facts of keys it names in passing ("name" in "which
+    // bakeries have I named as competition"): the key it names outright comes back, since those
+    // words describe its answer ("bakeries") rather than pick among its facts.
+    const auto outright = keys_named_outright(question);
+    const auto named_outright = [&](const RecalledFact& r) {
+      return std::find(outright.begin(), outright.end(), r.current.key) != outright.end();
+    };
+    if (!on_subject.empty() && std::none_of(on_subject.begin(), on_subject.end(), named_outright)) {
+      for (const auto& r : recall.facts) {
+        if (r.current.status != "superseded" && named_outright(r)) on_subject.push_back(r);
+      }
+    }
     if (!on_subject.empty()) {
       recall.facts = std::move(on_subject);
       subject_covered = true;

@@ -134,6 +134,10 @@ bool is_key_cue(std::string_view stem);
 /// Fact keys a message is about (for weaving relevant facts into any answer).
 std::vector<std::string> keys_mentioned(std::string_view message);
 
+/// The keys of keys_mentioned() that the message names by a word pointing at no other key
+/// ("competition" names competitors; "name" could be the company, a product or the user).
+std::vector<std::string> keys_named_outright(std::string_view message);
+
 /// Does the message answer a pending confirmation with yes (true) or no (false)?
 std::optional<bool> confirmation_reply(std::string_view message);
 
