@@ -66,6 +66,29 @@ TEST(QuestionKeys, OutrightKeysAreNamedByWordsNoOtherKeyShares) {
   EXPECT_EQ(keys_named_outright("which platform did we rule out?"), std::vector<std::string>{"rejected"});
 }
 
+TEST_F(Extractor, PriceChangesAndListedPricesInEverydayWords) {
+  EXPECT_EQ(values(extractor.extract("And follow-ups are going to €65 from May."), "price"),
+            std::vector<std::string>{"€65 (follow-ups)"});
+  EXPECT_EQ(
+      values(extractor.extract("and we're upping deep clean to $309, the supplies went crazy"), "price"),
+      std::vector<std::string>{"$309 (deep clean)"});
+  EXPECT_EQ(values(extractor.extract("Also Glow Butter is moving to ₦9,500 because shea went up."), "price"),
+            std::vector<std::string>{"₦9,500 (Glow Butter)"});
+  EXPECT_EQ(values(extractor.extract("Bestseller is Glow Butter, ₦8,500 for 250g."), "price"),
+            std::vector<std::string>{"₦8,500 (Glow Butter)"});
+  EXPECT_EQ(values(extractor.extract("Our flagship is a pale ale called Lagan Lazy, £3.20 a can."), "price"),
+            std::vector<std::string>{"£3.20 (Lagan Lazy)"});
+  EXPECT_EQ(values(extractor.extract("Kids' lessons are KES 6,000 a month for 4 lessons."), "price"),
+            std::vector<std::string>{"KES 6,000 (Kids' lessons)"});
+  EXPECT_EQ(values(extractor.extract("Subscription is 425 kr per week."), "price"),
+            std::vector<std::string>{"425 kr (Subscription)"});
+  EXPECT_EQ(values(extractor.extract("Full design package from AED 15,000 per room."), "price"),
+            std::vector<std::string>{"AED 15,000 (Full design package)"});
+  // Someone else's price is not the user's.
+  EXPECT_TRUE(values(extractor.extract("my pal's place in edinburgh is £130"), "price").empty());
+  EXPECT_TRUE(values(extractor.extract("Marble & Mist quote around AED 25,000 per room."), "price").empty());
+}
+
 TEST_F(Extractor, PriceKeepsWhatItIsFor) {
   auto facts = extractor.extract("Our sourdough costs £4.50 and we sell about 200 loaves a week.");
   ASSERT_TRUE(find(facts, "price"));

@@ -27,10 +27,13 @@ struct RuleSpec {
 };
 
 // Value shapes, spelled once.
-#define BC_MONEY                                                                                                    \
-  "((?:(?:us|a|au|c|ca|nz|r|s)?\\$|€|£|¥|₹|₦|₱|usd ?|eur ?|gbp ?|inr ?|rs\\.? ?|ngn ?|aud ?|chf ?|zar ?)" \
-  " ?\\d[\\d,]*(?:\\.\\d+)?(?:k|m)?\\b(?: ?(?:usd|eur|gbp|aud|inr|cad))?|\\d[\\d,]*(?:\\.\\d+)?(?:k|m)? ?"          \
-  "(?:dollars|bucks|euros?|pounds|quid|rupees|naira|reais|rand|pesos|francs|usd|eur|gbp|aud|€|£))"
+#define BC_MONEY                                                                                                       \
+  "((?:(?:us|a|au|c|ca|nz|r|s|hk)?\\$|€|£|¥|₹|₦|₱|usd ?|eur ?|gbp ?|inr ?|rs\\.? ?|ngn ?|aud ?|chf ?|zar ?|" \
+  "kes ?|ksh\\.? ?|sek ?|nok ?|dkk ?|pln ?|aed ?|sar ?|egp ?|ghs ?|mxn ?|brl ?|php ?|myr ?|idr ?|thb ?|"               \
+  "jpy ?|cny ?|rmb ?|hkd ?|sgd ?|nzd ?|cad ?)"                                                                         \
+  " ?\\d[\\d,]*(?:\\.\\d+)?(?:k|m)?\\b(?: ?(?:usd|eur|gbp|aud|inr|cad))?|\\d[\\d,]*(?:\\.\\d+)?(?:k|m)? ?"             \
+  "(?:dollars|bucks|euros?|pounds|quid|rupees|naira|reais|rand|pesos|francs|shillings|yen|yuan|baht|"                  \
+  "ringgit|dirhams?|kr|sek|nok|dkk|zł|kes|ksh|usd|eur|gbp|aud|cad|nzd|sgd|€|£)\\b)"
 #define BC_MONTH                                                                                         \
   "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
   "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
@@ -64,14 +67,19 @@ const RuleSpec kRules[] = {
      Shape::money, 0.85},
     {"price",
      "(?i)" BC_MONEY "(?: ?(?:/|per|a|an|each) ?(?:month|mo|year|yr|week|hour|hr|session|class|box|bag|unit|"
-     "seat|user|person|piece|night|visit|lesson|bottle|pack|order|cake|loaf|candle|kg|treatment|groom|head))",
+     "seat|user|person|piece|night|visit|lesson|bottle|pack|order|cake|loaf|candle|kg|treatment|groom|head|"
+     "room|project|day|page|guest|plate|ticket|item|consultation|appointment|package|job|shoot|event))",
      Shape::money, 0.75},
     {"price",
      "(?i)\\b(?:up|down|raised|raising|raise|increase|increasing|bump|bumping|bumped|putting|put|lowering|"
-     "lowered|dropping|dropped|drop|reduce|reducing|reduced|cut|cutting|moving|moved|change|changing|changed)"
+     "lowered|dropping|dropped|drop|reduce|reducing|reduced|cut|cutting|moving|moved|change|changing|changed|"
+     "going|goes|upping|upped|hiking|hiked|hike|shifting|shifted|jumping|jumps|jumped|rising|rises|rose|"
+     "climbing|bringing|taking|went)"
      "(?: [\\w'-]+){0,4}? to " BC_MONEY,
      Shape::money, 0.85, Cue::correction},
     {"price", "(?i)\\b(?:is|are|at|costs?|=)(?: now| only| just)? " BC_MONEY, Shape::money, 0.65},
+    // A named product and its price in a list: "Bestseller is Glow Butter, ₦8,500 for 250g".
+    {"price", "\\b[A-Z][\\w'&-]*(?: [A-Z][\\w'&-]*){0,3}, " BC_MONEY, Shape::money, 0.7},
     // Budget.
     {"budget", "(?i)\\bbudget\\b[^.!?]{0,40}?" BC_MONEY, Shape::money, 0.9},
     {"budget",
@@ -600,7 +608,9 @@ bool is_linking_word(std::string_view word) {
       "have",       "had",      "been",      "get",       "gets",        "sits",      "stays",   "stay",
       "officially", "finally",  "actually",  "probably",  "tentatively", "currently", "mon",     "tue",
       "wed",        "thu",      "fri",       "sat",       "sun",         "monday",    "tuesday", "wednesday",
-      "thursday",   "friday",   "saturday",  "sunday"};
+      "thursday",   "friday",   "saturday",  "sunday",    "moving",      "upping",    "hiking",  "shifting",
+      "jumping",    "rising",   "climbing",  "bringing",  "taking",      "raising",   "bumping", "lowering",
+      "cutting",    "dropping", "putting",   "gone"};
   std::string w = lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
@@ -608,9 +618,12 @@ bool is_linking_word(std::string_view word) {
 
 bool ends_item(std::string_view word) {
   static constexpr std::string_view kStops[] = {
-      "our",  "my",      "the",   "a",    "an",   "and", "but",   "so",    "we",    "i",    "their",
-      "your", "this",    "that",  "each", "one",  "per", "every", "with",  "while", "also", "if",
-      "when", "because", "which", "ours", "mine", "it",  "they",  "these", "those", "them", "its"};
+      "our",      "my",      "the",    "a",       "an",       "and",     "but",    "so",       "we",
+      "i",        "their",   "your",   "this",    "that",     "each",    "one",    "per",      "every",
+      "with",     "while",   "also",   "if",      "when",     "because", "which",  "ours",     "mine",
+      "it",       "they",    "these",  "those",   "them",     "its",     "we're",  "i'm",      "upping",
+      "raising",  "bumping", "hiking", "putting", "bringing", "taking",  "moving", "lowering", "cutting",
+      "dropping", "is",      "are",    "was",     "were"};
   std::string w = lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return w.empty() || std::find(std::begin(kStops), std::end(kStops), w) != std::end(kStops);
@@ -619,12 +632,21 @@ bool ends_item(std::string_view word) {
 // The thing a price or date belongs to, from the words before it: "my sourdough costs" -> "sourdough",
 // "the teacher training begins on" -> "teacher training".
 std::string item_before(std::string_view before) {
+  // "Glow Butter, ₦8,500": the comma joins the name to its price.
+  while (!before.empty() && before.back() == ' ') before.remove_suffix(1);
+  if (!before.empty() && before.back() == ',') before.remove_suffix(1);
   auto words = split_words(before);
   while (!words.empty() && is_linking_word(words.back())) words.pop_back();
   std::vector<std::string_view> item;
+  // A name ends the item where its capitals end: "a pale ale called Lagan Lazy" -> "Lagan Lazy".
+  const auto capital = [](std::string_view word) {
+    return std::isupper(static_cast<unsigned char>(word[0]));
+  };
+  const bool named = !words.empty() && capital(words.back());
   while (!words.empty() && item.size() < 4 && !ends_item(words.back())) {
     const auto word = words.back();
     if (word.back() == ',' || word.back() == ':' || word.back() == ')') break;
+    if (named && !capital(word)) break;
     item.insert(item.begin(), word);
     words.pop_back();
   }
@@ -704,10 +726,13 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
     if (re->ok()) rules_->rules.push_back({&spec, std::move(re)});
   }
   rules_->third_party = compile(
-      "(?i:\\b(?:competitors?|rivals?|they|their|theirs|he|she|his|her|hers|friend|friend's|sister|brother|"
+      "(?i:\\b(?:competitors?|rivals?|they|their|theirs|he|she|his|her|hers|friend|friend's|pal|pal's|mate's|"
+      "buddy|buddy's|colleague|colleague's|sister|brother|"
       "cousin|mum|mom|dad|mother|father|uncle|aunt|neighbou?r|supplier|suppliers|client's|customer's|someone|"
       "somebody|another (?:shop|brand|company|business)|other (?:shops|brands|companies|businesses))\\b)|"
-      "\\b[A-Z][\\w']+(?: [A-Z][\\w']+)* (?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|prices?)\\b");
+      "\\b[A-Z][\\w']+(?: [A-Z][\\w']+)* "
+      "(?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|prices?|quotes?|"
+      "bills?|lists?)\\b");
   rules_->first_person = compile("(?i)\\b(?:we|we're|we've|we'll|our|ours|us|i|i'm|im|i've|i'll|my|mine)\\b");
   rules_->hypothetical = compile(
       "(?i)\\b(?:what if|if we|if i|should we|should i|would it|could we|could i|might|maybe|perhaps|"
@@ -751,7 +776,8 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "advisor|adviser|cto|ceo|intern|freelancer|editor|videographer|stylist|baker|barista|teacher|"
       "instructor)\\b)");
   rules_->not_the_user = compile(
-      "(?i)\\b(?:(?:my|our) (?:cousin|friend|sister|brother|mum|mom|dad|mother|father|neighbou?r|uncle|aunt|"
+      "(?i)\\b(?:(?:my|our) (?:cousin|friend|pal|mate|buddy|colleague|sister|brother|mum|mom|dad|mother|"
+      "father|neighbou?r|uncle|aunt|"
       "old boss|former boss|ex|previous employer|competitors?|rivals?)|i think|i guess|i believe|i heard|i "
       "reckon|"
       "i read|i saw|i noticed|i know)\\b");
