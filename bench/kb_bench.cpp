@@ -705,7 +705,8 @@ void hnsw_bench(const Options& options, Rng& rng) {
     below_90 += r < 0.9 ? 1 : 0;
     below_50 += r < 0.5 ? 1 : 0;
   }
-  std::printf("hnsw: search k=10 (ef 128), %zu queries             : %s\n", q, describe(hnsw).c_str());
+  std::printf("hnsw: search k=10 (ef %zu), %zu queries             : %s\n", index->search_beam(), q,
+              describe(hnsw).c_str());
   std::printf("hnsw: brute force k=10, one query at a time (%zu)   : %s  (baseline; %.1fx the HNSW p50)\n",
               sampled, describe(brute).c_str(), brute.p50 / hnsw.p50);
   std::printf("hnsw: brute force k=10, all queries batched          : %.1f s (%.3f ms/query amortised)\n",

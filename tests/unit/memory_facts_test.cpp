@@ -89,6 +89,21 @@ TEST_F(Extractor, PriceChangesAndListedPricesInEverydayWords) {
   EXPECT_TRUE(values(extractor.extract("Marble & Mist quote around AED 25,000 per room."), "price").empty());
 }
 
+TEST_F(Extractor, TeamSizeStatedAtTheEndOfAClause) {
+  EXPECT_EQ(values(extractor.extract("One of our associates has departed, so we are now two."), "team_size"),
+            std::vector<std::string>{"two"});
+  EXPECT_EQ(values(extractor.extract("we're down to 4 after Sam left"), "team_size"),
+            std::vector<std::string>{"4"});
+  EXPECT_EQ(values(extractor.extract("The team is now 6."), "team_size"), std::vector<std::string>{"6"});
+  EXPECT_TRUE(values(extractor.extract("We're 3 weeks from launch."), "team_size").empty());
+}
+
+TEST_F(Extractor, CompanySuffixDoesNotEndTheSentence) {
+  const auto facts = extractor.extract(
+      "Full-time is $1,300/month. Island Staffing Co. offers full-time at $1,100 but with high turnover.");
+  EXPECT_EQ(values(facts, "price"), std::vector<std::string>{"$1,300 (Full-time)"});
+}
+
 TEST_F(Extractor, PriceKeepsWhatItIsFor) {
   auto facts = extractor.extract("Our sourdough costs £4.50 and we sell about 200 loaves a week.");
   ASSERT_TRUE(find(facts, "price"));

@@ -19,8 +19,10 @@ namespace fs = std::filesystem;
 namespace {
 constexpr size_t kLinksPerNode = 16;     // hnswlib M
 constexpr size_t kEfConstruction = 100;  // build-time beam
-constexpr size_t kEfSearch = 128;        // query-time beam (hnswlib uses max(ef, k))
-constexpr size_t kSeed = 42;             // fixed so a serial build gives the same graph
+// Query-time beam (hnswlib uses max(ef, k)). 256 rather than 128: at 1M clustered vectors 128 left
+// recall@10 at 0.89, and doubling it costs about 1 ms at p95.
+constexpr size_t kEfSearch = 256;
+constexpr size_t kSeed = 42;  // fixed so a serial build gives the same graph
 // Below this many new vectors a batch is inserted serially: threads cost more than they save, and a
 // serial insert keeps small indexes reproducible.
 constexpr size_t kParallelBatch = 256;
@@ -79,6 +81,10 @@ DenseIndex& DenseIndex::operator=(DenseIndex&&) noexcept = default;
 
 size_t DenseIndex::dimension() const {
   return *static_cast<size_t*>(impl_->space.get_dist_func_param());
+}
+
+size_t DenseIndex::search_beam() const {
+  return kEfSearch;
 }
 
 size_t DenseIndex::size() const {

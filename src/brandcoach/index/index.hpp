@@ -97,6 +97,8 @@ class DenseIndex {
   DenseIndex& operator=(DenseIndex&&) noexcept;
 
   size_t dimension() const;
+  /// The candidate list a search explores (hnswlib's ef; a k above it widens the list to k).
+  size_t search_beam() const;
   size_t size() const;
   /// Adds or replaces the vector of `id`.
   void add(int64_t id, const float* vector);

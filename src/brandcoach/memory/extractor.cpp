@@ -112,6 +112,12 @@ const RuleSpec kRules[] = {
     {"team_size",
      "(?i)\\b(?:we're|we are|were|we're now|we are now) " BC_COUNT " (?:now|people|strong|in total|total)\\b",
      Shape::count, 0.85},
+    // The count ends the clause: "so we are now two.", "we're down to 4".
+    {"team_size",
+     "(?i)\\b(?:we're|we are)(?: now| down to| back to| up to| now down to| now up to)? " BC_COUNT
+     "(?: of us)?(?: now)?\\s*(?:[.!,;)]|$)",
+     Shape::count, 0.85},
+    {"team_size", "(?i)\\bteam(?: size)? (?:is|are|'s)(?: now)? " BC_COUNT "\\b", Shape::count, 0.85},
     {"team_size",
      "(?i)\\b(just me|only me|me, myself and i|solo founder|one-person|one person business|a one-woman|"
      "a one-man|a team of one)\\b",
@@ -580,7 +586,12 @@ std::vector<std::string> sentences(std::string_view text) {
       const bool abbreviation =
           c == '.' && current.size() >= 3 &&
           (current.ends_with("Dr.") || current.ends_with("Mr.") || current.ends_with("Ms.") ||
-           current.ends_with("St.") || current.ends_with("Mrs.") || current.ends_with("vs."));
+           current.ends_with("St.") || current.ends_with("Mrs.") || current.ends_with("vs.") ||
+           current.ends_with("e.g.") || current.ends_with("i.e.") ||
+           // "Island Staffing Co. offers…": a company suffix ends the sentence only before a capital.
+           ((current.ends_with("Co.") || current.ends_with("Inc.") || current.ends_with("Ltd.") ||
+             current.ends_with("Corp.") || current.ends_with("Bros.")) &&
+            i + 2 < text.size() && std::islower(static_cast<unsigned char>(text[i + 2]))));
       if (!abbreviation) {
         out.push_back(std::move(current));
         current.clear();
@@ -730,7 +741,7 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "buddy|buddy's|colleague|colleague's|sister|brother|"
       "cousin|mum|mom|dad|mother|father|uncle|aunt|neighbou?r|supplier|suppliers|client's|customer's|someone|"
       "somebody|another (?:shop|brand|company|business)|other (?:shops|brands|companies|businesses))\\b)|"
-      "\\b[A-Z][\\w']+(?: [A-Z][\\w']+)* "
+      "\\b[A-Z][\\w']+\\.?(?: [A-Z][\\w']+\\.?)* "
       "(?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|prices?|quotes?|"
       "bills?|lists?)\\b");
   rules_->first_person = compile("(?i)\\b(?:we|we're|we've|we'll|our|ours|us|i|i'm|im|i've|i'll|my|mine)\\b");

@@ -358,8 +358,13 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     if (!own_name && requested.size() > 1) std::erase(requested, std::string("name"));
     // The question word narrows the kind of answer: "when" wants a date, "where" a place.
     static const std::vector<std::pair<std::string_view, std::vector<std::string>>> kByQuestionWord = {
-        {"when", {"launch_date", "events"}}, {"where", {"location"}},           {"how many", {"team_size"}},
-        {"how big", {"team_size"}},          {"how much", {"price", "budget"}},
+        {"spend", {"budget"}},
+        {"afford", {"budget"}},
+        {"when", {"launch_date", "events"}},
+        {"where", {"location"}},
+        {"how many", {"team_size"}},
+        {"how big", {"team_size"}},
+        {"how much", {"price", "budget"}},
     };
     for (const auto& [word, wanted] : kByQuestionWord) {
       if (folded.find(word) == std::string::npos) continue;
@@ -394,11 +399,22 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   std::vector<std::string> asked;
   for (auto& stem : text::content_stems(question)) {
     static constexpr std::string_view kGeneric[] = {
-        "say",   "tell", "told",    "mention", "rememb",   "remind", "again", "check",   "quick",
-        "recal", "know", "earlier", "note",    "record",   "said",   "now",   "current", "right",
-        "sure",  "just", "want",    "befor",   "previous", "origin", "initi", "old",     "first"};
+        "say",     "tell",  "told",  "mention", "rememb", "remind", "again",    "check",
+        "quick",   "recal", "know",  "earlier", "note",   "record", "said",     "now",
+        "current", "right", "sure",  "just",    "want",   "befor",  "previous", "origin",
+        "initi",   "old",   "first", "present", "moment", "today",  "latest",   "still"};
     if (std::find(std::begin(kGeneric), std::end(kGeneric), stem) == std::end(kGeneric))
       asked.push_back(stem);
+  }
+  // The user's own business named in the question ("how many people work at Ledgerlight?") is "our",
+  // not a subject that facts must repeat.
+  {
+    auto own = store_.facts_for_keys(user_id, {"company"});
+    if (!own) return own.error();
+    for (const auto& f : *own) {
+      if (f.status != "active") continue;
+      for (const auto& stem : text::content_stems(f.value)) std::erase(asked, stem);
+    }
   }
   const auto overlaps = [&](std::string_view text) {
     size_t shared = 0;
@@ -685,8 +701,11 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
             std::none_of(statement_keys.begin(), statement_keys.end(), [&](const std::string& k) {
               return std::find(fact_keys.begin(), fact_keys.end(), k) != fact_keys.end();
             });
+        // A statement about another key of the same kind ("the plan is ₹3,500" against the marketing
+        // budget) is no newer value of the facts' key.
+        const bool conflicting_key = !statement_keys.empty() && other_key;
         const bool newer = hit.message.id > newest_source && hit.message.created_at > newest_confirmed &&
-                           tier >= fact_tier && !repeats;
+                           tier >= fact_tier && !repeats && !conflicting_key;
         const bool closer = tier > fact_tier && other_key && !repeats;
         if (no_current || newer || closer) {
           recall.facts.clear();
