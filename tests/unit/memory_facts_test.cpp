@@ -104,6 +104,19 @@ TEST_F(Extractor, CompanySuffixDoesNotEndTheSentence) {
   EXPECT_EQ(values(facts, "price"), std::vector<std::string>{"$1,300 (Full-time)"});
 }
 
+TEST_F(Extractor, SomeoneTakingOverAJobIsWhoDoesItNow) {
+  EXPECT_EQ(
+      values(extractor.extract("bit of a shake up - Hemi's gone to Aussie, Lani's taking the site over"),
+             "person:site"),
+      std::vector<std::string>{"Lani"});
+  EXPECT_EQ(
+      values(extractor.extract("Ashley is stepping back, Marisol from our crew is taking over the social"),
+             "person:social"),
+      std::vector<std::string>{"Marisol"});
+  EXPECT_EQ(values(extractor.extract("Oskar moved away. Freja will finish the website."), "person:site"),
+            std::vector<std::string>{"Freja"});
+}
+
 TEST_F(Extractor, PriceKeepsWhatItIsFor) {
   auto facts = extractor.extract("Our sourdough costs £4.50 and we sell about 200 loaves a week.");
   ASSERT_TRUE(find(facts, "price"));

@@ -708,6 +708,7 @@ struct FactExtractor::Rules {
   std::unique_ptr<RE2> joins_as;        // (name, role): "Aisha Karim will join as partner"
   std::unique_ptr<RE2> own_clause;      // ", ours is …": where the user's own clause starts
   std::unique_ptr<RE2> departed;        // (name): "Davey pulled out of …", "Acme shut down"
+  std::unique_ptr<RE2> takes_over;      // (name, job): "Lani's taking the site over"
   std::unique_ptr<RE2> person_lower;    // (role, name) for text written without capitals
   std::unique_ptr<RE2> person_after_lower;
   std::unique_ptr<RE2> site;  // (item, place): "the second branch will be in Aundh"
@@ -807,6 +808,13 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "comes on)(?: board)?(?: us)? as (?:a |an |our |the |new "
       ")?(co-?founder|partner|designer|investor|accountant|"
       "developer|manager|cto|ceo|coo|cmo|director|advisor|adviser|head \\w+))");
+  rules_->takes_over = compile(
+      "\\b([A-Z][\\w-]*(?:'[A-Z][\\w-]+)?)(?:,? (?i:from|of) (?i:our|the) \\w+,?)?(?:'s| is| will| has| has "
+      "now| will now)? (?i:taking over|taken over|takes over|"
+      "take over|taking|finish|finishing|doing|running|handling|looking after|in charge of|designing|"
+      "building|shooting|managing)(?i: the| our)? (?i:(socials?|social media|site|website|web ?site|design|"
+      "artwork|art|photos|photography|books|bookkeeping|marketing|newsletter|logo|branding|instagram|tiktok|"
+      "editing|videos?|content|emails?|pr|ads))\\b");
   rules_->departed = compile(
       "\\b([A-Z][\\w'&.-]*(?: [A-Z][\\w'&.-]*){0,2}) (?i:(?:has |have )?(?:pulled out|shut down|closed "
       "down|closed|went "
@@ -1127,6 +1135,14 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->joins_as, &name, &role)) {
       out.push_back({"person:" + lower(role), name, 0.9, Cue::correction, offset()});
+    }
+    input = re2::StringPiece(statements);
+    while (RE2::FindAndConsume(&input, *rules_->takes_over, &name, &role)) {
+      std::string job = lower(role);
+      if (job == "website" || job == "web site" || job == "web site") job = "site";
+      if (job == "socials" || job == "social media") job = "social";
+      if (job == "photography") job = "photos";
+      out.push_back({"person:" + job, name, 0.85, Cue::correction, offset()});
     }
     std::string item;
     input = re2::StringPiece(statements);
