@@ -117,6 +117,24 @@ TEST_F(Extractor, SomeoneTakingOverAJobIsWhoDoesItNow) {
             std::vector<std::string>{"Freja"});
 }
 
+TEST_F(Extractor, NameChangeAnnouncedThenChosen) {
+  const auto facts = extractor.extract(
+      "update: name change. Suds on Wheels is taken in TX by some guy in Dallas. going with Tidy Tails "
+      "Mobile.");
+  const auto company = find(facts, "company");
+  ASSERT_TRUE(company);
+  EXPECT_EQ(company->value, "Tidy Tails Mobile");
+  EXPECT_EQ(company->cue, Cue::correction);
+  // Without a name change in the message, "going with" is a decision, not a new name.
+  EXPECT_TRUE(values(extractor.extract("We're going with Canva for the designs."), "company").empty());
+}
+
+TEST_F(Extractor, DateRangesKeepBothDays) {
+  const auto moved = extractor.extract("Robo Rally shifted to 9–13 June, venue clash");
+  ASSERT_FALSE(moved.empty());
+  EXPECT_EQ(moved.front().value, "9-13 June");
+}
+
 TEST_F(Extractor, PriceKeepsWhatItIsFor) {
   auto facts = extractor.extract("Our sourdough costs £4.50 and we sell about 200 loaves a week.");
   ASSERT_TRUE(find(facts, "price"));

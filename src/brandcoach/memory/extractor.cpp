@@ -46,7 +46,8 @@ struct RuleSpec {
 #define BC_WEEKDAY \
   "(?:(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|urday)?\\.?,? )?"
 #define BC_DATE                                                                                       \
-  BC_WEEKDAY "((?:the )?" BC_DAY " (?:of )?" BC_MONTH "\\.?(?:,? \\d{4})?|" BC_MONTH "\\.? " BC_DAY   \
+  BC_WEEKDAY "((?:the )?" BC_DAY "(?: ?(?:–|-|to) ?" BC_DAY ")? (?:of )?" BC_MONTH                    \
+             "\\.?(?:,? \\d{4})?|" BC_MONTH "\\.? " BC_DAY                                            \
              "\\b(?:,? \\d{4})?|"                                                                     \
              "(?:early|mid|late|end of|the end of|beginning of|the start of|start of) ?-?" BC_MONTH   \
              "(?: \\d{4})?|" BC_MONTH                                                                 \
@@ -144,6 +145,10 @@ const RuleSpec kRules[] = {
      "(?i)\\b(?:is|are|will be|starts?|starting|begins?|beginning|happens?|happening|kicks? off|scheduled|"
      "set|planned|takes place|runs?|due|booked)(?: now| still)?(?: for| on| in| from)? " BC_DATE,
      Shape::date, 0.8},
+    {"events",
+     "(?i)\\b(?:shifted|moved|pushed|rescheduled|changed|postponed|brought forward)(?: back| forward| out)? "
+     "(?:to|until|till) " BC_DATE,
+     Shape::date, 0.85, Cue::correction},
     // Location.
     {"location", "(?i)\\b(?:based|located|headquartered|situated)(?: \\w+)? (?:in|out of) ([^.!?;]+)",
      Shape::proper, 0.9, Cue::plain, 4},
@@ -557,7 +562,10 @@ std::string normalise(std::string_view message) {
       out += '"';
       i += 2;
     } else if (rest.starts_with("\u2013") || rest.starts_with("\u2014")) {
-      out += ", ";
+      // Between numbers a dash is a range ("9–13 June", "£10–£12"), elsewhere an aside.
+      const bool range = !out.empty() && std::isdigit(static_cast<unsigned char>(out.back())) &&
+                         rest.size() > 3 && std::isdigit(static_cast<unsigned char>(rest[3]));
+      out += range ? "-" : ", ";
       i += 2;
     } else if (message[i] == '\n' && i + 2 < message.size() &&
                (message.substr(i + 1, 2) == "- " || message.substr(i + 1, 2) == "* ")) {
@@ -605,23 +613,26 @@ std::vector<std::string> sentences(std::string_view text) {
 // Words between a thing and its price or date that are not part of its name.
 bool is_linking_word(std::string_view word) {
   static constexpr std::string_view kWords[] = {
-      "is",         "are",      "was",       "will",      "be",          "costs",     "cost",    "costing",
-      "goes",       "go",       "for",       "at",        "sells",       "sell",      "selling", "priced",
-      "now",        "only",     "just",      "like",      "about",       "around",    "roughly", "charge",
-      "charges",    "charging", "we",        "i",         "we'll",       "it's",      "it",      "would",
-      "to",         "price",    "pricing",   "rate",      "fee",         "set",       "up",      "starts",
-      "start",      "starting", "from",      "currently", "bumped",      "raised",    "moved",   "changed",
-      "lowered",    "dropped",  "going",     "gonna",     "on",          "in",        "begins",  "begin",
-      "beginning",  "happens",  "happening", "kicks",     "off",         "scheduled", "planned", "takes",
-      "place",      "runs",     "run",       "due",       "booked",      "we're",     "i'm",     "now,",
-      "then",       "still",    "retail",    "retails",   "the",         "a",         "an",      "of",
-      "comes",      "come",     "out",       "per",       "pushed",      "back",      "forward", "has",
-      "have",       "had",      "been",      "get",       "gets",        "sits",      "stays",   "stay",
-      "officially", "finally",  "actually",  "probably",  "tentatively", "currently", "mon",     "tue",
-      "wed",        "thu",      "fri",       "sat",       "sun",         "monday",    "tuesday", "wednesday",
-      "thursday",   "friday",   "saturday",  "sunday",    "moving",      "upping",    "hiking",  "shifting",
-      "jumping",    "rising",   "climbing",  "bringing",  "taking",      "raising",   "bumping", "lowering",
-      "cutting",    "dropping", "putting",   "gone"};
+      "is",          "are",       "was",         "will",      "be",       "costs",      "cost",
+      "costing",     "goes",      "go",          "for",       "at",       "sells",      "sell",
+      "selling",     "priced",    "now",         "only",      "just",     "like",       "about",
+      "around",      "roughly",   "charge",      "charges",   "charging", "we",         "i",
+      "we'll",       "it's",      "it",          "would",     "to",       "price",      "pricing",
+      "rate",        "fee",       "set",         "up",        "starts",   "start",      "starting",
+      "from",        "currently", "bumped",      "raised",    "moved",    "changed",    "lowered",
+      "dropped",     "going",     "gonna",       "on",        "in",       "begins",     "begin",
+      "beginning",   "happens",   "happening",   "kicks",     "off",      "scheduled",  "planned",
+      "takes",       "place",     "runs",        "run",       "due",      "booked",     "we're",
+      "i'm",         "now,",      "then",        "still",     "retail",   "retails",    "the",
+      "a",           "an",        "of",          "comes",     "come",     "out",        "per",
+      "pushed",      "back",      "forward",     "has",       "have",     "had",        "been",
+      "get",         "gets",      "sits",        "stays",     "stay",     "officially", "finally",
+      "actually",    "probably",  "tentatively", "currently", "mon",      "tue",        "wed",
+      "thu",         "fri",       "sat",         "sun",       "monday",   "tuesday",    "wednesday",
+      "thursday",    "friday",    "saturday",    "sunday",    "moving",   "upping",     "hiking",
+      "shifting",    "jumping",   "rising",      "climbing",  "bringing", "taking",     "raising",
+      "bumping",     "lowering",  "cutting",     "dropping",  "putting",  "gone",       "shifted",
+      "rescheduled", "postponed"};
   std::string w = lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
@@ -709,6 +720,8 @@ struct FactExtractor::Rules {
   std::unique_ptr<RE2> own_clause;      // ", ours is …": where the user's own clause starts
   std::unique_ptr<RE2> departed;        // (name): "Davey pulled out of …", "Acme shut down"
   std::unique_ptr<RE2> takes_over;      // (name, job): "Lani's taking the site over"
+  std::unique_ptr<RE2> name_change;     // a message announcing a new business name
+  std::unique_ptr<RE2> new_name;        // (name): "going with Tidy Tails Mobile"
   std::unique_ptr<RE2> person_lower;    // (role, name) for text written without capitals
   std::unique_ptr<RE2> person_after_lower;
   std::unique_ptr<RE2> site;  // (item, place): "the second branch will be in Aundh"
@@ -808,6 +821,11 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "comes on)(?: board)?(?: us)? as (?:a |an |our |the |new "
       ")?(co-?founder|partner|designer|investor|accountant|"
       "developer|manager|cto|ceo|coo|cmo|director|advisor|adviser|head \\w+))");
+  rules_->name_change =
+      compile("(?i)\\b(?:name change|changing (?:the|our) name|new name|rebrand(?:ing)?)\\b");
+  rules_->new_name = compile(
+      "(?i:\\b(?:going with|went with|settled on|landed on|picked|chose|we're now|we are now|it's now|it is "
+      "now|now it's|now we're)) ([A-Z][\\w'&-]*(?: (?:&|and|of|[A-Z][\\w'&-]*)){0,4})");
   rules_->takes_over = compile(
       "\\b([A-Z][\\w-]*(?:'[A-Z][\\w-]+)?)(?:,? (?i:from|of) (?i:our|the) \\w+,?)?(?:'s| is| will| has| has "
       "now| will now)? (?i:taking over|taken over|takes over|"
@@ -1135,6 +1153,13 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->joins_as, &name, &role)) {
       out.push_back({"person:" + lower(role), name, 0.9, Cue::correction, offset()});
+    }
+    if (partial(*rules_->name_change, statements)) {
+      input = re2::StringPiece(statements);
+      while (RE2::FindAndConsume(&input, *rules_->new_name, &name)) {
+        const std::string value = proper_value(name, 5);
+        if (!value.empty()) out.push_back({"company", value, 0.85, Cue::correction, offset()});
+      }
     }
     input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->takes_over, &name, &role)) {
