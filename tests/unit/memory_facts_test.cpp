@@ -135,6 +135,15 @@ TEST_F(Extractor, DateRangesKeepBothDays) {
   EXPECT_EQ(moved.front().value, "9-13 June");
 }
 
+TEST_F(Extractor, CompanyFromTheOwnersRoleOrOwnership) {
+  EXPECT_EQ(
+      values(extractor.extract("I am the founding CPA of Ledgerlight Accounting in Toronto."), "company"),
+      std::vector<std::string>{"Ledgerlight Accounting"});
+  EXPECT_EQ(values(extractor.extract("hey so im Gus, co-own Tidewrack Brewing in portland maine"), "company"),
+            std::vector<std::string>{"Tidewrack Brewing"});
+  EXPECT_TRUE(values(extractor.extract("I'm the head of marketing at a bakery."), "company").empty());
+}
+
 TEST_F(Extractor, PriceKeepsWhatItIsFor) {
   auto facts = extractor.extract("Our sourdough costs £4.50 and we sell about 200 loaves a week.");
   ASSERT_TRUE(find(facts, "price"));

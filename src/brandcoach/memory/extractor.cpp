@@ -189,6 +189,15 @@ const RuleSpec kRules[] = {
      "\\b(?i:we're|we are|it's now|its now|we're now|we are now) ([A-Z][\\w&'-]+(?: [A-Z][\\w&'-]+){0,2}) "
      "(?i:now)\\b",
      Shape::proper, 0.85, Cue::correction, 4, false},
+    // "I am the founding CPA of Ledgerlight Accounting", "co-own Tidewrack Brewing".
+    {"company",
+     "\\b(?i:(?:i'm|i am|im) (?:the |a )?(?:[\\w-]+ "
+     "){0,2}(?:founder|co-?founder|owner|co-?owner|ceo|director|"
+     "principal|cpa|partner|head|manager|chef|baker)s? (?:of|at)) ([A-Z][\\w&'-]*(?: "
+     "(?:&|and|of|[A-Z][\\w&'-]*)){0,4})",
+     Shape::proper, 0.85, Cue::plain, 5, false},
+    {"company", "\\b(?i:co-?own|we own|i own) ([A-Z][\\w&'-]*(?: (?:&|and|[A-Z][\\w&'-]*)){1,4})",
+     Shape::proper, 0.8, Cue::plain, 5, false},
     {"company",
      "(?i)\\b(?:my|our) (?:company|business|shop|brand|studio|startup|firm|agency|store|salon|practice) "
      "name is ([^.!?;]+)",
