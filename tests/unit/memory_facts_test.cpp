@@ -144,6 +144,17 @@ TEST_F(Extractor, CompanyFromTheOwnersRoleOrOwnership) {
   EXPECT_TRUE(values(extractor.extract("I'm the head of marketing at a bakery."), "company").empty());
 }
 
+TEST_F(Extractor, WhatMakesUsDifferentIsAStatementWithItsAnswer) {
+  const auto usp = values(
+      extractor.extract("What makes us different: we teach Kenyan and African music alongside the grades."),
+      "usp");
+  ASSERT_EQ(usp.size(), 1u);
+  EXPECT_EQ(usp.front().rfind("teach", 0), 0u);
+  EXPECT_EQ(values(extractor.extract("Our difference is we keep VAs long-term."), "usp"),
+            std::vector<std::string>{"keep VAs long-term"});
+  EXPECT_TRUE(values(extractor.extract("What makes us different from Acme?"), "usp").empty());
+}
+
 TEST_F(Extractor, PriceKeepsWhatItIsFor) {
   auto facts = extractor.extract("Our sourdough costs £4.50 and we sell about 200 loaves a week.");
   ASSERT_TRUE(find(facts, "price"));

@@ -298,7 +298,8 @@ const RuleSpec kRules[] = {
     {"usp",
      "(?i)\\b(?:what makes (?:us|me|our \\w+|it) (?:different|unique|special|stand out)|(?:our|my) "
      "(?:usp|unique selling (?:point|proposition)|differentiator|edge|secret sauce|x factor)|what sets us "
-     "apart|the thing that sets us apart|our point of difference)(?: is|:|,)(?: that)? ([^.!?;]+)",
+     "apart|the thing that sets us apart|our point of difference|our difference)(?: is|:|,)(?: that)? "
+     "([^.!?;]+)",
      Shape::phrase, 0.9, Cue::plain, 20, false},
     {"usp", "(?i)\\b(?:unlike (?:other|most|the other|our)[^,]{0,40}, (?:we|i) )([^.!?;]+)", Shape::phrase,
      0.75, Cue::plain, 20, false},
@@ -879,7 +880,9 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "i|do i|do we)\\b");
   rules_->statement_open = compile(
       "(?i)^(?:(?:ok|okay|so|and|also|oh)[,!.:]* )*(?:when|where|how|what|while|who) (?:we|we're|i|i'm|"
-      "our|my)\\b");
+      "our|my)\\b|"
+      // "What makes us different: we teach…" answers its own lead-in.
+      "(?i)^(?:what|the thing that) (?:makes|sets) [^?:]{1,30}:");
   rules_->own_clause = compile("(?i)(, )(?:ours|our|we|we're|i|i'm|mine|my)\\b");
   rules_->clause_split =
       compile("(?i)(?:, but |, while |, whereas | but | whereas | while |, though |; | - |\\(|\\))");
@@ -1059,13 +1062,21 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
             case Shape::count:
               values.emplace_back(trim(raw));
               break;
-            case Shape::phrase:
+            case Shape::phrase: {
+              std::string_view phrase = rest.substr(0, raw.size());
+              // "What makes us different: we teach African music…": what the business does is the USP.
+              if (spec.key == std::string_view("usp")) {
+                for (const std::string_view pronoun : {"we ", "We ", "i ", "I "}) {
+                  if (phrase.starts_with(pronoun)) phrase.remove_prefix(pronoun.size());
+                }
+              }
               values.push_back(phrase_value(
-                  rest.substr(0, raw.size()), spec.max_words,
+                  phrase, spec.max_words,
                   spec.key != std::string_view("usp") && spec.key != std::string_view("target_market")
                       ? true
                       : false));
               break;
+            }
             case Shape::proper:
               values.push_back(proper_value(raw, spec.max_words));
               break;
