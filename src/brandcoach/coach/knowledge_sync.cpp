@@ -147,20 +147,13 @@ Result<SyncReport> ingest_into(store::Store& store, index::KnowledgeIndexes& vec
 
   std::unordered_map<std::string_view, const store::StoredFile*> existing_by_name;
   for (const auto& file : *existing) existing_by_name.emplace(file.filename, &file);
-  const auto previous_of = [&](const ingest::Document& doc) -> const store::StoredFile* {
-    const auto found = existing_by_name.find(doc.filename);
-    return found == existing_by_name.end() ? nullptr : found->second;
-  };
-  const auto unchanged = [&](const ingest::Document& doc) {
-    const auto* previous = previous_of(doc);
-    return previous != nullptr && previous->sha256 == doc.sha256;
-  };
   for (auto& doc : batch.documents) {
     seen.insert(doc.filename);
-    const auto* previous = previous_of(doc);
+    const auto found = existing_by_name.find(doc.filename);
+    const store::StoredFile* previous = found == existing_by_name.end() ? nullptr : found->second;
     progress.documents_done++;
     progress.bytes_done += static_cast<int64_t>(doc.bytes);
-    if (unchanged(doc)) {
+    if (previous != nullptr && previous->sha256 == doc.sha256) {
       ++report.unchanged;
       if (options.on_progress) options.on_progress(progress);
       continue;

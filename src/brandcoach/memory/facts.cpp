@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <span>
 
 #include <re2/re2.h>
 
@@ -382,17 +383,18 @@ RecallRequest recall_request(std::string_view message) {
   // Said in passing, most of these cues belong to statements ("flour's gone up again", "as I told you,
   // we're six now", "I mentioned Noble Loaf last time"): they make a memory question only in a
   // message worded as a question or a request to recall.
-  const auto message_words = text::words(message);
-  const bool question_form = [&] {
-    if (message.find('?') != std::string_view::npos) return true;
-    if (message_words.empty()) return false;
-    static constexpr std::string_view kAskingStarts[] = {
-        "what",  "whats",  "what's", "who",    "whos", "who's", "where",   "wheres", "where's", "when",
-        "whens", "when's", "which",  "how",    "hows", "how's", "is",      "are",    "do",      "does",
-        "did",   "can",    "whom",   "remind", "tell", "recap", "refresh", "list",   "please",  "confirm"};
-    const std::string first = lower(message_words.front());
-    return std::find(std::begin(kAskingStarts), std::end(kAskingStarts), first) != std::end(kAskingStarts);
-  }();
+  const auto words = text::words(message);
+  const std::string first_word = words.empty() ? std::string() : lower(words.front());
+  const auto starts_with_one_of = [&](std::span<const std::string_view> starts) {
+    return std::find(starts.begin(), starts.end(), first_word) != starts.end();
+  };
+  static constexpr std::string_view kQuestionStarts[] = {
+      "what",   "whats", "what's", "who", "whos", "who's", "where", "wheres", "where's", "when", "whens",
+      "when's", "which", "how",    "is",  "are",  "do",    "does",  "did",    "can",     "whom", "remind"};
+  static constexpr std::string_view kRequestStarts[] = {"hows",    "how's", "tell",   "recap",
+                                                        "refresh", "list",  "please", "confirm"};
+  const bool question = message.find('?') != std::string_view::npos || starts_with_one_of(kQuestionStarts);
+  const bool question_form = question || starts_with_one_of(kRequestStarts);
   static constexpr std::string_view kAlwaysAsks[] = {
       "remind me",  "do you remember", "do you recall", "you remember",   "u remember",
       "refresh my", "memory test",     "quick check",   "tell me what i", "what do you know about"};
@@ -410,13 +412,6 @@ RecallRequest recall_request(std::string_view message) {
     // A short question about the user's own business that asks for no advice or writing
     // ("when are we launching", "how many techs i got", "what's our taco plate price") may be
     // about what they told us: the coach answers from memory if memory holds the answer.
-    const auto words = text::words(message);
-    static constexpr std::string_view kQuestionStarts[] = {
-        "what",   "whats", "what's", "who", "whos", "who's", "where", "wheres", "where's", "when", "whens",
-        "when's", "which", "how",    "is",  "are",  "do",    "does",  "did",    "can",     "whom", "remind"};
-    const bool question = message.find('?') != std::string_view::npos ||
-                          (!words.empty() && std::find(std::begin(kQuestionStarts), std::end(kQuestionStarts),
-                                                       lower(words.front())) != std::end(kQuestionStarts));
     static constexpr std::string_view kMine[] = {"my",    "our", "we",    "i",    "us",   "me",
                                                  "i'm",   "im",  "we're", "mine", "ours", "i've",
                                                  "we've", "i'd", "we'd",  "u"};
