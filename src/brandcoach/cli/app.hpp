@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "brandcoach/cache/cache.hpp"
 #include "brandcoach/coach/coach.hpp"
 #include "brandcoach/core/core.hpp"
 #include "brandcoach/embed/embed.hpp"
@@ -21,7 +22,9 @@ namespace brandcoach::cli {
 /// dependency order so they are destroyed in reverse (the vector indexes persist before the store closes).
 struct App {
   Config config;
-  std::unique_ptr<store::Store> store;
+  std::unique_ptr<cache::Cache> cache;            // L1, and L2 + invalidation when Redis is configured
+  std::unique_ptr<cache::SemanticCache> answers;  // cache.semantic
+  std::unique_ptr<store::Store> store;            // the configured store behind the cache
   std::unique_ptr<embed::Embedder> embedder;
   std::unique_ptr<index::KnowledgeIndexes> vectors;
   std::unique_ptr<index::Retriever> retriever;
@@ -37,8 +40,11 @@ Result<App> build_knowledge(Config config, int connections);
 /// build_knowledge plus the bundled knowledge sync and the coach.
 Result<App> build_app(Config config, int connections);
 
-/// The store alone, for commands that need nothing else.
-Result<std::unique_ptr<store::Store>> open_store(const Config& config);
+/// The configured database (SQLite file or PostgreSQL), without caches.
+Result<std::unique_ptr<store::Store>> open_database(const Config& config, int connections);
+/// The configured store alone, for commands that need nothing else: the database, behind a cache
+/// that tells serving nodes of its writes when Redis is configured.
+Result<std::unique_ptr<store::Store>> open_store(const Config& config, int connections = 2);
 
 // API keys (key_commands.cpp).
 struct KeyArgs {

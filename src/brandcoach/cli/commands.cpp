@@ -1,6 +1,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -89,6 +92,56 @@ std::filesystem::path default_web_dir() {
   return BRANDCOACH_SOURCE_WEB_DIR;
 }
 
+namespace {
+
+// Refreshes every knowledge store's indexes on its own thread whenever woken; wakes that arrive
+// during a refresh fold into one more pass.
+class IndexRefresher {
+ public:
+  IndexRefresher(store::Store& store, index::KnowledgeIndexes& indexes)
+      : store_(store), indexes_(indexes), thread_([this](std::stop_token stop) { run(stop); }) {}
+  ~IndexRefresher() {
+    thread_.request_stop();
+    wake();
+  }
+  void wake() {
+    {
+      std::lock_guard lock(mutex_);
+      pending_ = true;
+    }
+    woken_.notify_one();
+  }
+
+ private:
+  void run(std::stop_token stop) {
+    while (true) {
+      {
+        std::unique_lock lock(mutex_);
+        woken_.wait(lock, stop, [&] { return pending_; });
+        if (stop.stop_requested()) return;
+        pending_ = false;
+      }
+      auto stores = store_.list_knowledge_stores();
+      if (!stores) {
+        spdlog::warn("index refresh: {}", stores.error().message);
+        continue;
+      }
+      for (const auto& s : *stores) {
+        if (auto status = indexes_.refresh(s.name); !status)
+          spdlog::warn("index refresh of {}: {}", s.name, status.error().message);
+      }
+    }
+  }
+  store::Store& store_;
+  index::KnowledgeIndexes& indexes_;
+  std::mutex mutex_;
+  std::condition_variable_any woken_;
+  bool pending_ = false;
+  std::jthread thread_;  // last: starts after the members it uses
+};
+
+}  // namespace
+
 int serve(Config config) {
   auto auth = auth_options(config);
   if (!auth) return fail(auth.error());
@@ -115,10 +168,11 @@ int serve(Config config) {
   const auto& limits = app->config.limits;
   // Local mode has one trusted user on loopback: nothing to ration.
   const double scale = authenticator.local_mode() ? 0.0 : 1.0;
+  // With Redis the buckets are shared by every node, so a limit holds however requests are spread.
   http::RateLimiter user_limits(scale * static_cast<double>(limits.requests_per_minute_per_user),
-                                static_cast<double>(limits.burst));
+                                static_cast<double>(limits.burst), app->cache->redis());
   http::RateLimiter ip_limits(scale * static_cast<double>(limits.requests_per_minute_per_ip),
-                              static_cast<double>(limits.burst_per_ip));
+                              static_cast<double>(limits.burst_per_ip), app->cache->redis());
   spdlog::info("authentication: {}", authenticator.local_mode()
                                          ? "local mode (loopback only, user from X-Brandcoach-User)"
                                          : "Bearer tokens required (API keys and JWTs)");
@@ -131,8 +185,18 @@ int serve(Config config) {
   ui.welcome_message = app->config.ui.welcome_message;
   if (!std::filesystem::exists(ui.web_dir / "index.html"))
     spdlog::warn("web UI not built ({} has no index.html): `./run` builds it", ui.web_dir.string());
-  http::Server http_server(options, {*app->coach, *app->store, *app->vectors, metrics, authenticator,
-                                     user_limits, ip_limits, std::move(ui)});
+  auto refresher = std::make_shared<IndexRefresher>(*app->store, *app->vectors);
+  if (app->cache->distributed()) {
+    // Another node changed a store: bring the indexes up to date now, off the request path, rather
+    // than in the first search that notices the new version. (Weak: the cache outlives this scope.)
+    app->cache->on_invalidate([weak = std::weak_ptr<IndexRefresher>(refresher)](std::string_view scope) {
+      if (scope != "kb" && scope != "*") return;
+      if (auto alive = weak.lock()) alive->wake();
+    });
+  }
+  http::Server http_server(
+      options, {*app->coach, *app->store, *app->vectors, metrics, authenticator, user_limits, ip_limits,
+                std::move(ui), app->cache.get(), app->answers.get()});
   auto port = http_server.listen();
   if (!port) return fail(port.error());
   const std::string host =
@@ -253,9 +317,16 @@ std::filesystem::path price_file(const Config& config) {
 
 Result<App> build_knowledge(Config config, int connections) {
   App app;
-  auto store = store::open_sqlite({config.database_path(), connections, 10000});
+  cache::CacheOptions cache_options;
+  cache_options.l1_bytes = static_cast<size_t>(config.cache.l1_bytes);
+  cache_options.l2_ttl = std::chrono::seconds(config.cache.ttl_s);
+  cache_options.redis_url = config.cache.redis_url;
+  auto cache = cache::Cache::open(cache_options);
+  if (!cache) return cache.error();
+  app.cache = std::move(cache).value();
+  auto store = open_database(config, connections);
   if (!store) return store.error();
-  app.store = std::move(store).value();
+  app.store = cache::make_cached_store(std::move(store).value(), *app.cache);
   auto embedder = make_embedder(config);
   if (!embedder) return embedder.error();
   app.embedder = std::move(embedder).value();
@@ -305,6 +376,20 @@ Result<App> build_app(Config config, int connections) {
   options.prices = std::move(prices).value();
   app.coach = std::make_unique<coach::Coach>(*app.store, *app.retriever, *app.router, *app.provider,
                                              std::move(assistants).value(), options);
+  coach::TurnCaches caches;
+  caches.cache = app.cache.get();
+  caches.ttl = std::chrono::seconds(app.config.cache.ttl_s);
+  if (app.config.cache.semantic) {
+    app.answers = std::make_unique<cache::SemanticCache>(app.config.cache.semantic_threshold, 1000);
+    caches.answers = app.answers.get();
+    caches.embedder = app.embedder.get();
+    // Answers of an old knowledge version can never match again (the version is in their scope):
+    // free them as soon as any node changes a store.
+    app.cache->on_invalidate([answers = app.answers.get()](std::string_view scope) {
+      if (scope == "kb" || scope == "*") answers->clear();
+    });
+  }
+  app.coach->use_caches(caches);
   if (app.config.memory.llm_extraction) {
     if (app.config.llm.base_url.empty() || app.config.llm.model.empty()) {
       return Error::config("memory.llm_extraction needs llm.base_url and llm.model",

@@ -228,8 +228,22 @@ int memory_erase(Config config, const std::string& user) {
   return 0;
 }
 
-Result<std::unique_ptr<store::Store>> open_store(const Config& config) {
-  return store::open_sqlite({config.database_path(), 2, 10000});
+Result<std::unique_ptr<store::Store>> open_database(const Config& config, int connections) {
+  if (store::is_postgres_url(config.storage.url)) {
+    // The pool serves every worker at once; the configured size is the floor.
+    return store::open_postgres(
+        {config.storage.url, std::max(connections, static_cast<int>(config.storage.connections))});
+  }
+  return store::open_sqlite({config.database_path(), connections, 10000});
+}
+
+Result<std::unique_ptr<store::Store>> open_store(const Config& config, int connections) {
+  auto store = open_database(config, connections);
+  if (!store || config.cache.redis_url.empty()) return store;
+  // A command that changes facts, users or stores tells every serving node to drop its copies.
+  auto cache = cache::Cache::open({0, std::chrono::seconds(config.cache.ttl_s), config.cache.redis_url});
+  if (!cache) return cache.error();
+  return cache::make_cached_store(std::move(store).value(), std::move(cache).value());
 }
 
 }  // namespace brandcoach::cli

@@ -55,6 +55,7 @@ nlohmann::json to_json(const TurnResult& result) {
           {"model", result.model},
           {"degraded", result.degraded},
           {"notice", result.degraded ? nlohmann::json(result.notice) : nlohmann::json(nullptr)},
+          {"cached", result.cached.empty() ? nlohmann::json(nullptr) : nlohmann::json(result.cached)},
           {"timings_ms", std::move(timings)},
           {"memory_used", result.memory_used},
           {"facts_changed", result.facts_changed.is_null() ? nlohmann::json::object() : result.facts_changed},
@@ -163,6 +164,148 @@ Result<std::vector<index::Passage>> Coach::search_files(const FileSearch& search
     kept.push_back(std::move(passage));
   }
   return kept;
+}
+
+namespace {
+
+// What the answer cache keeps of an answer: its text, citations and provenance (the usage of the
+// call that made it is not repeated: a cached answer costs nothing).
+std::string cacheable_answer(const llm::Completion& completion, const TurnResult& result) {
+  nlohmann::json citations = nlohmann::json::array();
+  for (const auto& c : result.citations) {
+    citations.push_back({c.number, c.store, c.file, c.chunk, c.heading, c.snippet, c.file_id, c.external_id});
+  }
+  return nlohmann::json{{"text", completion.text},
+                        {"provider", completion.provider},
+                        {"model", completion.model},
+                        {"citations", std::move(citations)}}
+      .dump();
+}
+
+std::optional<llm::Completion> cached_completion(const std::string& answer_json,
+                                                 std::vector<Citation>& citations) {
+  const auto json = nlohmann::json::parse(answer_json, nullptr, false);
+  if (!json.is_object()) return std::nullopt;
+  try {
+    llm::Completion completion;
+    completion.text = json.at("text");
+    completion.provider = json.at("provider");
+    completion.model = json.at("model");
+    for (const auto& c : json.at("citations")) {
+      citations.push_back({c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]});
+    }
+    return completion;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+nlohmann::json passage_json(const index::Passage& p) {
+  return {p.chunk_id, p.file_id, p.store,           p.filename, p.external_id,  p.ordinal,   p.heading,
+          p.page,     p.text,    p.attributes_json, p.score,    p.lexical_rank, p.dense_rank};
+}
+
+index::Passage passage_from(const nlohmann::json& j) {
+  index::Passage p;
+  p.chunk_id = j[0];
+  p.file_id = j[1];
+  p.store = j[2];
+  p.filename = j[3];
+  p.external_id = j[4];
+  p.ordinal = j[5];
+  p.heading = j[6];
+  p.page = j[7];
+  p.text = j[8];
+  p.attributes_json = j[9];
+  p.score = j[10];
+  p.lexical_rank = j[11];
+  p.dense_rank = j[12];
+  return p;
+}
+
+route::Decision decision_from(const nlohmann::json& j) {
+  route::Decision d;
+  d.assistant = j.at("assistant");
+  d.confidence = j.at("confidence");
+  d.method = j.at("method");
+  d.fallback = j.at("fallback");
+  d.secondary = j.at("secondary");
+  d.reasoning = j.at("reasoning");
+  d.scores = j.at("scores").get<std::map<std::string, double>>();
+  return d;
+}
+
+// Cache keys name everything the value was made from, hashed to a fixed length.
+std::string content_key(std::string_view kind, const nlohmann::json& inputs) {
+  return fmt::format("{}:{}", kind,
+                     sha256_hex(inputs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+}
+
+}  // namespace
+
+route::Decision Coach::route_cached(std::string_view message, const std::vector<route::Turn>& history) {
+  if (!caches_.cache) return router_.route({message, history});
+  nlohmann::json inputs = nlohmann::json::array({message});
+  for (const auto& turn : history) inputs.push_back({turn.role, turn.text, turn.assistant});
+  const std::string key = content_key("route", inputs);
+  if (auto cached = caches_.cache->get(key, true)) {
+    const auto json = nlohmann::json::parse(*cached, nullptr, false);
+    try {
+      if (json.is_object()) return decision_from(json);
+    } catch (const nlohmann::json::exception&) {
+      // fall through: route again and overwrite the unreadable entry
+    }
+  }
+  auto decision = router_.route({message, history});
+  // A decision the LLM router could not make (fallback) may succeed next time: not kept.
+  if (decision.method != "fallback") {
+    auto json = to_json(decision);
+    json["scores"] = decision.scores;
+    caches_.cache->put(key, json.dump(), caches_.ttl, true);
+  }
+  return decision;
+}
+
+Result<std::vector<index::Passage>> Coach::retrieve_cached(const index::Query& query) {
+  if (!caches_.cache || query.filter) return retriever_.retrieve(query);
+  // The stores' versions are part of the key: any change to their files makes a new key.
+  nlohmann::json stores = nlohmann::json::array();
+  for (const auto& name : query.stores) {
+    auto found = store_.find_knowledge_store(name);
+    if (!found) return found.error();
+    stores.push_back({name, *found ? (**found).version : -1, *found ? (**found).id : 0});
+  }
+  const std::string key =
+      content_key("retrieve", {query.text, stores, query.limit, static_cast<int>(query.mode),
+                               query.lexical_weight, query.dense_weight, query.score_threshold});
+  if (auto cached = caches_.cache->get(key, true)) {
+    const auto json = nlohmann::json::parse(*cached, nullptr, false);
+    try {
+      if (json.is_array()) {
+        std::vector<index::Passage> passages;
+        for (const auto& p : json) passages.push_back(passage_from(p));
+        return passages;
+      }
+    } catch (const nlohmann::json::exception&) {
+      // fall through: search again
+    }
+  }
+  auto found = retriever_.retrieve(query);
+  if (!found) return found;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& p : *found) rows.push_back(passage_json(p));
+  caches_.cache->put(key, rows.dump(), caches_.ttl, true);
+  return found;
+}
+
+std::string Coach::answer_scope(const Assistant& assistant, const std::vector<std::string>& stores) {
+  std::string scope = fmt::format("{}|{}|{}", assistant.id, assistant.model, provider_.name());
+  for (const auto& name : stores) {
+    auto found = store_.find_knowledge_store(name);
+    if (!found) return {};  // cannot tell the version: do not cache
+    scope += fmt::format("|{}@{}", name, *found ? (**found).version : -1);
+  }
+  return scope;
 }
 
 Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view message, const TurnEvents& events) {
@@ -299,7 +442,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
     if (earlier.session_no == session_no) history.push_back({earlier.role, earlier.text, earlier.assistant});
   }
   if (events.assistant.empty()) {
-    result.route = router_.route({message, history});
+    result.route = route_cached(message, history);
   } else {
     result.route.assistant = events.assistant;
     result.route.confidence = 1.0;
@@ -323,7 +466,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
     query.mode = options_.retrieval_mode;
     query.lexical_weight = options_.lexical_weight;
     query.dense_weight = options_.dense_weight;
-    auto found = retriever_.retrieve(query);
+    auto found = retrieve_cached(query);
     if (!found) return found.error();
     passages = std::move(found).value();
   }
@@ -400,13 +543,40 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   }
   result.timings_ms["assemble"] = elapsed_ms(stage);
 
-  // 6. Generate.
+  // 6. Generate — or reuse the answer to the same question, when nothing personal went into it.
   stage = Clock::now();
-  auto completion = provider_.generate(
-      prompt,
-      {events.temperature.value_or(assistant->temperature),
-       events.max_output_tokens.value_or(assistant->max_output_tokens), assistant->model, events.stop},
-      events.on_delta);
+  const bool impersonal =
+      prompt.user_name.empty() && prompt.profile.empty() && prompt.known_facts.empty() &&
+      prompt.summary.empty() && prompt.recent_turns.empty() && prompt.memory_answer.empty() &&
+      prompt.confirmations.empty() && prompt.greeting.empty() && prompt.earlier_replies.empty() &&
+      prompt.previous_response_id.empty() && events.instructions.empty() && events.context_turns.empty() &&
+      !events.file_search && !events.temperature && !events.max_output_tokens;
+  std::string answer_scope_key;
+  std::vector<float> question_vector;
+  if (impersonal && caches_.answers && caches_.embedder) {
+    // No vector (an embedding service that failed): no cache this turn, never a failed turn.
+    if (auto vector = caches_.embedder->embed_query(message, nullptr)) {
+      question_vector = std::move(vector).value();
+      answer_scope_key = answer_scope(*assistant, {assistant->knowledge_store});
+    }
+  }
+  std::optional<llm::Completion> cached_answer;
+  if (!answer_scope_key.empty()) {
+    if (auto hit = caches_.answers->find(answer_scope_key, question_vector)) {
+      cached_answer = cached_completion(hit->answer_json, result.citations);
+      if (cached_answer) {
+        result.cached = "semantic";
+        if (events.on_delta) events.on_delta(cached_answer->text);
+      }
+    }
+  }
+  auto completion = cached_answer
+                        ? Result<llm::Completion>(std::move(*cached_answer))
+                        : provider_.generate(prompt,
+                                             {events.temperature.value_or(assistant->temperature),
+                                              events.max_output_tokens.value_or(assistant->max_output_tokens),
+                                              assistant->model, events.stop},
+                                             events.on_delta);
   if (!completion) return completion.error();
   result.reply = completion->text;
   result.usage = completion->usage;
@@ -415,10 +585,16 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   result.degraded = completion->degraded;
   result.notice = completion->notice;
   result.cost_usd = options_.prices.cost(completion->model, completion->usage);
-  for (const auto& c : completion->citations) {
-    const auto& p = used_passages[c.source_index];
-    result.citations.push_back(
-        {c.number, p.store, p.filename, p.chunk_id, p.heading, c.snippet, p.file_id, p.external_id});
+  if (result.cached.empty()) {
+    for (const auto& c : completion->citations) {
+      const auto& p = used_passages[c.source_index];
+      result.citations.push_back(
+          {c.number, p.store, p.filename, p.chunk_id, p.heading, c.snippet, p.file_id, p.external_id});
+    }
+    // Only a whole, undegraded answer is worth repeating to the next person who asks.
+    if (!answer_scope_key.empty() && !completion->degraded && completion->finish_reason == "stop")
+      caches_.answers->put(answer_scope_key, std::move(question_vector),
+                           cacheable_answer(*completion, result));
   }
   result.timings_ms["generate"] = elapsed_ms(stage);
 

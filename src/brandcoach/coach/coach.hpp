@@ -4,6 +4,7 @@
 // durably, routes it, retrieves knowledge, generates the answer (streaming), and stores the reply.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -15,7 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "brandcoach/cache/cache.hpp"
 #include "brandcoach/core/core.hpp"
+#include "brandcoach/embed/embed.hpp"
 #include "brandcoach/index/index.hpp"
 #include "brandcoach/ingest/ingest.hpp"
 #include "brandcoach/llm/llm.hpp"
@@ -84,7 +87,8 @@ struct TurnResult {
   std::vector<index::Passage> file_search_results;  // what the caller's file search found (TurnEvents)
   nlohmann::json context;                           // prompt assembly: tokens, budget, what was dropped
   nlohmann::json facts_changed;                     // facts this message added, superseded or left pending
-  int64_t message_seq = 0;                          // the user's message in the thread
+  std::string cached;       // "semantic": the answer was served from the answer cache (no model call)
+  int64_t message_seq = 0;  // the user's message in the thread
   int64_t reply_seq = 0;
   int64_t session_no = 0;
 };
@@ -130,6 +134,14 @@ struct CoachOptions {
   llm::PriceTable prices;             // what each model's tokens cost
 };
 
+/// The caches a turn may use; each is optional (null: not used).
+struct TurnCaches {
+  cache::Cache* cache = nullptr;            // route decisions and retrieval results (content-addressed)
+  cache::SemanticCache* answers = nullptr;  // answers that used no personal data
+  embed::Embedder* embedder = nullptr;      // the question's vector, for `answers`
+  std::chrono::milliseconds ttl{std::chrono::hours(1)};
+};
+
 /// Checks a user id presented by a caller: 1–128 characters of letters, digits and . _ @ + -.
 Status validate_user_id(std::string_view user);
 /// Checks a chat message: non-empty after trimming, valid UTF-8, at most kMaxMessageBytes.
@@ -146,6 +158,8 @@ class Coach {
   Result<TurnResult> turn(std::string_view user, std::string_view message, const TurnEvents& events = {});
 
   const AssistantRegistry& assistants() const { return assistants_; }
+  /// Turns from now on use these caches (call before serving).
+  void use_caches(TurnCaches caches) { caches_ = caches; }
   memory::Memory& memory() { return memory_; }
 
   /// The user's next message opens a new session (an explicit "new session" request).
@@ -160,6 +174,9 @@ class Coach {
 
  private:
   Result<std::vector<index::Passage>> search_files(const FileSearch& search, std::string_view message);
+  route::Decision route_cached(std::string_view message, const std::vector<route::Turn>& history);
+  Result<std::vector<index::Passage>> retrieve_cached(const index::Query& query);
+  std::string answer_scope(const Assistant& assistant, const std::vector<std::string>& stores);
 
   store::Store& store_;
   index::Retriever& retriever_;
@@ -170,6 +187,7 @@ class Coach {
   memory::Memory memory_;
   std::function<void()> extraction_queued_;
   std::function<void(int64_t, int64_t, int)> summary_due_;
+  TurnCaches caches_;
 };
 
 /// What a knowledge ingest or sync did.

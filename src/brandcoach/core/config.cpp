@@ -188,9 +188,30 @@ const std::vector<Field>& fields() {
       make_field<std::string>(
           "storage", "url", [](Config & c) -> auto& { return c.storage.url; },
           [](const std::string& v) -> std::optional<std::string> {
-            if (v.empty() || v.starts_with("sqlite:")) return std::nullopt;
-            return "must be empty or sqlite:PATH (other backends are not built yet)";
+            if (v.empty() || v.starts_with("sqlite:") || v.starts_with("postgresql://") ||
+                v.starts_with("postgres://"))
+              return std::nullopt;
+            return "must be empty, sqlite:PATH or postgresql://USER@HOST:PORT/DATABASE";
           }),
+      make_field<int64_t>(
+          "storage", "connections", [](Config & c) -> auto& { return c.storage.connections; },
+          in_range(1, 1000)),
+      make_field<std::string>(
+          "cache", "redis_url", [](Config & c) -> auto& { return c.cache.redis_url; },
+          [](const std::string& v) -> std::optional<std::string> {
+            if (v.empty() || v.starts_with("redis://")) return std::nullopt;
+            return "must be empty or redis://HOST:PORT[/DB]";
+          }),
+      make_field<int64_t>(
+          "cache", "l1_bytes", [](Config & c) -> auto& { return c.cache.l1_bytes; },
+          in_range(0, int64_t{1} << 40)),
+      make_field<int64_t>(
+          "cache", "ttl_s", [](Config & c) -> auto& { return c.cache.ttl_s; }, in_range(1, 30 * 24 * 3600)),
+      make_field<bool>(
+          "cache", "semantic", [](Config & c) -> auto& { return c.cache.semantic; }),
+      make_field<double>(
+          "cache", "semantic_threshold", [](Config & c) -> auto& { return c.cache.semantic_threshold; },
+          in_range_d(0.5, 1.0)),
       make_field<std::string>(
           "knowledge", "dir", [](Config & c) -> auto& { return c.knowledge.dir; }),
       make_field<std::string>(

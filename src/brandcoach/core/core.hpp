@@ -143,8 +143,16 @@ struct Config {
   } limits;
   struct Storage {
     std::string data_dir = "./var";
-    std::string url;  // empty: SQLite file <data_dir>/brandcoach.sqlite3
+    std::string url;          // empty: SQLite file <data_dir>/brandcoach.sqlite3; or postgresql://…
+    int64_t connections = 8;  // PostgreSQL: pooled connections of this process
   } storage;
+  struct Cache {
+    std::string redis_url;        // redis://host:port/db: L2 cache, cross-node invalidation and rate limits
+    int64_t l1_bytes = 64 << 20;  // in-process LRU budget; 0 turns the L1 cache off
+    int64_t ttl_s = 3600;         // lifetime of L2 entries
+    bool semantic = true;         // answer cache for questions that used no personal data
+    double semantic_threshold = 0.95;  // cosine similarity of the question to a cached one
+  } cache;
   struct Knowledge {
     std::string dir;              // empty: the bundled knowledge base
     std::string assistants_file;  // empty: the bundled data/assistants.toml
@@ -213,7 +221,7 @@ struct Config {
     std::string format = "auto";  // auto | human | json
   } log;
 
-  /// The SQLite database file when storage.url is empty.
+  /// The SQLite database file when storage.url is empty or sqlite:PATH.
   std::string database_path() const;
 };
 

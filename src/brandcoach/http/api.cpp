@@ -711,6 +711,32 @@ Response error_response(const Error& error) {
   return response;
 }
 
+namespace {
+
+// Hits and misses of each cache layer, read from the caches' own counters.
+std::string cache_metrics(const Services& services) {
+  std::vector<std::tuple<std::string_view, const cache::LayerStats*>> layers;
+  if (services.cache) {
+    layers.emplace_back("l1", &services.cache->l1_stats());
+    if (services.cache->distributed()) layers.emplace_back("l2", &services.cache->l2_stats());
+  }
+  if (services.answers) layers.emplace_back("semantic", &services.answers->stats());
+  if (layers.empty()) return {};
+  std::string text =
+      "# HELP brandcoach_cache_hits_total Lookups answered by a cache layer.\n"
+      "# TYPE brandcoach_cache_hits_total counter\n";
+  for (const auto& [layer, stats] : layers)
+    text += fmt::format("brandcoach_cache_hits_total{{layer=\"{}\"}} {}\n", layer, stats->hits.load());
+  text +=
+      "# HELP brandcoach_cache_misses_total Lookups a cache layer could not answer.\n"
+      "# TYPE brandcoach_cache_misses_total counter\n";
+  for (const auto& [layer, stats] : layers)
+    text += fmt::format("brandcoach_cache_misses_total{{layer=\"{}\"}} {}\n", layer, stats->misses.load());
+  return text;
+}
+
+}  // namespace
+
 Result<std::optional<Principal>> admit(const Request& request, const Services& services, double now_s) {
   const auto match = match_route(request.path);
   if (match.methods.empty() || match.access == Access::open) return std::optional<Principal>{};
@@ -765,7 +791,10 @@ Response handle(const Request& request, const Principal& principal, const Servic
   if (match.route == "/healthz") return json_response(200, {{"status", "ok"}});
   if (match.route == "/readyz") return readiness(services);
   if (match.route == "/metrics") {
-    return {200, "text/plain; version=0.0.4; charset=utf-8", services.metrics.render(), {}};
+    return {200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            services.metrics.render() + cache_metrics(services),
+            {}};
   }
   if (match.route == "/api/me/profile") return profile(principal, services);
   if (match.route == "/api/me/facts/{id}") return change_fact(request, principal, services);

@@ -6,6 +6,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -348,11 +349,23 @@ Result<std::string> read_key_file(const std::string& path, std::string_view key)
 
 // ---- rate limits ----
 
-RateLimiter::RateLimiter(double per_minute, double burst)
-    : per_second_(per_minute / 60.0), burst_(std::max(1.0, burst)) {}
+RateLimiter::RateLimiter(double per_minute, double burst, cache::Redis* shared)
+    : per_second_(per_minute / 60.0), burst_(std::max(1.0, burst)), shared_(shared) {}
 
 int64_t RateLimiter::take(const std::string& key, double now_s) {
   if (per_second_ <= 0) return 0;  // unlimited
+  if (shared_) {
+    auto wait = shared_->take_token("rl:" + key, per_second_ * 60.0, burst_);
+    if (wait) return *wait;
+    // Once per burst of failures, not once per request: an outage must not flood the log.
+    const int64_t now_ms = unix_millis();
+    if (now_ms - last_shared_warning_ms_.exchange(now_ms) > 10000)
+      spdlog::warn("rate limits: Redis unavailable, limiting on this node only: {}", wait.error().message);
+  }
+  return take_local(key, now_s);
+}
+
+int64_t RateLimiter::take_local(const std::string& key, double now_s) {
   std::lock_guard lock(mutex_);
   if (buckets_.size() > kMaxBuckets) {
     // Forget buckets that have refilled: they hold no state worth keeping.

@@ -4,6 +4,7 @@
 // Every error leaves as {"error":{"type","message","param"}} with the status of its ErrorKind.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -19,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "brandcoach/cache/cache.hpp"
 #include "brandcoach/coach/coach.hpp"
 #include "brandcoach/core/core.hpp"
 #include "brandcoach/obs/obs.hpp"
@@ -89,9 +91,11 @@ Result<std::map<std::string, std::string>> read_jwks_file(const std::string& pat
 Result<std::string> read_key_file(const std::string& path, std::string_view key);
 
 /// Token buckets by key (a user, an IP): `per_minute` refill, `burst` capacity. Thread-safe.
+/// With `shared` (Redis) the buckets live there, one per key for every node; when Redis cannot be
+/// reached the local buckets take over, so an outage loosens limits to per-node, never blocks.
 class RateLimiter {
  public:
-  RateLimiter(double per_minute, double burst);
+  RateLimiter(double per_minute, double burst, cache::Redis* shared = nullptr);
   /// Takes one token: 0 when allowed, else the seconds until one is available (Retry-After).
   int64_t take(const std::string& key, double now_s);
 
@@ -101,8 +105,11 @@ class RateLimiter {
     double at;
   };
   static constexpr size_t kMaxBuckets = 100000;
+  int64_t take_local(const std::string& key, double now_s);
   double per_second_;
   double burst_;
+  cache::Redis* shared_;
+  std::atomic<int64_t> last_shared_warning_ms_{0};
   std::mutex mutex_;
   std::unordered_map<std::string, Bucket> buckets_;  // guarded by mutex_
 };
@@ -127,6 +134,8 @@ struct Services {
   RateLimiter& user_limits;
   RateLimiter& ip_limits;
   UiOptions ui = {};
+  const cache::Cache* cache = nullptr;            // for /metrics: hits and misses per layer
+  const cache::SemanticCache* answers = nullptr;  // for /metrics
 };
 
 class Server {

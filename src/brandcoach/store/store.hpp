@@ -463,7 +463,22 @@ struct SqliteOptions {
 /// Fails with invalid_config when the file holds a newer schema than this build knows.
 Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options);
 
-/// The schema version this build migrates to.
+struct PostgresOptions {
+  std::string url;      // postgresql://user:password@host:port/database (libpq connection URI)
+  int connections = 8;  // pool size: statements in flight at once from this process
+};
+
+/// Connects to PostgreSQL and runs pending migrations (serialised across processes by an advisory
+/// lock, so many nodes may start at once). Fails with unavailable when the server cannot be
+/// reached and invalid_config when the database holds a newer schema than this build knows.
+Result<std::unique_ptr<Store>> open_postgres(const PostgresOptions& options);
+
+/// True for a storage URL that names PostgreSQL ("postgresql://…" or "postgres://…").
+bool is_postgres_url(std::string_view url);
+
+/// The schema version this build migrates to (SQLite).
 int latest_schema_version();
+/// The schema version this build migrates to (PostgreSQL).
+int latest_postgres_schema_version();
 
 }  // namespace brandcoach::store
