@@ -10,8 +10,12 @@ namespace brandcoach::cache {
 
 namespace {
 
-// Every node listens here; a message is "<node id> <scope>".
-constexpr std::string_view kInvalidationChannel = "brandcoach:invalidate";
+// Every node listens on its database's channel (pub/sub spans a Redis server's databases, and
+// deployments sharing a server by database number must not clear each other's caches); a message
+// is "<node id> <scope>".
+std::string invalidation_channel(const Redis::Endpoint& endpoint) {
+  return fmt::format("brandcoach:{}:invalidate", endpoint.db);
+}
 // L2 keys carry a prefix so a shared Redis can hold other things too.
 constexpr std::string_view kL2Prefix = "bc:";
 
@@ -44,7 +48,7 @@ Result<std::unique_ptr<Cache>> Cache::open(const CacheOptions& options) {
   cache->redis_ = std::move(redis).value();
   Cache* self = cache.get();
   cache->subscriber_ = std::make_unique<Subscriber>(
-      cache->redis_->endpoint(), std::string(kInvalidationChannel),
+      cache->redis_->endpoint(), invalidation_channel(cache->redis_->endpoint()),
       [self](std::string_view message) {
         const auto space = message.find(' ');
         if (space == std::string_view::npos || message.substr(0, space) == self->node_id_) return;
@@ -95,7 +99,9 @@ void Cache::put(std::string_view key, std::string value, std::chrono::millisecon
 void Cache::invalidate(std::string_view scope) {
   drop_local(scope);
   if (!redis_) return;
-  if (auto status = redis_->publish(kInvalidationChannel, fmt::format("{} {}", node_id_, scope)); !status) {
+  if (auto status =
+          redis_->publish(invalidation_channel(redis_->endpoint()), fmt::format("{} {}", node_id_, scope));
+      !status) {
     // Other nodes keep their copy until it expires or their subscription reconnects (which clears
     // everything): say so, loudly, since it is a window of stale reads.
     spdlog::warn("cache: could not tell other nodes to drop {}: {}", scope, status.error().message);

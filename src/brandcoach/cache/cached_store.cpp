@@ -156,8 +156,10 @@ class CachedStore final : public store::Store {
     cache_.invalidate("kb");
     return invalidating_user(user_id, inner_->erase_user(user_id, actor));
   }
+  // Not invalidating: every node ensures its stores at start, and a new store is seen by a node
+  // that looked it up as missing within the lookup's one-second lifetime.
   Result<int64_t> ensure_knowledge_store(std::string_view name) override {
-    return invalidating_stores(inner_->ensure_knowledge_store(name));
+    return inner_->ensure_knowledge_store(name);
   }
   Status configure_knowledge_store(int64_t store_id, std::string_view embedder,
                                    std::string_view chunking_json) override {

@@ -97,8 +97,8 @@ std::optional<int64_t> limit_or_all(int64_t limit) {
   return limit < 0 ? std::nullopt : std::optional<int64_t>(limit);
 }
 
-// A float vector as hex digits of its bytes, for decode(…, 'hex') in array parameters (a bytea[]
-// literal would need two levels of escaping).
+// A float vector as hex digits of its bytes: bytea's text form after its "\x", and what
+// decode(…, 'hex') reads from a text[] parameter (a bytea[] literal would need two levels of escaping).
 std::string vector_hex(const std::vector<float>& vector) {
   static constexpr char kDigits[] = "0123456789abcdef";
   const auto* bytes = reinterpret_cast<const unsigned char*>(vector.data());
@@ -111,8 +111,9 @@ std::string vector_hex(const std::vector<float>& vector) {
   return hex;
 }
 
-// Bumps the store's version, which also takes the store row's lock: every writer of a store's files
-// or vectors locks that row before touching them, so writers of one store never deadlock.
+// Bumps the store's version, which also takes the store row's lock. Every writer of a store's files
+// or vectors locks that row first (this, or put_files' SELECT … FOR UPDATE), so writers of one store
+// queue up on it instead of deadlocking on its files and chunks.
 void bump_version(pqxx::work& tx, int64_t store_id) {
   exec(tx, "UPDATE stores SET version = version + 1 WHERE id = $1", store_id);
 }
