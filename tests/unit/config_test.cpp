@@ -204,7 +204,7 @@ TEST(Config, EnumeratedValuesOutsideTheSetAreRejected) {
   expect_config_error(load_config(with_file(write_file(dir, "[log]\nlevel = \"loud\"\n"))), "log.level");
   expect_config_error(load_config(with_file(write_file(dir, "[llm]\nprovider = \"magic\"\n"))),
                       "llm.provider");
-  expect_config_error(load_config(with_file(write_file(dir, "[storage]\nurl = \"postgres://x\"\n"))),
+  expect_config_error(load_config(with_file(write_file(dir, "[storage]\nurl = \"mysql://x\"\n"))),
                       "storage.url");
 }
 

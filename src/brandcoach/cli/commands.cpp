@@ -379,7 +379,9 @@ Result<App> build_app(Config config, int connections) {
   coach::TurnCaches caches;
   caches.cache = app.cache.get();
   caches.ttl = std::chrono::seconds(app.config.cache.ttl_s);
-  if (app.config.cache.semantic) {
+  // A chained thread (llm.chain) keeps each user's conversation at the provider: every turn must
+  // reach the model so the next can continue from it, so no answer is reused there.
+  if (app.config.cache.semantic && !app.config.llm.chain) {
     app.answers = std::make_unique<cache::SemanticCache>(app.config.cache.semantic_threshold, 1000);
     caches.answers = app.answers.get();
     caches.embedder = app.embedder.get();
