@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "brandcoach/store/fact_rows.hpp"
 #include "brandcoach/store/postgres/connection.hpp"
 #include "brandcoach/text/text.hpp"
 
@@ -254,22 +255,6 @@ std::vector<Fact> read_facts(const pqxx::result& rows) {
   return out;
 }
 
-nlohmann::json fact_json(const Fact& f) {
-  return {{"id", f.id},
-          {"key", f.key},
-          {"value", f.value},
-          {"category", f.category},
-          {"status", f.status},
-          {"confidence", f.confidence},
-          {"source_message_id", f.source_message_id},
-          {"supersedes_id", f.supersedes_id}};
-}
-
-bool valid_status(std::string_view status) {
-  return status == "active" || status == "superseded" || status == "rejected" ||
-         status == "pending_confirmation";
-}
-
 /// The user's fact, locked until commit: a concurrent change of the same fact waits, so the audit
 /// row's "before" is what this change replaced.
 std::optional<Fact> lock_fact(pqxx::transaction_base& tx, int64_t user_id, int64_t fact_id) {
@@ -305,7 +290,7 @@ void audit_row(pqxx::transaction_base& tx, int64_t user_id, std::string_view act
 /// One status change of a write_facts step (skipped when it changes nothing), with its audit row.
 Status change_fact_status(pqxx::transaction_base& tx, int64_t user_id, const FactWrite& write,
                           int64_t fact_id, const std::string& status) {
-  if (!valid_status(status)) return Error::invalid("unknown fact status " + status, "status");
+  if (!valid_fact_status(status)) return Error::invalid("unknown fact status " + status, "status");
   auto before = lock_fact(tx, user_id, fact_id);
   if (!before) return Error::not_found(fmt::format("no fact {}", fact_id));
   const bool confirming = write.confirm && status == "active";
@@ -317,7 +302,7 @@ Status change_fact_status(pqxx::transaction_base& tx, int64_t user_id, const Fac
   after.status = status;
   after.confirmed_at = confirmed_at;
   audit_row(tx, user_id, write.actor, confirming ? std::string("fact.confirm") : "fact." + status,
-            fmt::format("fact:{}", fact_id), fact_json(*before), fact_json(after));
+            fmt::format("fact:{}", fact_id), fact_audit_json(*before), fact_audit_json(after));
   return ok();
 }
 
@@ -327,7 +312,7 @@ Result<Fact> insert_fact(pqxx::transaction_base& tx, int64_t user_id, const Fact
   fact.user_id = user_id;
   if (fact.created_at == 0) fact.created_at = unix_millis();
   if (write.confirm) fact.confirmed_at = fact.created_at;
-  if (!valid_status(fact.status)) return Error::invalid("unknown fact status " + fact.status, "status");
+  if (!valid_fact_status(fact.status)) return Error::invalid("unknown fact status " + fact.status, "status");
   auto rows = exec(
       tx,
       "INSERT INTO facts (user_id, key, value, category, source_message_id, confidence, status, "
@@ -336,7 +321,8 @@ Result<Fact> insert_fact(pqxx::transaction_base& tx, int64_t user_id, const Fact
       user_id, fact.key, fact.value, fact.category, null_if_zero(fact.source_message_id), fact.confidence,
       fact.status, null_if_zero(fact.supersedes_id), fact.created_at, null_if_zero(fact.confirmed_at));
   fact.id = rows[0][0].as<int64_t>();
-  audit_row(tx, user_id, write.actor, "fact.add", fmt::format("fact:{}", fact.id), nullptr, fact_json(fact));
+  audit_row(tx, user_id, write.actor, "fact.add", fmt::format("fact:{}", fact.id), nullptr,
+            fact_audit_json(fact));
   return fact;
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "brandcoach/store/fact_rows.hpp"
 #include "brandcoach/store/sqlite/knowledge.hpp"
 #include "brandcoach/text/text.hpp"
 
@@ -53,22 +54,6 @@ Fact read_fact(Statement& s) {
   f.created_at = s.column_int(9);
   f.confirmed_at = s.column_int(10);
   return f;
-}
-
-nlohmann::json fact_json(const Fact& f) {
-  return {{"id", f.id},
-          {"key", f.key},
-          {"value", f.value},
-          {"category", f.category},
-          {"status", f.status},
-          {"confidence", f.confidence},
-          {"source_message_id", f.source_message_id},
-          {"supersedes_id", f.supersedes_id}};
-}
-
-bool valid_status(std::string_view status) {
-  return status == "active" || status == "superseded" || status == "rejected" ||
-         status == "pending_confirmation";
 }
 
 Result<std::optional<Fact>> fact_by_id(Connection& db, int64_t user_id, int64_t fact_id) {
@@ -410,7 +395,7 @@ Result<std::vector<Fact>> write_facts(Connection& db, int64_t user_id, const std
   if (!insert) return insert.error();
   for (const auto& write : writes) {
     for (const auto& [fact_id, status] : write.status_changes) {
-      if (!valid_status(status)) return Error::invalid("unknown fact status " + status, "status");
+      if (!valid_fact_status(status)) return Error::invalid("unknown fact status " + status, "status");
       auto before = fact_by_id(db, user_id, fact_id);
       if (!before) return before.error();
       if (!*before) return Error::not_found(fmt::format("no fact {}", fact_id));
@@ -430,7 +415,7 @@ Result<std::vector<Fact>> write_facts(Connection& db, int64_t user_id, const std
       after.confirmed_at = confirmed_at;
       if (auto s =
               audit_row(db, user_id, write.actor, confirming ? std::string("fact.confirm") : "fact." + status,
-                        fmt::format("fact:{}", fact_id), fact_json(**before), fact_json(after));
+                        fmt::format("fact:{}", fact_id), fact_audit_json(**before), fact_audit_json(after));
           !s) {
         return s.error();
       }
@@ -440,7 +425,8 @@ Result<std::vector<Fact>> write_facts(Connection& db, int64_t user_id, const std
     fact.user_id = user_id;
     if (fact.created_at == 0) fact.created_at = unix_millis();
     if (write.confirm) fact.confirmed_at = fact.created_at;
-    if (!valid_status(fact.status)) return Error::invalid("unknown fact status " + fact.status, "status");
+    if (!valid_fact_status(fact.status))
+      return Error::invalid("unknown fact status " + fact.status, "status");
     auto& s = **insert;
     s.reset();
     s.bind(1, user_id).bind(2, fact.key).bind(3, fact.value).bind(4, fact.category);
@@ -466,7 +452,7 @@ Result<std::vector<Fact>> write_facts(Connection& db, int64_t user_id, const std
     fact.id = s.column_int(0);
     if (auto done = s.step(); !done) return done.error();
     if (auto st = audit_row(db, user_id, write.actor, "fact.add", fmt::format("fact:{}", fact.id), nullptr,
-                            fact_json(fact));
+                            fact_audit_json(fact));
         !st) {
       return st.error();
     }
