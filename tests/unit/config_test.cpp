@@ -208,6 +208,27 @@ TEST(Config, EnumeratedValuesOutsideTheSetAreRejected) {
                       "storage.url");
 }
 
+TEST(Config, ScaleOutSettingsAreCheckedAndApplied) {
+  TempDir dir;
+  expect_config_error(load_config(with_file(write_file(dir, "[cache]\nredis_url = \"http://x:6379\"\n"))),
+                      "cache.redis_url");
+  expect_config_error(load_config(with_file(write_file(dir, "[cache]\nsemantic_threshold = 0.2\n"))),
+                      "cache.semantic_threshold");
+  expect_config_error(load_config(with_file(write_file(dir, "[cache]\nl1_bytes = -1\n"))), "cache.l1_bytes");
+  expect_config_error(load_config(with_file(write_file(dir, "[storage]\nconnections = 0\n"))),
+                      "storage.connections");
+  auto config = load_config(with_file(
+      write_file(dir,
+                 "[storage]\nurl = \"postgresql://coach@db:5432/brand\"\nconnections = 16\n"
+                 "[cache]\nredis_url = \"redis://cache:6379/2\"\nl1_bytes = 1024\nsemantic = false\n")));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->storage.url, "postgresql://coach@db:5432/brand");
+  EXPECT_EQ(config->storage.connections, 16);
+  EXPECT_EQ(config->cache.redis_url, "redis://cache:6379/2");
+  EXPECT_EQ(config->cache.l1_bytes, 1024);
+  EXPECT_FALSE(config->cache.semantic);
+}
+
 TEST(Config, UnknownEnvironmentVariableIsNamed) {
   TempDir dir;
   auto sources = with_file(write_file(dir, ""));

@@ -51,7 +51,6 @@ class LruCache {
 
   std::optional<std::string> get(std::string_view key);
   void put(std::string key, std::string value, std::chrono::milliseconds ttl);
-  void erase(std::string_view key);
   /// Drops every entry of the scope (see scope_of: "user:42", "kb").
   void erase_scope(std::string_view scope);
   void clear();
@@ -86,14 +85,11 @@ class Redis {
 
   Result<std::optional<std::string>> get(std::string_view key);
   Status set(std::string_view key, std::string_view value, std::chrono::seconds ttl);
-  Status del(std::string_view key);
   Status publish(std::string_view channel, std::string_view message);
   /// Token bucket shared by every node (a Lua script, atomic in Redis, on Redis's clock): takes one
   /// token from `key`'s bucket (refilled at `per_minute`, capacity `burst`). Returns 0 when allowed,
   /// else the seconds until a token is available.
   Result<int64_t> take_token(std::string_view key, double per_minute, double burst);
-  /// Empties the selected database (tests and benches only).
-  Status flush();
 
   struct Endpoint {
     std::string host;
@@ -201,7 +197,6 @@ class SemanticCache {
   /// and this frees them at once).
   void clear();
   const LayerStats& stats() const { return stats_; }
-  double threshold() const { return threshold_; }
 
  private:
   struct Entry {

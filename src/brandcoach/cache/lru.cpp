@@ -53,11 +53,6 @@ void LruCache::put(std::string key, std::string value, std::chrono::milliseconds
   evict_locked();
 }
 
-void LruCache::erase(std::string_view key) {
-  std::lock_guard lock(mutex_);
-  if (auto found = index_.find(key); found != index_.end()) remove_locked(found->second);
-}
-
 void LruCache::erase_scope(std::string_view scope) {
   std::lock_guard lock(mutex_);
   auto found = scopes_.find(std::string(scope));

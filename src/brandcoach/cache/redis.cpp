@@ -178,11 +178,6 @@ Status Redis::set(std::string_view key, std::string_view value, std::chrono::sec
   return ok();
 }
 
-Status Redis::del(std::string_view key) {
-  BRANDCOACH_REDIS_CALL("DEL %b", key.data(), key.size());
-  return ok();
-}
-
 Status Redis::publish(std::string_view channel, std::string_view message) {
   BRANDCOACH_REDIS_CALL("PUBLISH %b %b", channel.data(), channel.size(), message.data(), message.size());
   return ok();
@@ -196,11 +191,6 @@ Result<int64_t> Redis::take_token(std::string_view key, double per_minute, doubl
   if ((*reply)->type != REDIS_REPLY_INTEGER)
     return Error::unavailable("Redis: the rate limit script gave no number");
   return static_cast<int64_t>((*reply)->integer);
-}
-
-Status Redis::flush() {
-  BRANDCOACH_REDIS_CALL("FLUSHDB");
-  return ok();
 }
 
 #undef BRANDCOACH_REDIS_CALL

@@ -2,6 +2,8 @@
 // an audit row. Private to the store module.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +22,21 @@ inline nlohmann::json fact_audit_json(const Fact& f) {
           {"confidence", f.confidence},
           {"source_message_id", f.source_message_id},
           {"supersedes_id", f.supersedes_id}};
+}
+
+/// The audit row of one change (`before`/`after` null: nothing on that side), stamped now.
+inline AuditEntry audit_entry(int64_t user_id, std::string_view actor, std::string_view action,
+                              std::string_view object, const nlohmann::json& before,
+                              const nlohmann::json& after) {
+  AuditEntry entry;
+  entry.user_id = user_id;
+  entry.actor = std::string(actor);
+  entry.action = std::string(action);
+  entry.object = std::string(object);
+  entry.before_json = before.is_null() ? "" : before.dump();
+  entry.after_json = after.is_null() ? "" : after.dump();
+  entry.at = unix_millis();
+  return entry;
 }
 
 inline bool valid_fact_status(std::string_view status) {

@@ -65,6 +65,25 @@ std::string text_array(const std::vector<std::string>& values) {
   return out;
 }
 
+std::string tsquery_operand(std::string_view term) {
+  std::string out = "'";
+  for (char c : term) {
+    if (c == '\'' || c == '\\') out += c;
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+std::string tsquery_text(const std::vector<std::string>& terms) {
+  std::string out;
+  for (const auto& term : terms) {
+    if (!out.empty()) out += " | ";
+    out += tsquery_operand(term);
+  }
+  return out;
+}
+
 pqxx::binarystring vector_bytes(const std::vector<float>& vector) {
   return pqxx::binarystring(vector.data(), vector.size() * sizeof(float));
 }

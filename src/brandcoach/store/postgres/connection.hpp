@@ -44,7 +44,7 @@ inline const std::string& param(const std::string& text) {
 /// prepared once per connection and reused by every later call.
 std::string statement_name(const std::string& sql);
 
-/// Runs `sql` ($1, $2, … placeholders) as a prepared statement in the transaction.
+/// Runs `sql` (parameters written $1, $2, …) as a prepared statement in the transaction.
 template <class... Args>
 pqxx::result exec(pqxx::transaction_base& tx, const std::string& sql, Args&&... args) {
   const std::string name = statement_name(sql);
@@ -56,6 +56,13 @@ pqxx::result exec(pqxx::transaction_base& tx, const std::string& sql, Args&&... 
 std::string int_array(const std::vector<int64_t>& values);
 /// A PostgreSQL array literal of strings, each quoted and escaped, for `= ANY($n::text[])`.
 std::string text_array(const std::vector<std::string>& values);
+
+/// A stem as a tsquery operand: quoted (quotes and backslashes escaped), so no text is ever query
+/// syntax.
+std::string tsquery_operand(std::string_view term);
+/// The stems OR-ed, for to_tsquery('simple', …): the 'simple' configuration only splits them, as the
+/// `search` columns' to_tsvector did the stored stems, so query and index agree on every lexeme.
+std::string tsquery_text(const std::vector<std::string>& terms);
 
 /// float32 vectors as bytea: the floats' bytes, little-endian as on every platform we build for.
 pqxx::binarystring vector_bytes(const std::vector<float>& vector);

@@ -765,26 +765,6 @@ namespace {
 // few thousand chunks) nothing is left out. The same rule and budget as the SQLite store.
 constexpr int64_t kScoredRowsBudget = 8000;
 
-// A stem as a tsquery operand: quoted, so no stem is ever query syntax. Stems hold letters and
-// digits only; quotes and backslashes are escaped all the same.
-std::string tsquery_operand(std::string_view term) {
-  std::string out = "'";
-  for (char c : term) {
-    if (c == '\'' || c == '\\') out += c;
-    out += c;
-  }
-  out += '\'';
-  return out;
-}
-
-// The terms OR-ed, for to_tsquery('simple', …): the 'simple' configuration treats the stems as the
-// `search` column was built from them, so query and index agree on every lexeme.
-std::string tsquery_text(const std::vector<std::string>& terms) {
-  std::string out;
-  for (const auto& term : terms) out += (out.empty() ? "" : " | ") + tsquery_operand(term);
-  return out;
-}
-
 // How many chunks (of every store, as SQLite's vocabulary table counts) hold each term, counting
 // no further than `cap` (it bounds the cost of a common term): (documents, term) for terms that
 // occur at all, in query order.

@@ -208,23 +208,6 @@ std::map<int64_t, int64_t> last_seqs(pqxx::transaction_base& tx, const std::vect
   return last;
 }
 
-/// A tsquery matching any of the stems. Each is a quoted lexeme (quotes and backslashes escaped), so
-/// no query text can be a tsquery syntax error; to_tsquery with the 'simple' configuration splits
-/// and folds it exactly as the `search` column's to_tsvector did the stored stems.
-std::string any_term_query(const std::vector<std::string>& terms) {
-  std::string out;
-  for (const auto& term : terms) {
-    if (!out.empty()) out += " | ";
-    out += '\'';
-    for (char c : term) {
-      if (c == '\'' || c == '\\') out += c;
-      out += c;
-    }
-    out += '\'';
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Facts and audit
 
@@ -276,15 +259,7 @@ void insert_audit(pqxx::transaction_base& tx, const AuditEntry& entry) {
 
 void audit_row(pqxx::transaction_base& tx, int64_t user_id, std::string_view actor, std::string_view action,
                std::string_view object, const nlohmann::json& before, const nlohmann::json& after) {
-  AuditEntry entry;
-  entry.user_id = user_id;
-  entry.actor = std::string(actor);
-  entry.action = std::string(action);
-  entry.object = std::string(object);
-  entry.before_json = before.is_null() ? "" : before.dump();
-  entry.after_json = after.is_null() ? "" : after.dump();
-  entry.at = unix_millis();
-  insert_audit(tx, entry);
+  insert_audit(tx, audit_entry(user_id, actor, action, object, before, after));
 }
 
 /// One status change of a write_facts step (skipped when it changes nothing), with its audit row.
@@ -709,7 +684,7 @@ Result<std::vector<MessageHit>> search_messages(pqxx::connection& db, int64_t us
            fmt::format("SELECT {}, ts_rank_cd(search, q, 1) AS rank FROM messages, to_tsquery('simple', $2) "
                        "AS q WHERE user_id = $1 AND search @@ q ORDER BY rank DESC, id LIMIT $3",
                        kMessageColumns),
-           user_id, any_term_query(terms), int64_t{limit});
+           user_id, tsquery_text(terms), int64_t{limit});
   std::vector<MessageHit> hits;
   hits.reserve(rows.size());
   for (const auto& row : rows) hits.push_back(MessageHit{read_message(row), row[14].as<double>()});

@@ -68,15 +68,7 @@ Result<std::optional<Fact>> fact_by_id(Connection& db, int64_t user_id, int64_t 
 
 Status audit_row(Connection& db, int64_t user_id, std::string_view actor, std::string_view action,
                  std::string_view object, const nlohmann::json& before, const nlohmann::json& after) {
-  AuditEntry entry;
-  entry.user_id = user_id;
-  entry.actor = std::string(actor);
-  entry.action = std::string(action);
-  entry.object = std::string(object);
-  entry.before_json = before.is_null() ? "" : before.dump();
-  entry.after_json = after.is_null() ? "" : after.dump();
-  entry.at = unix_millis();
-  return append_audit(db, entry);
+  return append_audit(db, audit_entry(user_id, actor, action, object, before, after));
 }
 
 // Every indexed term of a message carries its user ("u0000002kprice" is user 92's "price"), so a
