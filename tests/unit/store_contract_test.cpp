@@ -1072,7 +1072,8 @@ TEST_P(StoreContract, RepliesSinceReadsEveryUsersAssistantRepliesOldestFirst) {
   measured.assistant = "canvas";
   measured.session_no = 3;
   measured.usage_json = R"({"input_tokens":100,"output_tokens":20,"cost_usd":0.5,"memory_used":["fact:1"],)"
-                        R"("memory_question":true,"timings_ms":{"total":1234.5,"route":3}})";
+                        R"("memory_question":true,"degraded":true,"timings_ms":{"total":1234.5,"route":3}})";
+  measured.route_json = R"({"assistant":"canvas","confidence":0.8,"method":"classifier"})";
   ASSERT_TRUE(store_->append_message(measured));
   Message bare = message_at(ben, "older answer", kNov14 + 5, "assistant");
   bare.assistant = "core";
@@ -1099,11 +1100,31 @@ TEST_P(StoreContract, RepliesSinceReadsEveryUsersAssistantRepliesOldestFirst) {
   EXPECT_DOUBLE_EQ(r.cost_usd, 0.5);
   EXPECT_EQ(r.memory_question, 1);
   EXPECT_TRUE(r.memory_used);
+  EXPECT_TRUE(r.degraded);
+  EXPECT_EQ(nlohmann::json::parse(r.route_json)["method"], "classifier");
+  EXPECT_FALSE(replies[0].degraded) << "not recorded";
+  EXPECT_EQ(replies[0].route_json, "{}");
   EXPECT_EQ(replies[2].memory_question, 0);
   EXPECT_FALSE(replies[2].memory_used);
 
   EXPECT_EQ(MUST(store_->replies_since(kNov14 + 10)).size(), 2u) << "at or after from_ms";
   EXPECT_TRUE(MUST(store_->replies_since(kNov14 + 21)).empty());
+}
+
+TEST_P(StoreContract, ActivityCountsFactsByStatusAndUsersWithRecentReplies) {
+  const int64_t ana = user("ana");
+  const int64_t ben = user("ben");
+  user("cy");  // never answered
+  ASSERT_TRUE(store_->append_message(message_at(ana, "early answer", kNov14, "assistant")));
+  ASSERT_TRUE(store_->append_message(message_at(ana, "late answer", kNov14 + 100, "assistant")));
+  ASSERT_TRUE(store_->append_message(message_at(ben, "a question only", kNov14 + 100)));
+  ASSERT_TRUE(store_->append_message(message_at(ben, "an answer", kNov14 + 50, "assistant")));
+  ASSERT_TRUE(store_->write_facts(ana, {insert_fact(fact("price", "$14")), insert_fact(fact("team_size", "4"))}));
+  ASSERT_TRUE(store_->write_facts(ben, {insert_fact(fact("price", "$9", "pending_confirmation"))}));
+  const auto activity = MUST(store_->activity({kNov14, kNov14 + 60, kNov14 + 101}));
+  EXPECT_EQ(activity.users_active, (std::vector<int64_t>{2, 1, 0})) << "users with a reply at or after each time";
+  EXPECT_EQ(activity.facts_by_status, (std::map<std::string, int64_t>{{"active", 2}, {"pending_confirmation", 1}}));
+  EXPECT_TRUE(MUST(store_->activity({})).users_active.empty());
 }
 
 TEST_P(StoreContract, UsageTotalsFilterByDayInclusively) {

@@ -230,6 +230,9 @@ class CachedStore final : public store::Store {
     return inner_->retry_extraction_job(job_id, not_before_ms, error);
   }
   Result<int64_t> pending_extraction_jobs() override { return inner_->pending_extraction_jobs(); }
+  Result<Activity> activity(const std::vector<int64_t>& since_ms) override {
+    return inner_->activity(since_ms);
+  }
   Result<std::vector<Message>> append_messages(std::vector<Message> messages,
                                                bool queue_extraction) override {
     return inner_->append_messages(std::move(messages), queue_extraction);

@@ -13,6 +13,7 @@
 #include "brandcoach/index/index.hpp"
 #include "brandcoach/llm/llm.hpp"
 #include "brandcoach/memory/memory.hpp"
+#include "brandcoach/obs/obs.hpp"
 #include "brandcoach/route/route.hpp"
 #include "brandcoach/store/store.hpp"
 
@@ -38,7 +39,8 @@ struct App {
 /// Store, embedder, vector indexes and retriever. `connections` sizes the store's pool.
 Result<App> build_knowledge(Config config, int connections);
 /// build_knowledge plus the bundled knowledge sync and the coach.
-Result<App> build_app(Config config, int connections);
+/// With `metrics`, the coach and the extraction workers count their memory operations there.
+Result<App> build_app(Config config, int connections, obs::Metrics* metrics = nullptr);
 
 /// The configured database (SQLite file or PostgreSQL), without caches.
 Result<std::unique_ptr<store::Store>> open_database(const Config& config, int connections);

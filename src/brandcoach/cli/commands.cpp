@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <cstdio>
@@ -140,6 +142,28 @@ class IndexRefresher {
   std::jthread thread_;  // last: starts after the members it uses
 };
 
+// Runs a task every `period` on its own thread until destroyed (the first run after one period).
+class Periodic {
+ public:
+  Periodic(std::chrono::milliseconds period, std::function<void()> task)
+      : period_(period), task_(std::move(task)), thread_([this](std::stop_token stop) { run(stop); }) {}
+
+ private:
+  void run(std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any woken;
+    while (true) {
+      std::unique_lock lock(mutex);
+      if (woken.wait_for(lock, stop, period_, [] { return false; }) || stop.stop_requested()) return;
+      lock.unlock();
+      task_();
+    }
+  }
+  std::chrono::milliseconds period_;
+  std::function<void()> task_;
+  std::jthread thread_;  // last: starts after the members it uses
+};
+
 }  // namespace
 
 int serve(Config config) {
@@ -150,9 +174,9 @@ int serve(Config config) {
   const int workers = config.server.workers > 0
                           ? static_cast<int>(config.server.workers)
                           : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
-  auto app = build_app(std::move(config), workers + 1);
-  if (!app) return fail(app.error());
   obs::Metrics metrics;
+  auto app = build_app(std::move(config), workers + 1, &metrics);
+  if (!app) return fail(app.error());
   http::ServerOptions options;
   const auto& server = app->config.server;
   options.host = server.host;
@@ -194,9 +218,34 @@ int serve(Config config) {
       if (auto alive = weak.lock()) alive->wake();
     });
   }
+  obs::StoreGauges store_gauges(*app->store);
+  metrics.add_collector([&store_gauges](obs::Exposition& out) { store_gauges.collect(out); });
+  if (app->llm_upstream) {
+    metrics.add_collector([upstream = app->llm_upstream, provider = app->config.llm.provider](
+                              obs::Exposition& out) { obs::collect_upstream(out, provider, *upstream); });
+  }
+  const auto& memory_config = app->config.memory;
+  obs::MemoryProber prober(*app->store, app->coach->memory(), &metrics,
+                           {static_cast<int>(memory_config.probe_facts), 2000});
+  metrics.add_collector([&prober](obs::Exposition& out) { prober.collect(out); });
+  std::optional<Periodic> probes;
+  if (memory_config.probe_interval_s > 0) {
+    probes.emplace(std::chrono::seconds(memory_config.probe_interval_s), [&prober] {
+      if (auto status = prober.run_once(); !status) spdlog::warn("memory probes: {}", status.error().message);
+    });
+  }
+  const auto& alerts = app->config.alerts;
+  obs::Alerter alerter(
+      metrics, {alerts.interval_s * 1000,
+                alerts.window_s * 1000,
+                12,
+                {alerts.response_time_s, alerts.error_rate, alerts.token_spike, alerts.memory_failure_rate},
+                alerts.webhook_url,
+                100});
+  metrics.add_collector([&alerter](obs::Exposition& out) { alerter.collect(out); });
   http::Server http_server(
       options, {*app->coach, *app->store, *app->vectors, metrics, authenticator, user_limits, ip_limits,
-                std::move(ui), app->cache.get(), app->answers.get()});
+                std::move(ui), app->cache.get(), app->answers.get(), &prober, &alerter});
   auto port = http_server.listen();
   if (!port) return fail(port.error());
   const std::string host =
@@ -337,7 +386,7 @@ Result<App> build_knowledge(Config config, int connections) {
   return app;
 }
 
-Result<App> build_app(Config config, int connections) {
+Result<App> build_app(Config config, int connections, obs::Metrics* metrics) {
   const auto started = std::chrono::steady_clock::now();
   auto assistants = coach::AssistantRegistry::load(assistants_file(config));
   if (!assistants) return assistants.error();
@@ -392,6 +441,11 @@ Result<App> build_app(Config config, int connections) {
     });
   }
   app.coach->use_caches(caches);
+  if (metrics) {
+    app.coach->on_memory_operation([metrics](std::string_view operation, std::string_view status) {
+      metrics->count_memory_operation(operation, status);
+    });
+  }
   if (app.config.memory.llm_extraction) {
     if (app.config.llm.base_url.empty() || app.config.llm.model.empty()) {
       return Error::config("memory.llm_extraction needs llm.base_url and llm.model",
@@ -411,6 +465,11 @@ Result<App> build_app(Config config, int connections) {
     memory::ExtractionQueue::Options queue_options;
     queue_options.workers = static_cast<int>(app.config.memory.extraction_workers);
     queue_options.summary_every = app.config.session.summary_every;
+    if (metrics) {
+      queue_options.on_outcome = [metrics](std::string_view operation, std::string_view status) {
+        metrics->count_memory_operation(operation, status);
+      };
+    }
     app.extraction = std::make_unique<memory::ExtractionQueue>(*app.store, std::move(model), queue_options,
                                                                std::move(writer));
     app.coach->on_extraction_queued([queue = app.extraction.get()] { queue->wake(); });

@@ -358,11 +358,15 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   stage = Clock::now();
   nlohmann::json changed = {{"added", nlohmann::json::array()}, {"superseded", nlohmann::json::array()}};
   auto settled = memory_.settle_pending(*stored);
-  if (!settled) return settled.error();
+  if (!settled) {
+    count_memory("extract", "error");
+    return settled.error();
+  }
   if (*settled) changed["settled"] = fact_change_json(**settled);
   std::vector<store::Fact> pending_now;
   if (!*settled) {
     auto observed = memory_.observe(*stored);
+    count_memory("extract", observed ? "ok" : "error");
     if (!observed) return observed.error();
     for (const auto& f : observed->added) changed["added"].push_back(fact_change_json(f));
     for (const auto id : observed->superseded) changed["superseded"].push_back(id);
@@ -384,11 +388,15 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   std::string memory_answer;
   if (recall_request.asks_memory && !documents_answer) {
     auto recalled = memory_.recall(user->id, recall_request, message, stored->id);
-    if (!recalled) return recalled.error();
+    if (!recalled) {
+      count_memory("recall", "error");
+      return recalled.error();
+    }
     const bool found =
         !recalled->quotes.empty() ||
         std::any_of(recalled->facts.begin(), recalled->facts.end(),
                     [](const memory::RecalledFact& r) { return r.current.status != "superseded"; });
+    count_memory("recall", found ? "ok" : "miss");
     // A question that only might be about the past gets a normal answer when memory holds nothing.
     if (found || recall_request.explicit_ask) {
       memory_answer = memory::render_recall(*recalled);
@@ -637,7 +645,10 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
     summary_due_(user->id, saved->seq, options_.recent_turns);
   } else if (auto refreshed = memory_.refresh_summary(user->id, saved->seq, options_.recent_turns);
              !refreshed) {
+    count_memory("summary", "error");
     result.context["summary_error"] = refreshed.error().message;
+  } else if (*refreshed) {
+    count_memory("summary", "ok");
   }
   if (options_.queue_llm_extraction && extraction_queued_) extraction_queued_();
   result.timings_ms["persist"] = elapsed_ms(stage);

@@ -161,6 +161,8 @@ class Coach {
   /// Turns from now on use these caches (call before serving).
   void use_caches(TurnCaches caches) { caches_ = caches; }
   memory::Memory& memory() { return memory_; }
+  /// The answering provider's name (offline, openai or chat), whatever answered a given turn.
+  std::string_view provider_name() const { return provider_.name(); }
 
   /// The user's next message opens a new session (an explicit "new session" request).
   Status start_new_session(std::string_view user);
@@ -170,6 +172,11 @@ class Coach {
   /// extractive summary inline; called after every turn with (user id, last seq, recent window).
   void on_summary_due(std::function<void(int64_t, int64_t, int)> refresh) {
     summary_due_ = std::move(refresh);
+  }
+  /// Told of each memory operation a turn makes (extract, recall, summary) and how it went (ok,
+  /// miss, error), for the metrics.
+  void on_memory_operation(std::function<void(std::string_view, std::string_view)> observe) {
+    memory_operation_ = std::move(observe);
   }
 
  private:
@@ -187,6 +194,10 @@ class Coach {
   memory::Memory memory_;
   std::function<void()> extraction_queued_;
   std::function<void(int64_t, int64_t, int)> summary_due_;
+  std::function<void(std::string_view, std::string_view)> memory_operation_;
+  void count_memory(std::string_view operation, std::string_view status) const {
+    if (memory_operation_) memory_operation_(operation, status);
+  }
   TurnCaches caches_;
 };
 

@@ -328,6 +328,30 @@ const std::vector<Field>& fields() {
       make_field<int64_t>(
           "memory", "extraction_workers", [](Config & c) -> auto& { return c.memory.extraction_workers; },
           in_range(1, 64)),
+      make_field<int64_t>(
+          "memory", "probe_interval_s", [](Config & c) -> auto& { return c.memory.probe_interval_s; },
+          in_range(0, 7 * 24 * 3600)),
+      make_field<int64_t>(
+          "memory", "probe_facts", [](Config & c) -> auto& { return c.memory.probe_facts; },
+          in_range(1, 10000)),
+      make_field<int64_t>(
+          "alerts", "interval_s", [](Config & c) -> auto& { return c.alerts.interval_s; }, in_range(1, 3600)),
+      make_field<int64_t>(
+          "alerts", "window_s", [](Config & c) -> auto& { return c.alerts.window_s; },
+          in_range(1, 24 * 3600)),
+      make_field<double>(
+          "alerts", "response_time_s", [](Config & c) -> auto& { return c.alerts.response_time_s; },
+          in_range_d(0.001, 3600)),
+      make_field<double>(
+          "alerts", "error_rate", [](Config & c) -> auto& { return c.alerts.error_rate; }, in_range_d(0, 1)),
+      make_field<double>(
+          "alerts", "token_spike", [](Config & c) -> auto& { return c.alerts.token_spike; },
+          in_range_d(1, 1000)),
+      make_field<double>(
+          "alerts", "memory_failure_rate", [](Config & c) -> auto& { return c.alerts.memory_failure_rate; },
+          in_range_d(0, 1)),
+      make_field<std::string>(
+          "alerts", "webhook_url", [](Config & c) -> auto& { return c.alerts.webhook_url; }, http_url()),
       make_field<std::string>(
           "log", "level", [](Config & c) -> auto& { return c.log.level; },
           one_of({"trace", "debug", "info", "warn", "error", "critical", "off"})),

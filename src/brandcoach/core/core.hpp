@@ -197,7 +197,20 @@ struct Config {
     // durable queue (the rule extractor always runs inline).
     bool llm_extraction = false;
     int64_t extraction_workers = 1;
+    // Self-tests: every probe_interval_s, ask the memory about probe_facts stored facts the way a
+    // user would (0: never), for the memory analytics and the memory failure alert.
+    int64_t probe_interval_s = 300;
+    int64_t probe_facts = 25;
   } memory;
+  struct Alerts {  // the seed's thresholds, evaluated every interval_s over the last window_s
+    int64_t interval_s = 60;
+    int64_t window_s = 300;
+    double response_time_s = 5.0;
+    double error_rate = 0.05;
+    double token_spike = 2.0;  // × the average window of the trailing hour
+    double memory_failure_rate = 0.1;
+    std::string webhook_url;  // POSTed each alert that fires or resolves; empty: none
+  } alerts;
   struct Llm {
     std::string provider = "offline";  // offline | openai (Responses API) | chat (Chat Completions)
     std::string base_url;              // openai: https://api.openai.com/v1 when empty

@@ -57,6 +57,19 @@ json maybe_ratio(int64_t part, int64_t whole) {
   return whole > 0 ? json(static_cast<double>(part) / static_cast<double>(whole)) : json(nullptr);
 }
 
+// Hits of this node's in-process and answer caches since start; unknown before any lookup.
+json cache_hit_rate(const Services& services) {
+  uint64_t hits = 0;
+  uint64_t lookups = 0;
+  const auto add = [&](const cache::LayerStats& stats) {
+    hits += stats.hits.load();
+    lookups += stats.hits.load() + stats.misses.load();
+  };
+  if (services.cache) add(services.cache->l1_stats());
+  if (services.answers) add(services.answers->stats());
+  return lookups > 0 ? json(static_cast<double>(hits) / static_cast<double>(lookups)) : json(nullptr);
+}
+
 }  // namespace
 
 Response admin_analytics(const Request& request, const Services& services) {
@@ -193,12 +206,102 @@ Response admin_analytics(const Request& request, const Services& services) {
                conversation_count > 0 ? json(cost / static_cast<double>(conversation_count)) : json(nullptr)},
               {"cost_today_usd", cost_today},
               {"memory_retention_rate", retention},
-              // No answer cache exists yet: the rate is unknown, not zero.
-              {"cache_hit_rate", nullptr}}},
+              {"cache_hit_rate", cache_hit_rate(services)}}},
             {"series", std::move(series)},
             {"assistant_distribution", distribution},
             {"errors", std::move(errors)},
             {"alerts", std::move(alerts)}});
+}
+
+}  // namespace brandcoach::http
+
+namespace brandcoach::http {
+
+namespace {
+
+constexpr int64_t kAnalyticsDayMs = 24 * 60 * 60 * 1000;
+
+}  // namespace
+
+Response analytics_journey(const Request& request, const std::string& route, const Services& services) {
+  const std::string external_id = path_parameter(route, request.path);
+  auto user = services.store.find_user(external_id);
+  if (!user) return error_response(user.error());
+  if (!*user) return error_response(Error::not_found("no user " + external_id, "user"));
+  auto thread = services.store.messages_between((*user)->id, 0, INT64_MAX, -1);
+  if (!thread) return error_response(thread.error());
+  auto journey = obs::user_journey(*thread, unix_millis());
+  journey["user"] = external_id;
+  return json_response(200, journey);
+}
+
+Response analytics_memory(const Services& services, bool probe_now) {
+  if (probe_now) {
+    if (!services.prober)
+      return error_response(Error::unavailable("memory probes are not running on this server"));
+    if (auto status = services.prober->run_once(); !status) return error_response(status.error());
+  }
+  auto activity = services.store.activity({});
+  if (!activity) return error_response(activity.error());
+  auto replies = services.store.replies_since(unix_millis() - 30 * kAnalyticsDayMs);
+  if (!replies) return error_response(replies.error());
+  const auto probes = services.prober ? services.prober->results() : std::vector<obs::ProbeResult>{};
+  return json_response(200, obs::memory_report(activity->facts_by_status, probes, *replies,
+                                               services.metrics.memory_operation_counts()));
+}
+
+Response analytics_costs(const Request& request, const Services& services) {
+  auto days = integer_param(request.query, "days", 30, 1, 366);
+  if (!days) return error_response(days.error());
+  const int64_t now = unix_millis();
+  const int64_t from = now - now % kAnalyticsDayMs - (*days - 1) * kAnalyticsDayMs;
+  auto usage = services.store.usage_totals(iso_time(from).substr(0, 10), "");
+  if (!usage) return error_response(usage.error());
+  auto replies = services.store.replies_since(from);
+  if (!replies) return error_response(replies.error());
+  auto report = obs::cost_report(*usage, *replies, now);
+  report["days"] = *days;
+  return json_response(200, report);
+}
+
+Response analytics_routing(const Request& request, const Services& services) {
+  auto days = integer_param(request.query, "days", 7, 1, 90);
+  if (!days) return error_response(days.error());
+  auto replies = services.store.replies_since(unix_millis() - *days * kAnalyticsDayMs);
+  if (!replies) return error_response(replies.error());
+  auto report = obs::routing_report(*replies);
+  report["days"] = *days;
+  return json_response(200, report);
+}
+
+Response analytics_latency(const Services& services) {
+  const int64_t now = unix_millis();
+  auto replies = services.store.replies_since(now - 7 * kAnalyticsDayMs);
+  if (!replies) return error_response(replies.error());
+  return json_response(200, obs::latency_report(*replies, now));
+}
+
+Response admin_alerts(const Services& services, bool evaluate_now) {
+  if (!services.alerter) return error_response(Error::unavailable("alerts are not evaluated on this server"));
+  if (evaluate_now) services.alerter->evaluate();
+  nlohmann::json firing = nlohmann::json::array();
+  for (const auto& alert : services.alerter->firing()) firing.push_back(obs::to_json(alert));
+  nlohmann::json resolved = nlohmann::json::array();
+  for (const auto& alert : services.alerter->resolved()) resolved.push_back(obs::to_json(alert));
+  const auto& options = services.alerter->options();
+  const int64_t evaluated = services.alerter->evaluated_at_ms();
+  return json_response(
+      200, {{"firing", std::move(firing)},
+            {"resolved", std::move(resolved)},
+            {"evaluated_at", evaluated > 0 ? nlohmann::json(iso_time(evaluated)) : nlohmann::json(nullptr)},
+            {"interval_s", static_cast<double>(options.interval_ms) / 1000.0},
+            {"window_s", static_cast<double>(options.window_ms) / 1000.0},
+            {"thresholds",
+             {{"response_time_s", options.thresholds.response_time_s},
+              {"error_rate", options.thresholds.error_rate},
+              {"token_usage_spike", options.thresholds.token_spike},
+              {"memory_failure_rate", options.thresholds.memory_failure_rate}}},
+            {"webhook", !options.webhook_url.empty()}});
 }
 
 }  // namespace brandcoach::http

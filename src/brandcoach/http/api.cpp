@@ -39,6 +39,14 @@ const std::vector<Endpoint>& endpoints() {
       {"/api/admin/users", {"GET"}, Access::admin},
       {"/api/admin/usage", {"GET"}, Access::admin},
       {"/api/admin/analytics", {"GET"}, Access::admin},
+      {"/api/admin/analytics/journey/{user}", {"GET"}, Access::admin},
+      {"/api/admin/analytics/memory", {"GET"}, Access::admin},
+      {"/api/admin/analytics/memory/probe", {"POST"}, Access::admin},
+      {"/api/admin/analytics/costs", {"GET"}, Access::admin},
+      {"/api/admin/analytics/routing", {"GET"}, Access::admin},
+      {"/api/admin/analytics/latency", {"GET"}, Access::admin},
+      {"/api/admin/alerts", {"GET"}, Access::admin},
+      {"/api/admin/alerts/evaluate", {"POST"}, Access::admin},
       {"/api/admin/stores/{id}/reindex", {"POST"}, Access::admin},
       {"/api/admin/stores/{id}/search", {"POST"}, Access::admin},
       {"/api/ui/config", {"GET"}, Access::open},
@@ -173,6 +181,9 @@ Response change_fact(const Request& request, const Principal& principal, const S
   auto changed =
       services.coach.memory().change_fact((*user)->id, fact_id, (*change)["action"].get<std::string>(),
                                           change->value("value", std::string()), "user");
+  // A change the caller got wrong (no such fact, a bad action) is theirs, not the memory's failure.
+  const bool failed = !changed && http_status(changed.error().kind) >= 500;
+  services.metrics.count_memory_operation("fact_change", changed ? "ok" : failed ? "error" : "rejected");
   if (!changed) return error_response(changed.error());
   return json_response(200, memory::to_json(*changed));
 }
@@ -211,6 +222,7 @@ Response export_user(const Request& request, const Principal& principal, const S
   if (!user) return error_response(user.error());
   if (!*user) return error_response(Error::not_found("nothing is kept about this user"));
   auto exported = services.coach.memory().export_json(**user);
+  services.metrics.count_memory_operation("export", exported ? "ok" : "error");
   if (!exported) return error_response(exported.error());
   Response response;
   if (format == "md") {
@@ -229,8 +241,11 @@ Response erase_user(const Principal& principal, const Services& services) {
   if (!*user) return json_response(200, {{"erased", false}, {"reason", "nothing was kept about this user"}});
   auto own_stores = services.store.list_user_stores((*user)->id);
   if (!own_stores) return error_response(own_stores.error());
-  if (auto status = services.store.erase_user((*user)->id, "user"); !status)
+  if (auto status = services.store.erase_user((*user)->id, "user"); !status) {
+    services.metrics.count_memory_operation("erase", "error");
     return error_response(status.error());
+  }
+  services.metrics.count_memory_operation("erase", "ok");
   // The indexes of the user's own vector stores go with them.
   for (const auto& s : *own_stores) {
     if (auto status = services.indexes.remove_files(s.id); !status)
@@ -469,6 +484,14 @@ Response admin(const Request& request, const std::string& route, const Services&
   if (route == "/api/admin/users") return admin_users(request, services);
   if (route == "/api/admin/usage") return admin_usage(request, services);
   if (route == "/api/admin/analytics") return admin_analytics(request, services);
+  if (route == "/api/admin/analytics/journey/{user}") return analytics_journey(request, route, services);
+  if (route == "/api/admin/analytics/memory") return analytics_memory(services, false);
+  if (route == "/api/admin/analytics/memory/probe") return analytics_memory(services, true);
+  if (route == "/api/admin/analytics/costs") return analytics_costs(request, services);
+  if (route == "/api/admin/analytics/routing") return analytics_routing(request, services);
+  if (route == "/api/admin/analytics/latency") return analytics_latency(services);
+  if (route == "/api/admin/alerts") return admin_alerts(services, false);
+  if (route == "/api/admin/alerts/evaluate") return admin_alerts(services, true);
   if (route == "/api/admin/stores") {
     if (request.method == "POST") return create_store(request, services);
     auto stores = services.store.list_knowledge_stores();
@@ -557,7 +580,10 @@ Result<coach::TurnResult> run_chat_turn(const ChatRequest& chat, const std::stri
   chat.format->configure(events, emit);
   auto result = services.coach.turn(user, chat.message, events);
   if (!result) return result.error();
-  services.metrics.observe_turn(turn_sample(*result));
+  auto sample = turn_sample(*result);
+  // A fallback is the failure of the provider that was asked, whoever answered in the end.
+  if (result->degraded) sample.provider = services.coach.provider_name();
+  services.metrics.observe_turn(sample);
   if (auto status = chat.format->finish(services, user, *result); !status) return status.error();
   return result;
 }
@@ -693,8 +719,17 @@ std::shared_ptr<StreamFormat> native_stream_format() {
 }
 
 obs::TurnSample turn_sample(const coach::TurnResult& result) {
-  return {result.assistant,           result.route.method, result.provider, result.usage.input_tokens,
-          result.usage.output_tokens, result.cost_usd,     result.degraded, result.new_session};
+  const auto total = result.timings_ms.find("total");
+  return {result.assistant,
+          result.route.method,
+          result.provider,
+          result.usage.input_tokens,
+          result.usage.output_tokens,
+          result.cost_usd,
+          result.degraded,
+          result.new_session,
+          total == result.timings_ms.end() ? 0.0 : total->second / 1000.0,
+          result.route.confidence};
 }
 
 Response error_response(const Error& error) {

@@ -136,6 +136,8 @@ struct Services {
   UiOptions ui = {};
   const cache::Cache* cache = nullptr;            // for /metrics: hits and misses per layer
   const cache::SemanticCache* answers = nullptr;  // for /metrics
+  obs::MemoryProber* prober = nullptr;            // the memory self-tests (analytics/memory)
+  obs::Alerter* alerter = nullptr;                // /api/admin/alerts
 };
 
 class Server {
@@ -255,6 +257,18 @@ Response passage(const Request& request, const std::string& route, const Princip
                  const Services& services);
 /// GET /api/admin/analytics?days=N: the dashboard's overview, daily series, errors and alerts.
 Response admin_analytics(const Request& request, const Services& services);
+/// GET /api/admin/analytics/journey/{user}: one user's sessions, preferences, topics, engagement.
+Response analytics_journey(const Request& request, const std::string& route, const Services& services);
+/// GET /api/admin/analytics/memory (and POST …/memory/probe: run a probe pass first).
+Response analytics_memory(const Services& services, bool probe_now);
+/// GET /api/admin/analytics/costs?days=N.
+Response analytics_costs(const Request& request, const Services& services);
+/// GET /api/admin/analytics/routing?days=N.
+Response analytics_routing(const Request& request, const Services& services);
+/// GET /api/admin/analytics/latency.
+Response analytics_latency(const Services& services);
+/// GET /api/admin/alerts (and POST …/alerts/evaluate: evaluate now first).
+Response admin_alerts(const Services& services, bool evaluate_now);
 /// POST /api/admin/stores/{id}/search.
 Response admin_store_search(const Request& request, const store::KnowledgeStore& target,
                             const Services& services);

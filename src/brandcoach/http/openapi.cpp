@@ -324,6 +324,54 @@ json openapi_document() {
            op["parameters"] = {query("days", "integer", "1 to 90, default 14")};
            return op;
          }()}}},
+      {"/api/admin/analytics/journey/{user}",
+       {{"get",
+         [&] {
+           json op = operation(
+               "One user's journey: sessions, average session length, assistant preferences, topic "
+               "progression and the engagement score with its weighted factors",
+               {{"200", answer("Journey", {{"type", "object"}})}}, {401, 403, 404}, "admin");
+           op["parameters"] = {{{"name", "user"},
+                                {"in", "path"},
+                                {"required", true},
+                                {"description", "The user's external id"},
+                                {"schema", {{"type", "string"}}}}};
+           return op;
+         }()}}},
+      {"/api/admin/analytics/memory",
+       {{"get", operation("Memory effectiveness: facts stored, probe accuracy, cross-session retention, "
+                          "decay by fact age, memory questions answered, operation counts",
+                          {{"200", answer("Memory analytics", {{"type", "object"}})}}, {401, 403}, "admin")}}},
+      {"/api/admin/analytics/memory/probe",
+       {{"post", operation("Run a pass of memory self-test probes now, then answer as GET …/memory",
+                           {{"200", answer("Memory analytics", {{"type", "object"}})}}, {401, 403, 503},
+                           "admin")}}},
+      {"/api/admin/analytics/costs",
+       {{"get",
+         [&] {
+           json op = operation("Costs: total, per user, per assistant, per conversation, per day and the "
+                               "month's projection",
+                               {{"200", answer("Costs", {{"type", "object"}})}}, {400, 401, 403}, "admin");
+           op["parameters"] = {query("days", "integer", "1 to 366, default 30")};
+           return op;
+         }()}}},
+      {"/api/admin/analytics/routing",
+       {{"get",
+         [&] {
+           json op = operation("Routing: distribution by assistant and method, confidence histogram, fallback rate",
+                               {{"200", answer("Routing", {{"type", "object"}})}}, {400, 401, 403}, "admin");
+           op["parameters"] = {query("days", "integer", "1 to 90, default 7")};
+           return op;
+         }()}}},
+      {"/api/admin/analytics/latency",
+       {{"get", operation("Turn latency p50/p95/p99 over 5 min, 1 h, 24 h and 7 days, and hourly",
+                          {{"200", answer("Latency", {{"type", "object"}})}}, {401, 403}, "admin")}}},
+      {"/api/admin/alerts",
+       {{"get", operation("Alerts firing and recently resolved, with the thresholds",
+                          {{"200", answer("Alerts", {{"type", "object"}})}}, {401, 403, 503}, "admin")}}},
+      {"/api/admin/alerts/evaluate",
+       {{"post", operation("Evaluate the alerts now, then answer as GET /api/admin/alerts",
+                           {{"200", answer("Alerts", {{"type", "object"}})}}, {401, 403, 503}, "admin")}}},
       {"/api/admin/stores/{id}/reindex",
        {{"post",
          [&] {

@@ -249,6 +249,7 @@ struct Server::Impl {
         break;
       }
       auto req = parser.release();
+      const InFlight in_flight(services.metrics);
       const bool keep_alive = req.keep_alive() && !draining;
       Request request;
       request.method = std::string(req.method_string());
@@ -356,6 +357,15 @@ struct Server::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.close();
   }
+
+  // Counts a request as being handled for as long as it lives (the in-flight gauge).
+  struct InFlight {
+    explicit InFlight(obs::Metrics& metrics) : metrics(metrics) { metrics.request_started(); }
+    ~InFlight() { metrics.request_finished(); }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    obs::Metrics& metrics;
+  };
 
   static double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();

@@ -108,10 +108,15 @@ struct ExtractionQueue::State {
     auto done = memory.refresh_summary(request.user_id, request.last_seq, request.recent_window,
                                        text_model ? &text_model : nullptr);
     if (!done) spdlog::warn("memory: summary refresh failed: {}", done.error().message);
+    if (!done || *done) outcome("summary", done ? "ok" : "error");
     return true;
   }
 
   Memory memory;  // one for all summary requests (its extractor is compiled once)
+
+  void outcome(std::string_view operation, std::string_view status) const {
+    if (options.on_outcome) options.on_outcome(operation, status);
+  }
 
   State(store::Store& s, ExtractionModel m, Options o)
       : store(s), model(std::move(m)), options(o), memory(s, MemoryOptions{o.summary_every}) {}
@@ -127,6 +132,7 @@ struct ExtractionQueue::State {
     const auto& job = **claimed;
     auto answer = model(extraction_prompt(), job.message.text);
     if (!answer) {
+      outcome("llm_extract", "error");
       if (job.attempts >= options.max_attempts) {
         spdlog::warn("memory: giving up model extraction of message {} after {} tries: {}", job.message.id,
                      job.attempts, answer.error().message);
@@ -143,6 +149,7 @@ struct ExtractionQueue::State {
       // The rule extractor already recorded what it found in this message; keep that.
       spdlog::warn("memory: model extraction of message {} rejected ({}); the rule extractor's facts stand",
                    job.message.id, facts.error().message);
+      outcome("llm_extract", "rejected");
     } else if (!facts->empty()) {
       auto current = store.list_facts(job.message.user_id, false);
       if (!current) {
@@ -158,6 +165,7 @@ struct ExtractionQueue::State {
         }
       }
     }
+    if (facts) outcome("llm_extract", "ok");
     (void)store.finish_extraction_job(job.id);
     ++completed;
     return true;

@@ -267,6 +267,9 @@ class ExtractionQueue {
     int64_t lease_ms = 60000;    // a claimed job is retried if its worker vanished
     int64_t idle_poll_ms = 500;  // how often idle workers look for due jobs without a wake-up
     int64_t summary_every = 50;  // as MemoryOptions::summary_every
+    /// Told of each job's outcome, for the metrics: ("llm_extract" | "summary", "ok" | "rejected" |
+    /// "error"). Called from the workers' threads.
+    std::function<void(std::string_view, std::string_view)> on_outcome;
   };
   /// `model` answers JSON (extraction); `text_model`, when set, writes plain text (summaries).
   ExtractionQueue(store::Store& store, ExtractionModel model, Options options,

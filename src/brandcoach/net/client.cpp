@@ -223,7 +223,8 @@ Status Client::prepare() {
 Result<std::string> Client::post(std::string_view path, const std::string& body, std::string_view what,
                                  std::stop_token stop) {
   std::string answer;
-  if (auto status = exchange(path, body, what, nullptr, &answer, std::move(stop)); !status) return status.error();
+  if (auto status = exchange(path, body, what, nullptr, &answer, std::move(stop)); !status)
+    return status.error();
   return answer;
 }
 
@@ -274,7 +275,8 @@ Status Client::exchange(std::string_view path, const std::string& body, std::str
     // The handle outlives this exchange (it keeps the connection); it must not keep pointers into it.
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
 
-    if (stop.stop_requested()) return Error::cancelled(std::string(what) + " was cancelled: the caller went away");
+    if (stop.stop_requested())
+      return Error::cancelled(std::string(what) + " was cancelled: the caller went away");
     std::string problem;
     bool retry = false;
     if (exchange.sink_stopped) {
@@ -297,7 +299,8 @@ Status Client::exchange(std::string_view path, const std::string& body, std::str
     if (exchange.streamed) retry = false;
     if (!retry || attempt >= options_.max_retries) {
       // A 4xx other than 429 is our request's fault, not a sign the provider is down.
-      const bool provider_fault = exchange.code != CURLE_OK || exchange.status == 429 || exchange.status >= 500;
+      const bool provider_fault =
+          exchange.code != CURLE_OK || exchange.status == 429 || exchange.status >= 500;
       if (permit) {
         if (provider_fault) {
           permit->failed();
@@ -308,13 +311,16 @@ Status Client::exchange(std::string_view path, const std::string& body, std::str
       Error error = failure(std::string(what) + " failed after " + std::to_string(attempt + 1) +
                             (attempt == 0 ? " attempt: " : " attempts: ") + problem +
                             (exchange.streamed ? " (the answer was cut off)" : ""));
-      if (exchange.status == 429 && exchange.retry_after_seconds) error.retry_after_s = *exchange.retry_after_seconds;
+      if (exchange.status == 429 && exchange.retry_after_seconds)
+        error.retry_after_s = *exchange.retry_after_seconds;
       return error;
     }
+    if (options_.upstream) options_.upstream->count_retry();
     // Sleep in short steps so a stop request is not held up by a long backoff.
     const auto wake = std::chrono::steady_clock::now() + retry_delay(attempt, exchange.retry_after_seconds);
     while (std::chrono::steady_clock::now() < wake) {
-      if (stop.stop_requested()) return Error::cancelled(std::string(what) + " was cancelled: the caller went away");
+      if (stop.stop_requested())
+        return Error::cancelled(std::string(what) + " was cancelled: the caller went away");
       std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
           wake - std::chrono::steady_clock::now(), milliseconds(20)));
     }

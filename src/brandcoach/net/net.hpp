@@ -9,6 +9,7 @@
 // bounded wait queue (full: ErrorKind::overloaded with a Retry-After).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -38,6 +39,15 @@ Status validate(const UpstreamOptions& options, std::string_view section);
 
 enum class BreakerState { closed, open, half_open };
 std::string_view to_string(BreakerState state);
+
+/// What one provider's calls came to since start, for metrics.
+struct UpstreamCounts {
+  uint64_t calls = 0;          // admitted calls (one however many attempts it took)
+  uint64_t retries = 0;        // attempts beyond each call's first
+  uint64_t failures = 0;       // calls that failed on the provider's side
+  uint64_t rejected_open = 0;  // refused at once: the breaker was open
+  uint64_t rejected_busy = 0;  // refused: the wait queue was full or no slot came in time
+};
 
 /// One provider's breaker and concurrency gate; thread-safe, shared by all of its calls.
 class Upstream {
@@ -74,6 +84,9 @@ class Upstream {
   BreakerState state() const;
   int in_flight() const;
   int waiting() const;
+  UpstreamCounts counts() const;
+  /// One more attempt of an admitted call (its client is retrying).
+  void count_retry() { retries_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -89,6 +102,11 @@ class Upstream {
   BreakerState state_ = BreakerState::closed;  // guarded by mutex_
   Clock::time_point open_until_{};             // guarded by mutex_
   bool probe_in_flight_ = false;               // guarded by mutex_
+  std::atomic<uint64_t> calls_{0};
+  std::atomic<uint64_t> retries_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> rejected_open_{0};
+  std::atomic<uint64_t> rejected_busy_{0};
 };
 
 struct ClientOptions {

@@ -88,6 +88,7 @@ void Upstream::finish(bool probe, std::optional<bool> success) {
     state_ = BreakerState::closed;
     return;
   }
+  failures_.fetch_add(1, std::memory_order_relaxed);
   ++consecutive_failures_;
   const bool trips =
       probe || (options_.breaker_failures > 0 && consecutive_failures_ >= options_.breaker_failures);
@@ -107,6 +108,7 @@ Result<Upstream::Permit> Upstream::admit(std::stop_token stop) {
       Error error = Error::unavailable(fmt::format(
           "{} is failing; its circuit breaker is open (retry in {} s)", name_, std::max<int64_t>(left, 1)));
       error.retry_after_s = std::max<int64_t>(left, 1);
+      rejected_open_.fetch_add(1, std::memory_order_relaxed);
       return error;
     }
     state_ = BreakerState::half_open;
@@ -116,6 +118,7 @@ Result<Upstream::Permit> Upstream::admit(std::stop_token stop) {
   if (in_flight_ >= options_.max_concurrency) {
     if (waiting_ >= options_.max_queue) {
       if (probe) probe_in_flight_ = false;
+      rejected_busy_.fetch_add(1, std::memory_order_relaxed);
       return Error::overloaded(
           fmt::format("{} is busy: {} calls in flight and {} waiting", name_, in_flight_, waiting_), 1);
     }
@@ -139,11 +142,13 @@ Result<Upstream::Permit> Upstream::admit(std::stop_token stop) {
     if (!got_slot) {
       if (probe) probe_in_flight_ = false;
       if (stop.stop_requested()) return Error::cancelled("the caller went away while waiting for " + name_);
+      rejected_busy_.fetch_add(1, std::memory_order_relaxed);
       return Error::overloaded(
           fmt::format("{} is busy: no free slot within {} ms", name_, options_.queue_wait_ms), 1);
     }
   }
   ++in_flight_;
+  calls_.fetch_add(1, std::memory_order_relaxed);
   return Permit(this, probe);
 }
 
@@ -156,6 +161,12 @@ BreakerState Upstream::state() const {
 int Upstream::in_flight() const {
   std::lock_guard lock(mutex_);
   return in_flight_;
+}
+
+UpstreamCounts Upstream::counts() const {
+  return {calls_.load(std::memory_order_relaxed), retries_.load(std::memory_order_relaxed),
+          failures_.load(std::memory_order_relaxed), rejected_open_.load(std::memory_order_relaxed),
+          rejected_busy_.load(std::memory_order_relaxed)};
 }
 
 int Upstream::waiting() const {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -270,8 +271,16 @@ struct ReplyRecord {
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   double cost_usd = 0;
-  int memory_question = -1;  // 1: the message asked about the past, 0: it did not, -1: not recorded
-  bool memory_used = false;  // the answer drew on memory
+  int memory_question = -1;       // 1: the message asked about the past, 0: it did not, -1: not recorded
+  bool memory_used = false;       // the answer drew on memory
+  bool degraded = false;          // the model failed and the offline composer answered
+  std::string route_json = "{}";  // the routing decision (assistant, confidence, method, fallback…)
+};
+
+/// What the metrics' gauges read: facts by status, and how many users wrote since given times.
+struct Activity {
+  std::map<std::string, int64_t> facts_by_status;
+  std::vector<int64_t> users_active;  // one per `since` time asked about, in that order
 };
 
 /// An API key as stored: only a hash of the key itself is kept.
@@ -293,6 +302,8 @@ class Store {
   /// Cheap liveness query for readiness checks.
   virtual Status ping() = 0;
   virtual Result<Counts> counts() = 0;
+  /// Facts by status, and the users with a reply at or after each of `since_ms` (Unix ms).
+  virtual Result<Activity> activity(const std::vector<int64_t>& since_ms) = 0;
 
   /// The user with this external id, created on first sight.
   virtual Result<User> ensure_user(std::string_view external_id) = 0;

@@ -461,12 +461,12 @@ Result<std::vector<ReplyRecord>> replies_since(pqxx::connection& db, int64_t fro
       exec(tx,
            fmt::format("SELECT user_id, session_no, created_at, assistant, {}, {}, {}, {}, {}, CASE WHEN "
                        "jsonb_typeof(u -> 'memory_used') = 'array' THEN jsonb_array_length(u -> "
-                       "'memory_used') ELSE 0 END FROM (SELECT id, user_id, session_no, created_at, "
-                       "assistant, usage_json::jsonb AS u FROM messages WHERE role = 'assistant' AND "
-                       "created_at >= $1) AS replies ORDER BY created_at, id",
+                       "'memory_used') ELSE 0 END, {}, route_json FROM (SELECT id, user_id, session_no, "
+                       "created_at, assistant, route_json, usage_json::jsonb AS u FROM messages WHERE role = "
+                       "'assistant' AND created_at >= $1) AS replies ORDER BY created_at, id",
                        usage_number("{timings_ms,total}", "0"), usage_integer("{input_tokens}", "0"),
                        usage_integer("{output_tokens}", "0"), usage_number("{cost_usd}", "0"),
-                       usage_integer("{memory_question}", "-1")),
+                       usage_integer("{memory_question}", "-1"), usage_integer("{degraded}", "0")),
            from_ms);
   std::vector<ReplyRecord> replies;
   replies.reserve(rows.size());
@@ -482,6 +482,8 @@ Result<std::vector<ReplyRecord>> replies_since(pqxx::connection& db, int64_t fro
     r.cost_usd = row[7].as<double>();
     r.memory_question = static_cast<int>(row[8].as<int64_t>());
     r.memory_used = row[9].as<int64_t>() > 0;
+    r.degraded = row[10].as<int64_t>() != 0;
+    r.route_json = text(row[11]);
     replies.push_back(std::move(r));
   }
   return replies;
@@ -617,6 +619,20 @@ Status retry_extraction_job(pqxx::connection& db, int64_t job_id, int64_t not_be
        utf8_prefix(error, 500), job_id);
   tx.commit();
   return ok();
+}
+
+Result<Activity> activity(pqxx::connection& db, const std::vector<int64_t>& since_ms) {
+  pqxx::read_transaction tx(db);
+  Activity out;
+  for (const auto& row : exec(tx, "SELECT status, COUNT(*) FROM facts GROUP BY status"))
+    out.facts_by_status[text(row[0])] = row[1].as<int64_t>();
+  for (const int64_t since : since_ms) {
+    out.users_active.push_back(
+        exec(tx, "SELECT COUNT(DISTINCT user_id) FROM messages WHERE role = 'assistant' AND created_at >= $1",
+             since)[0][0]
+            .as<int64_t>());
+  }
+  return out;
 }
 
 Result<int64_t> pending_extraction_jobs(pqxx::connection& db) {

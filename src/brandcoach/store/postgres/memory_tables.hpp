@@ -29,6 +29,7 @@ Status finish_extraction_job(pqxx::connection& db, int64_t job_id);
 Status retry_extraction_job(pqxx::connection& db, int64_t job_id, int64_t not_before_ms,
                             std::string_view error);
 Result<int64_t> pending_extraction_jobs(pqxx::connection& db);
+Result<Activity> activity(pqxx::connection& db, const std::vector<int64_t>& since_ms);
 Result<std::vector<Message>> recent_messages(pqxx::connection& db, int64_t user_id, int limit);
 Result<int64_t> message_count(pqxx::connection& db, int64_t user_id);
 Result<std::vector<Message>> messages_between(pqxx::connection& db, int64_t user_id, int64_t after_seq,

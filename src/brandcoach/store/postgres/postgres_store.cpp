@@ -111,6 +111,10 @@ class PostgresStore final : public Store {
     });
   }
 
+  Result<Activity> activity(const std::vector<int64_t>& since_ms) override {
+    return pool_->run("activity", [&](pqxx::connection& db) { return memory::activity(db, since_ms); });
+  }
+
   Result<int64_t> pending_extraction_jobs() override {
     return pool_->run("pending extraction jobs",
                       [&](pqxx::connection& db) { return memory::pending_extraction_jobs(db); });

@@ -81,8 +81,9 @@ Result<std::vector<ReplyRecord>> replies_since(Connection& db, int64_t from_ms) 
       "COALESCE(json_extract(usage_json, '$.output_tokens'), 0), "
       "COALESCE(json_extract(usage_json, '$.cost_usd'), 0), "
       "COALESCE(json_extract(usage_json, '$.memory_question'), -1), "
-      "COALESCE(json_array_length(json_extract(usage_json, '$.memory_used')), 0) "
-      "FROM messages WHERE role = 'assistant' AND created_at >= ? ORDER BY created_at");
+      "COALESCE(json_array_length(json_extract(usage_json, '$.memory_used')), 0), "
+      "COALESCE(json_extract(usage_json, '$.degraded'), 0), route_json "
+      "FROM messages WHERE role = 'assistant' AND created_at >= ? ORDER BY created_at, id");
   if (!stmt) return stmt.error();
   (*stmt)->bind(1, from_ms);
   return collect(**stmt, [](Statement& s) {
@@ -97,8 +98,32 @@ Result<std::vector<ReplyRecord>> replies_since(Connection& db, int64_t from_ms) 
     r.cost_usd = s.column_double(7);
     r.memory_question = static_cast<int>(s.column_int(8));
     r.memory_used = s.column_int(9) > 0;
+    r.degraded = s.column_int(10) != 0;
+    r.route_json = s.column_text(11);
     return r;
   });
+}
+
+Result<Activity> activity(Connection& db, const std::vector<int64_t>& since_ms) {
+  Activity out;
+  auto facts = db.prepare("SELECT status, COUNT(*) FROM facts GROUP BY status");
+  if (!facts) return facts.error();
+  while (true) {
+    auto row = (*facts)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.facts_by_status[(*facts)->column_text(0)] = (*facts)->column_int(1);
+  }
+  auto users =
+      db.prepare("SELECT COUNT(DISTINCT user_id) FROM messages WHERE role = 'assistant' AND created_at >= ?");
+  if (!users) return users.error();
+  for (const int64_t since : since_ms) {
+    (*users)->reset();
+    (*users)->bind(1, since);
+    if (auto row = (*users)->step(); !row) return row.error();
+    out.users_active.push_back((*users)->column_int(0));
+  }
+  return out;
 }
 
 Status put_response(Connection& db, const StoredResponse& response) {

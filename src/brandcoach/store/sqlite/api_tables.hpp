@@ -15,6 +15,7 @@ Status delete_upload(Connection& db, int64_t user_id, std::string_view id);
 
 Status put_response(Connection& db, const StoredResponse& response);
 Result<std::vector<ReplyRecord>> replies_since(Connection& db, int64_t from_ms);
+Result<Activity> activity(Connection& db, const std::vector<int64_t>& since_ms);
 Result<std::optional<StoredResponse>> find_response(Connection& db, int64_t user_id, std::string_view id);
 Status delete_response(Connection& db, int64_t user_id, std::string_view id);
 

@@ -224,6 +224,10 @@ CREATE TABLE uploads (
 );
 CREATE INDEX uploads_by_user ON uploads (user_id, created_at);
 )sql"},
+    // Analytics and the active-user gauges read replies by time.
+    {6, R"sql(
+CREATE INDEX messages_by_time ON messages (created_at) WHERE role = 'assistant';
+)sql"},
 };
 
 Result<int> current_version(Connection& connection) {

@@ -54,6 +54,11 @@ class SqliteStore final : public Store {
     return Counts{s.column_int(0), s.column_int(1), s.column_int(2), s.column_int(3), s.column_int(4)};
   }
 
+  Result<Activity> activity(const std::vector<int64_t>& since_ms) override {
+    auto db = pool_.acquire();
+    return sqlite::api::activity(*db, since_ms);
+  }
+
   Result<User> ensure_user(std::string_view external_id) override {
     auto db = pool_.acquire();
     if (auto user = find_user(*db, external_id); !user || user->id != 0) return user;
