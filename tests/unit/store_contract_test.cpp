@@ -1119,11 +1119,14 @@ TEST_P(StoreContract, ActivityCountsFactsByStatusAndUsersWithRecentReplies) {
   ASSERT_TRUE(store_->append_message(message_at(ana, "late answer", kNov14 + 100, "assistant")));
   ASSERT_TRUE(store_->append_message(message_at(ben, "a question only", kNov14 + 100)));
   ASSERT_TRUE(store_->append_message(message_at(ben, "an answer", kNov14 + 50, "assistant")));
-  ASSERT_TRUE(store_->write_facts(ana, {insert_fact(fact("price", "$14")), insert_fact(fact("team_size", "4"))}));
+  ASSERT_TRUE(
+      store_->write_facts(ana, {insert_fact(fact("price", "$14")), insert_fact(fact("team_size", "4"))}));
   ASSERT_TRUE(store_->write_facts(ben, {insert_fact(fact("price", "$9", "pending_confirmation"))}));
   const auto activity = MUST(store_->activity({kNov14, kNov14 + 60, kNov14 + 101}));
-  EXPECT_EQ(activity.users_active, (std::vector<int64_t>{2, 1, 0})) << "users with a reply at or after each time";
-  EXPECT_EQ(activity.facts_by_status, (std::map<std::string, int64_t>{{"active", 2}, {"pending_confirmation", 1}}));
+  EXPECT_EQ(activity.users_active, (std::vector<int64_t>{2, 1, 0}))
+      << "users with a reply at or after each time";
+  EXPECT_EQ(activity.facts_by_status,
+            (std::map<std::string, int64_t>{{"active", 2}, {"pending_confirmation", 1}}));
   EXPECT_TRUE(MUST(store_->activity({})).users_active.empty());
 }
 

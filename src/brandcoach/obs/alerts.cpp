@@ -114,9 +114,8 @@ std::vector<Alert> evaluate_alerts(const std::deque<Totals>& history, int64_t wi
     if (rate > thresholds.memory_failure_rate) {
       alerts.push_back(make_alert(
           "memory_failures", "CRITICAL", "MEMORY",
-          fmt::format(
-              "Memory failure rate {} exceeds threshold ({}) over the last {:g} min ({} operations)",
-              percent(rate), percent(thresholds.memory_failure_rate), minutes, operations),
+          fmt::format("Memory failure rate {} exceeds threshold ({}) over the last {:g} min ({} operations)",
+                      percent(rate), percent(thresholds.memory_failure_rate), minutes, operations),
           "Check the store and the extraction queue; GET /api/admin/analytics/memory lists the facts the "
           "probes missed",
           rate, thresholds.memory_failure_rate));
