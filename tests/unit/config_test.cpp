@@ -229,6 +229,28 @@ TEST(Config, ScaleOutSettingsAreCheckedAndApplied) {
   EXPECT_FALSE(config->cache.semantic);
 }
 
+TEST(Config, AlertAndProbeSettingsAreCheckedAndApplied) {
+  TempDir dir;
+  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\nerror_rate = 1.5\n"))), "alerts.error_rate");
+  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\ninterval_s = 0\n"))), "alerts.interval_s");
+  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\ntoken_spike = 0.5\n"))), "alerts.token_spike");
+  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\nwebhook_url = \"ftp://hooks\"\n"))),
+                      "alerts.webhook_url");
+  expect_config_error(load_config(with_file(write_file(dir, "[memory]\nprobe_facts = 0\n"))), "memory.probe_facts");
+  expect_config_error(load_config(with_file(write_file(dir, "[memory]\nprobe_interval_s = -1\n"))),
+                      "memory.probe_interval_s");
+  auto sources = with_file(write_file(dir, "[alerts]\nresponse_time_s = 2.5\nwindow_s = 120\n"));
+  sources.env = {{"BRANDCOACH_ALERTS_WEBHOOK_URL", "https://hooks.example/brandcoach"},
+                 {"BRANDCOACH_MEMORY_PROBE_INTERVAL_S", "0"}};
+  auto config = load_config(sources);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->alerts.response_time_s, 2.5);
+  EXPECT_EQ(config->alerts.window_s, 120);
+  EXPECT_EQ(config->alerts.error_rate, 0.05) << "the seed's default";
+  EXPECT_EQ(config->alerts.webhook_url, "https://hooks.example/brandcoach");
+  EXPECT_EQ(config->memory.probe_interval_s, 0);
+}
+
 TEST(Config, UnknownEnvironmentVariableIsNamed) {
   TempDir dir;
   auto sources = with_file(write_file(dir, ""));
