@@ -31,6 +31,15 @@ class Process {
       if (variable.rfind("BRANDCOACH_", 0) != 0 || variable.rfind("BRANDCOACH_ROUTE_MODEL_DIR=", 0) == 0)
         env.emplace_back(*e);
     }
+    // Built before fork: the child of a multithreaded parent (a fake server's threads) may only make
+    // async-signal-safe calls until exec, and an allocation there can deadlock on a lock another
+    // thread held at the fork, leaving a child that never starts.
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     int out[2], err[2], in[2];
     if (pipe(out) != 0 || pipe(err) != 0 || pipe(in) != 0) throw std::runtime_error("pipe failed");
     pid_ = fork();
@@ -40,12 +49,6 @@ class Process {
       dup2(out[1], STDOUT_FILENO);
       dup2(err[1], STDERR_FILENO);
       for (int fd : {out[0], out[1], err[0], err[1], in[0], in[1]}) close(fd);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      std::vector<char*> envp;
-      for (auto& e : env) envp.push_back(e.data());
-      envp.push_back(nullptr);
       execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
