@@ -20,7 +20,7 @@ class ServerProcess {
     for (const char* a : {"serve", "--port", "0"}) args.emplace_back(a);
     process_ = std::make_unique<Process>(args);
     const auto line = process_->read_line();
-    const std::string marker = "http://127.0.0.1:";
+    const std::string marker = "://127.0.0.1:";  // http or https
     if (!line || line->find(marker) == std::string::npos) {
       process_->wait(std::chrono::seconds(5));
       throw std::runtime_error("server did not start: " + line.value_or("<no output>") + "\n" +

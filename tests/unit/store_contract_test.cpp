@@ -921,6 +921,44 @@ TEST_P(StoreContract, AppendedAuditEntriesAreReadBack) {
   EXPECT_TRUE(MUST(store_->audit_log(user("ben"))).empty());
 }
 
+TEST_P(StoreContract, EveryAuditRowIsExportedInOrderAdminActionsIncluded) {
+  const int64_t ana = user("ana");
+  const int64_t ben = user("ben");
+  const auto row = [](int64_t user_id, std::string action) {
+    AuditEntry entry;
+    entry.user_id = user_id;
+    entry.actor = user_id == 0 ? "root" : "user";
+    entry.action = std::move(action);
+    entry.object = "thing";
+    entry.after_json = R"({"status":200})";
+    entry.at = kNov14;
+    return entry;
+  };
+  ASSERT_TRUE(store_->append_audit(row(ana, "fact.confirm")));
+  ASSERT_TRUE(store_->append_audit(row(0, "admin.POST")));
+  ASSERT_TRUE(store_->append_audit(row(ben, "fact.reject")));
+  ASSERT_TRUE(store_->write_facts(ana, {insert_fact(fact("price", "$14"))}));  // writes its own row
+  const auto all = MUST(store_->audit_entries(0, 100));
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end(),
+                             [](const AuditEntry& a, const AuditEntry& b) { return a.id < b.id; }));
+  EXPECT_EQ(all[0].action, "fact.confirm");
+  EXPECT_EQ(all[0].user_external_id, "ana");
+  EXPECT_EQ(all[1].action, "admin.POST");
+  EXPECT_EQ(all[1].user_id, 0);
+  EXPECT_EQ(all[1].user_external_id, "") << "an admin action is about no user";
+  EXPECT_EQ(all[2].user_external_id, "ben");
+  EXPECT_EQ(all[3].action, "fact.add");
+  // Pages continue after the last id seen.
+  const auto first = MUST(store_->audit_entries(0, 2));
+  ASSERT_EQ(first.size(), 2u);
+  const auto rest = MUST(store_->audit_entries(first.back().id, 100));
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].id, all[2].id);
+  EXPECT_TRUE(MUST(store_->audit_entries(all.back().id, 100)).empty());
+  EXPECT_TRUE(MUST(store_->audit_log(ana)).size() == 2u) << "a user's own log never holds admin rows";
+}
+
 TEST_P(StoreContract, SummaryIsReplacedAndPerUser) {
   const int64_t ana = user("ana");
   const int64_t ben = user("ben");

@@ -268,6 +268,9 @@ class CachedStore final : public store::Store {
   }
   Result<std::vector<AuditEntry>> audit_log(int64_t user_id) override { return inner_->audit_log(user_id); }
   Status append_audit(const AuditEntry& entry) override { return inner_->append_audit(entry); }
+  Result<std::vector<AuditEntry>> audit_entries(int64_t after_id, int limit) override {
+    return inner_->audit_entries(after_id, limit);
+  }
   Result<std::vector<UsageRow>> usage(int64_t user_id) override { return inner_->usage(user_id); }
   Result<std::vector<KnowledgeStore>> list_knowledge_stores() override {
     return inner_->list_knowledge_stores();

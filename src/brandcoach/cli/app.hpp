@@ -57,6 +57,8 @@ struct KeyArgs {
 int keys_create(Config config, const KeyArgs& args);
 int keys_list(Config config, const std::string& user);
 int keys_revoke(Config config, int64_t id);
+/// Every audit row after `after_id`, as JSON lines on stdout, oldest first.
+int audit_export(Config config, int64_t after_id);
 
 /// Prints "brandcoach: <message>" to stderr and returns the error's exit code.
 int fail(const Error& error);

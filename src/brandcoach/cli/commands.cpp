@@ -188,6 +188,8 @@ int serve(Config config) {
   options.io_threads = static_cast<int>(server.io_threads);
   options.workers = workers;
   options.cors_origins = split_list(server.cors_origins);
+  options.tls_cert_file = server.tls_cert_file;
+  options.tls_key_file = server.tls_key_file;
   const http::Authenticator authenticator(std::move(auth).value(), *app->store);
   const auto& limits = app->config.limits;
   // Local mode has one trusted user on loopback: nothing to ration.
@@ -250,8 +252,9 @@ int serve(Config config) {
   if (!port) return fail(port.error());
   const std::string host =
       options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
-  spdlog::info("listening on http://{}:{}", host, *port);
-  std::cout << fmt::format("brandcoach is running at http://{}:{}/", host, *port) << std::endl;
+  const char* scheme = options.tls_cert_file.empty() ? "http" : "https";
+  spdlog::info("listening on {}://{}:{}", scheme, host, *port);
+  std::cout << fmt::format("brandcoach is running at {}://{}:{}/", scheme, host, *port) << std::endl;
   http_server.run();
   return 0;
 }
@@ -498,6 +501,11 @@ int run(int argc, char** argv) {
   int port = -1;
   serve_cmd->add_option("--host", host, "address to listen on (default 127.0.0.1)");
   serve_cmd->add_option("--port", port, "port to listen on; 0 picks a free port (default 8080)");
+  std::string tls_cert;
+  std::string tls_key;
+  serve_cmd->add_option("--tls-cert", tls_cert,
+                        "PEM certificate chain: serve HTTPS (TLS 1.2+, 1.3 preferred)");
+  serve_cmd->add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
 
   auto* chat_cmd = app.add_subcommand("chat", "talk to the coach in the terminal");
   std::string user = "local";
@@ -618,6 +626,14 @@ int run(int argc, char** argv) {
       keys_cmd->add_subcommand("revoke", "revoke a key: it authenticates nobody from now on");
   keys_revoke_cmd->add_option("id", revoke_id, "the key's id (from keys list)")->required();
 
+  auto* audit_cmd = app.add_subcommand("audit", "the audit log: fact changes and admin actions");
+  audit_cmd->require_subcommand(1);
+  int64_t audit_after = 0;
+  auto* audit_export_cmd =
+      audit_cmd->add_subcommand("export", "every audit row after --after, as JSON lines");
+  audit_export_cmd->add_option("--after", audit_after, "only rows with a larger id (default 0: all)")
+      ->check(CLI::NonNegativeNumber);
+
   auto* config_cmd = app.add_subcommand("config", "inspect configuration");
   config_cmd->require_subcommand(1);
   auto* show_cmd = config_cmd->add_subcommand("show", "print the effective configuration, secrets masked");
@@ -645,6 +661,8 @@ int run(int argc, char** argv) {
   if (!data_dir.empty()) sources.overrides.emplace_back("storage.data_dir", data_dir);
   if (!host.empty()) sources.overrides.emplace_back("server.host", host);
   if (port >= 0) sources.overrides.emplace_back("server.port", std::to_string(port));
+  if (!tls_cert.empty()) sources.overrides.emplace_back("server.tls_cert_file", tls_cert);
+  if (!tls_key.empty()) sources.overrides.emplace_back("server.tls_key_file", tls_key);
   auto config = load_config(sources);
   if (!config) return fail(config.error());
 
@@ -657,6 +675,7 @@ int run(int argc, char** argv) {
   if (keys_create_cmd->parsed()) return keys_create(std::move(config).value(), key_args);
   if (keys_list_cmd->parsed()) return keys_list(std::move(config).value(), keys_user);
   if (keys_revoke_cmd->parsed()) return keys_revoke(std::move(config).value(), revoke_id);
+  if (audit_export_cmd->parsed()) return audit_export(std::move(config).value(), audit_after);
   if (chat_cmd->parsed()) return chat(std::move(config).value(), user, json_output, new_session);
   if (memory_import_cmd->parsed())
     return memory_import(*config, memory_user, import_file, config->session.idle_gap_minutes);

@@ -1,4 +1,6 @@
-// `brandcoach keys`: API keys for the HTTP API, created, listed and revoked on the store.
+// `brandcoach keys`: API keys for the HTTP API, created, listed and revoked on the store, each
+// change audited; `brandcoach audit export`: the whole audit log as JSON lines.
+#include <cstdlib>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -8,6 +10,22 @@
 #include "brandcoach/http/http.hpp"
 
 namespace brandcoach::cli {
+
+namespace {
+
+// An admin action from the command line: about no user (user 0), by the account that ran it.
+Status audit_cli_action(store::Store& store, std::string action, std::string object, nlohmann::json after) {
+  const char* account = std::getenv("USER");
+  store::AuditEntry entry;
+  entry.actor = std::string("cli:") + (account != nullptr && *account != '\0' ? account : "unknown");
+  entry.action = std::move(action);
+  entry.object = std::move(object);
+  entry.after_json = after.dump();
+  entry.at = unix_millis();
+  return store.append_audit(entry);
+}
+
+}  // namespace
 
 int keys_create(Config config, const KeyArgs& args) {
   if (auto status = coach::validate_user_id(args.user); !status) {
@@ -23,6 +41,10 @@ int keys_create(Config config, const KeyArgs& args) {
   auto created =
       (*store)->create_api_key(args.user, args.name, args.admin ? "admin" : "user", http::api_key_hash(key));
   if (!created) return fail(created.error());
+  if (auto audited = audit_cli_action(**store, "key.create", fmt::format("key:{}", created->id),
+                                      {{"user", args.user}, {"name", args.name}, {"role", created->role}});
+      !audited)
+    return fail(audited.error());
   // The key alone on stdout, so `KEY=$(brandcoach keys create …)` works; it is shown this once.
   std::cout << key << std::endl;
   std::cerr << fmt::format("created API key {} for '{}'{} — store it now, it cannot be shown again\n",
@@ -53,7 +75,28 @@ int keys_revoke(Config config, int64_t id) {
   auto store = open_store(config);
   if (!store) return fail(store.error());
   if (auto status = (*store)->revoke_api_key(id); !status) return fail(status.error());
+  if (auto audited =
+          audit_cli_action(**store, "key.revoke", fmt::format("key:{}", id), nlohmann::json::object());
+      !audited)
+    return fail(audited.error());
   std::cerr << fmt::format("revoked API key {}\n", id);
+  return 0;
+}
+
+int audit_export(Config config, int64_t after_id) {
+  auto store = open_store(config);
+  if (!store) return fail(store.error());
+  constexpr int kPage = 1000;
+  while (true) {
+    auto page = (*store)->audit_entries(after_id, kPage);
+    if (!page) return fail(page.error());
+    for (const auto& entry : *page)
+      std::cout << memory::audit_json(entry).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
+    if (static_cast<int>(page->size()) < kPage) break;
+    after_id = page->back().id;
+  }
+  std::cout << std::flush;
   return 0;
 }
 

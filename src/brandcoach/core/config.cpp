@@ -147,6 +147,10 @@ const std::vector<Field>& fields() {
       make_field<std::string>(
           "server", "web_dir", [](Config & c) -> auto& { return c.server.web_dir; }),
       make_field<std::string>(
+          "server", "tls_cert_file", [](Config & c) -> auto& { return c.server.tls_cert_file; }),
+      make_field<std::string>(
+          "server", "tls_key_file", [](Config & c) -> auto& { return c.server.tls_key_file; }),
+      make_field<std::string>(
           "ui", "product_name", [](Config & c) -> auto& { return c.ui.product_name; }, non_empty()),
       make_field<std::string>(
           "ui", "logo_file", [](Config & c) -> auto& { return c.ui.logo_file; }),

@@ -47,6 +47,7 @@ const std::vector<Endpoint>& endpoints() {
       {"/api/admin/analytics/latency", {"GET"}, Access::admin},
       {"/api/admin/alerts", {"GET"}, Access::admin},
       {"/api/admin/alerts/evaluate", {"POST"}, Access::admin},
+      {"/api/admin/audit", {"GET"}, Access::admin},
       {"/api/admin/stores/{id}/reindex", {"POST"}, Access::admin},
       {"/api/admin/stores/{id}/search", {"POST"}, Access::admin},
       {"/api/ui/config", {"GET"}, Access::open},
@@ -480,6 +481,23 @@ Response admin_usage(const Request& request, const Services& services) {
        {"rows", std::move(data)}});
 }
 
+// GET /api/admin/audit?after=ID&limit=N: every audit row in id order, a page at a time.
+Response admin_audit(const Request& request, const Services& services) {
+  auto after = integer_param(request.query, "after", 0, 0, INT64_MAX);
+  if (!after) return error_response(after.error());
+  auto limit = integer_param(request.query, "limit", 100, 1, 1000);
+  if (!limit) return error_response(limit.error());
+  auto entries = services.store.audit_entries(*after, static_cast<int>(*limit));
+  if (!entries) return error_response(entries.error());
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& e : *entries) data.push_back(memory::audit_json(e));
+  const bool full = static_cast<int64_t>(entries->size()) == *limit;
+  return json_response(200,
+                       {{"object", "list"},
+                        {"data", std::move(data)},
+                        {"next_after", full ? nlohmann::json(entries->back().id) : nlohmann::json(nullptr)}});
+}
+
 Response admin(const Request& request, const std::string& route, const Services& services) {
   if (route == "/api/admin/users") return admin_users(request, services);
   if (route == "/api/admin/usage") return admin_usage(request, services);
@@ -491,6 +509,7 @@ Response admin(const Request& request, const std::string& route, const Services&
   if (route == "/api/admin/analytics/routing") return analytics_routing(request, services);
   if (route == "/api/admin/analytics/latency") return analytics_latency(services);
   if (route == "/api/admin/alerts") return admin_alerts(services, false);
+  if (route == "/api/admin/audit") return admin_audit(request, services);
   if (route == "/api/admin/alerts/evaluate") return admin_alerts(services, true);
   if (route == "/api/admin/stores") {
     if (request.method == "POST") return create_store(request, services);
@@ -813,6 +832,27 @@ std::vector<RouteMatch> routes() {
   return out;
 }
 
+namespace {
+
+// Every admin request leaves an audit row (user 0: about no user): who, what, and how it ended.
+// The query string is kept (it names what was read); bodies are not (uploads, and they may be large).
+void audit_admin_action(const Request& request, const Principal& principal, int status,
+                        const Services& services) {
+  store::AuditEntry entry;
+  entry.actor = principal.user.empty() ? "anonymous" : principal.user;
+  entry.action = "admin." + request.method;
+  entry.object = request.query.empty() ? request.path : request.path + "?" + request.query;
+  entry.after_json =
+      nlohmann::json{{"status", status}, {"request_id", request.request_id}, {"peer", request.peer}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  entry.at = unix_millis();
+  if (auto written = services.store.append_audit(entry); !written)
+    spdlog::error("audit: cannot record {} {} by {}: {}", request.method, request.path, entry.actor,
+                  written.error().message);
+}
+
+}  // namespace
+
 Response handle(const Request& request, const Principal& principal, const Services& services) {
   const auto match = match_route(request.path);
   if (match.methods.empty()) return error_response(Error::not_found("no route for " + request.path));
@@ -843,7 +883,11 @@ Response handle(const Request& request, const Principal& principal, const Servic
   if (match.route == "/api/passages/{id}") return passage(request, match.route, principal, services);
   if (match.route == "/" || match.route == "/admin" || match.route == "/assets/{file}")
     return web_page(request, match.route, services);
-  if (match.route.starts_with("/api/admin/")) return admin(request, match.route, services);
+  if (match.route.starts_with("/api/admin/")) {
+    Response response = admin(request, match.route, services);
+    audit_admin_action(request, principal, response.status, services);
+    return response;
+  }
   if (match.route == "/v1/models") return openai_models(services);
   if (match.route == "/v1/models/{id}") {
     const std::string id = path_parameter(match.route, request.path);

@@ -38,6 +38,8 @@ struct ServerOptions {
   int io_threads = 1;
   int workers = 0;                        // 0: one per hardware thread
   std::vector<std::string> cors_origins;  // browser origins allowed to call the API; none by default
+  std::string tls_cert_file;  // PEM certificate chain; with tls_key_file the server speaks HTTPS only
+  std::string tls_key_file;   // PEM private key of that certificate
 };
 
 /// In local mode (no authentication configured) the server trusts X-Brandcoach-User, so it may only

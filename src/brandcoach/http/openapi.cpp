@@ -369,6 +369,15 @@ json openapi_document() {
       {"/api/admin/alerts",
        {{"get", operation("Alerts firing and recently resolved, with the thresholds",
                           {{"200", answer("Alerts", {{"type", "object"}})}}, {401, 403, 503}, "admin")}}},
+      {"/api/admin/audit",
+       {{"get",
+         [&] {
+           json op = operation("The audit log: fact changes and admin actions, in id order, a page at a time",
+                               {{"200", answer("Audit rows", {{"type", "object"}})}}, {400, 401, 403}, "admin");
+           op["parameters"] = {query("after", "integer", "only rows with a larger id (default 0)"),
+                               query("limit", "integer", "1 to 1000, default 100")};
+           return op;
+         }()}}},
       {"/api/admin/alerts/evaluate",
        {{"post", operation("Evaluate the alerts now, then answer as GET /api/admin/alerts",
                            {{"200", answer("Alerts", {{"type", "object"}})}}, {401, 403, 503}, "admin")}}},

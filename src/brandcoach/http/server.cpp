@@ -2,8 +2,10 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -116,6 +118,39 @@ std::string header_value(const bhttp::request<bhttp::string_body>& req, std::str
   return std::string(it->value());
 }
 
+// TLS 1.2 and 1.3 only (1.3 is negotiated whenever the client has it); for 1.2, forward-secret AEAD
+// suites only. TLS 1.3's own suites are all modern, so OpenSSL's defaults stand there.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+Result<std::unique_ptr<asio::ssl::context>> tls_context(const ServerOptions& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return Error::config("TLS needs both a certificate (--tls-cert) and its private key (--tls-key)",
+                         options.tls_cert_file.empty() ? "server.tls_cert_file" : "server.tls_key_file");
+  }
+  auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(context->native_handle(), kTls12Ciphers);
+  boost::system::error_code ec;
+  context->use_certificate_chain_file(options.tls_cert_file, ec);
+  if (ec) {
+    return Error::config(fmt::format("cannot use {} as the TLS certificate (PEM chain): {}",
+                                     options.tls_cert_file, ec.message()),
+                         "server.tls_cert_file");
+  }
+  context->use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec || SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    return Error::config(fmt::format("cannot use {} as the TLS private key of that certificate (PEM){}",
+                                     options.tls_key_file, ec ? ": " + ec.message() : ": it does not match"),
+                         "server.tls_key_file");
+  }
+  return context;
+}
+
 std::string peer_address(beast::tcp_stream& stream) {
   boost::system::error_code ec;
   const auto endpoint = stream.socket().remote_endpoint(ec);
@@ -134,10 +169,18 @@ std::vector<std::pair<std::string, std::string>> cors_headers(const std::vector<
 }  // namespace
 
 struct Server::Impl {
-  // A live connection, so shutdown can close the idle ones.
+  // A live connection, so shutdown can close the idle ones: plain TCP, or TLS over it.
   struct Connection {
-    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-    beast::tcp_stream stream;
+    Connection(tcp::socket socket, asio::ssl::context* tls_context) {
+      if (tls_context) {
+        tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(socket), *tls_context);
+      } else {
+        plain = std::make_unique<beast::tcp_stream>(std::move(socket));
+      }
+    }
+    beast::tcp_stream& lowest() { return tls ? tls->next_layer() : *plain; }
+    std::unique_ptr<beast::tcp_stream> plain;
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
     std::atomic<bool> idle{true};  // waiting for (the rest of) a request, nothing acknowledged
   };
 
@@ -154,6 +197,7 @@ struct Server::Impl {
 
   ServerOptions options;
   Services services;
+  std::unique_ptr<asio::ssl::context> tls;  // set by listen() when a certificate is configured
   asio::io_context io;
   asio::thread_pool pool;
   tcp::acceptor acceptor;
@@ -173,12 +217,12 @@ struct Server::Impl {
         spdlog::warn("accept failed: {}", ec.message());
         continue;
       }
-      auto connection = std::make_shared<Connection>(std::move(socket));
+      auto connection = std::make_shared<Connection>(std::move(socket), tls.get());
       {
         std::lock_guard lock(connections_mutex);
         connections.insert(connection);
       }
-      asio::co_spawn(connection->stream.get_executor(), session(connection),
+      asio::co_spawn(connection->lowest().get_executor(), session(connection),
                      [this, connection](std::exception_ptr e) {
                        if (e) {
                          try {
@@ -199,7 +243,33 @@ struct Server::Impl {
   }
 
   awaitable<void> session(std::shared_ptr<Connection> connection) {
-    auto& stream = connection->stream;
+    if (!connection->tls) {
+      co_await serve_requests(*connection->plain, *connection);
+      boost::system::error_code ignored;
+      connection->plain->socket().shutdown(tcp::socket::shutdown_send, ignored);
+      connection->plain->close();
+      co_return;
+    }
+    auto& stream = *connection->tls;
+    boost::system::error_code ec;
+    stream.next_layer().expires_after(std::chrono::milliseconds(options.request_timeout_ms));
+    co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      // Scanners and plain-HTTP clients end here; nothing was asked, so nothing is answered.
+      spdlog::debug("TLS handshake with {} failed: {}", peer_address(stream.next_layer()), ec.message());
+      stream.next_layer().close();
+      co_return;
+    }
+    co_await serve_requests(stream, *connection);
+    stream.next_layer().expires_after(std::chrono::seconds(2));
+    co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+    stream.next_layer().close();
+  }
+
+  // The requests of one connection, over plain TCP or TLS, until it closes or the server drains.
+  template <class Stream>
+  awaitable<void> serve_requests(Stream& stream, Connection& connection_state) {
+    Connection* const connection = &connection_state;
     beast::flat_buffer buffer;
     const auto timeout = std::chrono::milliseconds(options.request_timeout_ms);
     while (!draining) {
@@ -208,7 +278,7 @@ struct Server::Impl {
       // The larger bound until the route is known; a declared length is then checked against its own.
       parser.body_limit(std::max(options.body_limit_bytes, options.upload_limit_bytes));
       parser.header_limit(16 * 1024);
-      stream.expires_after(timeout);
+      beast::get_lowest_layer(stream).expires_after(timeout);
       connection->idle = true;
       boost::system::error_code ec;
       // The head first: an upload route may receive a larger body than any other.
@@ -261,7 +331,7 @@ struct Server::Impl {
       request.authorization = header_value(req, "Authorization");
       request.accept_encoding = header_value(req, "Accept-Encoding");
       request.content_type = header_value(req, "Content-Type");
-      request.peer = peer_address(stream);
+      request.peer = peer_address(beast::get_lowest_layer(stream));
       request.request_id = random_id("req_");
       const auto route = match_route(request.path).route;
       const auto cors = cors_headers(options.cors_origins, header_value(req, "Origin"));
@@ -272,7 +342,7 @@ struct Server::Impl {
         preflight.headers.emplace_back("Access-Control-Allow-Headers",
                                        "Authorization, Content-Type, X-Brandcoach-User");
         preflight.headers.emplace_back("Access-Control-Max-Age", "600");
-        stream.expires_after(timeout);
+        beast::get_lowest_layer(stream).expires_after(timeout);
         const bool written =
             co_await write_response(stream, preflight, request.request_id, keep_alive, req.version());
         log_request(request, route, 204, started);
@@ -347,15 +417,22 @@ struct Server::Impl {
       response.headers.insert(response.headers.end(), cors.begin(), cors.end());
       const int status = response.status;
       if (status >= 500) record_error(request, route, status, response.body);
-      stream.expires_after(timeout);
+      beast::get_lowest_layer(stream).expires_after(timeout);
       const bool written =
           co_await write_response(stream, response, request.request_id, keep_alive, req.version());
       log_request(request, route, status, started);
       if (!written || !keep_alive) break;
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.close();
+  }
+
+  // On every answer (a route may add more, e.g. the pages' Content-Security-Policy): no content-type
+  // guessing, never framed, and over HTTPS a year of HTTPS-only for this host.
+  template <class Body>
+  void set_security_headers(bhttp::response<Body>& res) const {
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("X-Frame-Options", "DENY");
+    res.set("Referrer-Policy", "no-referrer");
+    if (tls) res.set("Strict-Transport-Security", "max-age=31536000");
   }
 
   // Counts a request as being handled for as long as it lives (the in-flight gauge).
@@ -387,12 +464,14 @@ struct Server::Impl {
                  request.method, request.path, status, seconds * 1000);
   }
 
-  awaitable<bool> write_response(beast::tcp_stream& stream, const Response& response,
-                                 const std::string& request_id, bool keep_alive, unsigned version) {
+  template <class Stream>
+  awaitable<bool> write_response(Stream& stream, const Response& response, const std::string& request_id,
+                                 bool keep_alive, unsigned version) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
     res.set(bhttp::field::server, "brandcoach");
     res.set(bhttp::field::content_type, response.content_type);
     res.set(bhttp::field::cache_control, "no-store");
+    set_security_headers(res);
     if (!request_id.empty()) res.set("X-Request-Id", request_id);
     for (const auto& [name, value] : response.headers) res.set(name, value);
     res.keep_alive(keep_alive);
@@ -404,7 +483,8 @@ struct Server::Impl {
   }
 
   // Streams a chat turn as server-sent events over a chunked response. Returns the HTTP status.
-  awaitable<int> stream_chat(beast::tcp_stream& stream, const ChatRequest& chat, const std::string& user,
+  template <class Stream>
+  awaitable<int> stream_chat(Stream& stream, const ChatRequest& chat, const std::string& user,
                              const std::string& request_id, unsigned version,
                              const std::vector<std::pair<std::string, std::string>>& cors) {
     auto queue = std::make_shared<EventQueue>(stream.get_executor());
@@ -442,13 +522,14 @@ struct Server::Impl {
     res.set(bhttp::field::server, "brandcoach");
     res.set(bhttp::field::content_type, "text/event-stream");
     res.set(bhttp::field::cache_control, "no-store");
+    set_security_headers(res);
     res.set("X-Request-Id", request_id);
     for (const auto& [name, value] : cors) res.set(name, value);
     res.chunked(true);
     res.keep_alive(false);
     bhttp::response_serializer<bhttp::empty_body> serializer{res};
     boost::system::error_code ec;
-    stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(options.request_timeout_ms));
     co_await bhttp::async_write_header(stream, serializer, asio::redirect_error(use_awaitable, ec));
     bool client_gone = static_cast<bool>(ec);
     if (client_gone) client_left->request_stop();
@@ -456,7 +537,7 @@ struct Server::Impl {
       std::string frames = co_await queue->next();
       if (frames.empty()) break;  // closed and drained
       if (client_gone) continue;  // keep draining until the worker is done with the turn
-      stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(options.request_timeout_ms));
       co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(frames)),
                                  asio::redirect_error(use_awaitable, ec));
       client_gone = static_cast<bool>(ec);
@@ -477,7 +558,7 @@ struct Server::Impl {
     std::lock_guard lock(connections_mutex);
     for (const auto& connection : connections) {
       if (connection->idle) {
-        asio::post(connection->stream.get_executor(), [connection] { connection->stream.socket().cancel(); });
+        asio::post(connection->lowest().get_executor(), [connection] { connection->lowest().socket().cancel(); });
       }
     }
     if (connections.empty()) return;
@@ -487,7 +568,7 @@ struct Server::Impl {
       std::lock_guard lock(connections_mutex);
       spdlog::warn("shutdown grace period over; closing {} connection(s)", connections.size());
       for (const auto& connection : connections) {
-        asio::post(connection->stream.get_executor(), [connection] { connection->stream.socket().cancel(); });
+        asio::post(connection->lowest().get_executor(), [connection] { connection->lowest().socket().cancel(); });
       }
     });
   }
@@ -501,6 +582,11 @@ Server::~Server() = default;
 Result<uint16_t> Server::listen() {
   if (auto status = check_bind_address(impl_->options.host, !impl_->services.auth.local_mode()); !status)
     return status.error();
+  if (!impl_->options.tls_cert_file.empty() || !impl_->options.tls_key_file.empty()) {
+    auto context = tls_context(impl_->options);
+    if (!context) return context.error();
+    impl_->tls = std::move(context).value();
+  }
   boost::system::error_code ec;
   const tcp::endpoint endpoint(asio::ip::make_address(impl_->options.host), impl_->options.port);
   auto& acceptor = impl_->acceptor;

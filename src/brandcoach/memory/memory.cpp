@@ -796,6 +796,21 @@ Result<bool> Memory::refresh_summary(
   return true;
 }
 
+nlohmann::json audit_json(const store::AuditEntry& a) {
+  const auto parsed = [](const std::string& text) {
+    return text.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(text, nullptr, false);
+  };
+  nlohmann::json row = {{"id", a.id},
+                        {"actor", a.actor},
+                        {"action", a.action},
+                        {"object", a.object},
+                        {"before", parsed(a.before_json)},
+                        {"after", parsed(a.after_json)},
+                        {"at", iso_time(a.at)}};
+  if (!a.user_external_id.empty()) row["user"] = a.user_external_id;
+  return row;
+}
+
 Result<nlohmann::json> Memory::export_json(const store::User& user) {
   auto facts = store_.list_facts(user.id, true);
   if (!facts) return facts.error();
@@ -825,15 +840,9 @@ Result<nlohmann::json> Memory::export_json(const store::User& user) {
   }
   nlohmann::json audit_rows = nlohmann::json::array();
   for (const auto& a : *audit) {
-    audit_rows.push_back(
-        {{"actor", a.actor},
-         {"action", a.action},
-         {"object", a.object},
-         {"before", a.before_json.empty() ? nlohmann::json(nullptr)
-                                          : nlohmann::json::parse(a.before_json, nullptr, false)},
-         {"after", a.after_json.empty() ? nlohmann::json(nullptr)
-                                        : nlohmann::json::parse(a.after_json, nullptr, false)},
-         {"at", iso_time(a.at)}});
+    auto row = audit_json(a);
+    row.erase("id");  // the export is the user's own: ids of the shared log mean nothing there
+    audit_rows.push_back(std::move(row));
   }
   return nlohmann::json{
       {"user",

@@ -299,6 +299,8 @@ std::string render_recall(const Recall& recall);
 
 /// A fact as clients see it (id, key, label, value, category, status, confidence, source, times).
 nlohmann::json to_json(const store::Fact& fact);
+/// An audit row as exported (actor, action, object, before, after, at; id and user when known).
+nlohmann::json audit_json(const store::AuditEntry& entry);
 /// The current and pending facts among `all` (every version of a user's facts), each with the
 /// chain of values it replaced under "history", newest first.
 nlohmann::json current_facts_json(const std::vector<store::Fact>& all);

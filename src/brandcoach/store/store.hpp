@@ -91,6 +91,7 @@ struct AuditEntry {
   std::string before_json;
   std::string after_json;
   int64_t at = 0;
+  std::string user_external_id;  // filled in by audit_entries()
 };
 
 struct Summary {
@@ -372,6 +373,9 @@ class Store {
   /// A status change of a fact that is not this user's fails the whole call with not_found.
   virtual Result<std::vector<Fact>> write_facts(int64_t user_id, const std::vector<FactWrite>& writes) = 0;
   virtual Result<std::vector<AuditEntry>> audit_log(int64_t user_id) = 0;
+  /// Every audit row (each user's, and admin actions under user 0) with id > after_id, in id order,
+  /// at most `limit`; `user_external_id` filled in (empty for user 0 and users since erased).
+  virtual Result<std::vector<AuditEntry>> audit_entries(int64_t after_id, int limit) = 0;
   virtual Status append_audit(const AuditEntry& entry) = 0;
 
   virtual Result<std::optional<Summary>> summary(int64_t user_id) = 0;

@@ -775,8 +775,33 @@ Result<std::vector<AuditEntry>> audit_log(pqxx::connection& db, int64_t user_id)
   std::vector<AuditEntry> entries;
   entries.reserve(rows.size());
   for (const auto& r : rows) {
-    entries.push_back(AuditEntry{r[0].as<int64_t>(), r[1].as<int64_t>(), text(r[2]), text(r[3]), text(r[4]),
-                                 text(r[5]), text(r[6]), r[7].as<int64_t>()});
+    entries.push_back(AuditEntry{r[0].as<int64_t>(),
+                                 r[1].as<int64_t>(),
+                                 text(r[2]),
+                                 text(r[3]),
+                                 text(r[4]),
+                                 text(r[5]),
+                                 text(r[6]),
+                                 r[7].as<int64_t>(),
+                                 {}});
+  }
+  return entries;
+}
+
+Result<std::vector<AuditEntry>> audit_entries(pqxx::connection& db, int64_t after_id, int limit) {
+  pqxx::read_transaction tx(db);
+  auto rows =
+      exec(tx,
+           "SELECT a.id, a.user_id, a.actor, a.action, a.object, COALESCE(a.before_json, ''), "
+           "COALESCE(a.after_json, ''), a.at, COALESCE(u.external_id, '') FROM audit a LEFT JOIN users u "
+           "ON u.id = a.user_id WHERE a.id > $1 ORDER BY a.id LIMIT $2",
+           after_id, static_cast<int64_t>(limit));
+  std::vector<AuditEntry> entries;
+  entries.reserve(rows.size());
+  for (const auto& r : rows) {
+    AuditEntry entry{r[0].as<int64_t>(), r[1].as<int64_t>(), text(r[2]),         text(r[3]), text(r[4]),
+                     text(r[5]),         text(r[6]),         r[7].as<int64_t>(), text(r[8])};
+    entries.push_back(std::move(entry));
   }
   return entries;
 }

@@ -49,6 +49,7 @@ Result<std::vector<Fact>> write_facts(pqxx::connection& db, int64_t user_id,
                                       const std::vector<FactWrite>& writes);
 Result<std::vector<AuditEntry>> audit_log(pqxx::connection& db, int64_t user_id);
 Status append_audit(pqxx::connection& db, const AuditEntry& entry);
+Result<std::vector<AuditEntry>> audit_entries(pqxx::connection& db, int64_t after_id, int limit);
 
 Result<std::optional<Summary>> summary(pqxx::connection& db, int64_t user_id);
 Status put_summary(pqxx::connection& db, const Summary& summary);

@@ -196,6 +196,10 @@ class PostgresStore final : public Store {
     return pool_->run("audit log", [&](pqxx::connection& db) { return memory::audit_log(db, user_id); });
   }
 
+  Result<std::vector<AuditEntry>> audit_entries(int64_t after_id, int limit) override {
+    return pool_->run("audit entries",
+                      [&](pqxx::connection& db) { return memory::audit_entries(db, after_id, limit); });
+  }
   Status append_audit(const AuditEntry& entry) override {
     return pool_->run("append audit", [&](pqxx::connection& db) { return memory::append_audit(db, entry); });
   }

@@ -36,6 +36,7 @@ Result<std::optional<Fact>> find_fact(Connection& db, int64_t user_id, int64_t f
 Result<std::vector<Fact>> write_facts(Connection& db, int64_t user_id, const std::vector<FactWrite>& writes);
 Result<std::vector<AuditEntry>> audit_log(Connection& db, int64_t user_id);
 Status append_audit(Connection& db, const AuditEntry& entry);
+Result<std::vector<AuditEntry>> audit_entries(Connection& db, int64_t after_id, int limit);
 
 Result<std::optional<Summary>> summary(Connection& db, int64_t user_id);
 Status put_summary(Connection& db, const Summary& summary);

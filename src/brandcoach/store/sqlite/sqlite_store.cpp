@@ -246,6 +246,10 @@ class SqliteStore final : public Store {
     auto db = pool_.acquire();
     return thread::audit_log(*db, user_id);
   }
+  Result<std::vector<AuditEntry>> audit_entries(int64_t after_id, int limit) override {
+    auto db = pool_.acquire();
+    return thread::audit_entries(*db, after_id, limit);
+  }
   Status append_audit(const AuditEntry& entry) override {
     auto db = pool_.acquire();
     return thread::append_audit(*db, entry);
