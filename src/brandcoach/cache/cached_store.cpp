@@ -71,7 +71,7 @@ KnowledgeStore store_from(const nlohmann::json& j) {
 // Cached values are written by this code only; one that does not parse is treated as a miss.
 template <class Read>
 auto parse_cached(const std::string& text, Read read) -> std::optional<decltype(read(nlohmann::json()))> {
-  auto json = nlohmann::json::parse(text, nullptr, false);
+  auto json = parse_json(text);
   if (json.is_discarded()) return std::nullopt;
   try {
     return read(json);

@@ -30,7 +30,7 @@ Result<std::vector<EvalQuery>> read_queries(const std::string& path,
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto json = nlohmann::json::parse(line, nullptr, false);
+    auto json = parse_json(line);
     if (!json.is_object() || !json.contains("id") || !json.contains("query") || !json["query"].is_string()) {
       return Error::invalid(fmt::format("{}:{}: expected {{\"id\", \"query\", \"store\"?}}", path, number),
                             "--queries");

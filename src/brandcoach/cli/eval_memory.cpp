@@ -74,7 +74,7 @@ Result<std::vector<Life>> read_lives(const std::string& path) {
   for (int number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = fmt::format("{}:{}", path, number);
-    auto json = nlohmann::json::parse(line, nullptr, false);
+    auto json = parse_json(line);
     if (!json.is_object() || !json.contains("user") || !json["user"].is_string() ||
         !json.contains("sessions") || !json["sessions"].is_array()) {
       return Error::invalid(where + ": expected {\"user\", \"sessions\": [...]}", "lives");
@@ -191,7 +191,7 @@ int eval_memory(Config config, const std::string& lives_path, const std::vector<
       std::vector<std::string> answers;
       std::string line;
       while (std::getline(replies, line)) {
-        auto json = nlohmann::json::parse(line, nullptr, false);
+        auto json = parse_json(line);
         answers.push_back(json.is_object() ? json.value("reply", std::string()) : std::string());
       }
       ++sessions;

@@ -104,7 +104,7 @@ int kb_search(Config config, const SearchArgs& args) {
   if (!mode) return fail(mode.error());
   std::optional<index::Filter> filter;
   if (!args.filter.empty()) {
-    auto json = nlohmann::json::parse(args.filter, nullptr, false);
+    auto json = parse_json(args.filter);
     if (json.is_discarded()) return fail(Error::invalid("--filter is not valid JSON", "--filter"));
     auto parsed = index::Filter::parse(json);
     if (!parsed) {
@@ -126,7 +126,7 @@ int kb_search(Config config, const SearchArgs& args) {
     std::string id = std::to_string(number);
     std::string text = line;
     if (line.front() == '{') {
-      auto json = nlohmann::json::parse(line, nullptr, false);
+      auto json = parse_json(line);
       if (!json.is_object() || !json.contains("query") || !json["query"].is_string()) {
         std::cerr << "brandcoach: line " << number << ": expected {\"id\": …, \"query\": \"…\"}\n";
         exit_status = 2;
@@ -191,7 +191,7 @@ int kb_list(Config config, const std::string& store_name) {
                                 {"format", f.format},
                                 {"bytes", f.bytes},
                                 {"chunks", f.chunks},
-                                {"attributes", nlohmann::json::parse(f.attributes_json, nullptr, false)}}
+                                {"attributes", parse_json(f.attributes_json)}}
                      .dump()
               << "\n";
   }

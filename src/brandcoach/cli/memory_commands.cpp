@@ -30,7 +30,7 @@ Result<store::Message> parse_import_line(const std::string& line, size_t line_no
   const auto where = [&](const std::string& what) { return fmt::format("line {}: {}", line_no, what); };
   if (line.size() > kMaxImportLineBytes) return Error::invalid(where("longer than 64 KiB"), "file");
   if (!text::is_valid_utf8(line)) return Error::invalid(where("not valid UTF-8"), "file");
-  auto json = nlohmann::json::parse(line, nullptr, false);
+  auto json = parse_json(line);
   if (json.is_discarded() || !json.is_object()) return Error::invalid(where("not a JSON object"), "file");
   store::Message m;
   if (!json.contains("text") || !json["text"].is_string())
@@ -160,7 +160,7 @@ int memory_search(Config config, const std::string& user, int k) {
     std::string id = std::to_string(line_no);
     std::string query = line;
     if (line.front() == '{') {
-      auto json = nlohmann::json::parse(line, nullptr, false);
+      auto json = parse_json(line);
       if (json.is_discarded() || !json.is_object() || !json.contains("query") || !json["query"].is_string()) {
         exit_status =
             fail(Error::invalid(fmt::format("line {}: expected {{\"id\", \"query\"}}", line_no), "query"));

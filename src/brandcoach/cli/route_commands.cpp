@@ -45,7 +45,7 @@ Result<RouteRequest> parse_request(const std::string& line, bool want_label) {
     return request;
   }
   if (!text::is_valid_utf8(line)) return Error::invalid("the line is not valid UTF-8", "text");
-  const auto json = nlohmann::json::parse(line, nullptr, false);
+  const auto json = parse_json(line);
   if (json.is_discarded() || !json.is_object())
     return Error::invalid("the line is not a JSON object", "line");
   if (!json.contains("text") || !json["text"].is_string())

@@ -184,7 +184,7 @@ std::string cacheable_answer(const llm::Completion& completion, const TurnResult
 
 std::optional<llm::Completion> cached_completion(const std::string& answer_json,
                                                  std::vector<Citation>& citations) {
-  const auto json = nlohmann::json::parse(answer_json, nullptr, false);
+  const auto json = parse_json(answer_json);
   if (!json.is_object()) return std::nullopt;
   try {
     llm::Completion completion;
@@ -249,7 +249,7 @@ route::Decision Coach::route_cached(std::string_view message, const std::vector<
   for (const auto& turn : history) inputs.push_back({turn.role, turn.text, turn.assistant});
   const std::string key = content_key("route", inputs);
   if (auto cached = caches_.cache->get(key, true)) {
-    const auto json = nlohmann::json::parse(*cached, nullptr, false);
+    const auto json = parse_json(*cached);
     try {
       if (json.is_object()) return decision_from(json);
     } catch (const nlohmann::json::exception&) {
@@ -279,7 +279,7 @@ Result<std::vector<index::Passage>> Coach::retrieve_cached(const index::Query& q
       content_key("retrieve", {query.text, stores, query.limit, static_cast<int>(query.mode),
                                query.lexical_weight, query.dense_weight, query.score_threshold});
   if (auto cached = caches_.cache->get(key, true)) {
-    const auto json = nlohmann::json::parse(*cached, nullptr, false);
+    const auto json = parse_json(*cached);
     try {
       if (json.is_array()) {
         std::vector<index::Passage> passages;
@@ -543,7 +543,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   if (!new_session && !recent->empty()) {
     for (auto m = recent->rbegin(); m != recent->rend(); ++m) {
       if (m->role != "assistant") continue;
-      const auto usage = nlohmann::json::parse(m->usage_json, nullptr, false);
+      const auto usage = parse_json(m->usage_json);
       if (usage.is_object() && usage.value("response_id", std::string()).size() > 0)
         prompt.previous_response_id = usage["response_id"].get<std::string>();
       break;

@@ -17,6 +17,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace brandcoach {
 
 // ---------------------------------------------------------------------------------------------
@@ -272,5 +274,10 @@ int64_t unix_millis();
 std::string iso_time(int64_t unix_ms);
 /// SHA-256 of bytes, lowercase hex.
 std::string sha256_hex(std::string_view bytes);
+
+/// Parses JSON text without throwing: anything that is not valid JSON gives a discarded value
+/// (is_discarded()). nlohmann's own no-exceptions mode still throws for a number beyond a double's
+/// range (1e999), which would otherwise escape the caller.
+nlohmann::json parse_json(std::string_view text);
 
 }  // namespace brandcoach

@@ -72,4 +72,12 @@ int exit_code(ErrorKind kind) {
   }
 }
 
+nlohmann::json parse_json(std::string_view text) {
+  try {
+    return nlohmann::json::parse(text, nullptr, false);
+  } catch (const nlohmann::json::exception&) {
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+  }
+}
+
 }  // namespace brandcoach

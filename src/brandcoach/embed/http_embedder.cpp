@@ -76,7 +76,7 @@ class HttpEmbedder final : public Embedder {
   }
 
   Result<std::vector<Vector>> parse(const net::Client& client, const std::string& body, size_t count) {
-    const json doc = json::parse(body, nullptr, false);
+    const json doc = parse_json(body);
     const auto malformed = [&](const std::string& why) {
       return client.failure("embeddings upstream for model " + options_.model +
                             " sent a malformed answer: " + why);

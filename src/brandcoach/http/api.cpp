@@ -109,8 +109,8 @@ nlohmann::json message_json(const store::Message& m) {
           {"assistant", m.assistant},
           {"session", m.session_no},
           {"created_at", iso_time(m.created_at)},
-          {"route", nlohmann::json::parse(m.route_json, nullptr, false)},
-          {"citations", nlohmann::json::parse(m.citations_json, nullptr, false)}};
+          {"route", parse_json(m.route_json)},
+          {"citations", parse_json(m.citations_json)}};
 }
 
 // The caller's user record; reading routes never create a user.
@@ -152,7 +152,7 @@ Response profile(const Principal& principal, const Services& services) {
 }
 
 Result<nlohmann::json> parse_fact_change(std::string_view body) {
-  auto json = nlohmann::json::parse(body, nullptr, false);
+  auto json = parse_json(body);
   if (json.is_discarded()) return Error::invalid("request body is not valid JSON");
   if (!json.is_object()) return Error::invalid("request body must be a JSON object");
   for (const auto& [key, value] : json.items()) {
@@ -264,16 +264,15 @@ Response new_session(const Principal& principal, const Services& services) {
 // ---- admin ----
 
 nlohmann::json store_json(const store::KnowledgeStore& s) {
-  return {
-      {"id", s.id},
-      {"name", s.name},
-      {"embedder", s.embedder},
-      {"chunking", nlohmann::json::parse(s.chunking_json.empty() ? "{}" : s.chunking_json, nullptr, false)},
-      {"version", s.version},
-      {"files", s.files},
-      {"chunks", s.chunks},
-      {"bytes", s.bytes},
-      {"created_at", iso_time(s.created_at)}};
+  return {{"id", s.id},
+          {"name", s.name},
+          {"embedder", s.embedder},
+          {"chunking", parse_json(s.chunking_json.empty() ? "{}" : s.chunking_json)},
+          {"version", s.version},
+          {"files", s.files},
+          {"chunks", s.chunks},
+          {"bytes", s.bytes},
+          {"created_at", iso_time(s.created_at)}};
 }
 
 nlohmann::json file_json(const store::StoredFile& f) {
@@ -284,7 +283,7 @@ nlohmann::json file_json(const store::StoredFile& f) {
           {"title", f.title},
           {"chunks", f.chunks},
           {"status", f.status},
-          {"attributes", nlohmann::json::parse(f.attributes_json, nullptr, false)},
+          {"attributes", parse_json(f.attributes_json)},
           {"created_at", iso_time(f.created_at)}};
 }
 
@@ -308,7 +307,7 @@ Status check_store_name(const std::string& name) {
 }
 
 Response create_store(const Request& request, const Services& services) {
-  auto body = nlohmann::json::parse(request.body, nullptr, false);
+  auto body = parse_json(request.body);
   if (!body.is_object()) return error_response(Error::invalid("request body must be a JSON object"));
   for (const auto& [key, value] : body.items()) {
     if (key != "name" && key != "chunking")
@@ -359,7 +358,7 @@ Response upload_files(const Request& request, const store::KnowledgeStore& targe
   nlohmann::json attributes = nlohmann::json::object();
   for (const auto& part : *parts) {
     if (part.name != "attributes") continue;
-    attributes = nlohmann::json::parse(part.data, nullptr, false);
+    attributes = parse_json(part.data);
     if (!attributes.is_object())
       return error_response(Error::invalid("attributes must be a JSON object", "attributes"));
   }
@@ -385,8 +384,7 @@ Response upload_files(const Request& request, const store::KnowledgeStore& targe
   if (batch.documents.empty() && batch.failures.empty())
     return error_response(Error::invalid("the upload has no 'file' part", "file"));
   coach::IngestOptions options;
-  const auto chunking =
-      nlohmann::json::parse(target.chunking_json.empty() ? "{}" : target.chunking_json, nullptr, false);
+  const auto chunking = parse_json(target.chunking_json.empty() ? "{}" : target.chunking_json);
   if (chunking.is_object() && chunking.contains("max_chunk_size_tokens")) {
     options.chunking.max_tokens = chunking.value("max_chunk_size_tokens", size_t{800});
     options.chunking.overlap_tokens = chunking.value("chunk_overlap_tokens", size_t{400});
@@ -570,6 +568,8 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
       return Error::invalid("request body is not valid UTF-8");
     }
     return Error::invalid(fmt::format("request body is not valid JSON (byte {})", e.byte));
+  } catch (const nlohmann::json::out_of_range&) {
+    return Error::invalid("request body holds a number beyond the range of a double");
   }
   if (!json.is_object()) return Error::invalid("request body must be a JSON object");
   ChatRequest out;

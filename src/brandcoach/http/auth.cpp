@@ -90,7 +90,7 @@ bool is_public_key(jwt_alg_t alg) {
 std::optional<int64_t> numeric_claim(jwt_t* jwt, const char* name) {
   char* raw = jwt_get_grants_json(jwt, name);
   if (raw == nullptr) return std::nullopt;
-  const auto value = nlohmann::json::parse(raw, nullptr, false);
+  const auto value = parse_json(raw);
   free(raw);  // NOLINT: libjwt allocates with malloc
   if (!value.is_number()) return std::nullopt;
   return static_cast<int64_t>(value.get<double>());
@@ -100,7 +100,7 @@ std::optional<int64_t> numeric_claim(jwt_t* jwt, const char* name) {
 bool audience_matches(jwt_t* jwt, const std::string& expected) {
   char* raw = jwt_get_grants_json(jwt, "aud");
   if (raw == nullptr) return false;
-  const auto aud = nlohmann::json::parse(raw, nullptr, false);
+  const auto aud = parse_json(raw);
   free(raw);  // NOLINT: libjwt allocates with malloc
   if (aud.is_string()) return aud.get<std::string>() == expected;
   if (aud.is_array()) {
@@ -182,8 +182,7 @@ Result<Principal> Authenticator::jwt(std::string_view token, int64_t now_s) cons
   // Read the header first, unverified, to choose the key by algorithm: an HS256 token must never be
   // checked against the public key used as an HMAC secret (algorithm confusion). libjwt reports no
   // algorithm for a token decoded without a key, so the header is read here.
-  const auto header =
-      nlohmann::json::parse(base64url_decode(token.substr(0, token.find('.'))), nullptr, false);
+  const auto header = parse_json(base64url_decode(token.substr(0, token.find('.'))));
   if (!header.is_object() || !header.contains("alg") || !header["alg"].is_string())
     return unauthenticated("malformed JWT");
   const jwt_alg_t alg = jwt_str_alg(header["alg"].get<std::string>().c_str());
@@ -316,7 +315,7 @@ Result<std::map<std::string, std::string>> read_jwks_file(const std::string& pat
   if (!in) return Error::config("cannot read " + path, "auth.jwt_jwks_file");
   std::stringstream text;
   text << in.rdbuf();
-  const auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+  const auto doc = parse_json(text.str());
   if (!doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array())
     return Error::config(path + " is not a JWKS document ({\"keys\": [...]})", "auth.jwt_jwks_file");
   std::map<std::string, std::string> keys;

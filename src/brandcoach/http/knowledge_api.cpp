@@ -55,7 +55,7 @@ Response passage(const Request& request, const std::string& route, const Princip
 
 Response admin_store_search(const Request& request, const store::KnowledgeStore& target,
                             const Services& services) {
-  const json body = json::parse(request.body, nullptr, false);
+  const json body = parse_json(request.body);
   if (!body.is_object()) return error_response(Error::invalid("request body must be a JSON object"));
   for (const auto& [key, value] : body.items()) {
     if (key != "query" && key != "max_num_results" && key != "filters")

@@ -160,7 +160,7 @@ Result<std::string> assistant_for_model(std::string_view model, const coach::Ass
 
 Result<ChatRequest> parse_openai_chat_request(std::string_view body,
                                               const coach::AssistantRegistry& assistants) {
-  const json doc = json::parse(body, nullptr, false);
+  const json doc = parse_json(body);
   if (doc.is_discarded()) return Error::invalid("request body is not valid JSON");
   if (!doc.is_object()) return Error::invalid("request body must be a JSON object");
   ChatRequest chat;

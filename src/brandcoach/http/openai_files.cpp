@@ -36,7 +36,7 @@ int64_t seconds(int64_t unix_ms) {
 
 Result<json> parse_body(const Request& request) {
   if (request.body.empty()) return json::object();
-  json body = json::parse(request.body, nullptr, false);
+  json body = parse_json(request.body);
   if (body.is_discarded()) return Error::invalid("request body is not valid JSON");
   if (!body.is_object()) return Error::invalid("request body must be a JSON object");
   return body;
@@ -102,7 +102,7 @@ Result<text::ChunkOptions> parse_chunking(const json& strategy) {
 }
 
 json chunking_object(const std::string& chunking_json) {
-  const json stored = json::parse(chunking_json.empty() ? "{}" : chunking_json, nullptr, false);
+  const json stored = parse_json(chunking_json.empty() ? "{}" : chunking_json);
   text::ChunkOptions defaults;
   const auto value = [&](const char* key, size_t fallback) {
     return stored.is_object() && stored.contains(key) && stored[key].is_number_integer()
@@ -237,7 +237,7 @@ namespace {
 // ---- /v1/vector_stores ----
 
 json store_metadata(const store::KnowledgeStore& s) {
-  const json stored = json::parse(s.metadata_json.empty() ? "{}" : s.metadata_json, nullptr, false);
+  const json stored = parse_json(s.metadata_json.empty() ? "{}" : s.metadata_json);
   return stored.is_object() ? stored : json::object();
 }
 
@@ -269,7 +269,7 @@ Result<json> vector_store_object(const store::KnowledgeStore& s, const Services&
 }
 
 json store_file_object(const store::StoredFile& f, const store::KnowledgeStore& s) {
-  const json attributes = json::parse(f.attributes_json.empty() ? "{}" : f.attributes_json, nullptr, false);
+  const json attributes = parse_json(f.attributes_json.empty() ? "{}" : f.attributes_json);
   json error = nullptr;
   if (f.status == "failed") {
     error = {
@@ -481,7 +481,7 @@ Response search_vector_store(const Request& request, const store::KnowledgeStore
   for (const auto& p : *found) {
     const double score = index::relevance(p, query);
     if (score < threshold) continue;
-    const json attributes = json::parse(p.attributes_json, nullptr, false);
+    const json attributes = parse_json(p.attributes_json);
     data.push_back({{"file_id", p.external_id},
                     {"filename", p.filename},
                     {"score", score},

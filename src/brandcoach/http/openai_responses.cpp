@@ -375,7 +375,7 @@ json annotations(const coach::TurnResult& result) {
 }
 
 json search_result_json(const index::Passage& p) {
-  json attributes = json::parse(p.attributes_json, nullptr, false);
+  json attributes = parse_json(p.attributes_json);
   return {{"file_id", citation_file_id(p.external_id, p.file_id)},
           {"filename", p.filename},
           {"score", p.score},
@@ -615,7 +615,7 @@ class ResponsesFormat final : public StreamFormat {
 
 Result<ChatRequest> parse_openai_responses_request(std::string_view body,
                                                    const coach::AssistantRegistry& assistants) {
-  const json doc = json::parse(body, nullptr, false);
+  const json doc = parse_json(body);
   if (doc.is_discarded()) return Error::invalid("request body is not valid JSON");
   if (!doc.is_object()) return Error::invalid("request body must be a JSON object");
   if (!doc.contains("model") || !doc["model"].is_string())
@@ -661,7 +661,7 @@ Response openai_stored_responses(const Request& request, const std::string& rout
   if (route == "/v1/responses/{id}") {
     return {200, "application/json", (*stored)->output_json + "\n", {}};
   }
-  const json saved = json::parse((*stored)->request_json, nullptr, false);
+  const json saved = parse_json((*stored)->request_json);
   std::vector<json> items;
   if (saved.is_object() && saved.contains("input_items") && saved["input_items"].is_array()) {
     for (const auto& item : saved["input_items"]) items.push_back(item);

@@ -375,10 +375,7 @@ struct Server::Impl {
       } else if (request.method == "POST" &&
                  (route == "/api/chat" || route == "/v1/chat/completions" || route == "/v1/responses")) {
         // A chat body is parsed once, here; it decides between streaming and a plain JSON answer.
-        auto chat = route == "/api/chat" ? parse_chat_request(request.body)
-                    : route == "/v1/chat/completions"
-                        ? parse_openai_chat_request(request.body, services.coach.assistants())
-                        : parse_openai_responses_request(request.body, services.coach.assistants());
+        auto chat = parse_chat_body(route, request.body);
         Response refused{0, "", "", {}};
         if (chat && chat->stream) {
           // What the request names is checked before the stream starts, so a refusal keeps its status.
@@ -425,6 +422,19 @@ struct Server::Impl {
     }
   }
 
+  // A chat body in the format of its route. Parsing runs on this coroutine, so nothing may escape it.
+  Result<ChatRequest> parse_chat_body(const std::string& route, const std::string& body) const {
+    try {
+      if (route == "/api/chat") return parse_chat_request(body);
+      if (route == "/v1/chat/completions")
+        return parse_openai_chat_request(body, services.coach.assistants());
+      return parse_openai_responses_request(body, services.coach.assistants());
+    } catch (const std::exception& e) {
+      spdlog::error("parsing a {} body failed: {}", route, e.what());
+      return Error::internal("internal error while reading the request body");
+    }
+  }
+
   // On every answer (a route may add more, e.g. the pages' Content-Security-Policy): no content-type
   // guessing, never framed, and over HTTPS a year of HTTPS-only for this host.
   template <class Body>
@@ -450,7 +460,7 @@ struct Server::Impl {
 
   // Server errors are kept for the dashboard with the message their body gave the client.
   void record_error(const Request& request, const std::string& route, int status, std::string_view body) {
-    const auto parsed = nlohmann::json::parse(body, nullptr, false);
+    const auto parsed = parse_json(body);
     std::string message = "see the server log";
     if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object())
       message = parsed["error"].value("message", message);
@@ -558,7 +568,8 @@ struct Server::Impl {
     std::lock_guard lock(connections_mutex);
     for (const auto& connection : connections) {
       if (connection->idle) {
-        asio::post(connection->lowest().get_executor(), [connection] { connection->lowest().socket().cancel(); });
+        asio::post(connection->lowest().get_executor(),
+                   [connection] { connection->lowest().socket().cancel(); });
       }
     }
     if (connections.empty()) return;
@@ -568,7 +579,8 @@ struct Server::Impl {
       std::lock_guard lock(connections_mutex);
       spdlog::warn("shutdown grace period over; closing {} connection(s)", connections.size());
       for (const auto& connection : connections) {
-        asio::post(connection->lowest().get_executor(), [connection] { connection->lowest().socket().cancel(); });
+        asio::post(connection->lowest().get_executor(),
+                   [connection] { connection->lowest().socket().cancel(); });
       }
     });
   }

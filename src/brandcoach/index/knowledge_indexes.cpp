@@ -1,4 +1,5 @@
 #include <fstream>
+#include <iterator>
 
 #include <chrono>
 
@@ -42,7 +43,8 @@ std::string file_stem(int64_t store_id, const std::string& embedder) {
 std::optional<int64_t> persisted_version(const fs::path& meta_path, size_t dimension) {
   std::ifstream in(meta_path);
   if (!in) return std::nullopt;
-  const auto meta = nlohmann::json::parse(in, nullptr, false);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto meta = parse_json(text);
   if (!meta.is_object() || meta.value("dimension", size_t{0}) != dimension) return std::nullopt;
   return meta.value("version", int64_t{-1});
 }

@@ -33,7 +33,7 @@ Passage to_passage(store::ChunkRecord&& r, double score) {
 
 bool passes(const Query& query, const std::string& attributes_json) {
   if (!query.filter) return true;
-  return query.filter->matches(nlohmann::json::parse(attributes_json, nullptr, false));
+  return query.filter->matches(parse_json(attributes_json));
 }
 
 // The query's attribute filter as a test of chunk ids, for indexes that filter while they match: one

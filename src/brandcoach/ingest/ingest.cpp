@@ -240,7 +240,7 @@ Batch jsonl_batch(std::string_view bytes, const std::string& name, const std::st
       fail("not valid UTF-8 text");
       continue;
     }
-    auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    auto record = parse_json(line);
     if (record.is_discarded()) {
       fail("not valid JSON");
       continue;

@@ -24,7 +24,7 @@ Result<std::string> ChatClient::complete(const std::string& system, const std::s
   auto answer = client->post("chat/completions",
                              request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), what);
   if (!answer) return answer.error();
-  const auto doc = nlohmann::json::parse(*answer, nullptr, false);
+  const auto doc = parse_json(*answer);
   const auto malformed = [&](const std::string& why) { return client->failure(what + " sent " + why); };
   if (!doc.is_object()) return malformed("no JSON object");
   const auto choices = doc.find("choices");

@@ -155,7 +155,7 @@ class ResponsesProvider final : public StreamingProvider {
     const std::string what = "responses request for model " + completion.model;
     bool finished = false;
     auto status = stream("responses", body, what, options, [&](const SseEvent& event) -> Status {
-      const json data = json::parse(event.data, nullptr, false);
+      const json data = parse_json(event.data);
       if (!data.is_object()) return malformed(what, "an event whose data is not a JSON object");
       const std::string type = data.value("type", event.event);
       if (type == "response.created" && data.contains("response") && data["response"].is_object()) {
@@ -230,7 +230,7 @@ class ChatProvider final : public StreamingProvider {
         done = true;
         return ok();
       }
-      const json data = json::parse(event.data, nullptr, false);
+      const json data = parse_json(event.data);
       if (!data.is_object()) return malformed(what, "a chunk that is not a JSON object");
       if (data.contains("error")) {
         const auto& error = data["error"];

@@ -32,7 +32,7 @@ std::string extraction_prompt() {
 }
 
 Result<std::vector<ExtractedFact>> parse_model_facts(std::string_view answer) {
-  auto json = nlohmann::json::parse(answer, nullptr, false);
+  auto json = parse_json(answer);
   if (json.is_discarded() || !json.is_object()) return Error::invalid("the answer is not a JSON object");
   if (!json.contains("facts") || !json["facts"].is_array())
     return Error::invalid("\"facts\" must be an array");

@@ -32,8 +32,8 @@ nlohmann::json message_to_json(const store::Message& m) {
   if (!m.speaker.empty()) out["speaker"] = m.speaker;
   if (!m.ts_text.empty()) out["ts"] = m.ts_text;
   if (m.role == "assistant") {
-    out["route"] = nlohmann::json::parse(m.route_json, nullptr, false);
-    out["citations"] = nlohmann::json::parse(m.citations_json, nullptr, false);
+    out["route"] = parse_json(m.route_json);
+    out["citations"] = parse_json(m.citations_json);
   }
   return out;
 }
@@ -798,7 +798,7 @@ Result<bool> Memory::refresh_summary(
 
 nlohmann::json audit_json(const store::AuditEntry& a) {
   const auto parsed = [](const std::string& text) {
-    return text.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(text, nullptr, false);
+    return text.empty() ? nlohmann::json(nullptr) : parse_json(text);
   };
   nlohmann::json row = {{"id", a.id},
                         {"actor", a.actor},

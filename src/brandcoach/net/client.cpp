@@ -150,7 +150,7 @@ milliseconds retry_delay(int attempt, std::optional<int64_t> retry_after_seconds
 // start of the body; one line, bounded.
 std::string upstream_message(const std::string& body) {
   std::string message;
-  const json doc = json::parse(body, nullptr, false);
+  const json doc = parse_json(body);
   if (doc.is_object()) {
     const auto error = doc.find("error");
     if (error != doc.end() && error->is_object() && error->contains("message") &&

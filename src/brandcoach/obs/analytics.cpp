@@ -110,7 +110,7 @@ struct Session {
 };
 
 json route_of(const store::ReplyRecord& reply) {
-  auto route = json::parse(reply.route_json, nullptr, false);
+  auto route = parse_json(reply.route_json);
   return route.is_object() ? route : json::object();
 }
 

@@ -243,7 +243,7 @@ Result<Decision> parse_llm_routing(std::string_view answer) {
   if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
     return Error::unavailable("the LLM's routing answer holds no JSON object");
   }
-  const auto parsed = nlohmann::json::parse(answer.substr(open, close - open + 1), nullptr, false);
+  const auto parsed = parse_json(answer.substr(open, close - open + 1));
   if (parsed.is_discarded() || !parsed.is_object())
     return Error::unavailable("the LLM's routing answer is not JSON");
   const auto field = [&](const char* key) {
