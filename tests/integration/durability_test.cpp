@@ -151,6 +151,15 @@ TEST(Durability, PostgresKeepsEveryAcknowledgedMessageThroughKillCycles) {
   ASSERT_TRUE(database) << error;
   TempDir dir;
   kill_cycles(dir.path(), {"--set", "storage.url=" + database->url(), "--set", "memory.probe_interval_s=0"});
+  // Every B-tree index agrees with its table, every row of the table included (amcheck, heapallindexed).
+  PostgresAdmin check(database->url());
+  ASSERT_EQ(check.connect_error(), "");
+  ASSERT_EQ(check.exec("CREATE EXTENSION IF NOT EXISTS amcheck"), "");
+  EXPECT_EQ(
+      check.exec("SELECT bt_index_check(c.oid, true) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                 "JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE a.amname = 'btree' AND c.relkind = 'i' AND n.nspname = 'public'"),
+      "");
 }
 
 }  // namespace
