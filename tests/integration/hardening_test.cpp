@@ -76,6 +76,8 @@ TEST(Hardening, TheBadInputBatteryGetsClearErrorsAndTheServerStaysUp) {
                     400, "a number past double");
   expect_json_error(request(port, "GET", "/api/me/history?limit=99999999999999999999999", "", as_user("ana")),
                     400, "a huge integer parameter");
+  expect_json_error(request(port, "GET", "/api/me/history?before=9223372036854775887", "", as_user("ana")),
+                    400, "an integer parameter just past int64 (found by fuzzing)");
   expect_json_error(request(port, "POST", "/v1/vector_stores/nope/search",
                             R"({"query":"x","max_num_results":1e300})", as_user("ana")),
                     404, "a search of a store that is not there (checked before the number)");
