@@ -235,6 +235,11 @@ TEST(OpenAiChatRequest, BadBodiesNameTheField) {
   fails(R"({"model": "brandcoach", "n": 2, )" + user + "}", ErrorKind::invalid_input, "n");
   fails(R"({"model": "brandcoach", "tools": [], )" + user + "}", ErrorKind::invalid_input, "tools");
   fails(R"({"model": "brandcoach", "stream": "yes", )" + user + "}", ErrorKind::invalid_input, "stream");
+  // Found by fuzzing (fuzz/regressions/json_body): fields of another type escaped as exceptions.
+  fails(R"({"model": "brandcoach", "messages": [{"role": "user", "content": [{"type": 1, "text": "x"}]}]})",
+        ErrorKind::invalid_input, "messages");
+  fails(R"({"model": "brandcoach", "stream_options": {"include_usage": "yes"}, )" + user + "}",
+        ErrorKind::invalid_input, "stream_options");
 }
 
 TEST(OpenAiResponsesRequest, TakesTheLastUserMessageAndKeepsTheRestAsContext) {
@@ -325,6 +330,13 @@ TEST(OpenAiResponsesRequest, BadBodiesNameTheField) {
   fails(with(R"("background": true)"), ErrorKind::invalid_input, "background");
   fails(with(R"("store": "yes")"), ErrorKind::invalid_input, "store");
   fails(with(R"("colour": "blue")"), ErrorKind::invalid_input, "colour");
+  // Found by fuzzing (fuzz/regressions/json_body): fields of another type escaped as exceptions.
+  fails(R"({"model": "brandcoach", "input": [{"type": []}]})", ErrorKind::invalid_input, "input");
+  fails(R"({"model": "brandcoach", "input": [{"role": "user", "content": [{"type": 1, "text": "x"}]}]})",
+        ErrorKind::invalid_input, "input");
+  fails(with(R"("tools": [{"type": {}}])"), ErrorKind::invalid_input, "tools");
+  fails(with(R"("tool_choice": {"type": 1})"), ErrorKind::invalid_input, "tool_choice");
+  fails(with(R"("text": {"format": 1})"), ErrorKind::invalid_input, "text");
 }
 
 TEST(OpenAiLists, PageByLimitAfterBeforeAndOrder) {

@@ -380,6 +380,20 @@ TEST(Sse, ParsesEventsSplitAnywhere) {
   }
 }
 
+// Found by fuzzing (fuzz/regressions/sse): a CR LF that ended one feed made the LF opening the next
+// feed look like the second half of that pair, so the blank line it was got lost with its event.
+TEST(Sse, ALineFeedAfterACrLfAtTheEndOfAFeedIsABlankLine) {
+  SseParser parser;
+  auto first = parser.feed("data: x\r\n");
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->empty());
+  auto second = parser.feed("\ndata: y\n\n");
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->size(), 2u);
+  EXPECT_EQ((*second)[0].data, "x");
+  EXPECT_EQ((*second)[1].data, "y");
+}
+
 TEST(Sse, RefusesAnEventLargerThanItsBound) {
   SseParser parser(64);
   auto got = parser.feed("data: " + std::string(100, 'x'));

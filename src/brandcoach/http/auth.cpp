@@ -191,6 +191,8 @@ Result<Principal> Authenticator::jwt(std::string_view token, int64_t now_s) cons
     key = options_.jwt_secret;
   } else if (is_public_key(alg) && !options_.jwks.empty()) {
     // By the token's kid; a JWKS of one key needs none.
+    // json::value() would throw for a kid of another type (a token's header is the caller's to write).
+    if (header.contains("kid") && !header["kid"].is_string()) return unauthenticated("malformed JWT");
     const std::string kid = header.value("kid", "");
     const auto found = options_.jwks.find(kid);
     if (found != options_.jwks.end()) {

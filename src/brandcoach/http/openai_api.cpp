@@ -25,6 +25,14 @@ std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// json::value() throws a type_error when the key holds another type than the fallback's; these read a
+// caller's body, where that must be a 400 instead (found by fuzzing, fuzz/regressions/json_body).
+bool is_text_part(const json& part) {
+  const auto type = part.find("type");
+  return part.is_object() && type != part.end() && *type == "text" && part.contains("text") &&
+         part["text"].is_string();
+}
+
 // Accepted but without effect on the coach (it keeps its own thread, model and sampling per assistant).
 const std::set<std::string, std::less<>>& ignored_fields() {
   static const std::set<std::string, std::less<>> fields = {
@@ -44,8 +52,7 @@ Result<std::string> content_text(const json& content, size_t index) {
         "messages");
   std::string text;
   for (const auto& part : content) {
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
-        !part["text"].is_string())
+    if (!is_text_part(part))
       return Error::invalid("only text content parts are supported (messages[" + std::to_string(index) + "])",
                             "messages");
     text += (text.empty() ? "" : "\n") + part["text"].get<std::string>();
@@ -210,8 +217,13 @@ Result<ChatRequest> parse_openai_chat_request(std::string_view body,
       return Error::invalid("stream must be a boolean", "stream");
     chat.stream = doc["stream"].is_boolean() && doc["stream"].get<bool>();
   }
-  if (doc.contains("stream_options") && doc["stream_options"].is_object())
-    chat.include_usage = doc["stream_options"].value("include_usage", false);
+  if (doc.contains("stream_options") && doc["stream_options"].is_object()) {
+    const auto include_usage = doc["stream_options"].find("include_usage");
+    if (include_usage != doc["stream_options"].end() && !include_usage->is_boolean() &&
+        !include_usage->is_null())
+      return Error::invalid("stream_options.include_usage must be a boolean", "stream_options");
+    chat.include_usage = include_usage != doc["stream_options"].end() && *include_usage == true;
+  }
   chat.format = std::make_shared<OpenAiChatStream>(chat.model, chat.include_usage);
   return chat;
 }

@@ -47,9 +47,10 @@ Result<PriceTable> load_prices(const std::filesystem::path& file) {
   if (models == nullptr) return Error::config(file.string() + ": no [models] table", "llm.price_file");
   for (const auto& [name, node] : *models) {
     const auto* entry = node.as_table();
+    // A named copy: clang before 16 cannot capture a structured binding in a lambda.
+    const std::string_view model = name.str();
     const auto bad = [&](std::string_view why) {
-      return Error::config(fmt::format("{}: models.\"{}\" {}", file.string(), name.str(), why),
-                           "llm.price_file");
+      return Error::config(fmt::format("{}: models.\"{}\" {}", file.string(), model, why), "llm.price_file");
     };
     if (entry == nullptr) return bad("must be a table");
     Price price;

@@ -18,8 +18,12 @@ Result<std::vector<SseEvent>> SseParser::feed(std::string_view bytes) {
     pending_.append(bytes.substr(start, i - start));
     if (auto status = line(pending_, out); !status) return status.error();
     pending_.clear();
-    if (c == '\r' && i + 1 < bytes.size() && bytes[i + 1] == '\n') ++i;
-    last_was_cr_ = c == '\r' && i + 1 >= bytes.size();
+    const bool crlf = c == '\r' && i + 1 < bytes.size() && bytes[i + 1] == '\n';
+    if (crlf) ++i;
+    // Only a CR that ends this feed may have its LF at the start of the next. (Tested after skipping
+    // the LF of a CR LF pair, this was also true for a pair that ends the feed, and the next feed's
+    // leading LF, a blank line that dispatches an event, was dropped.)
+    last_was_cr_ = c == '\r' && !crlf && i + 1 >= bytes.size();
     start = i + 1;
   }
   if (start < bytes.size()) {

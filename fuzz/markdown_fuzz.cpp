@@ -1,0 +1,22 @@
+// The markdown reader (front matter, headings, fenced code) and the plain-text reader, with default and
+// small bounds, and the chunker over what they read.
+#include <cstdint>
+
+#include "fuzz_ingest.hpp"
+#include "fuzz_support.hpp"
+
+using namespace brandcoach;
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  fuzz::quiet_logs();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const auto bytes = fuzz::as_text(data, size);
+  for (const auto& limits : fuzz::reader_limits()) {
+    if (auto doc = ingest::read_markdown(bytes, limits)) fuzz::chunk(*doc);
+    if (auto doc = ingest::read_text(bytes, limits)) fuzz::chunk(*doc);
+  }
+  return 0;
+}
