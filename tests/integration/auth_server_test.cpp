@@ -1,6 +1,5 @@
 // Authentication, isolation, rate limits and CORS on the real server, with keys made by the real CLI.
 #include <gtest/gtest.h>
-#include <jwt.h>
 
 #include <chrono>
 #include <ctime>
@@ -10,6 +9,7 @@
 
 #include "support/cli_helpers.hpp"
 #include "support/http_client.hpp"
+#include "support/jwt.hpp"
 #include "support/server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -38,18 +38,7 @@ HttpReply chat_as(int port, const std::string& token, const std::string& message
 }
 
 std::string jwt_for(const std::string& sub, int64_t exp_offset, const std::string& aud = "brandcoach") {
-  jwt_t* raw = nullptr;
-  jwt_new(&raw);
-  std::unique_ptr<jwt_t, decltype(&jwt_free)> jwt(raw, &jwt_free);
-  jwt_add_grant(raw, "sub", sub.c_str());
-  jwt_add_grant(raw, "aud", aud.c_str());
-  jwt_add_grant_int(raw, "exp", static_cast<long>(std::time(nullptr) + exp_offset));
-  jwt_set_alg(raw, JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(kSecret.data()),
-              static_cast<int>(kSecret.size()));
-  char* token = jwt_encode_str(raw);
-  std::string out = token;
-  free(token);  // NOLINT: libjwt allocates with malloc
-  return out;
+  return hs256_jwt(kSecret, sub, exp_offset, aud);
 }
 
 void expect_error(const HttpReply& reply, int status, const std::string& type) {

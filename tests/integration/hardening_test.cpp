@@ -1,7 +1,6 @@
 // Hostile and careless input against the real server: each case gets a clear 4xx JSON error or a
 // safe answer, the server stays up, and nothing secret reaches the logs or another user.
 #include <gtest/gtest.h>
-#include <jwt.h>
 #include <signal.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include "support/documents.hpp"
 #include "support/fake_openai_server.hpp"
 #include "support/http_client.hpp"
+#include "support/jwt.hpp"
 #include "support/server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -178,20 +178,6 @@ TEST(Hardening, APromptCannotReadAnotherUsersMemory) {
 
 const std::string kJwtSecret = "hardening-jwt-secret-that-is-long-enough-0123";
 
-std::string jwt_for(const std::string& sub) {
-  jwt_t* raw = nullptr;
-  jwt_new(&raw);
-  std::unique_ptr<jwt_t, decltype(&jwt_free)> jwt(raw, &jwt_free);
-  jwt_add_grant(raw, "sub", sub.c_str());
-  jwt_add_grant_int(raw, "exp", static_cast<long>(std::time(nullptr) + 600));
-  jwt_set_alg(raw, JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(kJwtSecret.data()),
-              static_cast<int>(kJwtSecret.size()));
-  char* token = jwt_encode_str(raw);
-  std::string out = token;
-  free(token);  // NOLINT: libjwt allocates with malloc
-  return out;
-}
-
 std::string create_key(const TempDir& dir, const std::vector<std::string>& settings, const std::string& user,
                        bool admin, std::string& log) {
   std::vector<std::string> args = {"--data-dir", dir.path().string()};
@@ -229,7 +215,7 @@ TEST(Hardening, SecretsNeverReachTheLogsAndEveryAdminActionIsAudited) {
   std::string logs;
   const std::string user_key = create_key(dir, settings, "ana", false, logs);
   const std::string admin_key = create_key(dir, settings, "ops", true, logs);
-  const std::string token = jwt_for("ben");
+  const std::string token = hs256_jwt(kJwtSecret, "ben", 600);
   const std::string forged = "bck_forged0123456789abcdefforged0123456789";
 
   std::vector<std::string> serve_args = {BRANDCOACH_BINARY, "--data-dir", dir.path().string()};

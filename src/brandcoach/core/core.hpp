@@ -279,5 +279,9 @@ std::string sha256_hex(std::string_view bytes);
 /// (is_discarded()). nlohmann's own no-exceptions mode still throws for a number beyond a double's
 /// range (1e999), which would otherwise escape the caller.
 nlohmann::json parse_json(std::string_view text);
+/// The string at object[key]: `fallback` when the key is absent (or `object` is not an object), ""
+/// when it holds another type. json::value() throws a type_error there instead, which a caller's
+/// body must never be able to cause.
+std::string json_string(const nlohmann::json& object, std::string_view key, std::string_view fallback);
 
 }  // namespace brandcoach

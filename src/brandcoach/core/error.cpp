@@ -80,4 +80,11 @@ nlohmann::json parse_json(std::string_view text) {
   }
 }
 
+std::string json_string(const nlohmann::json& object, std::string_view key, std::string_view fallback) {
+  if (!object.is_object()) return std::string(fallback);
+  const auto it = object.find(key);
+  if (it == object.end()) return std::string(fallback);
+  return it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace brandcoach

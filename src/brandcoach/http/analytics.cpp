@@ -27,16 +27,8 @@ std::string day_of(int64_t unix_ms) {
   return iso_time(unix_ms).substr(0, 10);
 }
 
-// Nearest-rank percentile of sorted values; 0 for none.
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
-}
-
-double round_to(double value, double step) {
-  return std::round(value / step) * step;
-}
+using obs::percentile;
+using obs::round_to;
 
 json latency_of(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -213,16 +205,6 @@ Response admin_analytics(const Request& request, const Services& services) {
             {"alerts", std::move(alerts)}});
 }
 
-}  // namespace brandcoach::http
-
-namespace brandcoach::http {
-
-namespace {
-
-constexpr int64_t kAnalyticsDayMs = 24 * 60 * 60 * 1000;
-
-}  // namespace
-
 Response analytics_journey(const Request& request, const std::string& route, const Services& services) {
   const std::string external_id = path_parameter(route, request.path);
   auto user = services.store.find_user(external_id);
@@ -243,7 +225,7 @@ Response analytics_memory(const Services& services, bool probe_now) {
   }
   auto activity = services.store.activity({});
   if (!activity) return error_response(activity.error());
-  auto replies = services.store.replies_since(unix_millis() - 30 * kAnalyticsDayMs);
+  auto replies = services.store.replies_since(unix_millis() - 30 * kDayMs);
   if (!replies) return error_response(replies.error());
   const auto probes = services.prober ? services.prober->results() : std::vector<obs::ProbeResult>{};
   return json_response(200, obs::memory_report(activity->facts_by_status, probes, *replies,
@@ -254,7 +236,7 @@ Response analytics_costs(const Request& request, const Services& services) {
   auto days = integer_param(request.query, "days", 30, 1, 366);
   if (!days) return error_response(days.error());
   const int64_t now = unix_millis();
-  const int64_t from = now - now % kAnalyticsDayMs - (*days - 1) * kAnalyticsDayMs;
+  const int64_t from = now - now % kDayMs - (*days - 1) * kDayMs;
   auto usage = services.store.usage_totals(iso_time(from).substr(0, 10), "");
   if (!usage) return error_response(usage.error());
   auto replies = services.store.replies_since(from);
@@ -267,7 +249,7 @@ Response analytics_costs(const Request& request, const Services& services) {
 Response analytics_routing(const Request& request, const Services& services) {
   auto days = integer_param(request.query, "days", 7, 1, 90);
   if (!days) return error_response(days.error());
-  auto replies = services.store.replies_since(unix_millis() - *days * kAnalyticsDayMs);
+  auto replies = services.store.replies_since(unix_millis() - *days * kDayMs);
   if (!replies) return error_response(replies.error());
   auto report = obs::routing_report(*replies);
   report["days"] = *days;
@@ -276,7 +258,7 @@ Response analytics_routing(const Request& request, const Services& services) {
 
 Response analytics_latency(const Services& services) {
   const int64_t now = unix_millis();
-  auto replies = services.store.replies_since(now - 7 * kAnalyticsDayMs);
+  auto replies = services.store.replies_since(now - 7 * kDayMs);
   if (!replies) return error_response(replies.error());
   return json_response(200, obs::latency_report(*replies, now));
 }

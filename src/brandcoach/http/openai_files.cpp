@@ -28,15 +28,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// The string at object[key]: `fallback` when the key is absent (or `object` is not an object), "" when
-// it holds another type, which no caller accepts. json::value() throws a type_error for those instead
-// (the same fault fuzzing found in the Responses parser, fuzz/regressions/json_body).
-std::string string_value(const json& object, const char* key, const char* fallback) {
-  const auto it = object.find(key);
-  if (it == object.end()) return fallback;
-  return it->is_string() ? it->get<std::string>() : std::string();
-}
-
 constexpr int64_t kMaxAttributes = 16;
 
 int64_t seconds(int64_t unix_ms) {
@@ -89,7 +80,7 @@ Error no_store(const std::string& id) {
 Result<text::ChunkOptions> parse_chunking(const json& strategy) {
   text::ChunkOptions options;
   if (strategy.is_null()) return options;
-  const std::string type = string_value(strategy, "type", "");
+  const std::string type = json_string(strategy, "type", "");
   if (type == "auto") return options;
   if (type != "static" || !strategy.contains("static") || !strategy["static"].is_object())
     return Error::invalid("chunking_strategy must be {type: 'auto'} or {type: 'static', static: {...}}",
@@ -360,7 +351,7 @@ Response create_vector_store(const Request& request, const Principal& principal,
   }
   if (body->contains("expires_after") && !(*body)["expires_after"].is_null()) {
     const auto& e = (*body)["expires_after"];
-    if (!e.is_object() || string_value(e, "anchor", "") != "last_active_at" || !e.contains("days") ||
+    if (!e.is_object() || json_string(e, "anchor", "") != "last_active_at" || !e.contains("days") ||
         !e["days"].is_number_integer() || e["days"].get<int64_t>() < 1 || e["days"].get<int64_t>() > 365)
       return error_response(Error::invalid("expires_after must be {anchor: 'last_active_at', days: 1 to 365}",
                                            "expires_after"));
@@ -409,10 +400,10 @@ Response modify_vector_store(const Request& request, const store::KnowledgeStore
     return error_response(status.error());
   json meta = store_metadata(target);
   for (const auto& [key, value] : body->items()) {
-    const bool valid = value.is_null() || (key == "name" && value.is_string()) ||
-                       (key == "metadata" && value.is_object() && value.size() <= 16) ||
-                       (key == "expires_after" && value.is_object() &&
-                        string_value(value, "anchor", "") == "last_active_at");
+    const bool valid =
+        value.is_null() || (key == "name" && value.is_string()) ||
+        (key == "metadata" && value.is_object() && value.size() <= 16) ||
+        (key == "expires_after" && value.is_object() && json_string(value, "anchor", "") == "last_active_at");
     if (!valid) return error_response(Error::invalid(key + " has the wrong type", key));
     if (value.is_null()) {
       meta.erase(key);

@@ -40,16 +40,6 @@ std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// The string at object[key]: `fallback` when the key is absent (or `object` is not an object), "" when
-// it holds another type, which no caller accepts. json::value() throws a type_error for those instead,
-// and a body like {"input": [{"type": []}]} escaped the parser with it (found by fuzzing,
-// fuzz/regressions/json_body).
-std::string string_value(const json& object, const char* key, const char* fallback) {
-  const auto it = object.find(key);
-  if (it == object.end()) return fallback;
-  return it->is_string() ? it->get<std::string>() : std::string();
-}
-
 const std::set<std::string, std::less<>>& ignored_fields() {
   static const std::set<std::string, std::less<>> fields = {"top_p",
                                                             "truncation",
@@ -106,7 +96,7 @@ Result<std::string> input_text(const json& content, const std::string& where) {
   std::string text;
   for (size_t i = 0; i < content.size(); ++i) {
     const auto& part = content[i];
-    const std::string type = string_value(part, "type", "");
+    const std::string type = json_string(part, "type", "");
     if (type != "input_text" && type != "output_text" && type != "text")
       return Error::invalid(
           fmt::format("{}.content[{}]: only text parts are supported (got '{}')", where, i, type), "input");
@@ -141,7 +131,7 @@ Status parse_input(const json& input, ResponsesRequest& out, std::string& messag
     const auto& item = input[i];
     const std::string where = fmt::format("input[{}]", i);
     if (!item.is_object()) return Error::invalid(where + " must be an object", "input");
-    const std::string type = string_value(item, "type", "message");
+    const std::string type = json_string(item, "type", "message");
     if (type != "message")
       return Error::invalid(fmt::format("{}: input items of type '{}' are not supported", where, type),
                             "input");
@@ -236,7 +226,7 @@ Status parse_tools(const json& tools, ResponsesRequest& out) {
   bool seen_file_search = false;
   for (size_t i = 0; i < tools.size(); ++i) {
     const auto& tool = tools[i];
-    const std::string type = string_value(tool, "type", "");
+    const std::string type = json_string(tool, "type", "");
     if (type != "file_search")
       return Error::invalid(fmt::format("tools[{}]: only the file_search tool is supported (got '{}')", i,
                                         type.empty() ? "?" : type),
@@ -263,7 +253,7 @@ Status parse_metadata(const json& metadata, ResponsesRequest& out) {
 }
 
 Status parse_tool_choice(const json& choice, ResponsesRequest& out) {
-  const bool named_file_search = string_value(choice, "type", "") == "file_search";
+  const bool named_file_search = json_string(choice, "type", "") == "file_search";
   if (!(choice.is_string() && (choice == "auto" || choice == "none" || choice == "required")) &&
       !named_file_search)
     return Error::invalid("tool_choice must be 'auto', 'none', 'required' or {\"type\": \"file_search\"}",
@@ -336,7 +326,7 @@ Status parse_field(const std::string& key, const json& value, ResponsesRequest& 
         value.is_null() ||
         (value.is_object() &&
          (!value.contains("format") ||
-          (value["format"].is_object() && string_value(value["format"], "type", "text") == "text")));
+          (value["format"].is_object() && json_string(value["format"], "type", "text") == "text")));
     return plain ? ok()
                  : Error::invalid("only plain text output is supported (text.format.type 'text')", key);
   }

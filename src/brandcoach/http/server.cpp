@@ -268,8 +268,7 @@ struct Server::Impl {
 
   // The requests of one connection, over plain TCP or TLS, until it closes or the server drains.
   template <class Stream>
-  awaitable<void> serve_requests(Stream& stream, Connection& connection_state) {
-    Connection* const connection = &connection_state;
+  awaitable<void> serve_requests(Stream& stream, Connection& connection) {
     beast::flat_buffer buffer;
     const auto timeout = std::chrono::milliseconds(options.request_timeout_ms);
     while (!draining) {
@@ -279,11 +278,11 @@ struct Server::Impl {
       parser.body_limit(std::max(options.body_limit_bytes, options.upload_limit_bytes));
       parser.header_limit(16 * 1024);
       beast::get_lowest_layer(stream).expires_after(timeout);
-      connection->idle = true;
+      connection.idle = true;
       boost::system::error_code ec;
       // The head first: an upload route may receive a larger body than any other.
       co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
-      connection->idle = false;
+      connection.idle = false;
       if (!ec) {
         const std::string target(parser.get().target());
         if (is_upload_route(match_route(target.substr(0, target.find('?'))).route))

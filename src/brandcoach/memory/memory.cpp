@@ -841,7 +841,9 @@ Result<nlohmann::json> Memory::export_json(const store::User& user) {
   nlohmann::json audit_rows = nlohmann::json::array();
   for (const auto& a : *audit) {
     auto row = audit_json(a);
-    row.erase("id");  // the export is the user's own: ids of the shared log mean nothing there
+    // The export is the user's own: the shared log's ids and the subject's name add nothing there.
+    row.erase("id");
+    row.erase("user");
     audit_rows.push_back(std::move(row));
   }
   return nlohmann::json{

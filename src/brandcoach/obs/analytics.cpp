@@ -32,17 +32,6 @@ constexpr double kReturnWeight = 0.2;
 constexpr double kFullSessionsPerWeek = 3;
 constexpr double kFullTurnsPerSession = 10;
 
-double round_to(double value, double step) {
-  return std::round(value / step) * step;
-}
-
-// Nearest-rank percentile of sorted values.
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
-}
-
 json percentiles(std::vector<double> values) {
   if (values.empty())
     return {{"count", 0}, {"p50", nullptr}, {"p95", nullptr}, {"p99", nullptr}, {"mean", nullptr}};
@@ -115,6 +104,16 @@ json route_of(const store::ReplyRecord& reply) {
 }
 
 }  // namespace
+
+double round_to(double value, double step) {
+  return std::round(value / step) * step;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
+}
 
 json user_journey(const std::vector<store::Message>& thread, int64_t now_ms) {
   std::map<int64_t, Session> by_number;

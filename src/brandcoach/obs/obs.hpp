@@ -262,6 +262,11 @@ class StoreGauges {
 // ---------------------------------------------------------------------------------------------
 // Analytics (the admin API's numbers; each takes what the store returned and the time now)
 
+/// Nearest-rank percentile (p in 0..100) of values sorted ascending; 0 for none.
+double percentile(const std::vector<double>& sorted, double p);
+/// `value` rounded to a multiple of `step` (0.1 for tenths).
+double round_to(double value, double step);
+
 /// A user's journey (the seed's analyze_user_journey): sessions, their average length, assistant
 /// preferences, topic progression and the engagement score (0-100) with its four weighted factors
 /// (0.3 session frequency, 0.3 depth of interaction, 0.2 topic diversity, 0.2 return rate).

@@ -764,46 +764,38 @@ Result<std::vector<Fact>> write_facts(pqxx::connection& db, int64_t user_id,
   return inserted;
 }
 
-Result<std::vector<AuditEntry>> audit_log(pqxx::connection& db, int64_t user_id) {
-  pqxx::read_transaction tx(db);
-  // User 0's rows are the admin actions, which SQLite keeps under NULL: no user's log holds them.
-  auto rows =
-      exec(tx,
-           "SELECT id, user_id, actor, action, object, COALESCE(before_json, ''), COALESCE(after_json, ''), "
-           "at FROM audit WHERE user_id = $1 AND user_id <> 0 ORDER BY id",
-           user_id);
+namespace {
+
+// The columns both audit readers select, and the rows they make: the subject's external id comes from
+// users (empty for admin actions, kept under user 0, and for users since erased).
+constexpr const char* kAuditColumns =
+    "a.id, a.user_id, a.actor, a.action, a.object, COALESCE(a.before_json, ''), COALESCE(a.after_json, ''), "
+    "a.at, COALESCE(u.external_id, '') FROM audit a LEFT JOIN users u ON u.id = a.user_id";
+
+std::vector<AuditEntry> read_audit(const pqxx::result& rows) {
   std::vector<AuditEntry> entries;
   entries.reserve(rows.size());
   for (const auto& r : rows) {
-    entries.push_back(AuditEntry{r[0].as<int64_t>(),
-                                 r[1].as<int64_t>(),
-                                 text(r[2]),
-                                 text(r[3]),
-                                 text(r[4]),
-                                 text(r[5]),
-                                 text(r[6]),
-                                 r[7].as<int64_t>(),
-                                 {}});
+    entries.push_back(AuditEntry{r[0].as<int64_t>(), r[1].as<int64_t>(), text(r[2]), text(r[3]), text(r[4]),
+                                 text(r[5]), text(r[6]), r[7].as<int64_t>(), text(r[8])});
   }
   return entries;
 }
 
+}  // namespace
+
+Result<std::vector<AuditEntry>> audit_log(pqxx::connection& db, int64_t user_id) {
+  pqxx::read_transaction tx(db);
+  // User 0's rows are the admin actions, which SQLite keeps under NULL: no user's log holds them.
+  return read_audit(
+      exec(tx, fmt::format("SELECT {} WHERE a.user_id = $1 AND a.user_id <> 0 ORDER BY a.id", kAuditColumns),
+           user_id));
+}
+
 Result<std::vector<AuditEntry>> audit_entries(pqxx::connection& db, int64_t after_id, int limit) {
   pqxx::read_transaction tx(db);
-  auto rows =
-      exec(tx,
-           "SELECT a.id, a.user_id, a.actor, a.action, a.object, COALESCE(a.before_json, ''), "
-           "COALESCE(a.after_json, ''), a.at, COALESCE(u.external_id, '') FROM audit a LEFT JOIN users u "
-           "ON u.id = a.user_id WHERE a.id > $1 ORDER BY a.id LIMIT $2",
-           after_id, static_cast<int64_t>(limit));
-  std::vector<AuditEntry> entries;
-  entries.reserve(rows.size());
-  for (const auto& r : rows) {
-    AuditEntry entry{r[0].as<int64_t>(), r[1].as<int64_t>(), text(r[2]),         text(r[3]), text(r[4]),
-                     text(r[5]),         text(r[6]),         r[7].as<int64_t>(), text(r[8])};
-    entries.push_back(std::move(entry));
-  }
-  return entries;
+  return read_audit(exec(tx, fmt::format("SELECT {} WHERE a.id > $1 ORDER BY a.id LIMIT $2", kAuditColumns),
+                         after_id, static_cast<int64_t>(limit)));
 }
 
 Status append_audit(pqxx::connection& db, const AuditEntry& entry) {

@@ -454,32 +454,34 @@ Result<std::vector<Fact>> write_facts(Connection& db, int64_t user_id, const std
   return inserted;
 }
 
+namespace {
+
+// The columns both audit readers select, and the row they make: the subject's external id comes from
+// users (empty for admin actions, kept under NULL, and for users since erased).
+constexpr const char* kAuditColumns =
+    "a.id, COALESCE(a.user_id, 0), a.actor, a.action, a.object, COALESCE(a.before_json, ''), "
+    "COALESCE(a.after_json, ''), a.at, COALESCE(u.external_id, '') FROM audit a LEFT JOIN users u ON u.id = "
+    "a.user_id";
+
+AuditEntry read_audit(Statement& s) {
+  return AuditEntry{s.column_int(0),  s.column_int(1),  s.column_text(2), s.column_text(3), s.column_text(4),
+                    s.column_text(5), s.column_text(6), s.column_int(7),  s.column_text(8)};
+}
+
+}  // namespace
+
 Result<std::vector<AuditEntry>> audit_log(Connection& db, int64_t user_id) {
-  auto stmt = db.prepare(
-      "SELECT id, COALESCE(user_id, 0), actor, action, object, COALESCE(before_json, ''), "
-      "COALESCE(after_json, ''), at FROM audit WHERE user_id = ? ORDER BY id");
+  auto stmt = db.prepare(fmt::format("SELECT {} WHERE a.user_id = ? ORDER BY a.id", kAuditColumns));
   if (!stmt) return stmt.error();
   (*stmt)->bind(1, user_id);
-  return collect(**stmt, [](Statement& s) {
-    return AuditEntry{s.column_int(0),  s.column_int(1),  s.column_text(2),
-                      s.column_text(3), s.column_text(4), s.column_text(5),
-                      s.column_text(6), s.column_int(7),  {}};
-  });
+  return collect(**stmt, read_audit);
 }
 
 Result<std::vector<AuditEntry>> audit_entries(Connection& db, int64_t after_id, int limit) {
-  auto stmt = db.prepare(
-      "SELECT a.id, COALESCE(a.user_id, 0), a.actor, a.action, a.object, COALESCE(a.before_json, ''), "
-      "COALESCE(a.after_json, ''), a.at, COALESCE(u.external_id, '') FROM audit a LEFT JOIN users u ON u.id "
-      "= "
-      "a.user_id WHERE a.id > ? ORDER BY a.id LIMIT ?");
+  auto stmt = db.prepare(fmt::format("SELECT {} WHERE a.id > ? ORDER BY a.id LIMIT ?", kAuditColumns));
   if (!stmt) return stmt.error();
   (*stmt)->bind(1, after_id).bind(2, static_cast<int64_t>(limit));
-  return collect(**stmt, [](Statement& s) {
-    AuditEntry entry{s.column_int(0),  s.column_int(1),  s.column_text(2), s.column_text(3), s.column_text(4),
-                     s.column_text(5), s.column_text(6), s.column_int(7),  s.column_text(8)};
-    return entry;
-  });
+  return collect(**stmt, read_audit);
 }
 
 Status append_audit(Connection& db, const AuditEntry& entry) {
