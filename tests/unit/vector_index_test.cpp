@@ -38,7 +38,7 @@ TEST(DenseIndex, FindsTheExactVectorFirst) {
     const auto hits = index.search(vectors[i].data(), 5);
     ASSERT_EQ(hits.size(), 5u);
     EXPECT_EQ(hits.front().first, static_cast<int64_t>(i + 1));
-    EXPECT_NEAR(hits.front().second, 1.0f, 1e-4);
+    EXPECT_NEAR(hits.front().second, 1.0f, 1e-3);  // the index holds half floats: about 3 digits
     for (size_t k = 1; k < hits.size(); ++k) EXPECT_GE(hits[k - 1].second, hits[k].second);
   }
 }

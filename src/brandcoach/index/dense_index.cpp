@@ -2,7 +2,14 @@
 // second includer would break the link (see DEPENDENCIES.md).
 #include <hnswlib/hnswlib.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
 #include <atomic>
 #include <shared_mutex>
 #include <thread>
@@ -27,37 +34,130 @@ constexpr size_t kSeed = 42;  // fixed so a serial build gives the same graph
 // serial insert keeps small indexes reproducible.
 constexpr size_t kParallelBatch = 256;
 
-// Inner-product distance (1 - a.b) whose sum GCC vectorises without -ffast-math: sixteen independent
-// partial sums are sixteen lanes, so no reassociation is needed. hnswlib's own SSE/AVX path over-reads
-// a link list (see CMakeLists.txt) and its portable path is a scalar loop.
-// Built twice: for x86-64-v3 (AVX2 + FMA, chosen at load time where the CPU has them) and for the
-// baseline, so one binary runs everywhere and uses wide vectors where it can.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) float inner_product_distance(
-    const void* a_ptr, const void* b_ptr, const void* dim_ptr) {
-  const auto* a = static_cast<const float*>(a_ptr);
-  const auto* b = static_cast<const float*>(b_ptr);
+// Vectors are held as IEEE half floats: the graph's inserts and searches are bound by fetching vectors
+// from memory (a 512-dimension float vector is 32 cache lines, fetched at random), so halving them more
+// than doubles the speed of a distance, and halves the index's memory. A half keeps 11 significant bits,
+// about 3 decimal digits; on unit vectors that moves a similarity by well under 0.001, far below the
+// gaps that decide a ranking.
+using Half = uint16_t;
+
+#if defined(__x86_64__)
+// AVX2 + FMA + F16C (every x86-64 CPU since about 2013), chosen at run time so one binary runs anywhere.
+__attribute__((target("avx2,fma,f16c"))) float inner_product_distance_avx2(const void* a_ptr,
+                                                                           const void* b_ptr,
+                                                                           const void* dim_ptr) {
+  const auto* a = static_cast<const Half*>(a_ptr);
+  const auto* b = static_cast<const Half*>(b_ptr);
   const size_t dim = *static_cast<const size_t*>(dim_ptr);
-  constexpr size_t kLanes = 16;
-  float lanes[kLanes] = {};
+  // Two independent sums, so consecutive multiply-adds do not wait for each other.
+  __m256 sum0 = _mm256_setzero_ps();
+  __m256 sum1 = _mm256_setzero_ps();
   size_t i = 0;
-  for (; i + kLanes <= dim; i += kLanes) {
-    for (size_t lane = 0; lane < kLanes; ++lane) lanes[lane] += a[i + lane] * b[i + lane];
+  for (; i + 16 <= dim; i += 16) {
+    const auto* a8 = reinterpret_cast<const __m128i*>(a + i);
+    const auto* b8 = reinterpret_cast<const __m128i*>(b + i);
+    sum0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(a8)), _mm256_cvtph_ps(_mm_loadu_si128(b8)), sum0);
+    sum1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(a8 + 1)), _mm256_cvtph_ps(_mm_loadu_si128(b8 + 1)),
+                           sum1);
   }
-  float sum = 0.0f;
-  for (; i < dim; ++i) sum += a[i] * b[i];
-  for (const float lane : lanes) sum += lane;
+  const __m256 sum8 = _mm256_add_ps(sum0, sum1);
+  __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(sum8), _mm256_extractf128_ps(sum8, 1));
+  sum4 = _mm_hadd_ps(sum4, sum4);
+  sum4 = _mm_hadd_ps(sum4, sum4);
+  float sum = _mm_cvtss_f32(sum4);
+  for (; i < dim; ++i) sum += _cvtsh_ss(a[i]) * _cvtsh_ss(b[i]);
   return 1.0f - sum;
+}
+
+__attribute__((target("f16c"))) void to_halves_f16c(const float* in, Half* out, size_t count) {
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < count; ++i) out[i] = _cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+bool has_avx2_fma_f16c() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+#endif
+
+// The portable path, for CPUs without F16C, converts by hand (not with _Float16, which the fuzzing
+// build's clang lacks on x86).
+float half_to_float(Half half) {
+  const uint32_t sign = static_cast<uint32_t>(half & 0x8000u) << 16;
+  const uint32_t exponent = (half >> 10) & 0x1fu;
+  const uint32_t mantissa = half & 0x3ffu;
+  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
+    const float magnitude = static_cast<float>(mantissa) * 0x1p-24f;
+    return sign != 0 ? -magnitude : magnitude;
+  }
+  if (exponent == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
+  return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
+}
+
+Half float_to_half(float value) {
+  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  const auto sign = static_cast<Half>((bits >> 16) & 0x8000u);
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude >= 0x7f800000u) return sign | (magnitude > 0x7f800000u ? 0x7e00u : 0x7c00u);  // NaN, inf
+  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // rounds past the largest half: inf
+  if (magnitude < 0x38800000u) {                        // below 2^-14: a subnormal half, nearest even
+    return sign | static_cast<Half>(std::nearbyint(std::fabs(value) * 0x1p24f));
+  }
+  // Re-bias the exponent and keep 10 mantissa bits, rounding to nearest even (a carry moves the exponent).
+  const uint32_t rounded = magnitude + 0xfffu + ((magnitude >> 13) & 1u);
+  return sign | static_cast<Half>((rounded - 0x38000000u) >> 13);
+}
+
+float inner_product_distance_portable(const void* a_ptr, const void* b_ptr, const void* dim_ptr) {
+  const auto* a = static_cast<const Half*>(a_ptr);
+  const auto* b = static_cast<const Half*>(b_ptr);
+  const size_t dim = *static_cast<const size_t*>(dim_ptr);
+  float sum = 0.0f;
+  for (size_t i = 0; i < dim; ++i) sum += half_to_float(a[i]) * half_to_float(b[i]);
+  return 1.0f - sum;
+}
+
+void to_halves_portable(const float* in, Half* out, size_t count) {
+  for (size_t i = 0; i < count; ++i) out[i] = float_to_half(in[i]);
 }
 
 class InnerProductSpace final : public hnswlib::SpaceInterface<float> {
  public:
-  explicit InnerProductSpace(size_t dim) : dim_(dim) {}
-  size_t get_data_size() override { return dim_ * sizeof(float); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return inner_product_distance; }
-  void* get_dist_func_param() override { return &dim_; }
+  explicit InnerProductSpace(size_t dim) : dim_(dim) {
+#if defined(__x86_64__)
+    if (has_avx2_fma_f16c()) {
+      distance_ = inner_product_distance_avx2;
+      convert_ = to_halves_f16c;
+    }
+#endif
+  }
+  size_t get_data_size() override {
+    return dim_ * sizeof(Half);
+  }
+  hnswlib::DISTFUNC<float> get_dist_func() override {
+    return distance_;
+  }
+  void* get_dist_func_param() override {
+    return &dim_;
+  }
+  size_t dimension() const {
+    return dim_;
+  }
+
+  // The index's form of a vector.
+  std::vector<Half> halves(const float* vector) const {
+    std::vector<Half> out(dim_);
+    convert_(vector, out.data(), dim_);
+    return out;
+  }
 
  private:
   size_t dim_;
+  hnswlib::DISTFUNC<float> distance_ = inner_product_distance_portable;
+  void (*convert_)(const float*, Half*, size_t) = to_halves_portable;
 };
 }  // namespace
 
@@ -80,7 +180,7 @@ DenseIndex::DenseIndex(DenseIndex&&) noexcept = default;
 DenseIndex& DenseIndex::operator=(DenseIndex&&) noexcept = default;
 
 size_t DenseIndex::dimension() const {
-  return *static_cast<size_t*>(impl_->space.get_dist_func_param());
+  return impl_->space.dimension();
 }
 
 size_t DenseIndex::search_beam() const {
@@ -99,7 +199,7 @@ void DenseIndex::add(int64_t id, const float* vector) {
     graph.resizeIndex(std::max<size_t>(graph.max_elements_ * 2, 1024));
   }
   // hnswlib updates an existing label in place (and revives a deleted one).
-  graph.addPoint(vector, static_cast<hnswlib::labeltype>(id));
+  graph.addPoint(impl_->space.halves(vector).data(), static_cast<hnswlib::labeltype>(id));
   impl_->live.insert(id);
 }
 
@@ -117,7 +217,8 @@ void DenseIndex::add_many(const std::vector<std::pair<int64_t, const float*>>& i
   std::atomic<size_t> next{0};
   auto insert = [&] {
     for (size_t i = next++; i < items.size(); i = next++) {
-      graph.addPoint(items[i].second, static_cast<hnswlib::labeltype>(items[i].first));
+      graph.addPoint(impl_->space.halves(items[i].second).data(),
+                     static_cast<hnswlib::labeltype>(items[i].first));
     }
   };
   if (threads == 1) {
@@ -141,9 +242,10 @@ std::vector<std::pair<int64_t, float>> DenseIndex::search(const float* query, si
   std::vector<std::pair<int64_t, float>> out;
   const size_t total = impl_->live.size();
   if (k == 0 || total == 0) return out;
+  const auto query_halves = impl_->space.halves(query);
   // Without filter support in this hnswlib, a filter is applied to a widening candidate list.
   for (size_t want = allow ? std::min(total, k * 4) : std::min(total, k);; want = std::min(total, want * 4)) {
-    auto queue = impl_->graph->searchKnn(query, want);
+    auto queue = impl_->graph->searchKnn(query_halves.data(), want);
     std::vector<std::pair<int64_t, float>> candidates;
     candidates.reserve(queue.size());
     while (!queue.empty()) {
@@ -186,8 +288,8 @@ Result<DenseIndex> DenseIndex::load(const fs::path& path, size_t dimension) {
   }
   auto& graph = *index.impl_->graph;
   // The vector size is implied by the offsets stored in the file, not by the space passed in.
-  if (graph.label_offset_ - graph.offsetData_ != dimension * sizeof(float)) {
-    return Error::unavailable(fmt::format("index {} has another dimension", path.string()));
+  if (graph.label_offset_ - graph.offsetData_ != dimension * sizeof(Half)) {
+    return Error::unavailable(fmt::format("index {} has another dimension or vector format", path.string()));
   }
   graph.setEf(kEfSearch);
   for (const auto& [label, internal] : graph.label_lookup_) {

@@ -88,7 +88,8 @@ class Retriever {
 };
 
 /// An approximate nearest-neighbour index over vectors (hnswlib, inner product on L2-normalised
-/// vectors, so the score is cosine similarity). Thread-safe: searches run in parallel, writes alone.
+/// vectors, so the score is cosine similarity, to about three decimals: the index holds vectors as half
+/// floats). Thread-safe: searches run in parallel, writes alone.
 class DenseIndex {
  public:
   explicit DenseIndex(size_t dimension, size_t initial_capacity = 1024);

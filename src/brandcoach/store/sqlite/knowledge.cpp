@@ -367,7 +367,11 @@ Status insert_file(Connection& db, int64_t store_id, const FileInput& file,
       "vector) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!add_chunk) return add_chunk.error();
+  auto add_terms = db.prepare("INSERT INTO chunks_fts (rowid, heading_terms, terms) VALUES (?, ?, ?)");
+  if (!add_terms) return add_terms.error();
   for (const auto& chunk : chunks) {
+    const std::string heading_terms = text::index_terms(chunk.heading);
+    const std::string terms = text::index_terms(chunk.text);
     auto& stmt = **add_chunk;
     stmt.bind(1, result.file.id)
         .bind(2, store_id)
@@ -376,15 +380,18 @@ Status insert_file(Connection& db, int64_t store_id, const FileInput& file,
         .bind(5, int64_t{chunk.page})
         .bind(6, chunk.text)
         .bind(7, chunk.tokens)
-        .bind(8, text::index_terms(chunk.heading))
-        .bind(9, text::index_terms(chunk.text));
+        .bind(8, heading_terms)
+        .bind(9, terms);
     if (chunk.vector.empty()) {
       stmt.bind_null(10);
     } else {
       stmt.bind_blob(10, vector_blob(chunk.vector));
     }
     if (auto status = stmt.run(); !status) return status.error();
-    result.chunk_ids.push_back(db.last_insert_id());
+    const int64_t chunk_id = db.last_insert_id();
+    (*add_terms)->bind(1, chunk_id).bind(2, heading_terms).bind(3, terms);
+    if (auto status = (*add_terms)->run(); !status) return status.error();
+    result.chunk_ids.push_back(chunk_id);
   }
   return ok();
 }
