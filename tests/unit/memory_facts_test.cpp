@@ -178,7 +178,7 @@ TEST_F(Extractor, HypotheticalAndPastStateNothing) {
 
 TEST_F(Extractor, BudgetIsNotAlsoAPrice) {
   auto facts = extractor.extract("My marketing budget is tiny, about £300 a month.");
-  EXPECT_EQ(values(facts, "budget"), std::vector<std::string>{"£300"});
+  EXPECT_EQ(values(facts, "budget"), std::vector<std::string>{"£300 (marketing)"});
   EXPECT_TRUE(values(facts, "price").empty());
 }
 
@@ -297,6 +297,103 @@ TEST_F(Extractor, QuestionsAskForAKindOfValue) {
   ASSERT_EQ(said.size(), 1u);
   EXPECT_TRUE(said[0].sentence.starts_with("A drop-in class is €14")) << said[0].sentence;
   EXPECT_EQ(said[0].item, "drop-in class");
+}
+
+TEST_F(Extractor, PeopleByAnyRoleAndWhoStepsIntoIt) {
+  EXPECT_EQ(values(extractor.extract("Rashida is our head gardener, she knows every plant."),
+                   "person:head gardener"),
+            std::vector<std::string>{"Rashida"});
+  EXPECT_EQ(values(extractor.extract("Our sponsor is Tidal Oats for the whole season."), "person:sponsor"),
+            std::vector<std::string>{"Tidal Oats"});
+  EXPECT_EQ(values(extractor.extract("Pía Ortiz takes over as studio manager from Monday."),
+                   "person:studio manager"),
+            std::vector<std::string>{"Pía Ortiz"});
+  EXPECT_EQ(
+      values(extractor.extract("Bram, who has been on the counter for a year, is stepping up as shift lead."),
+             "person:shift lead"),
+      std::vector<std::string>{"Bram"});
+  EXPECT_EQ(values(extractor.extract("Noor will be the new head chef."), "person:head chef"),
+            std::vector<std::string>{"Noor"});
+  // Words that only look like roles name no person: a price, a month.
+  EXPECT_TRUE(values(extractor.extract("Our launch is March."), "person:launch").empty());
+  EXPECT_TRUE(
+      values(extractor.extract("the small one is R40, the big one is R70"), "person:small one").empty());
+}
+
+TEST_F(Extractor, JobsWithoutCapitalsAndInvestors) {
+  EXPECT_EQ(values(extractor.extract("my nephew dario does our tiktok, hes a natural"), "person:social"),
+            std::vector<std::string>{"dario"});
+  EXPECT_EQ(values(extractor.extract("ines handles the bookkeeping these days"), "person:books"),
+            std::vector<std::string>{"ines"});
+  // Adverbs before a verb are no names.
+  EXPECT_TRUE(values(extractor.extract("we still do our own bookkeeping"), "person:books").empty());
+  EXPECT_EQ(values(extractor.extract("My aunt Grace Otieno has invested KES 400,000 in the bakery."),
+                   "person:investor"),
+            std::vector<std::string>{"Grace Otieno"});
+}
+
+TEST_F(Extractor, SuppliersOnlyWhereSuppliesAreTheSubject) {
+  EXPECT_EQ(
+      values(extractor.extract("Our flour comes from Millbrook Grain in the valley."), "person:supplier"),
+      std::vector<std::string>{"Millbrook Grain"});
+  EXPECT_TRUE(values(extractor.extract("We moved to Denver last spring."), "person:supplier").empty());
+}
+
+TEST_F(Extractor, AreasServedAreTwoOrMorePlaces) {
+  EXPECT_EQ(values(extractor.extract("We clean offices mostly in Northcote, Brunswick and Coburg."), "areas"),
+            (std::vector<std::string>{"Northcote", "Brunswick", "Coburg"}));
+  EXPECT_TRUE(values(extractor.extract("We close in December and January."), "areas").empty());
+  EXPECT_TRUE(values(extractor.extract("We are based in Leeds."), "areas").empty());
+}
+
+TEST_F(Extractor, GoalsCountedInThingsToWin) {
+  EXPECT_EQ(values(extractor.extract("open day is on 3 May, want 60 sign-ups by June"), "goals"),
+            std::vector<std::string>{"60 sign-ups by June"});
+  EXPECT_TRUE(values(extractor.extract("I want 3 options for the logo"), "goals").empty());
+}
+
+TEST_F(Extractor, ListMembersLoseTheirQualifiers) {
+  EXPECT_EQ(values(extractor.extract("we want to feel calm, honest and a little playful"), "personality"),
+            (std::vector<std::string>{"calm", "honest", "playful"}));
+}
+
+TEST_F(Extractor, ASentenceOpeningWithACommonNounIsTheUsersOwn) {
+  EXPECT_EQ(values(extractor.extract("Membership goes up to £55 a month in April."), "price"),
+            std::vector<std::string>{"£55 (Membership)"});
+  // A name there is still someone else's price.
+  EXPECT_TRUE(values(extractor.extract("Brightwell charges £70 a month."), "price").empty());
+}
+
+TEST_F(Extractor, ABudgetIsNamedByItsOwnWord) {
+  EXPECT_EQ(values(extractor.extract("Our event budget is $2,000, mostly for the venue."), "budget"),
+            std::vector<std::string>{"$2,000 (event)"});
+}
+
+TEST_F(Extractor, RefusalsInEverydayWords) {
+  EXPECT_EQ(
+      values(extractor.extract("We will never offer home visits, the insurance is a nightmare."), "rejected"),
+      std::vector<std::string>{"home visits"});
+}
+
+TEST(RecallRendering, AQuoteStopsShortOfAReplacedValue) {
+  Recall recall;
+  RecalledFact fact;
+  fact.current.key = "person:site";
+  fact.current.value = "Wiremu";
+  fact.current.status = "active";
+  fact.current.source_message_id = 2;
+  fact.source_text = "Tama has moved to Perth 😢 Wiremu is doing the site from now on, he starts Monday";
+  fact.source_at = 1700000000;
+  store::Fact old;
+  old.key = "person:site";
+  old.value = "Tama";
+  old.status = "superseded";
+  old.source_message_id = 1;
+  fact.earlier.push_back(old);
+  recall.facts.push_back(fact);
+  const std::string answer = render_recall(recall);
+  EXPECT_NE(answer.find("Wiremu is doing the site"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("Tama"), std::string::npos) << answer;
 }
 
 TEST_F(Extractor, HostileInputIsFastAndHarmless) {

@@ -165,6 +165,12 @@ const RuleSpec kRules[] = {
      "agency|startup|truck|cafe|gym|office|workshop|co\\.?)(?: \\w+)? (?:in|out of|based in) ([^.!?;]+)",
      Shape::proper, 0.75, Cue::plain, 4},
     {"location", "\\b([A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?)-based\\b", Shape::proper, 0.8, Cue::plain, 3},
+    // The places served, named two or more at a time: "homes mostly in Scottsdale and Tempe".
+    {"areas",
+     "\\b(?i:in|across|around|throughout|all over|covering|cover|serving|serve|deliver to|delivering to)"
+     "(?: the)? ((?:[A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?)(?:, [A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?)*,? (?:and|&|or) "
+     "[A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?)",
+     Shape::list, 0.8, Cue::plain, 10},
     // Company name.
     {"company",
      "(?i)\\b(?:my|our) (?:\\w+ ){0,2}(?:company|business|shop|brand|studio|startup|start-up|bakery|firm|"
@@ -260,7 +266,7 @@ const RuleSpec kRules[] = {
     // Competitors.
     {"competitors",
      "(?i)\\b(?:competitors?|competition|comps|rivals?|competitive set|comp set|competitive landscape)(?:,? "
-     "\\w+){0,8}?(?: (?:are|is|include|would be|"
+     "\\w+){0,8}?(?: (?:are|is|include|would be|will be|was|were|"
      "i'm looking at|we're looking at|i am looking at|we are looking at)|:):?(?: mainly| mostly| probably| "
      "really)? ?"
      "([^.!?;]+)",
@@ -339,6 +345,18 @@ const RuleSpec kRules[] = {
      "((?:hit|reach|get|grow|double|triple|sell|open|become|be|build|make|land|sign|win|expand|raise|earn|"
      "generate|save|serve)[^.!?;]+)",
      Shape::phrase, 0.7, Cue::plain, 14, false},
+    // A number of something to win: "want 40 bookings", "aiming for 150 subscribers by May".
+    {"goals",
+     "(?i)\\b(?:want|wanting|aiming for|aim for|hoping for|shooting for|going for|targeting|need)"
+     "(?: to (?:get|hit|reach|sell|book|sign|land|have|do))?(?: about| around| at least| roughly)? "
+     "((?:\\d[\\d,]*\\+?|ten|twenty|thirty|forty|fifty|a hundred|hundred) (?:[a-z-]+ )?(?:bookings|clients|"
+     "customers|members|subscribers|followers|sales|orders|students|accounts|weddings|boxes|covers|tickets|"
+     "sign-?ups|leads|downloads|units|stores|locations|reviews|deliveries|patients|appointments|guests|"
+     "attendees|users|memberships|subscriptions|enquiries|inquiries|listings|bottles|cases|classes|"
+     "events|projects|jobs|contracts|stockists|retailers|outlets|pre-?orders|donors|volunteers|families|"
+     "households|regulars|tables|seats|couples|kids|pupils|learners|trainees|homes|properties)\\b"
+     "(?: (?:by|before|in|this|for|per|a|each) [^.!?;,]{1,30})?)",
+     Shape::phrase, 0.75, Cue::plain, 12, false},
     {"challenges",
      "(?i)\\b(?:biggest |main |real |key |major |current )?(?:challenge|problem|issue|struggle|"
      "headache|pain point|bottleneck|weakness)(?:s)?(?: right now| at the moment)? (?:is|are|:)"
@@ -376,6 +394,15 @@ const RuleSpec kRules[] = {
      "on|join|stock|"
      "work with|partner with|offer|pursue|take on|go with|touch|wholesale to|bother with) ([^.!?;]+)",
      Shape::phrase, 0.8, Cue::plain, 12, false},
+    {"rejected",
+     "(?i)\\b(?:we|i)(?:'ll| will)? (?:never|don't|do not|won't|will not|aren't going to|are not going to) "
+     "(?:ever )?(?:offer|do|sell|stock|run|provide|carry|make|touch|go near|bother with) (?:any "
+     ")?([^.!?;,]+)",
+     Shape::phrase, 0.8, Cue::plain, 8, false},
+    {"rejected",
+     "(?i)\\b(?:rul(?:e|ed|ing) out|no more|not doing|not offering|not selling|not stocking) (?:the |any )?"
+     "([^.!?;,]+)",
+     Shape::phrase, 0.8, Cue::plain, 8, false},
     // No subject of its own ("also nixed the hard seltzer idea"): the article keeps "prices dropped" out.
     {"rejected",
      "(?i)\\b(?:nixed|binned|canned|axed|killed|scrapped|shelved|ditched|vetoed) (?:the|our|that|this) "
@@ -535,6 +562,20 @@ std::vector<std::string> list_values(std::string_view raw_with_asides, size_t ma
         value.remove_prefix(lead.size());
     }
     value = trim(value);
+    // "a bit cheeky" is the trait "cheeky"; "the Bread Shed" the name "Bread Shed".
+    for (bool stripped = true; stripped;) {
+      stripped = false;
+      for (std::string_view lead : {"a bit ", "a little ", "a touch ", "quite ", "very ", "super ", "really ",
+                                    "kinda ", "kind of ", "slightly ", "pretty ", "a ", "an "}) {
+        if (value.size() > lead.size() && value.substr(0, lead.size()) == lead) {
+          value.remove_prefix(lead.size());
+          stripped = true;
+        }
+      }
+    }
+    if (value.size() > 4 && (value.starts_with("the ") || value.starts_with("The ")) &&
+        std::isupper(static_cast<unsigned char>(value[4])))
+      value.remove_prefix(4);
     if (!value.empty() && value.size() <= 80) out.emplace_back(value);
     current.clear();
   };
@@ -557,6 +598,24 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+// A capitalised word that is only capitalised because it starts the sentence: a common noun by its
+// ending ("Subscription", "Delivery", "Shipping") or one of the things small businesses price.
+bool looks_like_common_noun(std::string_view word) {
+  const std::string w = lower(word);
+  static constexpr std::string_view kEndings[] = {"tion", "sion", "ship", "ment", "ness", "ery",
+                                                  "ary",  "age",  "ance", "ence", "ity",  "ing",
+                                                  "ure",  "ism",  "ees",  "fee"};
+  if (w.size() > 4 && std::any_of(std::begin(kEndings), std::end(kEndings),
+                                  [&](std::string_view end) { return w.ends_with(end); }))
+    return true;
+  static constexpr std::string_view kNouns[] = {
+      "plan",    "pass",   "class",   "price",   "prices",  "rent",      "box",     "ticket",
+      "tickets", "lesson", "course",  "menu",    "tour",    "session",   "package", "service",
+      "entry",   "rate",   "deposit", "consult", "haircut", "treatment", "bundle",  "kit",
+      "product", "stock",  "coffee",  "cake",    "bread",   "cover"};
+  return std::find(std::begin(kNouns), std::end(kNouns), w) != std::end(kNouns);
 }
 
 // Curly quotes and dashes to ASCII so patterns see one spelling.
@@ -688,6 +747,26 @@ std::string item_before(std::string_view before) {
 }
 
 // Or from the words after a price: "$39 a month for the basic plan" -> "basic plan".
+// The budget's own name, from the word before "budget": "the marketing budget is…" -> "marketing".
+std::string budget_name(std::string_view clause) {
+  const auto words = split_words(clause);
+  for (size_t i = 1; i < words.size(); ++i) {
+    std::string word = lower(trim(words[i]));
+    if (!word.starts_with("budget")) continue;
+    const std::string before = lower(trim(words[i - 1]));
+    static constexpr std::string_view kNotNames[] = {
+        "the",  "our",  "my",     "a",      "total",  "monthly", "new",    "overall", "whole",
+        "this", "that", "annual", "yearly", "weekly", "full",    "entire", "current", "its"};
+    if (before.empty() ||
+        std::find(std::begin(kNotNames), std::end(kNotNames), before) != std::end(kNotNames) ||
+        !std::all_of(before.begin(), before.end(),
+                     [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '-'; }))
+      return {};
+    return before;
+  }
+  return {};
+}
+
 std::string item_after(std::string_view after) {
   auto words = split_words(after);
   size_t i = 0;
@@ -724,15 +803,24 @@ struct FactExtractor::Rules {
   std::unique_ptr<RE2>
       not_the_user;              // "my cousin", "I think": first-person words that are not the user acting
   std::unique_ptr<RE2> hearsay;  // "does like $60", "apparently"
-  std::unique_ptr<RE2> product_named;   // (item, name): "the flagship is now called Silver Lining"
-  std::unique_ptr<RE2> product_chosen;  // (name, item): "we went with Wildling for the subscription"
-  std::unique_ptr<RE2> joins_as;        // (name, role): "Aisha Karim will join as partner"
-  std::unique_ptr<RE2> own_clause;      // ", ours is …": where the user's own clause starts
-  std::unique_ptr<RE2> departed;        // (name): "Davey pulled out of …", "Acme shut down"
-  std::unique_ptr<RE2> takes_over;      // (name, job): "Lani's taking the site over"
-  std::unique_ptr<RE2> name_change;     // a message announcing a new business name
-  std::unique_ptr<RE2> new_name;        // (name): "going with Tidy Tails Mobile"
-  std::unique_ptr<RE2> person_lower;    // (role, name) for text written without capitals
+  std::unique_ptr<RE2> product_named;     // (item, name): "the flagship is now called Silver Lining"
+  std::unique_ptr<RE2> product_chosen;    // (name, item): "we went with Wildling for the subscription"
+  std::unique_ptr<RE2> joins_as;          // (name, role): "Aisha Karim will join as partner"
+  std::unique_ptr<RE2> own_clause;        // ", ours is …": where the user's own clause starts
+  std::unique_ptr<RE2> departed;          // (name): "Davey pulled out of …", "Acme shut down"
+  std::unique_ptr<RE2> takes_over;        // (name, job): "Lani's taking the site over"
+  std::unique_ptr<RE2> takes_over_lower;  // the same for text written without capitals
+  std::unique_ptr<RE2> investor;          // (name): "my uncle Raj has invested"
+  std::unique_ptr<RE2> open_role;         // (name, role): "Chiamaka is my lead stylist"
+  std::unique_ptr<RE2> steps_up;          // (name, role): "Verónica takes over as academic director"
+  std::unique_ptr<RE2> open_role_first;   // (role, name): "our sponsor is Fynbos Fuel"
+  std::unique_ptr<RE2> supplier;          // (name): "flowers come from Kurrajong Blooms"
+  std::unique_ptr<RE2> supply_word;       // the sentence is about supplies
+  std::unique_ptr<RE2> calendar_word;     // a month or weekday: "in March and April" names no places
+  std::unique_ptr<RE2> leading_common;    // (word): a sentence-initial capitalised word before a verb
+  std::unique_ptr<RE2> name_change;       // a message announcing a new business name
+  std::unique_ptr<RE2> new_name;          // (name): "going with Tidy Tails Mobile"
+  std::unique_ptr<RE2> person_lower;      // (role, name) for text written without capitals
   std::unique_ptr<RE2> person_after_lower;
   std::unique_ptr<RE2> site;  // (item, place): "the second branch will be in Aundh"
   std::unique_ptr<RE2> date_value;
@@ -768,6 +856,8 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "\\b[A-Z][\\w']+\\.?(?: [A-Z][\\w']+\\.?)* "
       "(?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|prices?|quotes?|"
       "bills?|lists?)\\b");
+  rules_->calendar_word = compile(BC_MONTH "|(?:mon|tues|wednes|thurs|fri|satur|sun)day|christmas|easter");
+  rules_->leading_common = compile("^[^A-Za-z]*([A-Z][a-z]+) ");
   rules_->first_person = compile("(?i)\\b(?:we|we're|we've|we'll|our|ours|us|i|i'm|im|i've|i'll|my|mine)\\b");
   rules_->hypothetical = compile(
       "(?i)\\b(?:what if|if we|if i|should we|should i|would it|could we|could i|might|maybe|perhaps|"
@@ -836,13 +926,64 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
   rules_->new_name = compile(
       "(?i:\\b(?:going with|went with|settled on|landed on|picked|chose|we're now|we are now|it's now|it is "
       "now|now it's|now we're)) ([A-Z][\\w'&-]*(?: (?:&|and|of|[A-Z][\\w'&-]*)){0,4})");
+  // (name, job): "Lani's taking the site over", "Freja will finish the website", "Tomás does our can art".
+  const std::string jobs =
+      "(socials?|social media|site|website|web ?site|design|artwork|art|illustrations?|graphics|photos|"
+      "photography|books|bookkeeping|accounts|finances|finance|marketing|newsletter|logo|branding|instagram|"
+      "insta|ig|"
+      "tiktok|"
+      "editing|videos?|content|emails?|pr|ads|labels|packaging|deliveries|bookings|scheduling|copy|"
+      "copywriting|seo)\\b";
   rules_->takes_over = compile(
       "\\b([A-Z][\\w-]*(?:'[A-Z][\\w-]+)?)(?:,? (?i:from|of) (?i:our|the) \\w+,?)?(?:'s| is| will| has| has "
-      "now| will now)? (?i:taking over|taken over|takes over|"
-      "take over|taking|finish|finishing|doing|running|handling|looking after|in charge of|designing|"
-      "building|shooting|managing)(?i: the| our)? (?i:(socials?|social media|site|website|web ?site|design|"
-      "artwork|art|photos|photography|books|bookkeeping|marketing|newsletter|logo|branding|instagram|tiktok|"
-      "editing|videos?|content|emails?|pr|ads))\\b");
+      "now| will now)? (?i:taking over|taken over|takes over|take over|taking|finish|finishing|doing|does|"
+      "running|runs|handling|handles|looking after|looks after|in charge of|designing|designs|building|"
+      "builds|shooting|shoots|managing|manages)(?i: the| our)?(?: [a-z][\\w-]*)? (?i:" +
+      jobs + ")");
+  // Without capitals a name is any word, so only a third-person verb marks it: "tomás does our can art".
+  rules_->takes_over_lower = compile(
+      "(?:^|[\\s,;:(])(\\p{Ll}[\\p{L}-]+)(?: does| handles| runs| manages| looks after| takes over|(?:'s| "
+      "is) "
+      "(?:doing|taking over|handling|running|managing|in charge of)| will (?:do|take over|handle|run|"
+      "finish)) (?:the |our )?(?:[a-z][\\w-]* )?" +
+      jobs);
+  // (name, role) with any role: "Chiamaka is my lead stylist", "Kudu Energy is our sponsor now".
+  rules_->open_role = compile(
+      "\\b([A-Z][a-zA-Z'-]+(?: [A-Z][a-zA-Z'-]+){0,2}) (?i:is|'s|will be)(?:(?i: now| currently)? "
+      "(?i:my|our|the new)|(?i: now))"
+      "(?i: new)? "
+      "((?:[a-z][a-z-]+ ){0,2}[a-z][a-z-]+)\\b(?: now)?\\s*(?:[.!,;)]|$| and | but | so | who | since | "
+      "because | as | "
+      "from | after | while | until | cuz | - )");
+  // (job, name): "our lead stylist is now Adaeze", "the sponsor is Fynbos Fuel now".
+  rules_->open_role_first = compile(
+      "\\b(?i:my|our) (?i:new )?((?:[a-z][a-z-]+ ){0,2}[a-z][a-z-]+) (?i:is|will be)(?i: now| currently)? "
+      "([A-Z][a-zA-Z'-]+(?: [A-Z][a-zA-Z'-]+){0,2})\\b");
+  // (name): "panels come from Sunlink Distributors", "we import green coffee through Kaffa Direkte".
+  rules_->supplier = compile(
+      "(?i:\\b(?:come|comes|coming|came|get|gets|getting|buy|buying|source|sourcing|sourced|import|importing|"
+      "order|ordering|supplied|switched|switching|moved|moving|going|went|gone)(?: [\\w'-]+){0,3}? "
+      "(?:from|through|via|by|to|with)) "
+      "([A-Z][\\w'&-]+(?: (?:&|[A-Z][\\w'&-]+)){0,3})");
+  rules_->supply_word = compile(
+      "(?i)\\b(?:suppl\\w*|import\\w*|grower|wholesaler|distributor|vendor|source|"
+      "sourced|sourcing|panels|beans|flour|stock|ingredients|fabric|materials|"
+      "flowers|coffee|produce)\\b");
+  // (name, role): "Verónica Paz takes over as academic director", "Ashley, one of our handlers, is
+  // stepping up as day manager".
+  rules_->steps_up = compile(
+      "\\b(\\p{Lu}[\\p{L}'-]+(?: \\p{Lu}[\\p{L}'-]+)?)(?:, [^,.!?]{1,80},)? (?i:(?:is |will be |will |has )?"
+      "(?:takes? over|taking over|taken over|steps? up|stepping up|stepped up|steps? in|stepping in|stepped "
+      "in|"
+      "comes? in|coming in|came in|joins?|joining|joined|promoted|moves? up|moving up|moved up|starts?|"
+      "starting|started) as (?:the |our |my |a |an )?(?:new )?((?:[a-z][a-z-]+ ){0,2}[a-z][a-z-]+))\\b"
+      "\\s*(?:[.!,;)]|$| and | but | so | from | on | in | at | for | next | this | starting | since | after "
+      "| "
+      "until | while | because | cuz | - )");
+  // (name): "My uncle Raj has invested ₹5 lakh", "Priya put in £20k".
+  rules_->investor = compile(
+      "\\b([A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?) (?i:(?:has |have |had |also )?(?:invested|put in|put up|"
+      "backed us|lent us|loaned us|is investing|is putting in))\\b");
   rules_->departed = compile(
       "\\b([A-Z][\\w'&.-]*(?: [A-Z][\\w'&.-]*){0,2}) (?i:(?:has |have )?(?:pulled out|shut down|closed "
       "down|closed|went "
@@ -1002,7 +1143,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
       std::string own(clause);
       RE2::GlobalReplace(&own, *rules_->not_the_user, "");
       first_persons[c] = partial(*rules_->first_person, own);
-      others[c] = !first_persons[c] && (partial(*rules_->third_party, clause) || (c > 0 && others[c - 1]));
+      others[c] = !first_persons[c] && (about_someone_else(clause) || (c > 0 && others[c - 1]));
     }
     for (const auto& rule : rules_->rules) {
       const RuleSpec& spec = *rule.spec;
@@ -1039,8 +1180,11 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                 // The words before a budget name the budget itself ("marketing spend is", "the new number
                 // is"), not what it is for, so they make no item: one budget restated is one fact.
                 const bool budget = spec.key == std::string_view("budget");
-                std::string item =
-                    budget ? item_after(clause.substr(at + raw.size())) : item_before(clause.substr(0, at));
+                // A budget named as such ("the marketing budget") is that budget whatever it is spent on.
+                std::string item = budget_name(clause);
+                if (item.empty())
+                  item =
+                      budget ? item_after(clause.substr(at + raw.size())) : item_before(clause.substr(0, at));
                 if (item.empty() && !budget) item = item_after(clause.substr(at + raw.size()));
                 if (!item.empty()) amount += " (" + item + ")";
               }
@@ -1108,6 +1252,8 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                 continue;
               }
             }
+            if (spec.key == std::string_view("areas") && RE2::FullMatch(lower(value), *rules_->calendar_word))
+              continue;
             if (spec.key == std::string_view("location")) {
               // A place is named by words: "moving to £6.50 per seat" moves a price, not the business.
               const std::string_view first(value.data(), std::min(value.find(' '), value.size()));
@@ -1156,8 +1302,11 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     }
     const bool no_capitals = std::none_of(statements.begin(), statements.end(),
                                           [](char c) { return std::isupper(static_cast<unsigned char>(c)); });
-    static constexpr std::string_view kNotNames[] = {"is",   "and", "the", "a",    "who", "does",
-                                                     "will", "was", "has", "quit", "left"};
+    static constexpr std::string_view kNotNames[] = {
+        "is",      "and",    "the",      "a",   "who",   "does", "will",  "was",  "has",
+        "quit",    "left",   "she",      "he",  "they",  "it",   "that",  "this", "what",
+        "which",   "also",   "still",    "now", "who's", "whos", "hes",   "shes", "theyre",
+        "someone", "nobody", "everyone", "one", "just",  "then", "really"};
     if (no_capitals) {
       input = re2::StringPiece(statements);
       while (RE2::FindAndConsume(&input, *rules_->person_lower, &role, &name)) {
@@ -1181,13 +1330,79 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
         if (!value.empty()) out.push_back({"company", value, 0.85, Cue::correction, offset()});
       }
     }
+    // One name per job however it is said: "the website" and "the site", "socials" and "social media".
+    const auto job_key = [](std::string job) {
+      job = lower(job);
+      if (job == "website" || job == "web site" || job == "web site") return std::string("site");
+      if (job == "socials" || job == "social media" || job == "instagram" || job == "insta" || job == "ig" ||
+          job == "tiktok")
+        return std::string("social");
+      if (job == "photography") return std::string("photos");
+      if (job == "art" || job == "illustration" || job == "illustrations" || job == "graphics")
+        return std::string("artwork");
+      if (job == "bookkeeping" || job == "accounts" || job == "finances") return std::string("books");
+      if (job == "video") return std::string("videos");
+      if (job == "email") return std::string("emails");
+      return job;
+    };
     input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->takes_over, &name, &role)) {
-      std::string job = lower(role);
-      if (job == "website" || job == "web site" || job == "web site") job = "site";
-      if (job == "socials" || job == "social media") job = "social";
-      if (job == "photography") job = "photos";
-      out.push_back({"person:" + job, name, 0.85, Cue::correction, offset()});
+      out.push_back({"person:" + job_key(role), name, 0.85, Cue::correction, offset()});
+    }
+    if (no_capitals) {
+      input = re2::StringPiece(statements);
+      while (RE2::FindAndConsume(&input, *rules_->takes_over_lower, &name, &role)) {
+        if (std::find(std::begin(kNotNames), std::end(kNotNames), name) == std::end(kNotNames) &&
+            !partial(*rules_->first_person, name))
+          out.push_back({"person:" + job_key(role), name, 0.8, Cue::correction, offset()});
+      }
+    }
+    // Roles said in any words; a few common words are not roles ("Leeds is our home", "X is our bestseller"
+    // stays a fact, harmlessly, under its own words).
+    static constexpr std::string_view kNotRoles[] = {
+        "home",     "thing",   "goal",   "aim",     "plan",       "problem",  "priority", "focus", "name",
+        "price",    "budget",  "target", "launch",  "date",       "deadline", "opening",  "brand", "company",
+        "business", "shop",    "studio", "style",   "tone",       "vibe",     "city",     "town",  "location",
+        "market",   "website", "site",   "product", "bestseller", "flagship", "biggest",  "main",  "only"};
+    const auto role_key = [&](const std::string& said) -> std::string {
+      const std::string role = lower(said);
+      if (std::find(std::begin(kNotRoles), std::end(kNotRoles), role) != std::end(kNotRoles)) return {};
+      if (role == "cofounder") return "person:co-founder";
+      return "person:" + job_key(role);
+    };
+    input = re2::StringPiece(statements);
+    while (RE2::FindAndConsume(&input, *rules_->open_role, &name, &role)) {
+      const std::string key = role_key(role);
+      if (!key.empty() && !partial(*rules_->first_person, name) && !is_boundary(name) &&
+          !RE2::FullMatch(lower(name), *rules_->calendar_word))
+        out.push_back({key, name, 0.8,
+                       partial(*rules_->correction, statements) ? Cue::correction : Cue::plain, offset()});
+    }
+    input = re2::StringPiece(statements);
+    while (RE2::FindAndConsume(&input, *rules_->open_role_first, &role, &name)) {
+      const std::string key = role_key(role);
+      if (!key.empty() && !partial(*rules_->first_person, name) && !is_boundary(name) &&
+          !RE2::FullMatch(lower(name), *rules_->calendar_word))
+        out.push_back({key, name, 0.8,
+                       partial(*rules_->correction, statements) ? Cue::correction : Cue::plain, offset()});
+    }
+    input = re2::StringPiece(statements);
+    while (RE2::FindAndConsume(&input, *rules_->steps_up, &name, &role)) {
+      const std::string key = role_key(role);
+      if (!key.empty() && !partial(*rules_->first_person, name) && !is_boundary(name))
+        out.push_back({key, name, 0.85, Cue::correction, offset()});
+    }
+    if (partial(*rules_->supply_word, statements)) {
+      input = re2::StringPiece(statements);
+      while (RE2::FindAndConsume(&input, *rules_->supplier, &name)) {
+        const std::string value = proper_value(name, 4);
+        if (!value.empty()) out.push_back({"person:supplier", value, 0.8, Cue::correction, offset()});
+      }
+    }
+    input = re2::StringPiece(statements);
+    while (RE2::FindAndConsume(&input, *rules_->investor, &name)) {
+      if (!partial(*rules_->first_person, name))
+        out.push_back({"person:investor", name, 0.85, Cue::plain, offset()});
     }
     std::string item;
     input = re2::StringPiece(statements);
@@ -1247,6 +1462,19 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
   return result;
 }
 
+bool FactExtractor::about_someone_else(std::string_view clause) const {
+  // "Acme charges $60" is about a company, "Subscription goes to 425 kr" about the user's own plan:
+  // the sentence's first word is capitalised either way, so a common noun there is lowered first.
+  re2::StringPiece word;
+  if (RE2::PartialMatch(clause, *rules_->leading_common, &word) && looks_like_common_noun(word)) {
+    std::string tamed(clause);
+    const auto at = static_cast<size_t>(word.data() - clause.data());
+    tamed[at] = static_cast<char>(std::tolower(static_cast<unsigned char>(tamed[at])));
+    return partial(*rules_->third_party, tamed);
+  }
+  return partial(*rules_->third_party, clause);
+}
+
 bool FactExtractor::opens_as_question(std::string_view sentence) const {
   // The sentence, or its last comma-separated part ("ok memory test, who's my co-founder again").
   const std::string_view whole = trim(sentence);
@@ -1284,7 +1512,7 @@ std::vector<FactExtractor::Statement> FactExtractor::statements(std::string_view
     if (opens_as_question(sentence)) continue;
     std::string own(sentence);
     RE2::GlobalReplace(&own, *rules_->not_the_user, "");
-    if (!partial(*rules_->first_person, own) && partial(*rules_->third_party, sentence)) continue;
+    if (!partial(*rules_->first_person, own) && about_someone_else(sentence)) continue;
     const RE2* value = nullptr;
     switch (kind) {
       case AnswerKind::date:

@@ -13,9 +13,10 @@ namespace brandcoach::memory {
 
 namespace {
 
-constexpr std::array<KeySpec, 25> kKeys = {{
+constexpr std::array<KeySpec, 26> kKeys = {{
     {"name", "personal", "Name", false},
     {"location", "personal", "Location", false},
+    {"areas", "business", "Areas served", true},
     {"role", "personal", "Role", false},
     {"company", "personal", "Company", false},
     {"industry", "business", "Industry", false},
@@ -56,6 +57,9 @@ constexpr KeyCue kKeyCues[] = {
     {"location",
      {"where", "base", "locat", "citi", "town", "countri", "live", "headquart", "reloc", "suburb",
       "neighbourhood", "neighborhood", "area", "region"}},
+    {"areas",
+     {"suburb", "neighbourhood", "neighborhood", "area", "citi", "town", "region", "cover", "deliv",
+      "district", "serv"}},
     {"products",
      {"call", "name", "product", "flagship", "line", "rang", "drop", "collect", "subscript", "menu", "packag",
       "programm"}},
@@ -85,7 +89,7 @@ constexpr KeyCue kKeyCues[] = {
     {"projects", {"project", "work"}},
     {"person",
      {"cofound", "co", "partner", "design", "investor", "accountant", "mentor", "who", "helper", "photograph",
-      "develop", "assist", "photo", "draw"}},
+      "develop", "assist", "photo", "draw", "whos", "invest"}},
 };
 
 bool has_stem(const std::vector<std::string>& stems, std::string_view stem) {

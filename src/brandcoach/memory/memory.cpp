@@ -423,6 +423,16 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     }
     return shared;
   };
+  // "artwork" and "art", "bookkeeping" and "books": a role named by a longer or shorter word.
+  const auto shares_prefix = [&](std::string_view role) {
+    for (const auto& stem : text::content_stems(role)) {
+      for (const auto& word : asked) {
+        const size_t shorter = std::min(stem.size(), word.size());
+        if (shorter >= 3 && stem.compare(0, shorter, word, 0, shorter) == 0) return true;
+      }
+    }
+    return false;
+  };
   // When the question names one of several items or people ("the taco plate", "my designer"), only those.
   const auto narrowed = [&](const std::string& key) {
     std::vector<const store::Fact*> current;
@@ -442,7 +452,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   if (std::find(requested.begin(), requested.end(), "person") != requested.end()) {
     std::vector<std::string> named_roles;
     for (const auto& key : keys) {
-      if (key.starts_with("person:") && overlaps(key.substr(7)) > 0) named_roles.push_back(key);
+      if (key.starts_with("person:") && (overlaps(key.substr(7)) > 0 || shares_prefix(key.substr(7))))
+        named_roles.push_back(key);
     }
     if (!named_roles.empty()) {
       std::erase_if(keys, [&](const std::string& k) {
@@ -910,7 +921,8 @@ namespace brandcoach::memory {
 namespace {
 
 // The sentence of `text` that holds `value` (the user's own words for it), else its opening.
-std::string quote_for(std::string_view text, std::string_view value) {
+std::string quote_for(std::string_view text, std::string_view value,
+                      const std::vector<std::string>& replaced = {}) {
   std::string folded_text, folded_value;
   for (const char c : text) folded_text += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (const char c : value) folded_value += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -933,6 +945,45 @@ std::string quote_for(std::string_view text, std::string_view value) {
     }
   }
   std::string quote(text.substr(begin, end - begin));
+  // Of a sentence that also names a value since replaced ("Hemi's gone to Aussie, Lani's taking the site
+  // over"), only the part about the current value: from the value (or the start of its clause, when
+  // nothing replaced comes between) to the end of its clause, and never as far as a replaced value.
+  std::string folded_quote;
+  for (const char c : quote) folded_quote += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<size_t> replaced_at;
+  for (const auto& old : replaced) {
+    std::string folded_old;
+    for (const char c : old) folded_old += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (folded_old.empty() || folded_value.find(folded_old) != std::string::npos) continue;
+    for (size_t found = folded_quote.find(folded_old); found != std::string::npos;
+         found = folded_quote.find(folded_old, found + 1))
+      replaced_at.push_back(found);
+  }
+  if (!replaced_at.empty() && at != std::string::npos && at >= begin && at < end) {
+    const size_t value_at = at - begin;
+    const size_t value_end = value_at + value.size();
+    size_t clause_begin = 0, clause_end = quote.size();
+    for (const std::string_view joint : {", ", " - ", " – ", "; ", " so ", " but ", " cuz ", " because ",
+                                         " and then ", " while ", " 😭 ", " 😢 "}) {
+      for (size_t found = quote.find(joint); found != std::string::npos;
+           found = quote.find(joint, found + 1)) {
+        if (found + joint.size() <= value_at) clause_begin = std::max(clause_begin, found + joint.size());
+        // The clause ends at the first joint after the value that leaves it a few words long.
+        if (found < value_end) continue;
+        const auto spaces = std::count(quote.begin() + static_cast<std::ptrdiff_t>(value_at),
+                                       quote.begin() + static_cast<std::ptrdiff_t>(found), ' ');
+        if (spaces >= 2) clause_end = std::min(clause_end, found);
+      }
+    }
+    for (const size_t old_at : replaced_at) {
+      if (old_at < value_at && old_at >= clause_begin) clause_begin = value_at;
+      if (old_at >= value_end && old_at < clause_end) clause_end = old_at;
+    }
+    while (clause_end > clause_begin && (quote[clause_end - 1] == ' ' || quote[clause_end - 1] == ','))
+      --clause_end;
+    quote = (clause_begin > 0 ? "…" : "") + quote.substr(clause_begin, clause_end - clause_begin) +
+            (clause_end < quote.size() ? "…" : "");
+  }
   // "…in Aundh, not Baner." quotes as "…in Aundh.": the replaced value is history, not the answer.
   for (const std::string_view contrast : {", not ", " (not ", ", instead of ", " rather than "}) {
     const auto cut = quote.find(contrast);
@@ -1009,7 +1060,13 @@ std::string render_recall(const Recall& recall) {
         const std::string value = r.current.value;
         const std::string item = value_item(value);
         const std::string bare = item.empty() ? value : value.substr(0, value.size() - item.size() - 3);
-        const std::string quote = quote_for(r.source_text, bare);
+        std::vector<std::string> replaced;
+        for (const auto& e : r.earlier) {
+          const std::string old_item = value_item(e.value);
+          replaced.push_back(old_item.empty() ? e.value
+                                              : e.value.substr(0, e.value.size() - old_item.size() - 3));
+        }
+        const std::string quote = quote_for(r.source_text, bare, replaced);
         out += fmt::format(" — you {} on {}: “{}”", looks_like_update(quote) ? "changed it" : "said so",
                            human_date(r.source_at), quote);
       }

@@ -97,6 +97,7 @@ class FactExtractor {
 
  private:
   bool opens_as_question(std::string_view sentence) const;
+  bool about_someone_else(std::string_view clause) const;
   struct Rules;
   std::unique_ptr<Rules> rules_;
 };
