@@ -375,6 +375,17 @@ TEST_F(Extractor, RefusalsInEverydayWords) {
       std::vector<std::string>{"home visits"});
 }
 
+TEST_F(Extractor, NewPricesSaidAsWhatTheThingBecomes) {
+  EXPECT_EQ(values(extractor.extract("The sourdough loaf becomes £5.40 next week."), "price"),
+            std::vector<std::string>{"£5.40 (sourdough loaf)"});
+  EXPECT_EQ(values(extractor.extract("My fees are €40 for a private class."), "price"),
+            std::vector<std::string>{"€40 (private class)"});
+  // A goal in money is a goal, not a price.
+  const auto goal = extractor.extract("my goal is $8,000 a month by summer");
+  EXPECT_TRUE(values(goal, "price").empty());
+  EXPECT_EQ(values(goal, "goals"), std::vector<std::string>{"$8,000 a month by summer"});
+}
+
 TEST(RecallRendering, AQuoteStopsShortOfAReplacedValue) {
   Recall recall;
   RecalledFact fact;
@@ -737,6 +748,22 @@ TEST_F(MemoryStore, EraseLeavesNothingInTheDatabaseFiles) {
   auto leeds = (*reopened)->search_messages((*(*reopened)->find_user("kept"))->id, "Leeds", 10);
   ASSERT_TRUE(leeds);
   EXPECT_EQ(leeds->size(), 1u);
+}
+
+TEST(FactPlan, ARestatedGoalReplacesTheGoalWithItsMeasure) {
+  const std::vector<store::Fact> current{active(1, "goals", "300 reviews by December"),
+                                         active(2, "goals", "open a second shop")};
+  const auto writes =
+      plan_fact_writes(current, {{"goals", "350 reviews by December", 0.9, Cue::plain, 0}}, 9);
+  ASSERT_EQ(writes.size(), 1u);
+  ASSERT_EQ(writes[0].status_changes.size(), 1u);
+  EXPECT_EQ(writes[0].status_changes[0].first, 1);
+  ASSERT_TRUE(writes[0].insert.has_value());
+  EXPECT_EQ(writes[0].insert->supersedes_id, 1);
+  // A goal measured in something else stands beside it.
+  const auto other = plan_fact_writes(current, {{"goals", "40 weddings", 0.9, Cue::plain, 0}}, 10);
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_TRUE(other[0].status_changes.empty());
 }
 
 }  // namespace

@@ -79,6 +79,11 @@ const RuleSpec kRules[] = {
      "(?: [\\w'-]+){0,4}? to " BC_MONEY,
      Shape::money, 0.85, Cue::correction},
     {"price", "(?i)\\b(?:is|are|at|costs?|=)(?: now| only| just)? " BC_MONEY, Shape::money, 0.65},
+    // A new price said as what the thing becomes: "the cinnamon bun becomes €4.20", "will be US$520".
+    {"price",
+     "(?i)\\b(?:becomes|will become|will be|will cost|is going to be|are going to be|passes to|moves to)"
+     "(?: only| just)? " BC_MONEY,
+     Shape::money, 0.8, Cue::correction},
     // A named product and its price in a list: "Bestseller is Glow Butter, ₦8,500 for 250g".
     {"price", "\\b[A-Z][\\w'&-]*(?: [A-Z][\\w'&-]*){0,3}, " BC_MONEY, Shape::money, 0.7},
     // Budget.
@@ -345,11 +350,18 @@ const RuleSpec kRules[] = {
      "((?:hit|reach|get|grow|double|triple|sell|open|become|be|build|make|land|sign|win|expand|raise|earn|"
      "generate|save|serve)[^.!?;]+)",
      Shape::phrase, 0.7, Cue::plain, 14, false},
+    // An amount to reach: "goal is $5,000 a month by Christmas", "bumping my goal to $6,000 a month".
+    {"goals",
+     "(?i)\\b(?:goal|target|aim)s?(?: \\w+){0,2}? (?:to|is|of|:) ((?:[$€£¥₹]|[a-z]{3} ?)\\d[\\d,.]*k?"
+     "(?: ?(?:a|per|each|/) ?(?:month|mo|year|yr|week|day))?(?: (?:by|before|in|this|for) [^.!?;,]{1,30})?)",
+     Shape::phrase, 0.85, Cue::plain, 10, false},
     // A number of something to win: "want 40 bookings", "aiming for 150 subscribers by May".
     {"goals",
-     "(?i)\\b(?:want|wanting|aiming for|aim for|hoping for|shooting for|going for|targeting|need)"
+     "(?i)\\b(?:want|wanting|aiming for|aim for|hoping for|shooting for|going for|targeting|need|goal ?:|"
+     "target ?:|goal to|target to)"
      "(?: to (?:get|hit|reach|sell|book|sign|land|have|do))?(?: about| around| at least| roughly)? "
-     "((?:\\d[\\d,]*\\+?|ten|twenty|thirty|forty|fifty|a hundred|hundred) (?:[a-z-]+ )?(?:bookings|clients|"
+     "((?:\\d[\\d,.]*\\d\\+?|\\d\\+?|ten|twenty|thirty|forty|fifty|a hundred|hundred) (?:[a-z-]+ "
+     ")?(?:bookings|clients|"
      "customers|members|subscribers|followers|sales|orders|students|accounts|weddings|boxes|covers|tickets|"
      "sign-?ups|leads|downloads|units|stores|locations|reviews|deliveries|patients|appointments|guests|"
      "attendees|users|memberships|subscriptions|enquiries|inquiries|listings|bottles|cases|classes|"
@@ -701,7 +713,9 @@ bool is_linking_word(std::string_view word) {
       "thursday",    "friday",    "saturday",    "sunday",    "moving",   "upping",     "hiking",
       "shifting",    "jumping",   "rising",      "climbing",  "bringing", "taking",     "raising",
       "bumping",     "lowering",  "cutting",     "dropping",  "putting",  "gone",       "shifted",
-      "rescheduled", "postponed"};
+      "rescheduled", "postponed", "rises",       "rose",      "becomes",  "become",     "passes",
+      "increases",   "increased", "jumps",       "jumped",    "climbs",   "climbed",    "falls",
+      "fell",        "went",      "fees",        "prices",    "rates",    "tariff",     "tariffs"};
   std::string w = lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
@@ -746,7 +760,6 @@ std::string item_before(std::string_view before) {
   return std::string(trim(out));
 }
 
-// Or from the words after a price: "$39 a month for the basic plan" -> "basic plan".
 // The budget's own name, from the word before "budget": "the marketing budget is…" -> "marketing".
 std::string budget_name(std::string_view clause) {
   const auto words = split_words(clause);
@@ -767,6 +780,7 @@ std::string budget_name(std::string_view clause) {
   return {};
 }
 
+// Or from the words after a price: "$39 a month for the basic plan" -> "basic plan".
 std::string item_after(std::string_view after) {
   auto words = split_words(after);
   size_t i = 0;
@@ -1186,6 +1200,12 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                   item =
                       budget ? item_after(clause.substr(at + raw.size())) : item_before(clause.substr(0, at));
                 if (item.empty() && !budget) item = item_after(clause.substr(at + raw.size()));
+                // "my goal is $5,000 a month" states a goal, not what anything costs.
+                const std::string folded_item = lower(item);
+                if (!budget && (folded_item.ends_with("goal") || folded_item.ends_with("target") ||
+                                folded_item.ends_with("aim") || folded_item.ends_with("revenue") ||
+                                folded_item.ends_with("turnover") || folded_item.ends_with("sales")))
+                  break;
                 if (!item.empty()) amount += " (" + item + ")";
               }
               values.push_back(std::move(amount));

@@ -47,7 +47,7 @@ constexpr KeySpec kPersonSpec = {"person", "context", "Person", false};
 // Words of a question that point at a key. Stems, so "pricing", "priced" and "prices" all match.
 struct KeyCue {
   std::string_view key;
-  std::array<std::string_view, 16> stems;
+  std::array<std::string_view, 20> stems;
 };
 
 constexpr KeyCue kKeyCues[] = {
@@ -84,7 +84,7 @@ constexpr KeyCue kKeyCues[] = {
     {"decisions", {"decid", "decis", "settl", "chose", "choos", "pick", "land", "agre", "go", "went"}},
     {"rejected",
      {"reject", "drop", "rule", "scrap", "ditch", "against", "kill", "nix", "no", "not", "avoid", "declin",
-      "veto", "turn", "axe", "shelv"}},
+      "veto", "turn", "axe", "shelv", "never", "won"}},
     {"plans", {"plan", "next", "futur", "roadmap", "intend"}},
     {"projects", {"project", "work"}},
     {"person",
@@ -162,6 +162,31 @@ std::string comparable(std::string_view value) {
   }
   return out;
 }
+
+namespace {
+
+// What a counted goal measures: the word after its number ("45 weddings" -> "wed", "$6,000 a month by
+// Christmas" -> "$month"); empty when the goal counts nothing. Two goals with one measure are one goal
+// restated, so the newer replaces the older.
+std::string goal_measure(std::string_view value) {
+  const auto words = text::words(value);
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (words[i].empty() || !std::isdigit(static_cast<unsigned char>(words[i].front()))) continue;
+    const bool money = value.find_first_of("$€£¥₹") != std::string_view::npos ||
+                       std::string_view(value).find("kr") != std::string_view::npos;
+    for (size_t j = i + 1; j < words.size(); ++j) {
+      const std::string w = lower(words[j]);
+      if (w.empty() || std::isdigit(static_cast<unsigned char>(w.front())) || w == "a" || w == "an" ||
+          w == "per" || w == "k" || w == "000")
+        continue;
+      return (money ? "$" : "") + text::stem(w);
+    }
+    return {};
+  }
+  return {};
+}
+
+}  // namespace
 
 std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& current,
                                                const std::vector<ExtractedFact>& extracted,
@@ -252,6 +277,17 @@ std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& c
             f.status = "superseded";
           }
         }
+      }
+    }
+    if (fact.key == "goals") {
+      const std::string measure = goal_measure(fact.value);
+      for (auto& f : live) {
+        if (measure.empty() || f.key != "goals" || f.status != "active" || goal_measure(f.value) != measure)
+          continue;
+        if (f.id == 0) continue;  // stated earlier in this same message: both stand
+        next.supersedes_id = f.id;
+        write.status_changes.emplace_back(f.id, "superseded");
+        f.status = "superseded";
       }
     }
     write.insert = next;
@@ -453,6 +489,15 @@ RecallRequest recall_request(std::string_view message) {
   }
   if (request.asks_memory) {
     request.keys = keys_mentioned(message);
+    // "How many X" may count a goal ("how many subscribers are we aiming for"): recall weighs it.
+    static constexpr std::string_view kTargetWords[] = {"aim",   "hop",  "target", "goal",    "want",
+                                                        "after", "plan", "trying", "shooting"};
+    const bool asks_a_target =
+        std::any_of(std::begin(kTargetWords), std::end(kTargetWords),
+                    [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
+    if (folded.find("how many") != std::string::npos && asks_a_target &&
+        std::find(request.keys.begin(), request.keys.end(), "goals") == request.keys.end())
+      request.keys.emplace_back("goals");
     // "Who …?" asks about people (and, about rivals, competitors).
     const auto first = folded.find_first_not_of(' ');
     if (first != std::string::npos && folded.compare(first, 3, "who") == 0 &&

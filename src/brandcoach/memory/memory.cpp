@@ -366,7 +366,27 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         {"how big", {"team_size"}},
         {"how much", {"price", "budget"}},
     };
+    // "How many reviews are we aiming for?" counts a goal, not the team, when a goal counts reviews.
+    static constexpr std::string_view kTargetWords[] = {"aim",   "hop",  "target", "goal",    "want",
+                                                        "after", "plan", "trying", "shooting"};
+    const bool asks_a_target =
+        std::any_of(std::begin(kTargetWords), std::end(kTargetWords),
+                    [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
+    if (folded.find("how many") != std::string::npos && asks_a_target) {
+      const auto question_stems = text::content_stems(question);
+      const bool counts_a_goal = std::any_of(facts->begin(), facts->end(), [&](const store::Fact& f) {
+        if (f.key != "goals" || f.status != "active") return false;
+        for (const auto& stem : text::content_stems(f.value)) {
+          if (stem.size() < 3 || std::isdigit(static_cast<unsigned char>(stem.front()))) continue;
+          if (std::find(question_stems.begin(), question_stems.end(), stem) != question_stems.end())
+            return true;
+        }
+        return false;
+      });
+      if (counts_a_goal) requested = {"goals"};
+    }
     for (const auto& [word, wanted] : kByQuestionWord) {
+      if (requested.size() == 1 && requested.front() == "goals") break;
       if (folded.find(word) == std::string::npos) continue;
       std::vector<std::string> narrowed;
       for (const auto& key : requested) {
