@@ -1379,14 +1379,26 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     }
     // Roles said in any words; a few common words are not roles ("Leeds is our home", "X is our bestseller"
     // stays a fact, harmlessly, under its own words).
+    // The thing a role names (its last word) is no person when it is a rival, a customer or a thing.
     static constexpr std::string_view kNotRoles[] = {
-        "home",     "thing",   "goal",   "aim",     "plan",       "problem",  "priority", "focus", "name",
-        "price",    "budget",  "target", "launch",  "date",       "deadline", "opening",  "brand", "company",
-        "business", "shop",    "studio", "style",   "tone",       "vibe",     "city",     "town",  "location",
-        "market",   "website", "site",   "product", "bestseller", "flagship", "biggest",  "main",  "only"};
+        "home",      "thing",      "goal",        "aim",        "plan",     "problem",     "priority",
+        "focus",     "name",       "price",       "budget",     "target",   "launch",      "date",
+        "deadline",  "opening",    "brand",       "company",    "business", "shop",        "studio",
+        "style",     "tone",       "vibe",        "city",       "town",     "location",    "market",
+        "website",   "site",       "product",     "bestseller", "flagship", "biggest",     "main",
+        "only",      "competitor", "competitors", "rival",      "rivals",   "competition", "customer",
+        "customers", "client",     "clients",     "audience",   "channel",  "service",     "offer",
+        "niche",     "area",       "value",       "values",     "strength", "weakness",    "usp",
+        "favourite", "favorite",   "busiest",     "best",       "worst",    "challenge",   "market",
+        "slogan",    "tagline",    "mission",     "vision",     "story",    "logo",        "colour",
+        "color",     "font"};
     const auto role_key = [&](const std::string& said) -> std::string {
       const std::string role = lower(said);
-      if (std::find(std::begin(kNotRoles), std::end(kNotRoles), role) != std::end(kNotRoles)) return {};
+      const std::string last = role.substr(role.rfind(' ') == std::string::npos ? 0 : role.rfind(' ') + 1);
+      const auto listed = [&](const std::string& word) {
+        return std::find(std::begin(kNotRoles), std::end(kNotRoles), word) != std::end(kNotRoles);
+      };
+      if (listed(role) || listed(last)) return {};
       if (role == "cofounder") return "person:co-founder";
       return "person:" + job_key(role);
     };
