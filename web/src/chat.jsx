@@ -296,6 +296,8 @@ function ChatPage({ config }) {
 
   const onScroll = () => {
     const el = log.current;
+    // A scroll event can arrive after the log has gone (the user was signed out or erased).
+    if (!el) return;
     stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
     if (el.scrollTop < 120) loadOlder();
   };
