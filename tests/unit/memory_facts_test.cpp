@@ -386,6 +386,33 @@ TEST_F(Extractor, NewPricesSaidAsWhatTheThingBecomes) {
   EXPECT_EQ(values(goal, "goals"), std::vector<std::string>{"$8,000 a month by summer"});
 }
 
+TEST_F(Extractor, JobsInTheUsersOwnWords) {
+  EXPECT_EQ(values(extractor.extract("my cousin Dilnoza helps me ice the cakes on Fridays"),
+                   "person:ice the cakes"),
+            std::vector<std::string>{"Dilnoza"});
+  EXPECT_EQ(
+      values(extractor.extract("So I hired Kwame part-time to run deliveries."), "person:run deliveries"),
+      std::vector<std::string>{"Kwame"});
+  EXPECT_EQ(values(extractor.extract("Team: me, Ilse Brandt (bookkeeping) and two drivers."), "person:books"),
+            std::vector<std::string>{"Ilse Brandt"});
+  EXPECT_EQ(values(extractor.extract("Jonah Price now does the books."), "person:books"),
+            std::vector<std::string>{"Jonah Price"});
+}
+
+TEST_F(Extractor, ARelativeClauseAfterANameIsNoQuestion) {
+  EXPECT_EQ(values(extractor.extract("Our beans come from Lamu Roasters, who work with small farms."),
+                   "person:supplier"),
+            std::vector<std::string>{"Lamu Roasters"});
+  // After anything else it still reads as a question.
+  EXPECT_TRUE(extractor.extract("ok quick test, who is our supplier").empty());
+}
+
+TEST_F(Extractor, ARenameSaidAsWhatTheBusinessIsNow) {
+  EXPECT_EQ(values(extractor.extract("We decided to rebrand. Harbour IT Services is now Harbour Cloud."),
+                   "company"),
+            std::vector<std::string>{"Harbour Cloud"});
+}
+
 TEST(RecallRendering, AQuoteStopsShortOfAReplacedValue) {
   Recall recall;
   RecalledFact fact;

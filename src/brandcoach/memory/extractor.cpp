@@ -827,6 +827,10 @@ struct FactExtractor::Rules {
   std::unique_ptr<RE2> investor;          // (name): "my uncle Raj has invested"
   std::unique_ptr<RE2> open_role;         // (name, role): "Chiamaka is my lead stylist"
   std::unique_ptr<RE2> steps_up;          // (name, role): "Verónica takes over as academic director"
+  std::unique_ptr<RE2> helps_with;        // (name, job): "Brianna helps me pack orders"
+  std::unique_ptr<RE2> relative_clause;   // "who …" after a name: a clause about that name
+  std::unique_ptr<RE2> hired_to;          // (name, job): "hired Tessa part-time to pack orders"
+  std::unique_ptr<RE2> job_in_brackets;   // (name, job): "Morag Lindsay (bookkeeping)"
   std::unique_ptr<RE2> open_role_first;   // (role, name): "our sponsor is Fynbos Fuel"
   std::unique_ptr<RE2> supplier;          // (name): "flowers come from Kurrajong Blooms"
   std::unique_ptr<RE2> supply_word;       // the sentence is about supplies
@@ -939,7 +943,8 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       compile("(?i)\\b(?:name change|changing (?:the|our) name|new name|rebrand(?:ing)?)\\b");
   rules_->new_name = compile(
       "(?i:\\b(?:going with|went with|settled on|landed on|picked|chose|we're now|we are now|it's now|it is "
-      "now|now it's|now we're)) ([A-Z][\\w'&-]*(?: (?:&|and|of|[A-Z][\\w'&-]*)){0,4})");
+      "now|now it's|now we're|is now|will now be|will be)) ([A-Z][\\w'&-]*(?: "
+      "(?:&|and|of|[A-Z][\\w'&-]*)){0,4})");
   // (name, job): "Lani's taking the site over", "Freja will finish the website", "Tomás does our can art".
   const std::string jobs =
       "(socials?|social media|site|website|web ?site|design|artwork|art|illustrations?|graphics|photos|"
@@ -949,8 +954,10 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "editing|videos?|content|emails?|pr|ads|labels|packaging|deliveries|bookings|scheduling|copy|"
       "copywriting|seo)\\b";
   rules_->takes_over = compile(
-      "\\b([A-Z][\\w-]*(?:'[A-Z][\\w-]+)?)(?:,? (?i:from|of) (?i:our|the) \\w+,?)?(?:'s| is| will| has| has "
-      "now| will now)? (?i:taking over|taken over|takes over|take over|taking|finish|finishing|doing|does|"
+      "\\b(\\p{Lu}[\\p{L}-]*(?:'\\p{Lu}[\\p{L}-]+)?(?: \\p{Lu}[\\p{L}-]+)?)(?:,? (?i:from|of) (?i:our|the) "
+      "\\w+,?)?"
+      "(?:'s| is| will| has| has now| will now| now| is now)? (?i:taking over|taken over|takes over|take "
+      "over|taking|finish|finishing|doing|does|"
       "running|runs|handling|handles|looking after|looks after|in charge of|designing|designs|building|"
       "builds|shooting|shoots|managing|manages)(?i: the| our)?(?: [a-z][\\w-]*)? (?i:" +
       jobs + ")");
@@ -978,9 +985,10 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "(?i:\\b(?:come|comes|coming|came|get|gets|getting|buy|buying|source|sourcing|sourced|import|importing|"
       "order|ordering|supplied|switched|switching|moved|moving|going|went|gone)(?: [\\w'-]+){0,3}? "
       "(?:from|through|via|by|to|with)) "
-      "([A-Z][\\w'&-]+(?: (?:&|[A-Z][\\w'&-]+)){0,3})");
+      "(\\p{Lu}[\\p{L}'&-]+(?: (?:&|\\p{Lu}[\\p{L}'&-]+)){0,3})");
   rules_->supply_word = compile(
-      "(?i)\\b(?:suppl\\w*|import\\w*|grower|wholesaler|distributor|vendor|source|"
+      "(?i)\\b(?:suppl\\w*|import\\w*|growers?|wholesalers?|distributors?|vendors?|source|farms?|roasters?|"
+      "mills?|"
       "sourced|sourcing|panels|beans|flour|stock|ingredients|fabric|materials|"
       "flowers|coffee|produce)\\b");
   // (name, role): "Verónica Paz takes over as academic director", "Ashley, one of our handlers, is
@@ -994,6 +1002,18 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "\\s*(?:[.!,;)]|$| and | but | so | from | on | in | at | for | next | this | starting | since | after "
       "| "
       "until | while | because | cuz | - )");
+  // (name, job): "my sister Brianna helps me pack orders", "hired Tessa part-time to pack orders",
+  // "Morag Lindsay (bookkeeping)".
+  rules_->relative_clause = compile("(?i)^(?:who|which|whose|where)\\b");
+  rules_->helps_with = compile(
+      "\\b(\\p{Lu}[\\p{L}'-]+(?: \\p{Lu}[\\p{L}'-]+)?) (?i:helps|helping|will help|is helping)(?i: me| us)?"
+      "(?i: with| to)? ((?:[a-z][a-z-]+ ){0,2}[a-z][a-z-]+)\\b");
+  rules_->hired_to = compile(
+      "(?i:\\bhired|\\btaken on|\\btook on|\\bbrought in|\\bbringing in) (\\p{Lu}[\\p{L}'-]+(?: "
+      "\\p{Lu}[\\p{L}'-]+)?)"
+      "(?i:,? (?:part-time|full-time|part time|full time|for weekends|on weekends|as well))?(?i: to| for) "
+      "((?:[a-z][a-z-]+ ){0,2}[a-z][a-z-]+)\\b");
+  rules_->job_in_brackets = compile("\\b(\\p{Lu}[\\p{L}'-]+(?: \\p{Lu}[\\p{L}'-]+)?) \\(" + jobs + "\\)");
   // (name): "My uncle Raj has invested ₹5 lakh", "Priya put in £20k".
   rules_->investor = compile(
       "\\b([A-Z][\\w'-]+(?: [A-Z][\\w'-]+)?) (?i:(?:has |have |had |also )?(?:invested|put in|put up|"
@@ -1424,6 +1444,36 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
       if (!key.empty() && !partial(*rules_->first_person, name) && !is_boundary(name))
         out.push_back({key, name, 0.85, Cue::correction, offset()});
     }
+    // A job in the user's own words ("pack orders", "the deliveries") keys the person who does it.
+    const auto job_words = [&](const std::string& said) -> std::string {
+      std::string job = lower(said);
+      for (std::string_view lead : {"the ", "our ", "with "}) {
+        if (job.starts_with(lead)) job.erase(0, lead.size());
+      }
+      for (bool trimmed = true; trimmed;) {
+        trimmed = false;
+        for (std::string_view tail : {" on", " in", " at", " for", " with", " to", " from", " and", " the",
+                                      " every", " each", " by", " our", " my"}) {
+          if (job.size() > tail.size() && job.ends_with(tail)) {
+            job.erase(job.size() - tail.size());
+            trimmed = true;
+          }
+        }
+      }
+      static constexpr std::string_view kNotJobs[] = {"out",  "me",        "us",   "a lot",
+                                                      "lots", "sometimes", "when", "if"};
+      if (job.empty() || std::find(std::begin(kNotJobs), std::end(kNotJobs), job) != std::end(kNotJobs))
+        return {};
+      return "person:" + job_key(job);
+    };
+    for (RE2* rule : {rules_->helps_with.get(), rules_->hired_to.get(), rules_->job_in_brackets.get()}) {
+      input = re2::StringPiece(statements);
+      while (RE2::FindAndConsume(&input, *rule, &name, &role)) {
+        const std::string key = job_words(role);
+        if (!key.empty() && !partial(*rules_->first_person, name) && !is_boundary(name))
+          out.push_back({key, name, 0.8, Cue::correction, offset()});
+      }
+    }
     if (partial(*rules_->supply_word, statements)) {
       input = re2::StringPiece(statements);
       while (RE2::FindAndConsume(&input, *rules_->supplier, &name)) {
@@ -1511,12 +1561,18 @@ bool FactExtractor::opens_as_question(std::string_view sentence) const {
   // The sentence, or its last comma-separated part ("ok memory test, who's my co-founder again").
   const std::string_view whole = trim(sentence);
   const auto comma = whole.rfind(", ");
-  for (const std::string_view part :
-       {whole, comma == std::string_view::npos ? std::string_view{} : trim(whole.substr(comma + 2))}) {
-    if (!part.empty() && partial(*rules_->question_open, part) && !partial(*rules_->statement_open, part))
-      return true;
-  }
-  return false;
+  if (partial(*rules_->question_open, whole) && !partial(*rules_->statement_open, whole)) return true;
+  if (comma == std::string_view::npos) return false;
+  // After a name and a comma, "who"/"which" starts a relative clause about that name ("Kaffa Direkte,
+  // who work with farms"), not a question ("ok memory test, who's my co-founder").
+  const std::string_view part = trim(whole.substr(comma + 2));
+  const std::string_view before = trim(whole.substr(0, comma));
+  const auto last_space = before.rfind(' ');
+  const std::string_view last_word =
+      last_space == std::string_view::npos ? before : before.substr(last_space + 1);
+  const bool after_a_name = !last_word.empty() && std::isupper(static_cast<unsigned char>(last_word.front()));
+  if (after_a_name && partial(*rules_->relative_clause, part)) return false;
+  return !part.empty() && partial(*rules_->question_open, part) && !partial(*rules_->statement_open, part);
 }
 
 AnswerKind FactExtractor::answer_kind(std::string_view question) const {

@@ -756,10 +756,32 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     // One quote of the user's own words on the subject, after the facts.
     auto hits = search(user_id, question, 6, {"user"}, exclude_message_id);
     if (!hits) return hits.error();
-    // Of the messages on the subject, the newest: the question is about how things stand now.
+    // Of the messages on the subject, the newest: the question is about how things stand now. A message
+    // that names someone since replaced ("Morag Lindsay (bookkeeping)") would restate history beside
+    // the answer, so it is no quote here.
+    // Only people: who does a job now is what such a question asks, and a message naming who did it
+    // before reads as the answer.
+    std::vector<std::string> replaced;
+    for (const auto& r : recall.facts) {
+      if (!r.current.key.starts_with("person:")) continue;
+      for (const auto& e : r.earlier) {
+        const std::string item = value_item(e.value);
+        const std::string bare = item.empty() ? e.value : e.value.substr(0, e.value.size() - item.size() - 3);
+        replaced.push_back(comparable(bare));
+        const auto space = bare.find(' ');
+        if (space != std::string::npos && space >= 3 &&
+            std::isupper(static_cast<unsigned char>(bare.front())))
+          replaced.push_back(comparable(bare.substr(0, space)));
+      }
+    }
     std::optional<store::MessageHit> newest;
     for (auto& hit : *hits) {
       if (recall_request(hit.message.text).asks_memory) continue;
+      const std::string said = comparable(hit.message.text);
+      if (std::any_of(replaced.begin(), replaced.end(), [&](const std::string& old) {
+            return old.size() >= 2 && said.find(old) != std::string::npos;
+          }))
+        continue;
       const auto stems = text::content_stems(hit.message.text);
       const bool on_subject = std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
         return std::find(subject.begin(), subject.end(), stem) != subject.end();
@@ -971,7 +993,14 @@ std::string quote_for(std::string_view text, std::string_view value,
   std::string folded_quote;
   for (const char c : quote) folded_quote += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::vector<size_t> replaced_at;
+  // A replaced name is often said by its first word alone ("Kurrajong" for "Kurrajong Blooms").
+  std::vector<std::string> forms = replaced;
   for (const auto& old : replaced) {
+    const auto space = old.find(' ');
+    if (space != std::string::npos && space >= 3 && std::isupper(static_cast<unsigned char>(old.front())))
+      forms.push_back(old.substr(0, space));
+  }
+  for (const auto& old : forms) {
     std::string folded_old;
     for (const char c : old) folded_old += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (folded_old.empty() || folded_value.find(folded_old) != std::string::npos) continue;
