@@ -132,6 +132,11 @@ std::string value_item(std::string_view value) {
   return std::string(value.substr(open + 2, value.size() - open - 3));
 }
 
+std::string value_without_item(std::string_view value) {
+  const std::string item = value_item(value);
+  return std::string(item.empty() ? value : value.substr(0, value.size() - item.size() - 3));
+}
+
 std::span<const KeySpec> fact_keys() {
   return kKeys;
 }

@@ -706,10 +706,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       newest_source = std::max(newest_source, r.current.source_message_id);
       newest_confirmed = std::max(newest_confirmed, r.current.confirmed_at);
       fact_tier = std::max(fact_tier, subject_tier(r.current.value + " " + r.source_text));
-      const std::string item = value_item(r.current.value);
-      values.push_back(comparable(item.empty()
-                                      ? r.current.value
-                                      : r.current.value.substr(0, r.current.value.size() - item.size() - 3)));
+      values.push_back(comparable(value_without_item(r.current.value)));
     }
     typed_facts = newest_source != 0;
     const bool no_current = std::none_of(recall.facts.begin(), recall.facts.end(), [](const RecalledFact& r) {
@@ -765,8 +762,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     for (const auto& r : recall.facts) {
       if (!r.current.key.starts_with("person:")) continue;
       for (const auto& e : r.earlier) {
-        const std::string item = value_item(e.value);
-        const std::string bare = item.empty() ? e.value : e.value.substr(0, e.value.size() - item.size() - 3);
+        const std::string bare = value_without_item(e.value);
         replaced.push_back(comparable(bare));
         const auto space = bare.find(' ');
         if (space != std::string::npos && space >= 3 &&
@@ -1106,15 +1102,9 @@ std::string render_recall(const Recall& recall) {
         out += fmt::format(" — you corrected it on {}", human_date(r.current.created_at));
       } else if (!r.source_text.empty()) {
         // Quote the sentence that holds the value itself, not its "(item)" label.
-        const std::string value = r.current.value;
-        const std::string item = value_item(value);
-        const std::string bare = item.empty() ? value : value.substr(0, value.size() - item.size() - 3);
+        const std::string bare = value_without_item(r.current.value);
         std::vector<std::string> replaced;
-        for (const auto& e : r.earlier) {
-          const std::string old_item = value_item(e.value);
-          replaced.push_back(old_item.empty() ? e.value
-                                              : e.value.substr(0, e.value.size() - old_item.size() - 3));
-        }
+        for (const auto& e : r.earlier) replaced.push_back(value_without_item(e.value));
         const std::string quote = quote_for(r.source_text, bare, replaced);
         out += fmt::format(" — you {} on {}: “{}”", looks_like_update(quote) ? "changed it" : "said so",
                            human_date(r.source_at), quote);

@@ -46,6 +46,8 @@ struct KeySpec {
 std::span<const KeySpec> fact_keys();
 /// "taco plate" of "$14 (taco plate)"; empty when the value names no item.
 std::string value_item(std::string_view value);
+/// The value without its "(item)" label: "$14" of "$14 (taco plate)".
+std::string value_without_item(std::string_view value);
 /// The spec of a key; people keys ("person:designer") share one context spec. nullptr when unknown.
 const KeySpec* key_spec(std::string_view key);
 /// "Co-founder" for "person:co-founder", the spec's label otherwise.
