@@ -12,9 +12,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto bytes = fuzz::as_text(data, size);
-  for (const auto& limits : fuzz::reader_limits()) {
-    if (auto doc = ingest::read_docx(bytes, limits)) fuzz::chunk(*doc);
-  }
+  fuzz::read_and_chunk(data, size,
+                       [](auto bytes, const auto& limits) { return ingest::read_docx(bytes, limits); });
   return 0;
 }

@@ -2,10 +2,13 @@
 // chunking that follows a successful read in ingestion.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "brandcoach/ingest/ingest.hpp"
 #include "brandcoach/text/text.hpp"
+#include "fuzz_support.hpp"
 
 namespace brandcoach::fuzz {
 
@@ -27,6 +30,15 @@ inline std::vector<ingest::Limits> reader_limits() {
 inline void chunk(const ingest::Document& document) {
   (void)text::chunk_blocks(document.blocks);
   (void)text::chunk_blocks(document.blocks, text::ChunkOptions{100, 50});
+}
+
+/// The body of a reader target: the input read with each set of bounds, and what it yields chunked.
+template <typename Read>
+void read_and_chunk(const uint8_t* data, size_t size, Read read) {
+  const auto bytes = as_text(data, size);
+  for (const auto& limits : reader_limits()) {
+    if (auto doc = read(bytes, limits)) chunk(*doc);
+  }
 }
 
 }  // namespace brandcoach::fuzz

@@ -13,10 +13,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto bytes = fuzz::as_text(data, size);
-  for (const auto& limits : fuzz::reader_limits()) {
-    if (auto doc = ingest::read_markdown(bytes, limits)) fuzz::chunk(*doc);
-    if (auto doc = ingest::read_text(bytes, limits)) fuzz::chunk(*doc);
-  }
+  fuzz::read_and_chunk(data, size,
+                       [](auto bytes, const auto& limits) { return ingest::read_markdown(bytes, limits); });
+  fuzz::read_and_chunk(data, size,
+                       [](auto bytes, const auto& limits) { return ingest::read_text(bytes, limits); });
   return 0;
 }

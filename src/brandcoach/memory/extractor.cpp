@@ -1409,9 +1409,9 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
         "only",      "competitor", "competitors", "rival",      "rivals",   "competition", "customer",
         "customers", "client",     "clients",     "audience",   "channel",  "service",     "offer",
         "niche",     "area",       "value",       "values",     "strength", "weakness",    "usp",
-        "favourite", "favorite",   "busiest",     "best",       "worst",    "challenge",   "market",
-        "slogan",    "tagline",    "mission",     "vision",     "story",    "logo",        "colour",
-        "color",     "font"};
+        "favourite", "favorite",   "busiest",     "best",       "worst",    "challenge",   "slogan",
+        "tagline",   "mission",    "vision",      "story",      "logo",     "colour",      "color",
+        "font"};
     const auto role_key = [&](const std::string& said) -> std::string {
       const std::string role = lower(said);
       const std::string last = role.substr(role.rfind(' ') == std::string::npos ? 0 : role.rfind(' ') + 1);
@@ -1422,28 +1422,23 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
       if (role == "cofounder") return "person:co-founder";
       return "person:" + job_key(role);
     };
+    // A person under the key their role or job makes, unless the "name" is the user, a joining word or
+    // a month.
+    const auto add_person = [&](const std::string& key, const std::string& who, double confidence, Cue cue) {
+      if (!key.empty() && !partial(*rules_->first_person, who) && !is_boundary(who) &&
+          !RE2::FullMatch(lower(who), *rules_->calendar_word))
+        out.push_back({key, who, confidence, cue, offset()});
+    };
+    const Cue stated = partial(*rules_->correction, statements) ? Cue::correction : Cue::plain;
     input = re2::StringPiece(statements);
-    while (RE2::FindAndConsume(&input, *rules_->open_role, &name, &role)) {
-      const std::string key = role_key(role);
-      if (!key.empty() && !partial(*rules_->first_person, name) && !is_boundary(name) &&
-          !RE2::FullMatch(lower(name), *rules_->calendar_word))
-        out.push_back({key, name, 0.8,
-                       partial(*rules_->correction, statements) ? Cue::correction : Cue::plain, offset()});
-    }
+    while (RE2::FindAndConsume(&input, *rules_->open_role, &name, &role))
+      add_person(role_key(role), name, 0.8, stated);
     input = re2::StringPiece(statements);
-    while (RE2::FindAndConsume(&input, *rules_->open_role_first, &role, &name)) {
-      const std::string key = role_key(role);
-      if (!key.empty() && !partial(*rules_->first_person, name) && !is_boundary(name) &&
-          !RE2::FullMatch(lower(name), *rules_->calendar_word))
-        out.push_back({key, name, 0.8,
-                       partial(*rules_->correction, statements) ? Cue::correction : Cue::plain, offset()});
-    }
+    while (RE2::FindAndConsume(&input, *rules_->open_role_first, &role, &name))
+      add_person(role_key(role), name, 0.8, stated);
     input = re2::StringPiece(statements);
-    while (RE2::FindAndConsume(&input, *rules_->steps_up, &name, &role)) {
-      const std::string key = role_key(role);
-      if (!key.empty() && !partial(*rules_->first_person, name) && !is_boundary(name))
-        out.push_back({key, name, 0.85, Cue::correction, offset()});
-    }
+    while (RE2::FindAndConsume(&input, *rules_->steps_up, &name, &role))
+      add_person(role_key(role), name, 0.85, Cue::correction);
     // A job in the user's own words ("pack orders", "the deliveries") keys the person who does it.
     const auto job_words = [&](const std::string& said) -> std::string {
       std::string job = lower(said);
@@ -1468,11 +1463,8 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     };
     for (RE2* rule : {rules_->helps_with.get(), rules_->hired_to.get(), rules_->job_in_brackets.get()}) {
       input = re2::StringPiece(statements);
-      while (RE2::FindAndConsume(&input, *rule, &name, &role)) {
-        const std::string key = job_words(role);
-        if (!key.empty() && !partial(*rules_->first_person, name) && !is_boundary(name))
-          out.push_back({key, name, 0.8, Cue::correction, offset()});
-      }
+      while (RE2::FindAndConsume(&input, *rule, &name, &role))
+        add_person(job_words(role), name, 0.8, Cue::correction);
     }
     if (partial(*rules_->supply_word, statements)) {
       input = re2::StringPiece(statements);

@@ -500,7 +500,8 @@ RecallRequest recall_request(std::string_view message) {
     const bool asks_a_target =
         std::any_of(std::begin(kTargetWords), std::end(kTargetWords),
                     [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
-    if (folded.find("how many") != std::string::npos && asks_a_target &&
+    request.counts_goal = folded.find("how many") != std::string::npos && asks_a_target;
+    if (request.counts_goal &&
         std::find(request.keys.begin(), request.keys.end(), "goals") == request.keys.end())
       request.keys.emplace_back("goals");
     // "Who …?" asks about people (and, about rivals, competitors).

@@ -367,12 +367,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         {"how much", {"price", "budget"}},
     };
     // "How many reviews are we aiming for?" counts a goal, not the team, when a goal counts reviews.
-    static constexpr std::string_view kTargetWords[] = {"aim",   "hop",  "target", "goal",    "want",
-                                                        "after", "plan", "trying", "shooting"};
-    const bool asks_a_target =
-        std::any_of(std::begin(kTargetWords), std::end(kTargetWords),
-                    [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
-    if (folded.find("how many") != std::string::npos && asks_a_target) {
+    if (request.counts_goal) {
       const auto question_stems = text::content_stems(question);
       const bool counts_a_goal = std::any_of(facts->begin(), facts->end(), [&](const store::Fact& f) {
         if (f.key != "goals" || f.status != "active") return false;

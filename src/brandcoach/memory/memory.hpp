@@ -127,6 +127,7 @@ struct RecallRequest {
   bool explicit_ask = false;      // "remind me", "did I say": answered from memory even when it holds nothing
   bool subject_only = false;      // a plain question: answered from memory only on its named subject
   bool wants_history = false;     // "what was it before?": earlier values belong in the answer
+  bool counts_goal = false;       // "how many … are we aiming for": a goal may hold the count
   std::vector<std::string> keys;  // fact keys the question is about (may be empty: search only)
 };
 RecallRequest recall_request(std::string_view message);
