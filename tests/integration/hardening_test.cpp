@@ -165,13 +165,20 @@ TEST(Hardening, APromptCannotReadAnotherUsersMemory) {
     const auto reply =
         request(port, "POST", "/api/chat", json{{"message", attack}}.dump(), as_user("mallory"));
     ASSERT_EQ(reply.status, 200) << reply.body;
-    EXPECT_EQ(reply.body.find("437"), std::string::npos) << attack << " leaked: " << reply.body;
-    EXPECT_EQ(reply.body.find("crate"), std::string::npos) << attack << " leaked: " << reply.body;
+    // Only what the user is shown is searched: timings, token counts and route scores are numbers
+    // that may spell 437 by chance.
+    const auto turn = json::parse(reply.body);
+    std::string shown;
+    for (const char* field : {"reply", "citations", "memory_used", "facts_changed", "notice"})
+      if (turn.contains(field)) shown += turn[field].dump();
+    EXPECT_EQ(shown.find("437"), std::string::npos) << attack << " leaked: " << reply.body;
+    EXPECT_EQ(shown.find("crate"), std::string::npos) << attack << " leaked: " << reply.body;
   }
   // Asking for a user by header in local mode is the trusted loopback contract; with keys it is not
   // possible at all (AuthServer tests). Mallory's own profile holds nothing of ana's.
   const auto profile = request(port, "GET", "/api/me/profile", "", as_user("mallory"));
-  EXPECT_EQ(profile.body.find("437"), std::string::npos) << profile.body;
+  EXPECT_EQ(profile.body.find("$437"), std::string::npos) << profile.body;
+  EXPECT_EQ(profile.body.find("crate"), std::string::npos) << profile.body;
 }
 
 // ---------------------------------------------------------------------------------------------
