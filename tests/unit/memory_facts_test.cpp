@@ -702,6 +702,41 @@ TEST_F(MemoryStore, AnAmountForAnotherThingDoesNotAnswer) {
   EXPECT_NE(text.find("€14"), std::string::npos) << text;
 }
 
+TEST_F(MemoryStore, AQuotedStatementIsFollowedToTheChangeThatReplacedIt) {
+  auto user = *db->ensure_user("ana");
+  say(user, "A tasting flight is at €22 for walk-in guests.");
+  say(user, "Also, the tariff passes to €26 from the first of May, our rent is higher.");
+  // A later change of something else, sharing a word of the question but no amount.
+  say(user, "Marco leaves us at the end of the month; Giulia replaces him for the walk-in guests.");
+  const auto text = recalled(user, "How much does a tasting flight cost now for walk-in guests?");
+  EXPECT_NE(text.find("€26"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Giulia"), std::string::npos) << text;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("€22") != std::string::npos) {
+      EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
+    }
+  }
+}
+
+TEST_F(MemoryStore, AChangeNamingTheOldValueIsFollowed) {
+  auto user = *db->ensure_user("ana");
+  say(user, "Our flagship pale ale, Harbour Mist, is brewed with kelp from Clew Bay.");
+  say(user, "Can you draft a newsletter about the summer festival?");
+  say(user, "We had to rename Harbour Mist because of a trademark letter. It's called Lantern Tide now.");
+  const auto text = recalled(user, "What is the flagship pale ale called?");
+  EXPECT_NE(text.find("Lantern Tide"), std::string::npos) << text;
+}
+
+TEST_F(MemoryStore, ALaterChangeOfSomethingElseIsNotFollowed) {
+  auto user = *db->ensure_user("ana");
+  say(user, "Our open day is on 14 June at the workshop.");
+  say(user, "We moved the weekly team call to Thursdays.");
+  const auto text = recalled(user, "When is the open day?");
+  EXPECT_NE(text.find("14 June"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Thursdays"), std::string::npos) << text;
+}
+
 TEST_F(MemoryStore, RecallFallsBackToTheUsersOwnWords) {
   auto user = *db->ensure_user("ana");
   say(user, "We park the food truck on Rainey Street on weekends.");

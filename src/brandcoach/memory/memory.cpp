@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -36,6 +38,151 @@ nlohmann::json message_to_json(const store::Message& m) {
     out["citations"] = parse_json(m.citations_json);
   }
   return out;
+}
+
+// Words with which people announce a change ("update!! we moved…", "scratch that").
+bool looks_like_update(std::string_view text) {
+  std::string folded = " ";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    folded += std::isalnum(u) || c == '\'' || u >= 0x80 ? static_cast<char>(std::tolower(u)) : ' ';
+  }
+  folded += ' ';
+  static constexpr std::string_view kCues[] = {
+      "update",  "scratch", "changed",  "moved", "instead", "no longer", "anymore", "any more", "switched",
+      "renamed", " now ",   "actually", "quit",  "replac",  "swap",      "pushed",  "turns out"};
+  return std::any_of(std::begin(kCues), std::end(kCues),
+                     [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
+}
+
+// Broader than looks_like_update, for finding the message that changed something the user said
+// earlier: "the tariff passes to €58", "Kudu pulled out", "raise the fee to €38".
+bool announces_change(std::string_view text) {
+  if (looks_like_update(text)) return true;
+  std::string folded = " ";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    folded += std::isalnum(u) || c == '\'' || u >= 0x80 ? static_cast<char>(std::tolower(u)) : ' ';
+  }
+  folded += ' ';
+  static constexpr std::string_view kCues[] = {
+      " goes to ", " going to ",  " passes to ", " rises ",   " raise",    " increas", " higher ",
+      " lower ",   " drop ",      " dropping ",  " dropped ", " not the ", " scrap",   " change",
+      " moving ",  " pulled out", " stepped in", " postpone", " delay",    " cancel",  " from now",
+      " as of ",   " put up",     " went up",    " gone up",  " up to ",   " down to "};
+  return std::any_of(std::begin(kCues), std::end(kCues),
+                     [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
+}
+
+// Words of a message that are names: capitalised, not opening a sentence ("Kaffa Direkte", "Bellecour").
+std::vector<std::string> names_in(std::string_view text) {
+  std::vector<std::string> names;
+  bool sentence_start = true;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const auto c = static_cast<unsigned char>(text[pos]);
+    if (std::isalpha(c) || c >= 0x80) {
+      size_t end = pos;
+      while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) ||
+                                   static_cast<unsigned char>(text[end]) >= 0x80 || text[end] == '\''))
+        ++end;
+      const std::string_view word = text.substr(pos, end - pos);
+      if (!sentence_start && word.size() >= 3 && std::isupper(c)) names.emplace_back(word);
+      sentence_start = false;
+      pos = end;
+      continue;
+    }
+    if (c == '.' || c == '!' || c == '?' || c == '\n' || c == ':' || c == '-') sentence_start = true;
+    ++pos;
+  }
+  return names;
+}
+
+// The currency marks of a text ("€", "KES"), to tie two statements of amounts together.
+std::vector<std::string> currencies_in(std::string_view text) {
+  std::vector<std::string> marks;
+  static constexpr std::string_view kSymbols[] = {"€", "£", "$", "¥",   "₹", "₩",
+                                                  "₦", "₱", "₺", "₽", "₪", "₫"};
+  for (const auto symbol : kSymbols) {
+    if (text.find(symbol) != std::string_view::npos) marks.emplace_back(symbol);
+  }
+  // Three capitals before an amount: ISO codes ("KES 285,000", "NOK 379").
+  for (size_t i = 0; i + 4 < text.size(); ++i) {
+    const bool code = std::isupper(static_cast<unsigned char>(text[i])) &&
+                      std::isupper(static_cast<unsigned char>(text[i + 1])) &&
+                      std::isupper(static_cast<unsigned char>(text[i + 2])) &&
+                      (i == 0 || !std::isalpha(static_cast<unsigned char>(text[i - 1]))) &&
+                      text[i + 3] == ' ' && std::isdigit(static_cast<unsigned char>(text[i + 4]));
+    if (code) marks.emplace_back(text.substr(i, 3));
+  }
+  return marks;
+}
+
+bool shares_any(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  return std::any_of(a.begin(), a.end(),
+                     [&](const std::string& x) { return std::find(b.begin(), b.end(), x) != b.end(); });
+}
+
+// The user's messages quoted as the answer may have been changed later in words the question does not
+// share ("the tariff passes to €58" after "a session is €55 for private patients"). A later message
+// of the user's that announces a change and is tied to a quoted one - by one of the question's own
+// words, by a name, or by a value of the asked kind in the same currency - is the current answer, and
+// the quoted ones become what was said earlier.
+Status follow_changes(store::Store& store, const FactExtractor& extractor, int64_t user_id, AnswerKind kind,
+                      const std::vector<std::string>& asked, int64_t exclude_message_id,
+                      std::vector<store::MessageHit>& quotes) {
+  // Bounded: a question reads at most this many of the messages after the oldest quote.
+  constexpr int64_t kFollowLimit = 400;
+  if (quotes.empty()) return ok();
+  int64_t oldest = quotes.front().message.seq;
+  for (const auto& q : quotes) oldest = std::min(oldest, q.message.seq);
+  auto later = store.messages_between(user_id, oldest, std::numeric_limits<int64_t>::max(), kFollowLimit);
+  if (!later) return later.error();
+  // The strongest tie wins, the newest of equals: a question of a kind (an amount, a date) is only
+  // changed by a message holding a value of that kind; any other, by one sharing its own words.
+  std::optional<store::Message> change;
+  int best = 0;
+  for (auto& message : *later) {
+    if (message.role != "user" || message.id == exclude_message_id) continue;
+    const bool quoted = std::any_of(quotes.begin(), quotes.end(),
+                                    [&](const store::MessageHit& q) { return q.message.id == message.id; });
+    if (quoted || !announces_change(message.text) || recall_request(message.text).asks_memory) continue;
+    const auto stems = text::content_stems(message.text);
+    const auto names = names_in(message.text);
+    const bool of_kind = kind != AnswerKind::any && !extractor.statements(message.text, kind).empty();
+    const auto marks = kind == AnswerKind::money ? currencies_in(message.text) : std::vector<std::string>{};
+    bool shares_subject = false, shares_name = false, shares_kind = false;
+    for (const auto& q : quotes) {
+      if (q.message.seq >= message.seq) continue;
+      const auto quoted_stems = text::content_stems(q.message.text);
+      shares_subject |= std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+        return stem.size() >= 3 && std::find(asked.begin(), asked.end(), stem) != asked.end() &&
+               std::find(quoted_stems.begin(), quoted_stems.end(), stem) != quoted_stems.end();
+      });
+      shares_name |= shares_any(names, names_in(q.message.text));
+      // Amounts tie in the same currency, or both without a mark ("R85" and "R95").
+      const auto quoted_marks = kind == AnswerKind::money ? currencies_in(q.message.text) : marks;
+      shares_kind |=
+          of_kind && (marks.empty() && quoted_marks.empty() ? true : shares_any(marks, quoted_marks));
+    }
+    // A place is a name: "relocated from Nørrebro to … Aarhus" ties by the old place alone.
+    const bool tied = kind == AnswerKind::any     ? shares_subject || shares_name
+                      : kind == AnswerKind::place ? shares_kind || shares_name
+                                                  : shares_kind;
+    if (!tied) continue;
+    // A shared name is the surest tie ("not Splitzy anymore"); a shared word of the question, or an
+    // amount, less so.
+    const int strength = (shares_name ? 3 : 0) + (shares_kind ? 2 : 0) + (shares_subject ? 2 : 0);
+    if (strength >= best) {
+      best = strength;
+      change = std::move(message);
+    }
+  }
+  if (!change) return ok();
+  quotes.push_back({std::move(*change), 0.0});
+  std::sort(quotes.begin(), quotes.end(),
+            [](const auto& a, const auto& b) { return a.message.seq > b.message.seq; });
+  return ok();
 }
 
 }  // namespace
@@ -733,6 +880,10 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         if (no_current || newer || closer) {
           recall.facts.clear();
           recall.quotes.push_back(std::move((*statement)->first));
+          if (auto followed =
+                  follow_changes(store_, extractor_, user_id, kind, asked, exclude_message_id, recall.quotes);
+              !followed)
+            return followed.error();
           return recall;
         }
       }
@@ -799,6 +950,10 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     }
     std::sort(recall.quotes.begin(), recall.quotes.end(),
               [](const auto& a, const auto& b) { return a.message.seq > b.message.seq; });
+    if (auto followed =
+            follow_changes(store_, extractor_, user_id, kind, asked, exclude_message_id, recall.quotes);
+        !followed)
+      return followed.error();
   }
   return recall;
 }
@@ -1035,21 +1190,6 @@ std::string quote_for(std::string_view text, std::string_view value,
   }
   if (quote.size() > 300) quote = quote.substr(0, quote.rfind(' ', 300)) + " …";
   return quote;
-}
-
-// Words with which people announce a change ("update!! we moved…", "scratch that").
-bool looks_like_update(std::string_view text) {
-  std::string folded = " ";
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    folded += std::isalnum(u) || c == '\'' || u >= 0x80 ? static_cast<char>(std::tolower(u)) : ' ';
-  }
-  folded += ' ';
-  static constexpr std::string_view kCues[] = {
-      "update",  "scratch", "changed",  "moved", "instead", "no longer", "anymore", "any more", "switched",
-      "renamed", " now ",   "actually", "quit",  "replac",  "swap",      "pushed",  "turns out"};
-  return std::any_of(std::begin(kCues), std::end(kCues),
-                     [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
 }
 
 }  // namespace
