@@ -728,6 +728,23 @@ TEST_F(MemoryStore, AChangeNamingTheOldValueIsFollowed) {
   EXPECT_NE(text.find("Lantern Tide"), std::string::npos) << text;
 }
 
+TEST_F(MemoryStore, ASavedDateChangedInWordsTheExtractorMissedIsFollowed) {
+  auto user = *db->ensure_user("ana");
+  say(user, "We will launch the candle subscription on October 3rd.");
+  ASSERT_FALSE(facts(user).empty());
+  say(user, "Can you help me write an Instagram caption for the shop?");
+  say(user,
+      "The candle thing is confirmed, going live November 14th, not October 3rd, she needed more time.");
+  const auto text = recalled(user, "When does the candle subscription launch?");
+  EXPECT_NE(text.find("November 14"), std::string::npos) << text;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("October") != std::string::npos && line.find("November") == std::string::npos) {
+      EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
+    }
+  }
+}
+
 TEST_F(MemoryStore, ALaterChangeOfSomethingElseIsNotFollowed) {
   auto user = *db->ensure_user("ana");
   say(user, "Our open day is on 14 June at the workshop.");

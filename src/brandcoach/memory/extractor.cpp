@@ -1582,6 +1582,19 @@ AnswerKind FactExtractor::answer_kind(std::string_view question) const {
   return AnswerKind::any;
 }
 
+namespace {
+
+// The clause of `sentence` holding `value`: from the comma or semicolon before it to the one after.
+std::string_view value_clause(std::string_view sentence, re2::StringPiece value) {
+  const auto at = static_cast<size_t>(value.data() - sentence.data());
+  const size_t before = sentence.substr(0, at).find_last_of(",;");
+  const size_t begin = before == std::string_view::npos ? 0 : before + 1;
+  const size_t after = sentence.find_first_of(",;", at + value.size());
+  return sentence.substr(begin, after == std::string_view::npos ? std::string_view::npos : after - begin);
+}
+
+}  // namespace
+
 std::vector<FactExtractor::Statement> FactExtractor::statements(std::string_view message,
                                                                 AnswerKind kind) const {
   std::vector<Statement> out;
@@ -1592,7 +1605,8 @@ std::vector<FactExtractor::Statement> FactExtractor::statements(std::string_view
     if (opens_as_question(sentence)) continue;
     std::string own(sentence);
     RE2::GlobalReplace(&own, *rules_->not_the_user, "");
-    if (!partial(*rules_->first_person, own) && about_someone_else(sentence)) continue;
+    const bool about_another = !partial(*rules_->first_person, own) && about_someone_else(sentence);
+    if (about_another && kind == AnswerKind::any) continue;
     const RE2* value = nullptr;
     switch (kind) {
       case AnswerKind::date:
@@ -1618,6 +1632,11 @@ std::vector<FactExtractor::Statement> FactExtractor::statements(std::string_view
         // The date pattern captures its value; the others match without a group.
         if (!partial(*value, sentence)) continue;
       }
+      // Someone else in another clause ("going live May 5th, she needed more time") leaves the
+      // value the user's own, as long as the sentence opens with the user's subject.
+      if (about_another && (found.data() == nullptr || about_someone_else(value_clause(sentence, found)) ||
+                            about_someone_else(sentence.substr(0, sentence.find(',')))))
+        continue;
       if (found.data() != nullptr && (kind == AnswerKind::money || kind == AnswerKind::date)) {
         const auto at = static_cast<size_t>(found.data() - sentence.data());
         statement.item = item_before(sentence.substr(0, at));

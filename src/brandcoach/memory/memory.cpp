@@ -58,7 +58,8 @@ bool looks_like_update(std::string_view text) {
 // Broader than looks_like_update, for finding the message that changed something the user said
 // earlier: "the tariff passes to €58", "Kudu pulled out", "raise the fee to €38".
 bool announces_change(std::string_view text) {
-  if (looks_like_update(text)) return true;
+  // "launching May 5th, not April": the new value, then the one it replaces.
+  if (looks_like_update(text) || text.find(", not ") != std::string_view::npos) return true;
   std::string folded = " ";
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
@@ -66,10 +67,10 @@ bool announces_change(std::string_view text) {
   }
   folded += ' ';
   static constexpr std::string_view kCues[] = {
-      " goes to ", " going to ",  " passes to ", " rises ",   " raise",    " increas", " higher ",
-      " lower ",   " drop ",      " dropping ",  " dropped ", " not the ", " scrap",   " change",
-      " moving ",  " pulled out", " stepped in", " postpone", " delay",    " cancel",  " from now",
-      " as of ",   " put up",     " went up",    " gone up",  " up to ",   " down to "};
+      " goes to ",   " going to ",  " passes to ", " rises ",   " raise",    " increas", " higher ",
+      " lower ",     " drop ",      " dropping ",  " dropped ", " not the ", " scrap",   " change",
+      " moving ",    " pulled out", " stepped in", " postpone", " delay",    " cancel",  " from now",
+      " confirmed ", " as of ",     " put up",     " went up",  " gone up",  " up to ",  " down to "};
   return std::any_of(std::begin(kCues), std::end(kCues),
                      [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
 }
@@ -816,6 +817,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     return best;
   };
   bool typed_facts = false;
+  int64_t newest_typed_source = 0;
+  int64_t newest_typed_confirmed = 0;
   if (kind != AnswerKind::any) {
     // Facts of the asked kind under different keys ("the launch" and "the US store opening", both
     // dates of the same plan): the key stated most recently holds the current answer.
@@ -851,6 +854,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       values.push_back(comparable(value_without_item(r.current.value)));
     }
     typed_facts = newest_source != 0;
+    newest_typed_source = newest_source;
+    newest_typed_confirmed = newest_confirmed;
     const bool no_current = std::none_of(recall.facts.begin(), recall.facts.end(), [](const RecalledFact& r) {
       return r.current.status != "superseded";
     });
@@ -886,6 +891,26 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
             return followed.error();
           return recall;
         }
+      }
+    }
+  }
+
+  // A saved value of the asked kind may have been changed by a later message the extractor did not
+  // read as a change ("launching May 5th, not April"): followed from the value's own message, such a
+  // change answers instead, with that message as what was said earlier.
+  if (typed_facts) {
+    auto source = store_.messages_by_id(user_id, {newest_typed_source});
+    if (!source) return source.error();
+    if (!source->empty()) {
+      std::vector<store::MessageHit> said{{std::move(source->front()), 0.0}};
+      if (auto followed = follow_changes(store_, extractor_, user_id, kind, asked, exclude_message_id, said);
+          !followed)
+        return followed.error();
+      if (said.size() > 1 && said.front().message.created_at > newest_typed_confirmed) {
+        recall.facts.clear();
+        recall.quotes = std::move(said);
+        recall.changed_since_saved = true;
+        return recall;
       }
     }
   }
@@ -1264,12 +1289,13 @@ std::string render_recall(const Recall& recall) {
     return out;
   }
   if (!recall.quotes.empty()) {
-    out += "I have no saved fact for that, but here is what you said:\n\n";
+    out += recall.changed_since_saved ? "You changed this after I noted it. Here is what you said:\n\n"
+                                      : "I have no saved fact for that, but here is what you said:\n\n";
     bool first = true;
     for (const auto& q : recall.quotes) {
       const std::string when =
           q.message.ts_text.empty() ? human_date(q.message.created_at) : q.message.ts_text;
-      const bool update = looks_like_update(q.message.text);
+      const bool update = announces_change(q.message.text);
       out += fmt::format("- {} {}{}: “{}”\n", first ? "On" : "Earlier, on", when,
                          update ? ", you changed it" : "", quote_for(q.message.text, ""));
       first = false;

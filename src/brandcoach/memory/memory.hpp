@@ -204,6 +204,7 @@ struct Recall {
   bool history = false;  // show the values the current ones replaced (only when asked for)
   std::vector<RecalledFact> facts;
   std::vector<store::MessageHit> quotes;  // the user's own messages that answer it, newest first
+  bool changed_since_saved = false;       // the quotes changed what a saved fact still says
 };
 
 class Memory {
