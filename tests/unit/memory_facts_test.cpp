@@ -221,6 +221,31 @@ TEST_F(Extractor, CompetitorsAsAListAndOneLeaving) {
   EXPECT_EQ(gone->cue, Cue::retraction);
 }
 
+TEST_F(Extractor, CompetitorsNamedBesideTheirPriceOrByWhatTheyAre) {
+  EXPECT_EQ(values(extractor.extract("A cut is €30. Kapsalon Zuid asks €38 for the same, so we are cheaper."),
+                   "competitors"),
+            std::vector<std::string>{"Kapsalon Zuid"});
+  EXPECT_EQ(
+      values(extractor.extract("At Ferrobloc, across the river, they charge €70 but the groups are huge."),
+             "competitors"),
+      std::vector<std::string>{"Ferrobloc"});
+  EXPECT_EQ(values(extractor.extract("The closest other bakery is Crumb Theory, but they only do sourdough."),
+                   "competitors"),
+            std::vector<std::string>{"Crumb Theory"});
+  EXPECT_EQ(
+      values(extractor.extract("Down the road, Harbour Pottery Works has classes of twenty."), "competitors"),
+      std::vector<std::string>{"Harbour Pottery Works"});
+  // A sentence's first capitalised word beside an amount is no business.
+  EXPECT_TRUE(values(extractor.extract("Basic service is €45 now."), "competitors").empty());
+}
+
+TEST_F(Extractor, ACompanySuffixInsideAListKeepsTheListWhole) {
+  EXPECT_EQ(values(extractor.extract(
+                       "Competitors I watch most are Fjord Knits Co. and Ullvarer, more than Devold."),
+                   "competitors"),
+            (std::vector<std::string>{"Fjord Knits Co", "Ullvarer", "Devold"}));
+}
+
 TEST_F(Extractor, PeopleByRoleInBothOrders) {
   EXPECT_EQ(values(extractor.extract("My designer is Noor Haddad."), "person:designer"),
             std::vector<std::string>{"Noor Haddad"});
@@ -512,6 +537,13 @@ TEST(RecallQuestions, ExplicitImplicitAndAdvice) {
   EXPECT_FALSE(recall_request("What should our price be for a premium tier?").asks_memory);
   EXPECT_FALSE(recall_request("Help me write a tagline").asks_memory);
   EXPECT_FALSE(recall_request("What does brand equity mean for a bakery?").asks_memory);
+  // Another business asked for by what it is.
+  const auto studio = recall_request("Which big studio near us did I mention?");
+  EXPECT_NE(std::find(studio.keys.begin(), studio.keys.end(), "competitors"), studio.keys.end());
+  const auto chain = recall_request("What is the name of the chain near the station that charges more?");
+  EXPECT_NE(std::find(chain.keys.begin(), chain.keys.end(), "competitors"), chain.keys.end());
+  const auto mine = recall_request("Which of my shops is busiest?");
+  EXPECT_EQ(std::find(mine.keys.begin(), mine.keys.end(), "competitors"), mine.keys.end());
   // "meant" is not "mean": this asks about the user's own plan.
   EXPECT_TRUE(recall_request("when's the trailer meant to hit the road?").asks_memory);
 }

@@ -288,6 +288,32 @@ const RuleSpec kRules[] = {
      "([A-Z][\\w'&.-]*(?: [A-Z][\\w'&.-]*){0,3}) (?i:(?:is|are) (?:our|my) (?:\\w+ )?(?:main |biggest |"
      "closest |direct |only )?(?:competitors?|rivals?|competition))\\b",
      Shape::list, 0.85, Cue::plain, 4, false},
+    // Another business named beside a price it asks ("Fietsdokter Noord ask €55 for the same"): a name of
+    // two or more capitalised words, so that a sentence's first word is no business.
+    {"competitors",
+     "(\\p{Lu}[\\p{L}\\p{N}'&-]*(?: (?:&|and|de|du|la|le|of|the) ?)?(?: \\p{Lu}[\\p{L}\\p{N}'&-]*){1,3}) "
+     "(?i:asks?|charges?|charging|sells?|does|offers?|wants?|gets?|is|are)(?: \\w+){0,3}? " BC_MONEY,
+     Shape::list, 0.75, Cue::plain, 5, false},
+    // "At CitéKiné, near Bellecour, they ask €60."
+    {"competitors",
+     "(?i:\\bat) (\\p{Lu}[\\p{L}\\p{N}'&-]*(?: \\p{Lu}[\\p{L}\\p{N}'&-]*){0,3}),?(?: [^,.!?;]{1,40},)? "
+     "(?i:they|prices|the price) (?i:ask|charge|are|sell|want|get)(?: \\w+){0,3}? " BC_MONEY,
+     Shape::list, 0.75, Cue::plain, 5, false},
+    // "Nearest other clinic now is Southside Animal Hospital", "the big studio near us is Kiyomizu".
+    {"competitors",
+     "(?i:\\b(?:nearest|closest|biggest|main|other|another|big|local) (?:other )?(?:\\w+ "
+     ")?(?:clinic|studio|shop|"
+     "store|bakery|caf[eé]|salon|gym|agency|firm|practice|school|chain|brand|company|business|restaurant|"
+     "hotel|venue|player|competitor|roastery|roaster|brewery|outfit|operator)s?(?: now| nearby| near us| "
+     "around here| in town)? (?:is|are|would be)) (\\p{Lu}[\\p{L}\\p{N}'&-]*(?: (?:&|and|of) )?(?: "
+     "?\\p{Lu}[\\p{L}\\p{N}'&-]*){0,3})",
+     Shape::list, 0.75, Cue::plain, 5, false},
+    // "Near us, Kiyomizu Clay Works is big studio."
+    {"competitors",
+     "(?i:\\b(?:near us|near me|nearby|down the road|across the street|around the corner|next door)),? "
+     "(\\p{Lu}[\\p{L}\\p{N}'&-]*(?: \\p{Lu}[\\p{L}\\p{N}'&-]*){1,3}) (?i:is|are|has|have|does|do|opened|"
+     "charges?|sells?)\\b",
+     Shape::list, 0.75, Cue::plain, 5, false},
     // Brand values, personality, USP.
     {"values",
      "(?i)\\b(?:core |brand |company |our |my )values?(?: \\w+){0,3}?(?: (?:are|is|include|would be|"
@@ -569,7 +595,9 @@ std::vector<std::string> list_values(std::string_view raw_with_asides, size_t ma
   auto flush = [&] {
     auto value = trim(current);
     // Drop leading articles/possessives: "the local chains" stays, "and Zephyr" -> "Zephyr".
-    for (std::string_view lead : {"and ", "or ", "plus ", "& ", "also "}) {
+    // "A and B, more than C": C is a member too, watched less.
+    for (std::string_view lead :
+         {"and ", "or ", "plus ", "& ", "also ", "more than ", "rather than ", "less than "}) {
       if (value.size() > lead.size() && value.substr(0, lead.size()) == lead)
         value.remove_prefix(lead.size());
     }
@@ -631,6 +659,12 @@ bool looks_like_common_noun(std::string_view word) {
 }
 
 // Curly quotes and dashes to ASCII so patterns see one spelling.
+bool is_company_suffix(std::string_view text) {
+  static constexpr std::string_view kSuffixes[] = {" Co", " Inc", " Ltd", " Bros", " Corp", " LLC", " Pty"};
+  return std::any_of(std::begin(kSuffixes), std::end(kSuffixes),
+                     [&](std::string_view suffix) { return text.ends_with(suffix); });
+}
+
 std::string normalise(std::string_view message) {
   std::string out;
   out.reserve(message.size());
@@ -656,6 +690,10 @@ std::string normalise(std::string_view message) {
       i += 2;
     } else if (message[i] == '\n' || message[i] == '\t') {
       out += ". ";
+    } else if (message[i] == '.' && is_company_suffix(out) && i + 2 < message.size() &&
+               (message[i + 1] == ',' ||
+                (message[i + 1] == ' ' && std::islower(static_cast<unsigned char>(message[i + 2]))))) {
+      // "Kiwi Fleece Co. and Ōtākou Wool": the suffix's period ends no sentence and no list item.
     } else {
       out += message[i];
     }

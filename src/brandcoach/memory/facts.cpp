@@ -303,6 +303,35 @@ std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& c
   return writes;
 }
 
+namespace {
+
+// A question for a business that is not the user's: "which <kind of business>" or "the name of the
+// <kind of business>", the business not "our" or "my" one.
+bool names_another_business(const std::string& folded) {
+  static constexpr std::string_view kBusinesses[] = {
+      "clinic", "studio",  "shop",     "store",   "bakery", "cafe",     "café",       "salon", "gym",
+      "agency", "firm",    "practice", "school",  "chain",  "company",  "restaurant", "hotel", "venue",
+      "brand",  "roaster", "roastery", "brewery", "outfit", "operator", "business",   "place"};
+  const bool asks_which = folded.starts_with(" which ") || folded.find("name of the ") != std::string::npos;
+  if (!asks_which) return false;
+  for (const auto business : kBusinesses) {
+    for (size_t at = folded.find(business); at != std::string::npos; at = folded.find(business, at + 1)) {
+      size_t end = at + business.size();
+      if (folded[end] == 's') ++end;  // "studios"
+      const bool word = folded[at - 1] == ' ' && !std::isalpha(static_cast<unsigned char>(folded[end]));
+      if (!word) continue;
+      const std::string_view before = std::string_view(folded).substr(0, at);
+      const bool own = before.ends_with(" our ") || before.ends_with(" my ") || before.ends_with(" your ") ||
+                       folded.find(" we open") != std::string::npos ||
+                       folded.find(" we run") != std::string::npos;
+      if (!own) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 RecallRequest recall_request(std::string_view message) {
   RecallRequest request;
   const std::string folded = " " + lower(message) + " ";
@@ -510,6 +539,11 @@ RecallRequest recall_request(std::string_view message) {
         std::find(request.keys.begin(), request.keys.end(), "person") == request.keys.end()) {
       request.keys.emplace_back("person");
     }
+    // "Which big studio near us did I mention?", "the name of the chain near Bellecour": another
+    // business asked for by what it is, not by "competitor".
+    if (names_another_business(folded) &&
+        std::find(request.keys.begin(), request.keys.end(), "competitors") == request.keys.end())
+      request.keys.emplace_back("competitors");
   }
   return request;
 }
