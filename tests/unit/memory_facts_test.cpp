@@ -526,6 +526,26 @@ TEST(FactPlan, RetractionSupersedesTheListMember) {
 
 // ---------------------------------------------------------------------------------------------
 
+TEST(FactPlan, APriceChangeNamingItsItemInOtherWordsReplacesTheNearestPrice) {
+  const auto writes = plan_fact_writes(
+      {active(1, "price", "$275 (45 minute show)"), active(2, "price", "$395 (show plus balloons package)")},
+      {{"price", "$300 (basic show)", 0.9, Cue::correction}}, 7);
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].status_changes, (std::vector<std::pair<int64_t, std::string>>{{1, "superseded"}}));
+  // Far from every current amount, or in another currency: a new item, not a change.
+  EXPECT_TRUE(plan_fact_writes({active(1, "price", "$120 (large dog full groom)")},
+                               {{"price", "$60 (large dog bath)", 0.9, Cue::correction}}, 7)[0]
+                  .status_changes.empty());
+  EXPECT_TRUE(plan_fact_writes({active(1, "price", "£75 (lockout call-out)")},
+                               {{"price", "€85 (daytime callout)", 0.9, Cue::correction}}, 7)[0]
+                  .status_changes.empty());
+  // "call-out" and "callout" are one word.
+  EXPECT_EQ(plan_fact_writes({active(1, "price", "£75 (lockout call-out)")},
+                             {{"price", "£85 (daytime callout)", 0.9, Cue::correction}}, 7)[0]
+                .status_changes,
+            (std::vector<std::pair<int64_t, std::string>>{{1, "superseded"}}));
+}
+
 TEST(RecallQuestions, ExplicitImplicitAndAdvice) {
   auto remind = recall_request("Remind me who my competitors are");
   EXPECT_TRUE(remind.asks_memory);
@@ -775,6 +795,15 @@ TEST_F(MemoryStore, ASavedDateChangedInWordsTheExtractorMissedIsFollowed) {
       EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
     }
   }
+}
+
+TEST_F(MemoryStore, AQuoteOfOnePriceLeavesOutAnotherSinceChanged) {
+  auto user = *db->ensure_user("ana");
+  say(user, "Our prices: a beard trim is €20, a full colour is €60.");
+  say(user, "We raised the full colour to €70 because dye costs more.");
+  const auto text = recalled(user, "How much is a beard trim?");
+  EXPECT_NE(text.find("€20"), std::string::npos) << text;
+  EXPECT_EQ(text.find("€60"), std::string::npos) << text;
 }
 
 TEST_F(MemoryStore, ALaterChangeOfSomethingElseIsNotFollowed) {

@@ -761,12 +761,13 @@ bool is_linking_word(std::string_view word) {
 
 bool ends_item(std::string_view word) {
   static constexpr std::string_view kStops[] = {
-      "our",      "my",      "the",    "a",       "an",       "and",     "but",    "so",       "we",
-      "i",        "their",   "your",   "this",    "that",     "each",    "one",    "per",      "every",
-      "with",     "while",   "also",   "if",      "when",     "because", "which",  "ours",     "mine",
-      "it",       "they",    "these",  "those",   "them",     "its",     "we're",  "i'm",      "upping",
-      "raising",  "bumping", "hiking", "putting", "bringing", "taking",  "moving", "lowering", "cutting",
-      "dropping", "is",      "are",    "was",     "were"};
+      "our",      "my",      "the",       "a",       "an",       "and",     "but",    "so",       "we",
+      "i",        "their",   "your",      "this",    "that",     "each",    "one",    "per",      "every",
+      "with",     "while",   "also",      "if",      "when",     "because", "which",  "ours",     "mine",
+      "it",       "they",    "these",     "those",   "them",     "its",     "we're",  "i'm",      "upping",
+      "raising",  "bumping", "hiking",    "putting", "bringing", "taking",  "moving", "lowering", "cutting",
+      "dropping", "is",      "are",       "was",     "were",     "raised",  "upped",  "bumped",   "hiked",
+      "lowered",  "dropped", "increased", "reduced", "changed",  "moved",   "put"};
   std::string w = lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return w.empty() || std::find(std::begin(kStops), std::end(kStops), w) != std::end(kStops);

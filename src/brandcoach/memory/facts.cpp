@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <span>
 
 #include <re2/re2.h>
@@ -51,7 +53,7 @@ struct KeyCue {
 };
 
 constexpr KeyCue kKeyCues[] = {
-    {"price", {"price", "charg", "cost", "fee", "rate", "subscript", "tier", "sell", "much"}},
+    {"price", {"price", "charg", "cost", "fee", "rate", "subscript", "tier", "sell", "much", "tariff"}},
     {"budget", {"budget", "spend", "afford", "alloc", "market", "ad", "ads", "advertis"}},
     {"team_size", {"team", "headcount", "staff", "employe", "big", "mani", "size", "peopl", "hire"}},
     {"location",
@@ -191,6 +193,56 @@ std::string goal_measure(std::string_view value) {
   return {};
 }
 
+// The first amount of a value ("$1,300 (Full-time)" -> 1300), and the marks before it ("$").
+std::pair<std::string, double> amount_of(std::string_view value) {
+  const auto digit = std::find_if(value.begin(), value.end(),
+                                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  if (digit == value.end()) return {std::string(), 0.0};
+  std::string digits;
+  for (auto it = digit;
+       it != value.end() && (std::isdigit(static_cast<unsigned char>(*it)) || *it == ',' || *it == '.'); ++it)
+    if (*it != ',') digits += *it;
+  const auto prefix = value.substr(0, static_cast<size_t>(digit - value.begin()));
+  return {comparable(prefix), std::strtod(digits.c_str(), nullptr)};
+}
+
+// An item's words, with "call-out" and "callout" alike.
+std::vector<std::string> item_stems(const std::string& item) {
+  std::string joined;
+  for (const char c : item)
+    if (c != '-') joined += c;
+  return text::content_stems(joined);
+}
+
+// The current value a correction of an item most likely changes when it names the item in other words
+// ("bumping the basic show to $300" after "the 45 minute show is $275"): the one sharing most of its
+// words, in the same currency and within half again of its amount (a price change is seldom larger),
+// the nearest amount among equals. None when nothing is that close.
+std::vector<store::Fact>::iterator changed_item(std::vector<store::Fact>& live, const std::string& key,
+                                                const std::string& value) {
+  const auto stems = item_stems(value_item(value));
+  const auto [marks, amount] = amount_of(value_without_item(value));
+  auto best = live.end();
+  size_t best_shared = 0;
+  double best_gap = 0;
+  for (auto it = live.begin(); it != live.end(); ++it) {
+    if (it->key != key || it->status != "active") continue;
+    const auto other = item_stems(value_item(it->value));
+    const size_t shared = static_cast<size_t>(
+        std::count_if(stems.begin(), stems.end(), [&](const std::string& s) { return has_stem(other, s); }));
+    const auto [other_marks, other_amount] = amount_of(value_without_item(it->value));
+    if (shared == 0 || other_marks != marks || amount <= 0 || other_amount <= 0) continue;
+    if (std::max(amount, other_amount) > 1.5 * std::min(amount, other_amount)) continue;
+    const double gap = std::abs(amount - other_amount);
+    if (shared > best_shared || (shared == best_shared && gap < best_gap)) {
+      best = it;
+      best_shared = shared;
+      best_gap = gap;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& current,
@@ -253,6 +305,8 @@ std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& c
         }
         if (active.size() == 1) current_fact = live.begin() + (active.front() - live.data());
       }
+      if (spec->itemised && current_fact == live.end() && fact.cue == Cue::correction && !item.empty())
+        current_fact = changed_item(live, fact.key, fact.value);
       const bool sure = fact.cue == Cue::correction || fact.confidence >= kConfirmBelow;
       if (current_fact != live.end() && current_fact->id == 0) {
         // Planned earlier in this same message: the later statement simply replaces it.

@@ -75,6 +75,16 @@ bool announces_change(std::string_view text) {
                      [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
 }
 
+// A recurring day is a date too ("second Tuesday now", "on Fridays now").
+bool names_weekday(std::string_view text) {
+  std::string folded;
+  for (const char c : text) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr std::string_view kDays[] = {"monday", "tuesday",  "wednesday", "thursday",
+                                               "friday", "saturday", "sunday"};
+  return std::any_of(std::begin(kDays), std::end(kDays),
+                     [&](std::string_view day) { return folded.find(day) != std::string::npos; });
+}
+
 // Words of a message that are names: capitalised, not opening a sentence ("Kaffa Direkte", "Bellecour").
 std::vector<std::string> names_in(std::string_view text) {
   std::vector<std::string> names;
@@ -150,9 +160,22 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
     if (quoted || !announces_change(message.text) || recall_request(message.text).asks_memory) continue;
     const auto stems = text::content_stems(message.text);
     const auto names = names_in(message.text);
-    const bool of_kind = kind != AnswerKind::any && !extractor.statements(message.text, kind).empty();
+    const auto statements = kind == AnswerKind::any ? std::vector<FactExtractor::Statement>{}
+                                                    : extractor.statements(message.text, kind);
+    const bool of_kind = !statements.empty() || (kind == AnswerKind::date && names_weekday(message.text));
+    // "We raised the full colour to €70" changes no beard trim: every amount it states belongs to
+    // something the question does not name.
+    const bool other_items =
+        kind == AnswerKind::money && !statements.empty() &&
+        std::all_of(statements.begin(), statements.end(), [&](const FactExtractor::Statement& statement) {
+          const auto item = text::content_stems(statement.item);
+          return std::any_of(item.begin(), item.end(), [&](const std::string& stem) {
+            return std::find(asked.begin(), asked.end(), stem) == asked.end() && !is_key_cue(stem);
+          });
+        });
+    if (other_items) continue;
     const auto marks = kind == AnswerKind::money ? currencies_in(message.text) : std::vector<std::string>{};
-    bool shares_subject = false, shares_name = false, shares_kind = false;
+    bool shares_subject = false, shares_name = false, shares_kind = false, shares_word = false;
     for (const auto& q : quotes) {
       if (q.message.seq >= message.seq) continue;
       const auto quoted_stems = text::content_stems(q.message.text);
@@ -161,15 +184,24 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
                std::find(quoted_stems.begin(), quoted_stems.end(), stem) != quoted_stems.end();
       });
       shares_name |= shares_any(names, names_in(q.message.text));
+      shares_word |= std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+        return stem.size() >= 4 && !std::isdigit(static_cast<unsigned char>(stem.front())) &&
+               std::find(quoted_stems.begin(), quoted_stems.end(), stem) != quoted_stems.end();
+      });
       // Amounts tie in the same currency, or both without a mark ("R85" and "R95").
       const auto quoted_marks = kind == AnswerKind::money ? currencies_in(q.message.text) : marks;
       shares_kind |=
           of_kind && (marks.empty() && quoted_marks.empty() ? true : shares_any(marks, quoted_marks));
     }
     // A place is a name: "relocated from Nørrebro to … Aarhus" ties by the old place alone.
+    // A count must also share the thing counted (any number is a count), and a date a word of the
+    // statement it moves ("anniversary is now aug 30").
     const bool tied = kind == AnswerKind::any     ? shares_subject || shares_name
                       : kind == AnswerKind::place ? shares_kind || shares_name
-                                                  : shares_kind;
+                      : kind == AnswerKind::money ? shares_kind
+                      : kind == AnswerKind::date
+                          ? shares_kind && (shares_subject || shares_name || shares_word)
+                          : shares_kind && (shares_subject || shares_name);
     if (!tied) continue;
     // A shared name is the surest tie ("not Splitzy anymore"); a shared word of the question, or an
     // amount, less so.
@@ -496,6 +528,9 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   // Only the asked-about keys, with their history: a long-lived user's other facts are not read.
   auto facts = store_.facts_for_keys(user_id, request.keys);
   if (!facts) return facts.error();
+  for (const auto& f : *facts) {
+    if (f.status == "superseded") recall.replaced.push_back(value_without_item(f.value));
+  }
   std::vector<std::string> requested = request.keys;
   {
     std::string folded;
@@ -1133,6 +1168,34 @@ namespace brandcoach::memory {
 
 namespace {
 
+// The amounts written with a currency mark in `text` ("$85", "€1,200", "ISK 3,900").
+std::vector<std::string> amounts_in(std::string_view text) {
+  std::vector<std::string> amounts;
+  static constexpr std::string_view kSymbols[] = {"$", "€", "£", "¥", "₹", "₦"};
+  for (size_t i = 0; i < text.size(); ++i) {
+    size_t digits = std::string_view::npos;
+    for (const auto symbol : kSymbols) {
+      if (text.substr(i, symbol.size()) == symbol) digits = i + symbol.size();
+    }
+    const bool code = i + 4 < text.size() && std::isupper(static_cast<unsigned char>(text[i])) &&
+                      std::isupper(static_cast<unsigned char>(text[i + 1])) &&
+                      std::isupper(static_cast<unsigned char>(text[i + 2])) && text[i + 3] == ' ' &&
+                      (i == 0 || !std::isalpha(static_cast<unsigned char>(text[i - 1])));
+    if (code) digits = i + 4;
+    if (digits == std::string_view::npos || digits >= text.size() ||
+        !std::isdigit(static_cast<unsigned char>(text[digits])))
+      continue;
+    size_t end = digits;
+    while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) ||
+                                 ((text[end] == ',' || text[end] == '.') && end + 1 < text.size() &&
+                                  std::isdigit(static_cast<unsigned char>(text[end + 1])))))
+      ++end;
+    amounts.emplace_back(text.substr(i, end - i));
+    i = end - 1;
+  }
+  return amounts;
+}
+
 // The sentence of `text` that holds `value` (the user's own words for it), else its opening.
 std::string quote_for(std::string_view text, std::string_view value,
                       const std::vector<std::string>& replaced = {}) {
@@ -1265,6 +1328,16 @@ std::string render_recall(const Recall& recall) {
         const std::string bare = value_without_item(r.current.value);
         std::vector<std::string> replaced;
         for (const auto& e : r.earlier) replaced.push_back(value_without_item(e.value));
+        // A sentence listing several prices quotes only the clause of this one when another amount
+        // beside it has since changed ("small groom $85, large groom $120" after the large went up).
+        if (r.current.key == "price") {
+          for (auto& amount : amounts_in(r.source_text)) {
+            const std::string said = comparable(amount);
+            const bool changed = std::any_of(recall.replaced.begin(), recall.replaced.end(),
+                                             [&](const std::string& old) { return comparable(old) == said; });
+            if (changed && said != comparable(bare)) replaced.push_back(std::move(amount));
+          }
+        }
         const std::string quote = quote_for(r.source_text, bare, replaced);
         out += fmt::format(" — you {} on {}: “{}”", looks_like_update(quote) ? "changed it" : "said so",
                            human_date(r.source_at), quote);

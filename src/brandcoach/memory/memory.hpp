@@ -205,6 +205,7 @@ struct Recall {
   std::vector<RecalledFact> facts;
   std::vector<store::MessageHit> quotes;  // the user's own messages that answer it, newest first
   bool changed_since_saved = false;       // the quotes changed what a saved fact still says
+  std::vector<std::string> replaced;      // superseded values of the asked keys, never quoted as current
 };
 
 class Memory {
