@@ -806,6 +806,36 @@ TEST_F(MemoryStore, AQuoteOfOnePriceLeavesOutAnotherSinceChanged) {
   EXPECT_EQ(text.find("€60"), std::string::npos) << text;
 }
 
+// Every line naming `old` says it is history.
+void expect_only_as_history(const std::string& text, const std::string& old) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(old) == std::string::npos) continue;
+    EXPECT_TRUE(line.find("changed") != std::string::npos || line.find("Earlier") != std::string::npos)
+        << text;
+  }
+}
+
+TEST_F(MemoryStore, SomeoneHandingTheirJobOnIsFollowedToWhoDoesItNow) {
+  auto user = *db->ensure_user("ana");
+  say(user, "It's me and my apprentice Fionn on the van most days.");
+  say(user, "Can you give me a tagline for the van?");
+  say(user, "Fionn is off to Limerick to finish his training. Aoife Keane is starting with me Monday.");
+  const auto text = recalled(user, "Who's my apprentice now?");
+  EXPECT_NE(text.find("Aoife"), std::string::npos) << text;
+  expect_only_as_history(text, "Fionn");
+}
+
+TEST_F(MemoryStore, APersonWhoHandedTheJobToAnotherIsNoLongerListed) {
+  auto user = *db->ensure_user("ana");
+  say(user, "My husband Kenji helps with the kiln firing on weekends.");
+  say(user,
+      "Kenji cannot help now, his office work is busy. My student Yui Tanaka will help me with the kiln.");
+  const auto text = recalled(user, "Who helps me with the kiln now?");
+  EXPECT_NE(text.find("Yui"), std::string::npos) << text;
+  expect_only_as_history(text, "Kenji");
+}
+
 TEST_F(MemoryStore, ALaterChangeOfSomethingElseIsNotFollowed) {
   auto user = *db->ensure_user("ana");
   say(user, "Our open day is on 14 June at the workshop.");

@@ -3,16 +3,11 @@
 #include <unordered_set>
 
 #include "brandcoach/memory/memory.hpp"
+#include "brandcoach/text/text.hpp"
 
 namespace brandcoach::memory {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool is_name_word(std::string_view word) {
   if (word.empty() || !std::isupper(static_cast<unsigned char>(word[0]))) return false;
@@ -30,7 +25,7 @@ bool is_common_word(std::string_view word) {
       "looking", "new",     "here",     "from",    "going",    "about",     "really",  "also",
       "still",   "in",      "on",       "at",      "stuck",    "ready",     "sure",    "happy",
       "glad",    "curious", "starting", "running", "building", "launching", "working", "thinking"};
-  return words.contains(lower(word));
+  return words.contains(text::ascii_lower(word));
 }
 
 }  // namespace
@@ -38,7 +33,7 @@ bool is_common_word(std::string_view word) {
 std::optional<std::string> introduced_name(std::string_view message) {
   static constexpr std::array<std::string_view, 5> cues = {"my name is ", "my name's ", "call me ", "i'm ",
                                                            "i am "};
-  const std::string folded = lower(message);
+  const std::string folded = text::ascii_lower(message);
   for (const auto cue : cues) {
     for (size_t at = folded.find(cue); at != std::string::npos; at = folded.find(cue, at + 1)) {
       if (at > 0 && std::isalpha(static_cast<unsigned char>(folded[at - 1]))) continue;

@@ -9,6 +9,7 @@
 #include <re2/re2.h>
 
 #include "brandcoach/memory/memory.hpp"
+#include "brandcoach/text/text.hpp"
 
 namespace brandcoach::memory {
 
@@ -634,16 +635,10 @@ std::vector<std::string> list_values(std::string_view raw_with_asides, size_t ma
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // A capitalised word that is only capitalised because it starts the sentence: a common noun by its
 // ending ("Subscription", "Delivery", "Shipping") or one of the things small businesses price.
 bool looks_like_common_noun(std::string_view word) {
-  const std::string w = lower(word);
+  const std::string w = text::ascii_lower(word);
   static constexpr std::string_view kEndings[] = {"tion", "sion", "ship", "ment", "ness", "ery",
                                                   "ary",  "age",  "ance", "ence", "ity",  "ing",
                                                   "ure",  "ism",  "ees",  "fee"};
@@ -754,7 +749,7 @@ bool is_linking_word(std::string_view word) {
       "rescheduled", "postponed", "rises",       "rose",      "becomes",  "become",     "passes",
       "increases",   "increased", "jumps",       "jumped",    "climbs",   "climbed",    "falls",
       "fell",        "went",      "fees",        "prices",    "rates",    "tariff",     "tariffs"};
-  std::string w = lower(word);
+  std::string w = text::ascii_lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
 }
@@ -768,7 +763,7 @@ bool ends_item(std::string_view word) {
       "raising",  "bumping", "hiking",    "putting", "bringing", "taking",  "moving", "lowering", "cutting",
       "dropping", "is",      "are",       "was",     "were",     "raised",  "upped",  "bumped",   "hiked",
       "lowered",  "dropped", "increased", "reduced", "changed",  "moved",   "put"};
-  std::string w = lower(word);
+  std::string w = text::ascii_lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return w.empty() || std::find(std::begin(kStops), std::end(kStops), w) != std::end(kStops);
 }
@@ -803,9 +798,9 @@ std::string item_before(std::string_view before) {
 std::string budget_name(std::string_view clause) {
   const auto words = split_words(clause);
   for (size_t i = 1; i < words.size(); ++i) {
-    std::string word = lower(trim(words[i]));
+    std::string word = text::ascii_lower(trim(words[i]));
     if (!word.starts_with("budget")) continue;
-    const std::string before = lower(trim(words[i - 1]));
+    const std::string before = text::ascii_lower(trim(words[i - 1]));
     static constexpr std::string_view kNotNames[] = {
         "the",  "our",  "my",     "a",      "total",  "monthly", "new",    "overall", "whole",
         "this", "that", "annual", "yearly", "weekly", "full",    "entire", "current", "its"};
@@ -823,8 +818,8 @@ std::string budget_name(std::string_view clause) {
 std::string item_after(std::string_view after) {
   auto words = split_words(after);
   size_t i = 0;
-  while (i < words.size() && i < 3 && lower(words[i]) != "for") ++i;
-  if (i >= words.size() || lower(words[i]) != "for") return {};
+  while (i < words.size() && i < 3 && text::ascii_lower(words[i]) != "for") ++i;
+  if (i >= words.size() || text::ascii_lower(words[i]) != "for") return {};
   ++i;
   while (i < words.size() && ends_item(words[i])) ++i;
   std::string out;
@@ -1260,7 +1255,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                       budget ? item_after(clause.substr(at + raw.size())) : item_before(clause.substr(0, at));
                 if (item.empty() && !budget) item = item_after(clause.substr(at + raw.size()));
                 // "my goal is $5,000 a month" states a goal, not what anything costs.
-                const std::string folded_item = lower(item);
+                const std::string folded_item = text::ascii_lower(item);
                 if (!budget && (folded_item.ends_with("goal") || folded_item.ends_with("target") ||
                                 folded_item.ends_with("aim") || folded_item.ends_with("revenue") ||
                                 folded_item.ends_with("turnover") || folded_item.ends_with("sales")))
@@ -1272,7 +1267,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
             }
             case Shape::date: {
               std::string date(trim(raw));
-              const std::string folded_date = lower(date);
+              const std::string folded_date = text::ascii_lower(date);
               if (folded_date == "may" || folded_date == "march" || folded_date == "mar") break;  // the verbs
               if (spec.key == std::string_view("events")) {
                 const std::string item = item_before(clause.substr(0, at));
@@ -1310,7 +1305,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
           // "decided against TikTok", "decided not to…", "decided no Amazon" refuse an option: the
           // rejected rules take those, so they are not also a decision for "against".
           if (spec.key == std::string_view("decisions")) {
-            const std::string folded_value = lower(trim(raw));
+            const std::string folded_value = text::ascii_lower(trim(raw));
             if (folded_value.starts_with("against") || folded_value.starts_with("not ") ||
                 folded_value.starts_with("no ") || folded_value == "no")
               continue;
@@ -1321,7 +1316,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
           for (auto& value : values) {
             if (value.empty() || value.size() > 200) continue;
             if (spec.shape == Shape::list || spec.shape == Shape::phrase || spec.shape == Shape::proper) {
-              const std::string lowered = lower(value);
+              const std::string lowered = text::ascii_lower(value);
               const std::string first_word = lowered.substr(0, lowered.find(' '));
               static constexpr std::string_view kPronouns[] = {
                   "it",   "this", "that", "them",  "you",   "me", "us",  "the", "a",
@@ -1331,7 +1326,8 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                 continue;
               }
             }
-            if (spec.key == std::string_view("areas") && RE2::FullMatch(lower(value), *rules_->calendar_word))
+            if (spec.key == std::string_view("areas") &&
+                RE2::FullMatch(text::ascii_lower(value), *rules_->calendar_word))
               continue;
             if (spec.key == std::string_view("location")) {
               // A place is named by words: "moving to £6.50 per seat" moves a price, not the business.
@@ -1357,7 +1353,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     std::string role;
     std::string name;
     while (RE2::FindAndConsume(&input, *rules_->person, &role, &name)) {
-      std::string key = "person:" + lower(role);
+      std::string key = "person:" + text::ascii_lower(role);
       if (key == "person:cofounder") key = "person:co-founder";
       const bool corrects = partial(*rules_->correction, statements);
       out.push_back({std::move(key), name, corrects ? 0.9 : 0.85, corrects ? Cue::correction : Cue::plain,
@@ -1365,7 +1361,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     }
     input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->person_after, &name, &role)) {
-      std::string key = "person:" + lower(role);
+      std::string key = "person:" + text::ascii_lower(role);
       if (key == "person:cofounder") key = "person:co-founder";
       out.push_back({std::move(key), name, 0.9, Cue::correction,
                      static_cast<size_t>(input.data() - statements.data())});
@@ -1400,7 +1396,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     }
     input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->joins_as, &name, &role)) {
-      out.push_back({"person:" + lower(role), name, 0.9, Cue::correction, offset()});
+      out.push_back({"person:" + text::ascii_lower(role), name, 0.9, Cue::correction, offset()});
     }
     if (partial(*rules_->name_change, statements)) {
       input = re2::StringPiece(statements);
@@ -1411,7 +1407,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     }
     // One name per job however it is said: "the website" and "the site", "socials" and "social media".
     const auto job_key = [](std::string job) {
-      job = lower(job);
+      job = text::ascii_lower(job);
       if (job == "website" || job == "web site" || job == "web site") return std::string("site");
       if (job == "socials" || job == "social media" || job == "instagram" || job == "insta" || job == "ig" ||
           job == "tiktok")
@@ -1452,7 +1448,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
         "tagline",   "mission",    "vision",      "story",      "logo",     "colour",      "color",
         "font"};
     const auto role_key = [&](const std::string& said) -> std::string {
-      const std::string role = lower(said);
+      const std::string role = text::ascii_lower(said);
       const std::string last = role.substr(role.rfind(' ') == std::string::npos ? 0 : role.rfind(' ') + 1);
       const auto listed = [&](const std::string& word) {
         return std::find(std::begin(kNotRoles), std::end(kNotRoles), word) != std::end(kNotRoles);
@@ -1465,7 +1461,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     // a month.
     const auto add_person = [&](const std::string& key, const std::string& who, double confidence, Cue cue) {
       if (!key.empty() && !partial(*rules_->first_person, who) && !is_boundary(who) &&
-          !RE2::FullMatch(lower(who), *rules_->calendar_word))
+          !RE2::FullMatch(text::ascii_lower(who), *rules_->calendar_word))
         out.push_back({key, who, confidence, cue, offset()});
     };
     const Cue stated = partial(*rules_->correction, statements) ? Cue::correction : Cue::plain;
@@ -1480,7 +1476,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
       add_person(role_key(role), name, 0.85, Cue::correction);
     // A job in the user's own words ("pack orders", "the deliveries") keys the person who does it.
     const auto job_words = [&](const std::string& said) -> std::string {
-      std::string job = lower(said);
+      std::string job = text::ascii_lower(said);
       for (std::string_view lead : {"the ", "our ", "with "}) {
         if (job.starts_with(lead)) job.erase(0, lead.size());
       }
@@ -1523,7 +1519,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     while (RE2::FindAndConsume(&input, *rules_->site, &item, &name)) {
       const std::string place = proper_value(name, 4);
       if (!place.empty()) {
-        out.push_back({"sites", place + " (" + lower(item) + ")", 0.85,
+        out.push_back({"sites", place + " (" + text::ascii_lower(item) + ")", 0.85,
                        corrects ? Cue::correction : Cue::plain, offset()});
       }
     }
@@ -1531,13 +1527,14 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     while (RE2::FindAndConsume(&input, *rules_->product_named, &item, &name)) {
       const std::string value = proper_value(name, 5);
       if (!value.empty() && !ends_item(item))
-        out.push_back({"products", value + " (" + lower(item) + ")", 0.85, Cue::plain, offset()});
+        out.push_back({"products", value + " (" + text::ascii_lower(item) + ")", 0.85, Cue::plain, offset()});
     }
     input = re2::StringPiece(statements);
     while (RE2::FindAndConsume(&input, *rules_->product_chosen, &name, &item)) {
       const std::string value = proper_value(name, 5);
       if (!value.empty())
-        out.push_back({"products", value + " (" + lower(item) + ")", 0.9, Cue::correction, offset()});
+        out.push_back(
+            {"products", value + " (" + text::ascii_lower(item) + ")", 0.9, Cue::correction, offset()});
     }
   }
   // A money amount read as a budget is not also a price; a launch date is not also an event.
@@ -1607,7 +1604,7 @@ bool FactExtractor::opens_as_question(std::string_view sentence) const {
 }
 
 AnswerKind FactExtractor::answer_kind(std::string_view question) const {
-  const std::string q = " " + lower(question) + " ";
+  const std::string q = " " + text::ascii_lower(question) + " ";
   const auto has = [&](std::string_view word) { return q.find(word) != std::string::npos; };
   if (has(" when") || has("what date") || has("which date") || has("what day") || has("which day"))
     return AnswerKind::date;

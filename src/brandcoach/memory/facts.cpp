@@ -98,12 +98,6 @@ bool has_stem(const std::vector<std::string>& stems, std::string_view stem) {
   return std::find(stems.begin(), stems.end(), stem) != stems.end();
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // All stems of the message, stopwords included ("where", "much" and "name" matter here).
 std::vector<std::string> all_stems(std::string_view message) {
   std::vector<std::string> stems;
@@ -182,7 +176,7 @@ std::string goal_measure(std::string_view value) {
     const bool money = value.find_first_of("$€£¥₹") != std::string_view::npos ||
                        std::string_view(value).find("kr") != std::string_view::npos;
     for (size_t j = i + 1; j < words.size(); ++j) {
-      const std::string w = lower(words[j]);
+      const std::string w = text::ascii_lower(words[j]);
       if (w.empty() || std::isdigit(static_cast<unsigned char>(w.front())) || w == "a" || w == "an" ||
           w == "per" || w == "k" || w == "000")
         continue;
@@ -388,7 +382,7 @@ bool names_another_business(const std::string& folded) {
 
 RecallRequest recall_request(std::string_view message) {
   RecallRequest request;
-  const std::string folded = " " + lower(message) + " ";
+  const std::string folded = " " + text::ascii_lower(message) + " ";
   // Earlier values answer only a question about them; otherwise naming one reads as if it still held.
   static constexpr std::string_view kHistory[] = {" before",   "previous",  "originally", "used to",
                                                   " history",  "old ",      "at first",   "changed from",
@@ -512,7 +506,7 @@ RecallRequest recall_request(std::string_view message) {
   // we're six now", "I mentioned Noble Loaf last time"): they make a memory question only in a
   // message worded as a question or a request to recall.
   const auto words = text::words(message);
-  const std::string first_word = words.empty() ? std::string() : lower(words.front());
+  const std::string first_word = words.empty() ? std::string() : text::ascii_lower(words.front());
   const auto starts_with_one_of = [&](std::span<const std::string_view> starts) {
     return std::find(starts.begin(), starts.end(), first_word) != starts.end();
   };
@@ -544,7 +538,7 @@ RecallRequest recall_request(std::string_view message) {
                                                  "i'm",   "im",  "we're", "mine", "ours", "i've",
                                                  "we've", "i'd", "we'd",  "u"};
     const bool mine = std::any_of(words.begin(), words.end(), [&](const std::string& w) {
-      return std::find(std::begin(kMine), std::end(kMine), lower(w)) != std::end(kMine);
+      return std::find(std::begin(kMine), std::end(kMine), text::ascii_lower(w)) != std::end(kMine);
     });
     static constexpr std::string_view kAdvice[] = {
         "should",     "could ",     "would ",        "help",          "idea",       "suggest",  "recommend",
@@ -657,7 +651,7 @@ std::vector<std::string> keys_mentioned(std::string_view message) {
 }
 
 std::optional<bool> confirmation_reply(std::string_view message) {
-  const std::string folded = lower(message);
+  const std::string folded = text::ascii_lower(message);
   const auto words = text::words(folded);
   if (words.empty() || words.size() > 12) return std::nullopt;
   static constexpr std::string_view kYes[] = {"yes",     "yep",        "yeah",      "yup",

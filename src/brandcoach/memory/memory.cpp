@@ -139,6 +139,56 @@ bool shares_any(const std::vector<std::string>& a, const std::vector<std::string
 // of the user's that announces a change and is tied to a quoted one - by one of the question's own
 // words, by a name, or by a value of the asked kind in the same currency - is the current answer, and
 // the quoted ones become what was said earlier.
+// Does `text` hold `word` as a whole word, as written?
+bool names_word(std::string_view text, std::string_view word) {
+  for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const bool starts = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1]));
+    const size_t end = at + word.size();
+    const bool ends = end >= text.size() || !std::isalnum(static_cast<unsigned char>(text[end]));
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+// Does `text` name `person` by their first name, in any case ("lupita is on maternity leave")?
+bool names_person(std::string_view text, std::string_view person) {
+  const std::string first = text::ascii_lower(person.substr(0, person.find(' ')));
+  if (first.size() < 2) return false;
+  return names_word(text::ascii_lower(text), first);
+}
+
+// Words that say someone stops doing a job or someone else starts it ("Fionn is off to Limerick",
+// "Brodie's stepping back", "Keisha's on the window now").
+bool announces_handover(std::string_view text) {
+  if (announces_change(text)) return true;
+  const std::string folded = " " + text::ascii_lower(text) + " ";
+  static constexpr std::string_view kCues[] = {
+      " leav",      " left ",     " off to ",     " quit",      " stepping ",  " stepped ", " retir",
+      " maternity", " paternity", " stop",        " can't ",    " cannot ",    " won't ",   " got a job",
+      " shifting ", " take over", " taking over", " took over", " takes over", " hired ",   " starting ",
+      " starts ",   " joining ",  " joins ",      " on board",  " appointed",  " let go",   " fired",
+      " back to ",  " handed ",   " handing ",    " instead ",  " new "};
+  return std::any_of(std::begin(kCues), std::end(kCues),
+                     [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
+}
+
+// The newest of the user's messages after `source` that names `person` and hands their job on.
+Result<std::optional<store::Message>> handover_after(store::Store& store, int64_t user_id,
+                                                     const store::Message& source, std::string_view person,
+                                                     int64_t exclude_message_id) {
+  constexpr int64_t kFollowLimit = 400;
+  auto later = store.messages_between(user_id, source.seq, std::numeric_limits<int64_t>::max(), kFollowLimit);
+  if (!later) return later.error();
+  std::optional<store::Message> handover;
+  for (auto& message : *later) {
+    if (message.role != "user" || message.id == exclude_message_id) continue;
+    if (!names_person(message.text, person) || !announces_handover(message.text)) continue;
+    if (recall_request(message.text).asks_memory) continue;
+    handover = std::move(message);
+  }
+  return handover;
+}
+
 Status follow_changes(store::Store& store, const FactExtractor& extractor, int64_t user_id, AnswerKind kind,
                       const std::vector<std::string>& asked, int64_t exclude_message_id,
                       std::vector<store::MessageHit>& quotes) {
@@ -157,7 +207,10 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
     if (message.role != "user" || message.id == exclude_message_id) continue;
     const bool quoted = std::any_of(quotes.begin(), quotes.end(),
                                     [&](const store::MessageHit& q) { return q.message.id == message.id; });
-    if (quoted || !announces_change(message.text) || recall_request(message.text).asks_memory) continue;
+    // Someone leaving or joining changes who does a job; a value changes only in words of change.
+    const bool changes =
+        kind == AnswerKind::any ? announces_handover(message.text) : announces_change(message.text);
+    if (quoted || !changes || recall_request(message.text).asks_memory) continue;
     const auto stems = text::content_stems(message.text);
     const auto names = names_in(message.text);
     const auto statements = kind == AnswerKind::any ? std::vector<FactExtractor::Statement>{}
@@ -183,7 +236,11 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
         return stem.size() >= 3 && std::find(asked.begin(), asked.end(), stem) != asked.end() &&
                std::find(quoted_stems.begin(), quoted_stems.end(), stem) != quoted_stems.end();
       });
-      shares_name |= shares_any(names, names_in(q.message.text));
+      // A name the quote gives mid-sentence may open the change ("Fionn is off to Limerick").
+      const auto quoted_names = names_in(q.message.text);
+      shares_name |= shares_any(names, quoted_names) ||
+                     std::any_of(quoted_names.begin(), quoted_names.end(),
+                                 [&](const std::string& name) { return names_word(message.text, name); });
       shares_word |= std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
         return stem.size() >= 4 && !std::isdigit(static_cast<unsigned char>(stem.front())) &&
                std::find(quoted_stems.begin(), quoted_stems.end(), stem) != quoted_stems.end();
@@ -950,6 +1007,56 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     }
   }
 
+  // The one person who does the asked-about job may have handed it on in words the extractor did not
+  // read as a change ("Fionn is off to Limerick. Aoife Keane is starting with me Monday"): that message
+  // answers, with the one naming the job's holder as what was said earlier.
+  {
+    std::vector<const RecalledFact*> people;
+    for (const auto& r : recall.facts) {
+      if (r.current.key.starts_with("person:") && r.current.status == "active") people.push_back(&r);
+    }
+    // Someone who handed the job on in the very message that named another recalled person ("Kenji
+    // cannot help now. My student Yui Tanaka will help me with the kiln") no longer does it.
+    if (people.size() > 1) {
+      std::vector<int64_t> handed_on;
+      for (const auto* person : people) {
+        if (person->current.confirmed_at != 0) continue;
+        for (const auto* other : people) {
+          if (other == person || other->current.source_message_id <= person->current.source_message_id)
+            continue;
+          if (names_person(other->source_text, value_without_item(person->current.value)) &&
+              announces_handover(other->source_text))
+            handed_on.push_back(person->current.id);
+        }
+      }
+      if (!handed_on.empty()) {
+        std::erase_if(recall.facts, [&](const RecalledFact& r) {
+          return std::find(handed_on.begin(), handed_on.end(), r.current.id) != handed_on.end();
+        });
+        people.clear();
+        for (const auto& r : recall.facts) {
+          if (r.current.key.starts_with("person:") && r.current.status == "active") people.push_back(&r);
+        }
+      }
+    }
+    if (people.size() == 1 && people.front()->current.confirmed_at == 0) {
+      const auto& holder = people.front()->current;
+      auto source = store_.messages_by_id(user_id, {holder.source_message_id});
+      if (!source) return source.error();
+      if (!source->empty()) {
+        auto handover = handover_after(store_, user_id, source->front(), value_without_item(holder.value),
+                                       exclude_message_id);
+        if (!handover) return handover.error();
+        if (*handover) {
+          recall.facts.clear();
+          recall.quotes = {{std::move(**handover), 0.0}, {std::move(source->front()), 0.0}};
+          recall.changed_since_saved = true;
+          return recall;
+        }
+      }
+    }
+  }
+
   const bool any_current = std::any_of(recall.facts.begin(), recall.facts.end(), [](const RecalledFact& r) {
     return r.current.status != "superseded";
   });
@@ -976,6 +1083,13 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
           replaced.push_back(comparable(bare.substr(0, space)));
       }
     }
+    int64_t newest_person_source = 0;
+    for (const auto& r : recall.facts) {
+      // Only a person doing the very job asked about ("who roasts for us now?" and the roaster).
+      if (r.current.key.starts_with("person:") && r.current.status != "superseded" &&
+          (overlaps(r.current.key.substr(7)) > 0 || shares_prefix(r.current.key.substr(7))))
+        newest_person_source = std::max(newest_person_source, r.current.source_message_id);
+    }
     std::optional<store::MessageHit> newest;
     for (auto& hit : *hits) {
       if (recall_request(hit.message.text).asks_memory) continue;
@@ -988,6 +1102,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       const bool on_subject = std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
         return std::find(subject.begin(), subject.end(), stem) != subject.end();
       });
+      // Beside who does a job now, an older message on the job names who did it before.
+      if (hit.message.id <= newest_person_source) continue;
       if (on_subject && (!newest || hit.message.seq > newest->message.seq)) newest = std::move(hit);
     }
     if (newest) recall.quotes.push_back(std::move(*newest));
@@ -1339,7 +1455,9 @@ std::string render_recall(const Recall& recall) {
           }
         }
         const std::string quote = quote_for(r.source_text, bare, replaced);
-        out += fmt::format(" — you {} on {}: “{}”", looks_like_update(quote) ? "changed it" : "said so",
+        const bool changed =
+            r.current.key.starts_with("person:") ? announces_handover(quote) : looks_like_update(quote);
+        out += fmt::format(" — you {} on {}: “{}”", changed ? "changed it" : "said so",
                            human_date(r.source_at), quote);
       }
       if (r.current.status == "pending_confirmation")
@@ -1368,7 +1486,9 @@ std::string render_recall(const Recall& recall) {
     for (const auto& q : recall.quotes) {
       const std::string when =
           q.message.ts_text.empty() ? human_date(q.message.created_at) : q.message.ts_text;
-      const bool update = announces_change(q.message.text);
+      // The newest of several quotes that hands something on is the change the older ones preceded.
+      const bool update = (first && recall.changed_since_saved) || announces_change(q.message.text) ||
+                          (first && recall.quotes.size() > 1 && announces_handover(q.message.text));
       out += fmt::format("- {} {}{}: “{}”\n", first ? "On" : "Earlier, on", when,
                          update ? ", you changed it" : "", quote_for(q.message.text, ""));
       first = false;

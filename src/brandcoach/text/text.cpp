@@ -86,6 +86,12 @@ std::string collapse_whitespace(const Bytes& bytes, size_t length, bool lowercas
   return out;
 }
 
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::string normalize(std::string_view text) {
   // ASCII is already in NFKC and lumped; case folding is lowercasing. Most text is ASCII, and this
   // path is several times faster than the full Unicode mapping.

@@ -18,6 +18,10 @@ bool is_valid_utf8(std::string_view bytes);
 /// NFKC + case folding + whitespace collapsing. Invalid UTF-8 is replaced, never passed through.
 std::string normalize(std::string_view text);
 
+/// `text` with ASCII letters lower-cased and every other byte kept: positions stay those of `text`,
+/// for matching cue phrases without the cost of full Unicode folding.
+std::string ascii_lower(std::string_view text);
+
 /// Lower-cased words (letters and digits; an apostrophe inside a word splits it), in order.
 std::vector<std::string> words(std::string_view text);
 
