@@ -246,6 +246,18 @@ TEST_F(Extractor, ACompanySuffixInsideAListKeepsTheListWhole) {
             (std::vector<std::string>{"Fjord Knits Co", "Ullvarer", "Devold"}));
 }
 
+TEST_F(Extractor, AGoalMovedAndPricesListedOneALine) {
+  EXPECT_EQ(values(extractor.extract("we hit 168 members!! reckon we bump the goal to 220"), "goals"),
+            std::vector<std::string>{"220"});
+  EXPECT_EQ(values(extractor.extract("Christmas goal we raise to 700 hampers!"), "goals"),
+            std::vector<std::string>{"700 hampers"});
+  EXPECT_EQ(values(extractor.extract("- gel manicure €35\n- pedicure €40"), "price"),
+            (std::vector<std::string>{"€35 (gel manicure)", "€40 (pedicure)"}));
+  const auto changed = find(extractor.extract("And Premium goes up to £99 from the 1st."), "price");
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->value, "£99 (Premium)");
+}
+
 TEST_F(Extractor, PeopleByRoleInBothOrders) {
   EXPECT_EQ(values(extractor.extract("My designer is Noor Haddad."), "person:designer"),
             std::vector<std::string>{"Noor Haddad"});
@@ -544,6 +556,14 @@ TEST(FactPlan, APriceChangeNamingItsItemInOtherWordsReplacesTheNearestPrice) {
                              {{"price", "£85 (daytime callout)", 0.9, Cue::correction}}, 7)[0]
                 .status_changes,
             (std::vector<std::pair<int64_t, std::string>>{{1, "superseded"}}));
+}
+
+TEST(FactPlan, AGoalMovedWithoutItsMeasureReplacesTheGoalOfTheNearestCount) {
+  const auto writes = plan_fact_writes(
+      {active(1, "goals", "200 members by the end of the year"), active(2, "goals", "12 corporate events")},
+      {{"goals", "220", 0.9, Cue::correction}}, 7);
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].status_changes, (std::vector<std::pair<int64_t, std::string>>{{1, "superseded"}}));
 }
 
 TEST(RecallQuestions, ExplicitImplicitAndAdvice) {

@@ -79,6 +79,11 @@ const RuleSpec kRules[] = {
      "climbing|bringing|taking|went)"
      "(?: [\\w'-]+){0,4}? to " BC_MONEY,
      Shape::money, 0.85, Cue::correction},
+    // A list item of a thing and its amount: "- standard service €69", "standard service now €79".
+    {"price", "(?i)(?:^[-*•] ?|^|[,:;] )(?:\\p{L}[\\p{L}'-]* ){0,3}\\p{L}[\\p{L}'-]* now " BC_MONEY,
+     Shape::money, 0.85, Cue::correction},
+    {"price", "(?:^[-*•] ?|^|[,:;] )(?:\\p{Ll}[\\p{L}'-]* ){0,3}\\p{Ll}[\\p{L}'-]* " BC_MONEY, Shape::money,
+     0.7},
     {"price", "(?i)\\b(?:is|are|at|costs?|=)(?: now| only| just)? " BC_MONEY, Shape::money, 0.65},
     // A new price said as what the thing becomes: "the cinnamon bun becomes €4.20", "will be US$520".
     {"price",
@@ -367,6 +372,16 @@ const RuleSpec kRules[] = {
      "(?: is|:) ([^.!?;]+)",
      Shape::phrase, 0.8, Cue::plain, 12, false},
     // Goals and challenges.
+    // A goal moved: "raise the goal to 400", "Christmas goal we raise to 700 boxes", "target I raise to 35".
+    {"goals",
+     "(?i)\\b(?:rais|bump|up|upp|increas|lift|push|lower|cut|drop|dropp|chang|mov|adjust|revis)(?:e|es|ed|"
+     "ing|s)?"
+     "(?: \\w+){0,2}? (?:goal|target|aim)s?(?: \\w+)? (?:to|up to|down to) (\\d[^.!?;]*)",
+     Shape::phrase, 0.9, Cue::correction, 10, false},
+    {"goals",
+     "(?i)\\b(?:goal|target|aim)s?(?: \\w+){0,3}? (?:rais|bump|up|upp|increas|lift|push|lower|cut|drop|dropp|"
+     "chang|mov|adjust|revis)(?:e|es|ed|ing|s)? (?:it |that )?(?:to|up to|down to) (\\d[^.!?;]*)",
+     Shape::phrase, 0.9, Cue::correction, 10, false},
     {"goals",
      "(?i)\\b(?:goal|aim|objective|target|ambition|dream)s?(?: for [\\w ]{1,20})? (?:is|are|:)(?: to)? "
      "([^.!?;]+)",
@@ -646,10 +661,19 @@ bool looks_like_common_noun(std::string_view word) {
                                   [&](std::string_view end) { return w.ends_with(end); }))
     return true;
   static constexpr std::string_view kNouns[] = {
-      "plan",    "pass",   "class",   "price",   "prices",  "rent",      "box",     "ticket",
-      "tickets", "lesson", "course",  "menu",    "tour",    "session",   "package", "service",
-      "entry",   "rate",   "deposit", "consult", "haircut", "treatment", "bundle",  "kit",
-      "product", "stock",  "coffee",  "cake",    "bread",   "cover"};
+      "plan",      "pass",    "class",    "price",    "prices",  "rent",      "box",      "ticket",
+      "tickets",   "lesson",  "course",   "menu",     "tour",    "session",   "package",  "service",
+      "entry",     "rate",    "deposit",  "consult",  "haircut", "treatment", "bundle",   "kit",
+      "product",   "stock",   "coffee",   "cake",     "bread",   "cover",     "workshop", "standard",
+      "basic",     "premium", "deluxe",   "starter",  "combo",   "plate",     "visit",    "repair",
+      "install",   "clean",   "wash",     "colour",   "color",   "massage",   "facial",   "room",
+      "night",     "stay",    "tasting",  "flight",   "bottle",  "crate",     "jar",      "pack",
+      "bag",       "loaf",    "pie",      "meal",     "lunch",   "dinner",    "brunch",   "retreat",
+      "camp",      "trip",    "trek",     "fare",     "callout", "call-out",  "hourly",   "monthly",
+      "weekly",    "annual",  "single",   "double",   "family",  "group",     "private",  "solo",
+      "shoot",     "print",   "card",     "mug",      "candle",  "soap",      "skein",    "yarn",
+      "certified", "express", "delivery", "shipping", "entry",   "admission", "day",      "half-day",
+      "full-day",  "weekend", "pro",      "team",     "site",    "logo",      "design"};
   return std::find(std::begin(kNouns), std::end(kNouns), w) != std::end(kNouns);
 }
 
@@ -762,7 +786,8 @@ bool ends_item(std::string_view word) {
       "it",       "they",    "these",     "those",   "them",     "its",     "we're",  "i'm",      "upping",
       "raising",  "bumping", "hiking",    "putting", "bringing", "taking",  "moving", "lowering", "cutting",
       "dropping", "is",      "are",       "was",     "were",     "raised",  "upped",  "bumped",   "hiked",
-      "lowered",  "dropped", "increased", "reduced", "changed",  "moved",   "put"};
+      "lowered",  "dropped", "increased", "reduced", "changed",  "moved",   "put",    "bump",     "raise",
+      "hike",     "had",     "have",      "has",     "to"};
   std::string w = text::ascii_lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return w.empty() || std::find(std::begin(kStops), std::end(kStops), w) != std::end(kStops);
@@ -909,7 +934,9 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "(?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|prices?|quotes?|"
       "bills?|lists?)\\b");
   rules_->calendar_word = compile(BC_MONTH "|(?:mon|tues|wednes|thurs|fri|satur|sun)day|christmas|easter");
-  rules_->leading_common = compile("^[^A-Za-z]*([A-Z][a-z]+) ");
+  // The first word after any opening conjunction ("And Standard goes up to £99").
+  rules_->leading_common =
+      compile("^[^A-Za-z]*(?:(?:And|But|So|Also|Plus|Oh|Ok|Okay|Well|Then|Now)[, ]+)?([A-Z][a-z]+) ");
   rules_->first_person = compile("(?i)\\b(?:we|we're|we've|we'll|our|ours|us|i|i'm|im|i've|i'll|my|mine)\\b");
   rules_->hypothetical = compile(
       "(?i)\\b(?:what if|if we|if i|should we|should i|would it|could we|could i|might|maybe|perhaps|"

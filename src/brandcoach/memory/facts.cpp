@@ -180,6 +180,8 @@ std::string goal_measure(std::string_view value) {
       if (w.empty() || std::isdigit(static_cast<unsigned char>(w.front())) || w == "a" || w == "an" ||
           w == "per" || w == "k" || w == "000")
         continue;
+      // "400 by the end of the year" names no measure.
+      if (text::is_stopword(w)) return {};
       return (money ? "$" : "") + text::stem(w);
     }
     return {};
@@ -330,6 +332,25 @@ std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& c
             f.status = "superseded";
           }
         }
+      }
+    }
+    if (fact.key == "goals" && fact.cue == Cue::correction && goal_measure(fact.value).empty()) {
+      // "Bump the goal to 220": the goal of the nearest count is the one moved.
+      const double amount = amount_of(fact.value).second;
+      auto moved = live.end();
+      for (auto it = live.begin(); it != live.end(); ++it) {
+        const double other = amount_of(it->value).second;
+        if (it->key != "goals" || it->status != "active" || it->id == 0 || amount <= 0 || other <= 0)
+          continue;
+        if (std::max(amount, other) > 3 * std::min(amount, other)) continue;
+        if (moved == live.end() ||
+            std::abs(other - amount) < std::abs(amount_of(moved->value).second - amount))
+          moved = it;
+      }
+      if (moved != live.end()) {
+        next.supersedes_id = moved->id;
+        write.status_changes.emplace_back(moved->id, "superseded");
+        moved->status = "superseded";
       }
     }
     if (fact.key == "goals") {
