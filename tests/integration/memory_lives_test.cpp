@@ -53,7 +53,7 @@ TEST_P(MemoryLivesReplay, ScriptedUsersAreRememberedAcrossSessionProcesses) {
 
 INSTANTIATE_TEST_SUITE_P(Lives, MemoryLivesReplay,
                          ::testing::Values(LivesCase{"lives_dev.jsonl", 0.91, 3},
-                                           LivesCase{"lives_dev3.jsonl", 0.90, 5}),
+                                           LivesCase{"lives_dev3.jsonl", 0.93, 3}),
                          [](const auto& info) { return info.index == 0 ? "dev" : "dev3"; });
 
 TEST(MemoryLives, BadLivesFileIsRejected) {
