@@ -5,9 +5,11 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include "brandcoach/embed/embed.hpp"
 #include "brandcoach/memory/memory.hpp"
@@ -40,19 +42,32 @@ nlohmann::json message_to_json(const store::Message& m) {
   return out;
 }
 
-// Words with which people announce a change ("update!! we moved…", "scratch that").
-bool looks_like_update(std::string_view text) {
+// Lower-cased, with every character but letters, digits and apostrophes a space, and a space at each
+// end: cue phrases written with spaces then match whole words.
+std::string folded_for_cues(std::string_view text) {
   std::string folded = " ";
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
     folded += std::isalnum(u) || c == '\'' || u >= 0x80 ? static_cast<char>(std::tolower(u)) : ' ';
   }
   folded += ' ';
+  return folded;
+}
+
+// Any of the cues, as plain substrings, in one pass: recall reads hundreds of messages for them.
+std::string any_of_pattern(std::span<const std::string_view> cues) {
+  std::string pattern;
+  for (const auto cue : cues) pattern += (pattern.empty() ? "" : "|") + RE2::QuoteMeta(cue);
+  return pattern;
+}
+
+// Words with which people announce a change ("update!! we moved…", "scratch that").
+bool looks_like_update(std::string_view text) {
   static constexpr std::string_view kCues[] = {
       "update",  "scratch", "changed",  "moved", "instead", "no longer", "anymore", "any more", "switched",
       "renamed", " now ",   "actually", "quit",  "replac",  "swap",      "pushed",  "turns out"};
-  return std::any_of(std::begin(kCues), std::end(kCues),
-                     [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
+  static const RE2 kAny(any_of_pattern(kCues));
+  return RE2::PartialMatch(folded_for_cues(text), kAny);
 }
 
 // Broader than looks_like_update, for finding the message that changed something the user said
@@ -60,19 +75,13 @@ bool looks_like_update(std::string_view text) {
 bool announces_change(std::string_view text) {
   // "launching May 5th, not April": the new value, then the one it replaces.
   if (looks_like_update(text) || text.find(", not ") != std::string_view::npos) return true;
-  std::string folded = " ";
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    folded += std::isalnum(u) || c == '\'' || u >= 0x80 ? static_cast<char>(std::tolower(u)) : ' ';
-  }
-  folded += ' ';
   static constexpr std::string_view kCues[] = {
       " goes to ",   " going to ",  " passes to ", " rises ",   " raise",    " increas", " higher ",
       " lower ",     " drop ",      " dropping ",  " dropped ", " not the ", " scrap",   " change",
       " moving ",    " pulled out", " stepped in", " postpone", " delay",    " cancel",  " from now",
       " confirmed ", " as of ",     " put up",     " went up",  " gone up",  " up to ",  " down to "};
-  return std::any_of(std::begin(kCues), std::end(kCues),
-                     [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
+  static const RE2 kAny(any_of_pattern(kCues));
+  return RE2::PartialMatch(folded_for_cues(text), kAny);
 }
 
 // A recurring day is a date too ("second Tuesday now", "on Fridays now").
@@ -161,15 +170,14 @@ bool names_person(std::string_view text, std::string_view person) {
 // "Brodie's stepping back", "Keisha's on the window now").
 bool announces_handover(std::string_view text) {
   if (announces_change(text)) return true;
-  const std::string folded = " " + text::ascii_lower(text) + " ";
   static constexpr std::string_view kCues[] = {
       " leav",      " left ",     " off to ",     " quit",      " stepping ",  " stepped ", " retir",
       " maternity", " paternity", " stop",        " can't ",    " cannot ",    " won't ",   " got a job",
       " shifting ", " take over", " taking over", " took over", " takes over", " hired ",   " starting ",
       " starts ",   " joining ",  " joins ",      " on board",  " appointed",  " let go",   " fired",
       " back to ",  " handed ",   " handing ",    " instead ",  " new "};
-  return std::any_of(std::begin(kCues), std::end(kCues),
-                     [&](std::string_view cue) { return folded.find(cue) != std::string::npos; });
+  static const RE2 kAny(any_of_pattern(kCues));
+  return RE2::PartialMatch(" " + text::ascii_lower(text) + " ", kAny);
 }
 
 // The newest of the user's messages after `source` that names `person` and hands their job on.
