@@ -846,6 +846,16 @@ TEST_F(MemoryStore, SomeoneHandingTheirJobOnIsFollowedToWhoDoesItNow) {
   expect_only_as_history(text, "Fionn");
 }
 
+TEST_F(MemoryStore, AnArrivalSaidApartFromTheDepartureIsPartOfTheAnswer) {
+  auto user = *db->ensure_user("ana");
+  say(user, "Our driver is Marcus, he knows every back road.");
+  say(user, "Marcus got a full time gig at the port, so he's out from Friday.");
+  say(user, "Hired a guy named Luis, he starts Saturday.");
+  const auto text = recalled(user, "Who's our driver now?");
+  EXPECT_NE(text.find("Luis"), std::string::npos) << text;
+  expect_only_as_history(text, "Marcus");
+}
+
 TEST_F(MemoryStore, APersonWhoHandedTheJobToAnotherIsNoLongerListed) {
   auto user = *db->ensure_user("ana");
   say(user, "My husband Kenji helps with the kiln firing on weekends.");

@@ -171,30 +171,51 @@ bool names_person(std::string_view text, std::string_view person) {
 bool announces_handover(std::string_view text) {
   if (announces_change(text)) return true;
   static constexpr std::string_view kCues[] = {
-      " leav",      " left ",     " off to ",     " quit",      " stepping ",  " stepped ", " retir",
-      " maternity", " paternity", " stop",        " can't ",    " cannot ",    " won't ",   " got a job",
-      " shifting ", " take over", " taking over", " took over", " takes over", " hired ",   " starting ",
-      " starts ",   " joining ",  " joins ",      " on board",  " appointed",  " let go",   " fired",
-      " back to ",  " handed ",   " handing ",    " instead ",  " new "};
+      " leav",          " left ",     " off to ",   " quit",      " stepping ",   " stepped ",
+      " retir",         " maternity", " paternity", " stop",      " can't ",      " cannot ",
+      " won't ",        " got a job", " shifting ", " take over", " taking over", " took over",
+      " takes over",    " hired ",    " starting ", " starts ",   " joining ",    " joins ",
+      " on board",      " appointed", " let go",    " fired",     " back to ",    " handed ",
+      " handing ",      " instead ",  " new ",      " out from ", "'s out ",      " is out ",
+      " finished with", " away to ",  " gone ",     " moved on",  " moving on",   " travelled ",
+      " traveled "};
   static const RE2 kAny(any_of_pattern(kCues));
   return RE2::PartialMatch(" " + text::ascii_lower(text) + " ", kAny);
 }
 
 // The newest of the user's messages after `source` that names `person` and hands their job on.
-Result<std::optional<store::Message>> handover_after(store::Store& store, int64_t user_id,
-                                                     const store::Message& source, std::string_view person,
-                                                     int64_t exclude_message_id) {
+// The newest of the user's messages after `source` that names `person` and hands their job on, newest
+// first, with the next message after it that brings someone in when that is said apart ("Marcus is out
+// on weekends now" then "Hired a guy named Luis, starts Saturday"). Empty when nobody handed it on.
+Result<std::vector<store::Message>> handover_after(store::Store& store, int64_t user_id,
+                                                   const store::Message& source, std::string_view person,
+                                                   int64_t exclude_message_id) {
   constexpr int64_t kFollowLimit = 400;
+  // The arrival comes within this many of the user's messages after the departure.
+  constexpr size_t kArrivalWithin = 2;
   auto later = store.messages_between(user_id, source.seq, std::numeric_limits<int64_t>::max(), kFollowLimit);
   if (!later) return later.error();
-  std::optional<store::Message> handover;
+  std::vector<store::Message> said;
   for (auto& message : *later) {
-    if (message.role != "user" || message.id == exclude_message_id) continue;
-    if (!names_person(message.text, person) || !announces_handover(message.text)) continue;
-    if (recall_request(message.text).asks_memory) continue;
-    handover = std::move(message);
+    if (message.role == "user" && message.id != exclude_message_id) said.push_back(std::move(message));
   }
-  return handover;
+  std::optional<size_t> handover;
+  for (size_t i = 0; i < said.size(); ++i) {
+    if (!names_person(said[i].text, person) || !announces_handover(said[i].text)) continue;
+    if (recall_request(said[i].text).asks_memory) continue;
+    handover = i;
+  }
+  std::vector<store::Message> out;
+  if (!handover) return out;
+  for (size_t i = *handover + 1; i < said.size() && i <= *handover + kArrivalWithin; ++i) {
+    if (names_person(said[i].text, person) || !announces_handover(said[i].text) ||
+        recall_request(said[i].text).asks_memory)
+      continue;
+    out.push_back(std::move(said[i]));
+    break;
+  }
+  out.push_back(std::move(said[*handover]));
+  return out;
 }
 
 Status follow_changes(store::Store& store, const FactExtractor& extractor, int64_t user_id, AnswerKind kind,
@@ -1055,9 +1076,11 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         auto handover = handover_after(store_, user_id, source->front(), value_without_item(holder.value),
                                        exclude_message_id);
         if (!handover) return handover.error();
-        if (*handover) {
+        if (!handover->empty()) {
           recall.facts.clear();
-          recall.quotes = {{std::move(**handover), 0.0}, {std::move(source->front()), 0.0}};
+          recall.quotes.clear();
+          for (auto& message : *handover) recall.quotes.push_back({std::move(message), 0.0});
+          recall.quotes.push_back({std::move(source->front()), 0.0});
           recall.changed_since_saved = true;
           return recall;
         }
