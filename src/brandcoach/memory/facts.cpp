@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <span>
 
 #include <re2/re2.h>
@@ -210,33 +211,45 @@ std::vector<std::string> item_stems(const std::string& item) {
   return text::content_stems(joined);
 }
 
-// The current value a correction of an item most likely changes when it names the item in other words
-// ("bumping the basic show to $300" after "the 45 minute show is $275"): the one sharing most of its
-// words, in the same currency and within half again of its amount (a price change is seldom larger),
-// the nearest amount among equals. None when nothing is that close.
-std::vector<store::Fact>::iterator changed_item(std::vector<store::Fact>& live, const std::string& key,
-                                                const std::string& value) {
-  const auto stems = item_stems(value_item(value));
-  const auto [marks, amount] = amount_of(value_without_item(value));
+// The active fact of `key` a correction to `value` most likely changes, when nothing names it outright:
+// among the facts `ties` scores above zero, the highest score, then the nearest first amount, within
+// `max_ratio` of the new one (a change is seldom larger). None when nothing is that close.
+std::vector<store::Fact>::iterator nearest_amount(std::vector<store::Fact>& live, std::string_view key,
+                                                  std::string_view value, double max_ratio,
+                                                  const std::function<size_t(const store::Fact&)>& ties) {
+  const double amount = amount_of(value_without_item(value)).second;
   auto best = live.end();
-  size_t best_shared = 0;
+  size_t best_tie = 0;
   double best_gap = 0;
   for (auto it = live.begin(); it != live.end(); ++it) {
     if (it->key != key || it->status != "active") continue;
-    const auto other = item_stems(value_item(it->value));
-    const size_t shared = static_cast<size_t>(
-        std::count_if(stems.begin(), stems.end(), [&](const std::string& s) { return has_stem(other, s); }));
-    const auto [other_marks, other_amount] = amount_of(value_without_item(it->value));
-    if (shared == 0 || other_marks != marks || amount <= 0 || other_amount <= 0) continue;
-    if (std::max(amount, other_amount) > 1.5 * std::min(amount, other_amount)) continue;
-    const double gap = std::abs(amount - other_amount);
-    if (shared > best_shared || (shared == best_shared && gap < best_gap)) {
+    const double other = amount_of(value_without_item(it->value)).second;
+    const size_t tie = ties(*it);
+    if (tie == 0 || amount <= 0 || other <= 0) continue;
+    if (std::max(amount, other) > max_ratio * std::min(amount, other)) continue;
+    const double gap = std::abs(amount - other);
+    if (tie > best_tie || (tie == best_tie && gap < best_gap)) {
       best = it;
-      best_shared = shared;
+      best_tie = tie;
       best_gap = gap;
     }
   }
   return best;
+}
+
+// The price a correction naming its item in other words changes ("bumping the basic show to $300"
+// after "the 45 minute show is $275"): the one sharing most words of its item, in the same currency,
+// within half again of its amount.
+std::vector<store::Fact>::iterator changed_item(std::vector<store::Fact>& live, const std::string& key,
+                                                const std::string& value) {
+  const auto stems = item_stems(value_item(value));
+  const std::string marks = amount_of(value_without_item(value)).first;
+  return nearest_amount(live, key, value, 1.5, [&](const store::Fact& f) -> size_t {
+    if (amount_of(value_without_item(f.value)).first != marks) return 0;
+    const auto other = item_stems(value_item(f.value));
+    return static_cast<size_t>(
+        std::count_if(stems.begin(), stems.end(), [&](const std::string& s) { return has_stem(other, s); }));
+  });
 }
 
 }  // namespace
@@ -335,18 +348,10 @@ std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& c
       }
     }
     if (fact.key == "goals" && fact.cue == Cue::correction && goal_measure(fact.value).empty()) {
-      // "Bump the goal to 220": the goal of the nearest count is the one moved.
-      const double amount = amount_of(fact.value).second;
-      auto moved = live.end();
-      for (auto it = live.begin(); it != live.end(); ++it) {
-        const double other = amount_of(it->value).second;
-        if (it->key != "goals" || it->status != "active" || it->id == 0 || amount <= 0 || other <= 0)
-          continue;
-        if (std::max(amount, other) > 3 * std::min(amount, other)) continue;
-        if (moved == live.end() ||
-            std::abs(other - amount) < std::abs(amount_of(moved->value).second - amount))
-          moved = it;
-      }
+      // "Bump the goal to 220": the goal of the nearest count, within three times it, is the one moved
+      // (one stated earlier in this same message stands beside it).
+      const auto moved = nearest_amount(live, "goals", fact.value, 3,
+                                        [](const store::Fact& f) -> size_t { return f.id != 0; });
       if (moved != live.end()) {
         next.supersedes_id = moved->id;
         write.status_changes.emplace_back(moved->id, "superseded");

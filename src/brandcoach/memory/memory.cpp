@@ -42,6 +42,9 @@ nlohmann::json message_to_json(const store::Message& m) {
   return out;
 }
 
+// Following a statement to its change reads at most this many of the messages after it.
+constexpr int64_t kFollowLimit = 400;
+
 // Lower-cased, with every character but letters, digits and apostrophes a space, and a space at each
 // end: cue phrases written with spaces then match whole words.
 std::string folded_for_cues(std::string_view text) {
@@ -86,8 +89,7 @@ bool announces_change(std::string_view text) {
 
 // A recurring day is a date too ("second Tuesday now", "on Fridays now").
 bool names_weekday(std::string_view text) {
-  std::string folded;
-  for (const char c : text) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string folded = text::ascii_lower(text);
   static constexpr std::string_view kDays[] = {"monday", "tuesday",  "wednesday", "thursday",
                                                "friday", "saturday", "sunday"};
   return std::any_of(std::begin(kDays), std::end(kDays),
@@ -118,23 +120,46 @@ std::vector<std::string> names_in(std::string_view text) {
   return names;
 }
 
-// The currency marks of a text ("€", "KES"), to tie two statements of amounts together.
-std::vector<std::string> currencies_in(std::string_view text) {
-  std::vector<std::string> marks;
+// An amount written with a currency mark in `text` ("$85", "€ 1,200", "ISK 3,900"), and the mark.
+struct MarkedAmount {
+  std::string amount;
+  std::string mark;
+};
+
+std::vector<MarkedAmount> amounts_in(std::string_view text) {
+  std::vector<MarkedAmount> amounts;
   static constexpr std::string_view kSymbols[] = {"€", "£", "$", "¥",   "₹", "₩",
                                                   "₦", "₱", "₺", "₽", "₪", "₫"};
-  for (const auto symbol : kSymbols) {
-    if (text.find(symbol) != std::string_view::npos) marks.emplace_back(symbol);
-  }
-  // Three capitals before an amount: ISO codes ("KES 285,000", "NOK 379").
-  for (size_t i = 0; i + 4 < text.size(); ++i) {
-    const bool code = std::isupper(static_cast<unsigned char>(text[i])) &&
+  for (size_t i = 0; i < text.size(); ++i) {
+    size_t mark_end = std::string_view::npos;
+    for (const auto symbol : kSymbols) {
+      if (text.substr(i, symbol.size()) == symbol) mark_end = i + symbol.size();
+    }
+    // Three capitals before an amount: ISO codes ("KES 285,000", "NOK 379").
+    const bool code = i + 4 < text.size() && std::isupper(static_cast<unsigned char>(text[i])) &&
                       std::isupper(static_cast<unsigned char>(text[i + 1])) &&
-                      std::isupper(static_cast<unsigned char>(text[i + 2])) &&
-                      (i == 0 || !std::isalpha(static_cast<unsigned char>(text[i - 1]))) &&
-                      text[i + 3] == ' ' && std::isdigit(static_cast<unsigned char>(text[i + 4]));
-    if (code) marks.emplace_back(text.substr(i, 3));
+                      std::isupper(static_cast<unsigned char>(text[i + 2])) && text[i + 3] == ' ' &&
+                      (i == 0 || !std::isalpha(static_cast<unsigned char>(text[i - 1])));
+    if (code) mark_end = i + 3;
+    if (mark_end == std::string_view::npos) continue;
+    size_t digits = mark_end;
+    if (digits < text.size() && text[digits] == ' ') ++digits;
+    if (digits >= text.size() || !std::isdigit(static_cast<unsigned char>(text[digits]))) continue;
+    size_t end = digits;
+    while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) ||
+                                 ((text[end] == ',' || text[end] == '.') && end + 1 < text.size() &&
+                                  std::isdigit(static_cast<unsigned char>(text[end + 1])))))
+      ++end;
+    amounts.push_back({std::string(text.substr(i, end - i)), std::string(text.substr(i, mark_end - i))});
+    i = end - 1;
   }
+  return amounts;
+}
+
+// The currency marks of a text's amounts ("€", "KES"), to tie two statements of amounts together.
+std::vector<std::string> currencies_in(std::string_view text) {
+  std::vector<std::string> marks;
+  for (auto& found : amounts_in(text)) marks.push_back(std::move(found.mark));
   return marks;
 }
 
@@ -143,11 +168,14 @@ bool shares_any(const std::vector<std::string>& a, const std::vector<std::string
                      [&](const std::string& x) { return std::find(b.begin(), b.end(), x) != b.end(); });
 }
 
-// The user's messages quoted as the answer may have been changed later in words the question does not
-// share ("the tariff passes to €58" after "a session is €55 for private patients"). A later message
-// of the user's that announces a change and is tied to a quoted one - by one of the question's own
-// words, by a name, or by a value of the asked kind in the same currency - is the current answer, and
-// the quoted ones become what was said earlier.
+// The first word of a name of several ("Kurrajong" of "Kurrajong Blooms"), by which it is often said alone.
+std::optional<std::string_view> first_name_of(std::string_view name) {
+  const auto space = name.find(' ');
+  if (space == std::string_view::npos || space < 3 || !std::isupper(static_cast<unsigned char>(name.front())))
+    return std::nullopt;
+  return name.substr(0, space);
+}
+
 // Does `text` hold `word` as a whole word, as written?
 bool names_word(std::string_view text, std::string_view word) {
   for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
@@ -183,14 +211,12 @@ bool announces_handover(std::string_view text) {
   return RE2::PartialMatch(" " + text::ascii_lower(text) + " ", kAny);
 }
 
-// The newest of the user's messages after `source` that names `person` and hands their job on.
 // The newest of the user's messages after `source` that names `person` and hands their job on, newest
 // first, with the next message after it that brings someone in when that is said apart ("Marcus is out
 // on weekends now" then "Hired a guy named Luis, starts Saturday"). Empty when nobody handed it on.
 Result<std::vector<store::Message>> handover_after(store::Store& store, int64_t user_id,
                                                    const store::Message& source, std::string_view person,
                                                    int64_t exclude_message_id) {
-  constexpr int64_t kFollowLimit = 400;
   // The arrival comes within this many of the user's messages after the departure.
   constexpr size_t kArrivalWithin = 2;
   auto later = store.messages_between(user_id, source.seq, std::numeric_limits<int64_t>::max(), kFollowLimit);
@@ -218,16 +244,30 @@ Result<std::vector<store::Message>> handover_after(store::Store& store, int64_t 
   return out;
 }
 
+// The user's messages quoted as the answer may have been changed later in words the question does not
+// share ("the tariff passes to €58" after "a session is €55 for private patients"). A later message
+// of the user's that announces a change and is tied to a quoted one - by one of the question's own
+// words, by a name, or by a value of the asked kind in the same currency - is the current answer, and
+// the quoted ones become what was said earlier.
 Status follow_changes(store::Store& store, const FactExtractor& extractor, int64_t user_id, AnswerKind kind,
                       const std::vector<std::string>& asked, int64_t exclude_message_id,
                       std::vector<store::MessageHit>& quotes) {
-  // Bounded: a question reads at most this many of the messages after the oldest quote.
-  constexpr int64_t kFollowLimit = 400;
   if (quotes.empty()) return ok();
   int64_t oldest = quotes.front().message.seq;
   for (const auto& q : quotes) oldest = std::min(oldest, q.message.seq);
   auto later = store.messages_between(user_id, oldest, std::numeric_limits<int64_t>::max(), kFollowLimit);
   if (!later) return later.error();
+  // What each quote offers to tie to, read once rather than once per later message.
+  struct Quoted {
+    int64_t seq;
+    std::vector<std::string> stems, names, marks;
+  };
+  std::vector<Quoted> quoted_said;
+  for (const auto& q : quotes) {
+    quoted_said.push_back(
+        {q.message.seq, text::content_stems(q.message.text), names_in(q.message.text),
+         kind == AnswerKind::money ? currencies_in(q.message.text) : std::vector<std::string>{}});
+  }
   // The strongest tie wins, the newest of equals: a question of a kind (an amount, a date) is only
   // changed by a message holding a value of that kind; any other, by one sharing its own words.
   std::optional<store::Message> change;
@@ -258,26 +298,22 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
     if (other_items) continue;
     const auto marks = kind == AnswerKind::money ? currencies_in(message.text) : std::vector<std::string>{};
     bool shares_subject = false, shares_name = false, shares_kind = false, shares_word = false;
-    for (const auto& q : quotes) {
-      if (q.message.seq >= message.seq) continue;
-      const auto quoted_stems = text::content_stems(q.message.text);
+    for (const auto& q : quoted_said) {
+      if (q.seq >= message.seq) continue;
       shares_subject |= std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
         return stem.size() >= 3 && std::find(asked.begin(), asked.end(), stem) != asked.end() &&
-               std::find(quoted_stems.begin(), quoted_stems.end(), stem) != quoted_stems.end();
+               std::find(q.stems.begin(), q.stems.end(), stem) != q.stems.end();
       });
       // A name the quote gives mid-sentence may open the change ("Fionn is off to Limerick").
-      const auto quoted_names = names_in(q.message.text);
-      shares_name |= shares_any(names, quoted_names) ||
-                     std::any_of(quoted_names.begin(), quoted_names.end(),
+      shares_name |= shares_any(names, q.names) ||
+                     std::any_of(q.names.begin(), q.names.end(),
                                  [&](const std::string& name) { return names_word(message.text, name); });
       shares_word |= std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
         return stem.size() >= 4 && !std::isdigit(static_cast<unsigned char>(stem.front())) &&
-               std::find(quoted_stems.begin(), quoted_stems.end(), stem) != quoted_stems.end();
+               std::find(q.stems.begin(), q.stems.end(), stem) != q.stems.end();
       });
       // Amounts tie in the same currency, or both without a mark ("R85" and "R95").
-      const auto quoted_marks = kind == AnswerKind::money ? currencies_in(q.message.text) : marks;
-      shares_kind |=
-          of_kind && (marks.empty() && quoted_marks.empty() ? true : shares_any(marks, quoted_marks));
+      shares_kind |= of_kind && (marks.empty() && q.marks.empty() ? true : shares_any(marks, q.marks));
     }
     // A place is a name: "relocated from Nørrebro to … Aarhus" ties by the old place alone.
     // A count must also share the thing counted (any number is a count), and a date a word of the
@@ -1040,10 +1076,14 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   // read as a change ("Fionn is off to Limerick. Aoife Keane is starting with me Monday"): that message
   // answers, with the one naming the job's holder as what was said earlier.
   {
-    std::vector<const RecalledFact*> people;
-    for (const auto& r : recall.facts) {
-      if (r.current.key.starts_with("person:") && r.current.status == "active") people.push_back(&r);
-    }
+    const auto current_people = [&recall] {
+      std::vector<const RecalledFact*> people;
+      for (const auto& r : recall.facts) {
+        if (r.current.key.starts_with("person:") && r.current.status == "active") people.push_back(&r);
+      }
+      return people;
+    };
+    auto people = current_people();
     // Someone who handed the job on in the very message that named another recalled person ("Kenji
     // cannot help now. My student Yui Tanaka will help me with the kiln") no longer does it.
     if (people.size() > 1) {
@@ -1062,10 +1102,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         std::erase_if(recall.facts, [&](const RecalledFact& r) {
           return std::find(handed_on.begin(), handed_on.end(), r.current.id) != handed_on.end();
         });
-        people.clear();
-        for (const auto& r : recall.facts) {
-          if (r.current.key.starts_with("person:") && r.current.status == "active") people.push_back(&r);
-        }
+        people = current_people();
       }
     }
     if (people.size() == 1 && people.front()->current.confirmed_at == 0) {
@@ -1108,10 +1145,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       for (const auto& e : r.earlier) {
         const std::string bare = value_without_item(e.value);
         replaced.push_back(comparable(bare));
-        const auto space = bare.find(' ');
-        if (space != std::string::npos && space >= 3 &&
-            std::isupper(static_cast<unsigned char>(bare.front())))
-          replaced.push_back(comparable(bare.substr(0, space)));
+        if (const auto first = first_name_of(bare)) replaced.push_back(comparable(*first));
       }
     }
     int64_t newest_person_source = 0;
@@ -1315,34 +1349,6 @@ namespace brandcoach::memory {
 
 namespace {
 
-// The amounts written with a currency mark in `text` ("$85", "€1,200", "ISK 3,900").
-std::vector<std::string> amounts_in(std::string_view text) {
-  std::vector<std::string> amounts;
-  static constexpr std::string_view kSymbols[] = {"$", "€", "£", "¥", "₹", "₦"};
-  for (size_t i = 0; i < text.size(); ++i) {
-    size_t digits = std::string_view::npos;
-    for (const auto symbol : kSymbols) {
-      if (text.substr(i, symbol.size()) == symbol) digits = i + symbol.size();
-    }
-    const bool code = i + 4 < text.size() && std::isupper(static_cast<unsigned char>(text[i])) &&
-                      std::isupper(static_cast<unsigned char>(text[i + 1])) &&
-                      std::isupper(static_cast<unsigned char>(text[i + 2])) && text[i + 3] == ' ' &&
-                      (i == 0 || !std::isalpha(static_cast<unsigned char>(text[i - 1])));
-    if (code) digits = i + 4;
-    if (digits == std::string_view::npos || digits >= text.size() ||
-        !std::isdigit(static_cast<unsigned char>(text[digits])))
-      continue;
-    size_t end = digits;
-    while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) ||
-                                 ((text[end] == ',' || text[end] == '.') && end + 1 < text.size() &&
-                                  std::isdigit(static_cast<unsigned char>(text[end + 1])))))
-      ++end;
-    amounts.emplace_back(text.substr(i, end - i));
-    i = end - 1;
-  }
-  return amounts;
-}
-
 // The sentence of `text` that holds `value` (the user's own words for it), else its opening.
 std::string quote_for(std::string_view text, std::string_view value,
                       const std::vector<std::string>& replaced = {}) {
@@ -1377,9 +1383,7 @@ std::string quote_for(std::string_view text, std::string_view value,
   // A replaced name is often said by its first word alone ("Kurrajong" for "Kurrajong Blooms").
   std::vector<std::string> forms = replaced;
   for (const auto& old : replaced) {
-    const auto space = old.find(' ');
-    if (space != std::string::npos && space >= 3 && std::isupper(static_cast<unsigned char>(old.front())))
-      forms.push_back(old.substr(0, space));
+    if (const auto first = first_name_of(old)) forms.emplace_back(*first);
   }
   for (const auto& old : forms) {
     std::string folded_old;
@@ -1478,11 +1482,11 @@ std::string render_recall(const Recall& recall) {
         // A sentence listing several prices quotes only the clause of this one when another amount
         // beside it has since changed ("small groom $85, large groom $120" after the large went up).
         if (r.current.key == "price") {
-          for (auto& amount : amounts_in(r.source_text)) {
-            const std::string said = comparable(amount);
+          for (auto& found : amounts_in(r.source_text)) {
+            const std::string said = comparable(found.amount);
             const bool changed = std::any_of(recall.replaced.begin(), recall.replaced.end(),
                                              [&](const std::string& old) { return comparable(old) == said; });
-            if (changed && said != comparable(bare)) replaced.push_back(std::move(amount));
+            if (changed && said != comparable(bare)) replaced.push_back(std::move(found.amount));
           }
         }
         const std::string quote = quote_for(r.source_text, bare, replaced);
