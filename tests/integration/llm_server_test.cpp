@@ -189,6 +189,48 @@ TEST(LlmServer, AClientThatDisconnectsCancelsTheUpstreamCall) {
   EXPECT_EQ(history(server.port(), "ana")["messages"][0]["text"], "Tell me how to price my product");
 }
 
+TEST(LlmServer, OpenStreamsDoNotHoldTheWorkers) {
+  TempDir dir;
+  FakeOpenAiServer model(chat_handler(
+      [](const json&) { return pieces(std::vector<std::string>(12, "word "), milliseconds(100)); }));
+  // One worker: a stream that held it for its whole model call would leave the others waiting.
+  ServerProcess server(dir.path(), model_flags("chat", model, {"--set", "server.workers=1"}));
+  constexpr int kStreams = 4;
+  std::vector<int> sockets;
+  for (int i = 0; i < kStreams; ++i) {
+    const int fd = connect_local(server.port());
+    ASSERT_GE(fd, 0);
+    const std::string body = json{{"message", "How should I price my product?"}, {"stream", true}}.dump();
+    send_all(fd, "POST /api/chat HTTP/1.1\r\nHost: x\r\nX-Brandcoach-User: user" + std::to_string(i) +
+                     "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    sockets.push_back(fd);
+  }
+  std::vector<std::string> seen(kStreams);
+  char buffer[4096];
+  const auto read_until = [&](int i, std::string_view marker) {
+    while (seen[i].find(marker) == std::string::npos) {
+      const ssize_t n = ::recv(sockets[i], buffer, sizeof buffer, 0);
+      if (n <= 0) return false;
+      seen[i].append(buffer, static_cast<size_t>(n));
+    }
+    return true;
+  };
+  for (int i = 0; i < kStreams; ++i) ASSERT_TRUE(read_until(i, "event: delta")) << seen[i];
+  EXPECT_EQ(model.request_count(), static_cast<size_t>(kStreams));
+  EXPECT_EQ(model.finished_streams(), 0u) << "every stream was answering before any had finished";
+  const auto health = request(server.port(), "GET", "/healthz", "", {});
+  EXPECT_EQ(health.status, 200) << "the worker is free for other requests while the streams are open";
+  for (int i = 0; i < kStreams; ++i) {
+    ASSERT_TRUE(read_until(i, "event: done")) << seen[i];
+    ::close(sockets[i]);
+  }
+  for (int i = 0; i < kStreams; ++i) {
+    const auto messages = history(server.port(), "user" + std::to_string(i))["messages"];
+    ASSERT_EQ(messages.size(), 2u) << "the reply is durable once the stream is done";
+    EXPECT_EQ(messages[1]["text"], "word word word word word word word word word word word word ");
+  }
+}
+
 TEST(LlmServer, AFullQueueAnswers503WithRetryAfter) {
   TempDir dir;
   FakeOpenAiServer model(chat_handler(

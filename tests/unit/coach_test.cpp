@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <optional>
+#include <thread>
 
 #include "brandcoach/coach/coach.hpp"
 #include "support/temp_dir.hpp"
@@ -18,6 +21,36 @@ class FailingProvider final : public llm::LlmProvider {
   Result<llm::Completion> generate(const llm::Prompt&, const llm::Options&, const llm::DeltaSink&) override {
     return Error::unavailable("upstream down");
   }
+};
+
+// Answers like the offline composer, but from a thread of its own, as a model's stream hub does.
+class ElsewhereProvider final : public llm::LlmProvider {
+ public:
+  ~ElsewhereProvider() override {
+    if (answering_.joinable()) answering_.join();
+  }
+  std::string_view name() const override { return "elsewhere"; }
+  Result<llm::Completion> generate(const llm::Prompt& prompt, const llm::Options& options,
+                                   const llm::DeltaSink& on_delta) override {
+    return offline_->generate(prompt, options, on_delta);
+  }
+  void generate_async(std::shared_ptr<const llm::Prompt> prompt, llm::Options options,
+                      llm::DeltaSink on_delta, llm::CompletionHandler done) override {
+    asked_on = std::this_thread::get_id();
+    answering_ = std::thread([this, prompt, options, on_delta, done] {
+      answered_on = std::this_thread::get_id();
+      done(offline_->generate(*prompt, options, on_delta));
+    });
+  }
+  void wait() {
+    if (answering_.joinable()) answering_.join();
+  }
+  std::thread::id asked_on;
+  std::thread::id answered_on;
+
+ private:
+  std::unique_ptr<llm::LlmProvider> offline_ = llm::make_offline_composer();
+  std::thread answering_;
 };
 
 class CoachTurn : public ::testing::Test {
@@ -88,6 +121,59 @@ TEST_F(CoachTurn, UserMessageIsKeptWhenGenerationFails) {
   ASSERT_TRUE(thread);
   ASSERT_EQ(thread->size(), 1u);
   EXPECT_EQ((*thread)[0].text, "What is my brand story?");
+}
+
+TEST_F(CoachTurn, AnAsyncTurnIsAnsweredElsewhereAndFinishedByTheScheduler) {
+  ElsewhereProvider elsewhere;
+  auto coach = make(elsewhere);
+  std::vector<std::function<void()>> scheduled;
+  std::string streamed;
+  TurnEvents on;
+  on.on_delta = [&](std::string_view piece) { streamed.append(piece); };
+  std::optional<Result<TurnResult>> finished;
+  coach.turn_async(
+      "cara", "Identify customer pain points for my salon", on,
+      [&](std::function<void()> task) { scheduled.push_back(std::move(task)); },
+      [&](Result<TurnResult> result) { finished = std::move(result); });
+  elsewhere.wait();
+  EXPECT_EQ(elsewhere.asked_on, std::this_thread::get_id());
+  EXPECT_NE(elsewhere.answered_on, std::this_thread::get_id());
+  auto user = store->ensure_user("cara");
+  ASSERT_EQ(store->recent_messages(user->id, 10)->size(), 1u) << "the message is durable, the reply not yet";
+  EXPECT_FALSE(finished) << "the steps after the answer wait for the scheduler";
+  ASSERT_EQ(scheduled.size(), 1u);
+  scheduled.front()();
+  ASSERT_TRUE(finished);
+  ASSERT_TRUE(*finished) << finished->error().message;
+  const auto& result = **finished;
+  EXPECT_EQ(result.assistant, "avatar");
+  EXPECT_EQ(result.reply, streamed);
+  EXPECT_FALSE(result.citations.empty());
+  EXPECT_GT(result.reply_seq, result.message_seq);
+  const auto thread = store->recent_messages(user->id, 10);
+  ASSERT_EQ(thread->size(), 2u);
+  EXPECT_EQ((*thread)[1].text, result.reply);
+}
+
+TEST_F(CoachTurn, AnAsyncTurnThatFailsKeepsTheMessageAndSaysWhy) {
+  FailingProvider failing;
+  auto coach = make(failing);
+  std::optional<Result<TurnResult>> finished;
+  coach.turn_async(
+      "dan", "What is my brand story?", {}, [](std::function<void()> task) { task(); },
+      [&](Result<TurnResult> result) { finished = std::move(result); });
+  ASSERT_TRUE(finished);
+  ASSERT_FALSE(*finished);
+  EXPECT_EQ(finished->error().kind, ErrorKind::unavailable);
+  auto user = store->ensure_user("dan");
+  ASSERT_EQ(store->recent_messages(user->id, 10)->size(), 1u);
+
+  coach.turn_async(
+      "dan", "   ", {}, [](std::function<void()> task) { task(); },
+      [&](Result<TurnResult> result) { finished = std::move(result); });
+  ASSERT_FALSE(*finished);
+  EXPECT_EQ(finished->error().kind, ErrorKind::invalid_input);
+  EXPECT_EQ(store->recent_messages(user->id, 10)->size(), 1u) << "a bad message writes nothing";
 }
 
 TEST_F(CoachTurn, RemembersTheNameAcrossTurns) {

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include "brandcoach/llm/llm.hpp"
@@ -66,13 +68,46 @@ struct Streamed {
   }
 };
 
-Streamed generate(LlmProvider& provider, const Prompt& p = prompt(), Options options = {}) {
-  std::vector<std::string> deltas;
-  auto completion = provider.generate(p, options, [&](std::string_view d) { deltas.emplace_back(d); });
-  return {std::move(completion), std::move(deltas)};
+// Each provider test runs both ways a provider answers: on the calling thread (generate) and on the
+// provider's stream hub (generate_async), which must give the same answers, errors and requests.
+enum class Mode { blocking, hub };
+
+class Generation : public ::testing::TestWithParam<Mode> {
+ protected:
+  Streamed generate(LlmProvider& provider, const Prompt& p = prompt(), Options options = {},
+                    const std::function<void()>& on_each_delta = {}) const {
+    auto deltas = std::make_shared<std::vector<std::string>>();
+    const DeltaSink sink = [deltas, on_each_delta](std::string_view d) {
+      deltas->emplace_back(d);
+      if (on_each_delta) on_each_delta();
+    };
+    if (GetParam() == Mode::blocking) {
+      auto completion = provider.generate(p, options, sink);
+      return {std::move(completion), std::move(*deltas)};
+    }
+    std::promise<Result<Completion>> finished;
+    auto answer = finished.get_future();
+    provider.generate_async(
+        std::make_shared<const Prompt>(p), options, sink,
+        [&finished](Result<Completion> completion) { finished.set_value(std::move(completion)); });
+    auto completion = answer.get();
+    return {std::move(completion), std::move(*deltas)};
+  }
+};
+
+std::string mode_name(const ::testing::TestParamInfo<Mode>& info) {
+  return info.param == Mode::blocking ? "Blocking" : "Hub";
 }
 
-TEST(ResponsesProvider, StreamsDeltasInOrderAndReportsUsageAndTheResponseId) {
+class ResponsesProvider : public Generation {};
+class ChatProvider : public Generation {};
+class FallbackProvider : public Generation {};
+INSTANTIATE_TEST_SUITE_P(BothWays, ResponsesProvider, ::testing::Values(Mode::blocking, Mode::hub),
+                         mode_name);
+INSTANTIATE_TEST_SUITE_P(BothWays, ChatProvider, ::testing::Values(Mode::blocking, Mode::hub), mode_name);
+INSTANTIATE_TEST_SUITE_P(BothWays, FallbackProvider, ::testing::Values(Mode::blocking, Mode::hub), mode_name);
+
+TEST_P(ResponsesProvider, StreamsDeltasInOrderAndReportsUsageAndTheResponseId) {
   FakeOpenAiServer server(responses_handler(plain));
   auto provider = make_responses_provider(model_options(server));
   auto run = generate(*provider, prompt(), {0.7, 300, "", {}});
@@ -109,7 +144,7 @@ TEST(ResponsesProvider, StreamsDeltasInOrderAndReportsUsageAndTheResponseId) {
   EXPECT_NE(turn.find("How should I price my consulting service?"), std::string::npos);
 }
 
-TEST(ResponsesProvider, ChainsTheThreadWithPreviousResponseId) {
+TEST_P(ResponsesProvider, ChainsTheThreadWithPreviousResponseId) {
   FakeOpenAiServer server(responses_handler(plain));
   auto options = model_options(server);
   options.chain = true;
@@ -124,7 +159,7 @@ TEST(ResponsesProvider, ChainsTheThreadWithPreviousResponseId) {
   EXPECT_EQ(body["input"].size(), 1u) << "the server already holds the earlier turns";
 }
 
-TEST(ResponsesProvider, AnswersWithTheWholeContextWhenThePreviousResponseIsGone) {
+TEST_P(ResponsesProvider, AnswersWithTheWholeContextWhenThePreviousResponseIsGone) {
   FakeOpenAiServer server(responses_handler(plain));
   server.set_handler([inner = responses_handler(plain)](const FakeOpenAiServer::Request& request) {
     if (request.json().contains("previous_response_id"))
@@ -143,7 +178,7 @@ TEST(ResponsesProvider, AnswersWithTheWholeContextWhenThePreviousResponseIsGone)
   EXPECT_EQ(server.requests()[1].json()["input"].size(), 3u);
 }
 
-TEST(ResponsesProvider, AFailedResponseAndAnErrorEventAreFailures) {
+TEST_P(ResponsesProvider, AFailedResponseAndAnErrorEventAreFailures) {
   FakeOpenAiServer server([](const FakeOpenAiServer::Request&) {
     FakeOpenAiServer::Reply reply;
     reply.content_type = "text/event-stream";
@@ -168,7 +203,7 @@ TEST(ResponsesProvider, AFailedResponseAndAnErrorEventAreFailures) {
   EXPECT_NE(run.completion.error().message.find("quota exceeded"), std::string::npos);
 }
 
-TEST(ResponsesProvider, MalformedEventsAndCutStreamsAreFailures) {
+TEST_P(ResponsesProvider, MalformedEventsAndCutStreamsAreFailures) {
   FakeOpenAiServer server(responses_handler([](const json&) {
     ModelScript s;
     s.malformed = true;
@@ -191,7 +226,7 @@ TEST(ResponsesProvider, MalformedEventsAndCutStreamsAreFailures) {
       << run.completion.error().message;
 }
 
-TEST(ChatProvider, StreamsChunksUntilDoneWithUsage) {
+TEST_P(ChatProvider, StreamsChunksUntilDoneWithUsage) {
   FakeOpenAiServer server(chat_handler(plain));
   auto provider = make_chat_provider(model_options(server));
   auto run = generate(*provider, prompt(), {0.2, 256, "llama3.2", {}});
@@ -210,7 +245,7 @@ TEST(ChatProvider, StreamsChunksUntilDoneWithUsage) {
   EXPECT_EQ(body["messages"].size(), 4u);
 }
 
-TEST(ChatProvider, EstimatesUsageWhenTheServerReportsNone) {
+TEST_P(ChatProvider, EstimatesUsageWhenTheServerReportsNone) {
   FakeOpenAiServer server(chat_handler([](const json&) {
     ModelScript s;
     s.input_tokens = 0;
@@ -224,7 +259,7 @@ TEST(ChatProvider, EstimatesUsageWhenTheServerReportsNone) {
   EXPECT_GT(run.completion->usage.output_tokens, 3);
 }
 
-TEST(ChatProvider, AStreamCutMidAnswerIsAFailure) {
+TEST_P(ChatProvider, AStreamCutMidAnswerIsAFailure) {
   FakeOpenAiServer server(chat_handler([](const json&) {
     ModelScript s;
     s.cut = true;
@@ -236,7 +271,7 @@ TEST(ChatProvider, AStreamCutMidAnswerIsAFailure) {
   EXPECT_EQ(server.request_count(), 1u);
 }
 
-TEST(ChatProvider, NeedsABaseUrlAndAModel) {
+TEST_P(ChatProvider, NeedsABaseUrlAndAModel) {
   auto provider = make_chat_provider({});
   auto run = generate(*provider);
   ASSERT_FALSE(run.completion);
@@ -247,7 +282,7 @@ std::unique_ptr<LlmProvider> with_fallback(std::unique_ptr<LlmProvider> model) {
   return make_fallback_provider(std::move(model), make_offline_composer());
 }
 
-TEST(FallbackProvider, AFailingModelIsAnsweredOfflineWithANotice) {
+TEST_P(FallbackProvider, AFailingModelIsAnsweredOfflineWithANotice) {
   FakeOpenAiServer server(chat_handler(plain));
   server.inject(Fault::server_error, 3);
   auto provider = with_fallback(make_chat_provider(model_options(server, 1)));
@@ -263,7 +298,7 @@ TEST(FallbackProvider, AFailingModelIsAnsweredOfflineWithANotice) {
   EXPECT_EQ(server.request_count(), 2u) << "one retry, then the fallback";
 }
 
-TEST(FallbackProvider, AnAnswerCutMidStreamKeepsWhatWasSentAndContinuesOffline) {
+TEST_P(FallbackProvider, AnAnswerCutMidStreamKeepsWhatWasSentAndContinuesOffline) {
   FakeOpenAiServer server(responses_handler([](const json&) {
     ModelScript s;
     s.cut = true;
@@ -278,7 +313,7 @@ TEST(FallbackProvider, AnAnswerCutMidStreamKeepsWhatWasSentAndContinuesOffline) 
   EXPECT_EQ(run.joined(), run.completion->text);
 }
 
-TEST(FallbackProvider, AHungModelTimesOutAndTheTurnIsStillAnswered) {
+TEST_P(FallbackProvider, AHungModelTimesOutAndTheTurnIsStillAnswered) {
   FakeOpenAiServer server(chat_handler(plain));
   server.inject(Fault::slow, 1, std::chrono::seconds(5));
   auto options = model_options(server);
@@ -291,7 +326,7 @@ TEST(FallbackProvider, AHungModelTimesOutAndTheTurnIsStillAnswered) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
 }
 
-TEST(FallbackProvider, AnOpenBreakerAnswersOfflineAndAHalfOpenProbeRecovers) {
+TEST_P(FallbackProvider, AnOpenBreakerAnswersOfflineAndAHalfOpenProbeRecovers) {
   FakeOpenAiServer server(chat_handler(plain));
   server.inject(Fault::server_error, 2);
   net::UpstreamOptions breaker;
@@ -319,7 +354,7 @@ TEST(FallbackProvider, AnOpenBreakerAnswersOfflineAndAHalfOpenProbeRecovers) {
   EXPECT_EQ(server.request_count(), 3u);
 }
 
-TEST(FallbackProvider, AFullQueueIsBackpressureNotAFallback) {
+TEST_P(FallbackProvider, AFullQueueIsBackpressureNotAFallback) {
   FakeOpenAiServer server(chat_handler([](const json&) {
     ModelScript s;
     s.piece_delay = milliseconds(150);
@@ -340,7 +375,7 @@ TEST(FallbackProvider, AFullQueueIsBackpressureNotAFallback) {
   EXPECT_TRUE(slow.get());
 }
 
-TEST(FallbackProvider, ACancelledCallIsNotAnsweredOffline) {
+TEST_P(FallbackProvider, ACancelledCallIsNotAnsweredOffline) {
   FakeOpenAiServer server(chat_handler([](const json&) {
     ModelScript s;
     s.pieces = std::vector<std::string>(40, "word ");
@@ -351,9 +386,9 @@ TEST(FallbackProvider, ACancelledCallIsNotAnsweredOffline) {
   std::stop_source leave;
   Options options;
   options.stop = leave.get_token();
-  auto completion = provider->generate(prompt(), options, [&](std::string_view) { leave.request_stop(); });
-  ASSERT_FALSE(completion);
-  EXPECT_EQ(completion.error().kind, ErrorKind::cancelled);
+  auto run = generate(*provider, prompt(), options, [&] { leave.request_stop(); });
+  ASSERT_FALSE(run.completion);
+  EXPECT_EQ(run.completion.error().kind, ErrorKind::cancelled);
   for (int i = 0; i < 200 && server.cut_streams() == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
   EXPECT_EQ(server.cut_streams(), 1u);
 }

@@ -1,8 +1,12 @@
 // The resilience layer of every outbound call, against a real HTTP server on loopback.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include "brandcoach/net/net.hpp"
@@ -311,6 +315,156 @@ TEST(Client, ARejectedRequestDoesNotCountAgainstTheProvider) {
   Client client(server.base_url(), quick(0, upstream));
   EXPECT_FALSE(client.post("x", "{}", "call"));
   EXPECT_EQ(upstream->state(), BreakerState::closed);
+}
+
+// One StreamHub call, as a test waits for it.
+struct HubCall {
+  std::string seen;  // the streamed body
+  std::promise<Status> finished;
+  std::future<Status> outcome = finished.get_future();
+  std::thread::id reader;  // the thread the body arrived on
+};
+
+std::shared_ptr<HubCall> start(StreamHub& hub, std::stop_token stop = {},
+                               std::function<void(HubCall&)> on_chunk = {}) {
+  auto call = std::make_shared<HubCall>();
+  StreamHub::Call request;
+  request.path = "s";
+  request.body = "{}";
+  request.what = "stream";
+  request.on_chunk = [call, on_chunk](std::string_view bytes) {
+    call->seen.append(bytes);
+    call->reader = std::this_thread::get_id();
+    if (on_chunk) on_chunk(*call);
+    return true;
+  };
+  request.on_done = [call](Status status) { call->finished.set_value(std::move(status)); };
+  request.stop = std::move(stop);
+  hub.start(std::move(request));
+  return call;
+}
+
+TEST(StreamHub, HoldsManyStreamsAtOnceOnOneThread) {
+  FakeOpenAiServer server(streaming({"one ", "two ", "three"}, milliseconds(30)));
+  StreamHub hub(server.base_url(), quick(0));
+  constexpr int kCalls = 60;
+  std::atomic<int> open{0};
+  std::atomic<int> most_open{0};
+  std::vector<std::shared_ptr<HubCall>> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(start(hub, {}, [&](HubCall& call) {
+      if (call.seen == "one ") most_open = std::max(most_open.load(), ++open);
+      if (call.seen == "one two three") --open;
+    }));
+  }
+  for (auto& call : calls) {
+    auto status = call->outcome.get();
+    ASSERT_TRUE(status) << status.error().message;
+    EXPECT_EQ(call->seen, "one two three");
+    EXPECT_EQ(call->reader, calls.front()->reader) << "every stream is read on the hub's one thread";
+  }
+  EXPECT_NE(calls.front()->reader, std::this_thread::get_id());
+  EXPECT_GT(most_open.load(), kCalls / 2) << "the streams were open together, not one after another";
+  EXPECT_EQ(hub.open_calls(), 0u);
+}
+
+TEST(StreamHub, RetriesWhileNothingWasStreamedButNotAfter) {
+  FakeOpenAiServer server(streaming({"fine"}, milliseconds(0)));
+  server.inject(Fault::rate_limited, 1);
+  StreamHub hub(server.base_url(), quick(1));
+  auto retried = start(hub);
+  ASSERT_TRUE(retried->outcome.get());
+  EXPECT_EQ(retried->seen, "fine");
+  EXPECT_EQ(server.request_count(), 2u);
+
+  server.set_handler(streaming({"partial ", "answer"}, milliseconds(1), true));
+  auto cut = start(hub);
+  auto status = cut->outcome.get();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().kind, ErrorKind::unavailable);
+  EXPECT_NE(status.error().message.find("cut off"), std::string::npos) << status.error().message;
+  EXPECT_EQ(server.request_count(), 3u) << "no retry after the first streamed byte";
+}
+
+TEST(StreamHub, AStopRequestCancelsTheUpstreamCall) {
+  FakeOpenAiServer server(streaming(std::vector<std::string>(100, "tick "), milliseconds(40)));
+  StreamHub hub(server.base_url(), quick(0));
+  std::stop_source leave;
+  auto call = start(hub, leave.get_token(), [&](HubCall&) { leave.request_stop(); });
+  auto status = call->outcome.get();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().kind, ErrorKind::cancelled);
+  for (int i = 0; i < 200 && server.cut_streams() == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(server.cut_streams(), 1u) << "the upstream saw its client go away";
+}
+
+TEST(StreamHub, ACallerWhoLeavesASilentStreamIsNotKeptWaiting) {
+  FakeOpenAiServer server(echo_ok());
+  server.inject(Fault::slow, 1, std::chrono::seconds(3));
+  StreamHub hub(server.base_url(), quick(0));
+  std::stop_source leave;
+  auto call = start(hub, leave.get_token());
+  std::this_thread::sleep_for(milliseconds(100));
+  leave.request_stop();
+  ASSERT_EQ(call->outcome.wait_for(std::chrono::seconds(2)), std::future_status::ready)
+      << "the hub noticed the stop before the upstream said anything";
+  EXPECT_EQ(call->outcome.get().error().kind, ErrorKind::cancelled);
+}
+
+TEST(StreamHub, WaitsForAnUpstreamSlotWithoutBlockingAndRefusesAFullQueue) {
+  FakeOpenAiServer server(streaming({"a ", "b"}, milliseconds(60)));
+  UpstreamOptions limits;
+  limits.max_concurrency = 2;
+  limits.max_queue = 2;
+  auto upstream = std::make_shared<Upstream>("model", limits);
+  StreamHub hub(server.base_url(), quick(0, upstream));
+  std::atomic<int> most_in_flight{0};
+  std::vector<std::shared_ptr<HubCall>> calls;
+  for (int i = 0; i < 5; ++i) {
+    calls.push_back(start(
+        hub, {}, [&](HubCall&) { most_in_flight = std::max(most_in_flight.load(), upstream->in_flight()); }));
+  }
+  int refused = 0;
+  for (auto& call : calls) {
+    auto status = call->outcome.get();
+    if (!status) {
+      EXPECT_EQ(status.error().kind, ErrorKind::overloaded) << status.error().message;
+      ++refused;
+      continue;
+    }
+    EXPECT_EQ(call->seen, "a b");
+  }
+  EXPECT_EQ(refused, 1) << "two in flight and two waiting; the fifth is refused";
+  EXPECT_LE(most_in_flight.load(), 2);
+  EXPECT_EQ(upstream->in_flight(), 0);
+  EXPECT_EQ(upstream->waiting(), 0);
+  EXPECT_EQ(upstream->counts().rejected_busy, 1u);
+}
+
+TEST(StreamHub, AnOpenBreakerRefusesAtOnce) {
+  FakeOpenAiServer server(echo_ok());
+  server.inject(Fault::server_error, 1);
+  auto upstream = std::make_shared<Upstream>("model", breaker_after(1, 60000));
+  StreamHub hub(server.base_url(), quick(0, upstream));
+  EXPECT_FALSE(start(hub)->outcome.get());
+  EXPECT_EQ(upstream->state(), BreakerState::open);
+  auto refused = start(hub)->outcome.get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::unavailable);
+  EXPECT_NE(refused.error().message.find("circuit breaker"), std::string::npos);
+  EXPECT_EQ(server.request_count(), 1u);
+}
+
+TEST(StreamHub, EndsOpenCallsAsCancelledWhenItStops) {
+  FakeOpenAiServer server(streaming(std::vector<std::string>(100, "tick "), milliseconds(40)));
+  std::shared_ptr<HubCall> call;
+  {
+    StreamHub hub(server.base_url(), quick(0));
+    call = start(hub);
+    while (call->seen.empty()) std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(call->outcome.wait_for(milliseconds(0)), std::future_status::ready);
+  EXPECT_EQ(call->outcome.get().error().kind, ErrorKind::cancelled);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "brandcoach/coach/coach.hpp"
 #include "brandcoach/memory/memory.hpp"
@@ -308,7 +309,61 @@ std::string Coach::answer_scope(const Assistant& assistant, const std::vector<st
   return scope;
 }
 
+// A turn between the steps before its answer and the steps after it.
+struct Coach::Pending {
+  TurnResult result;
+  Clock::time_point started;
+  Clock::time_point generating;  // when generation began
+  int64_t user_id = 0;
+  int64_t session_no = 0;
+  bool memory_question = false;
+  std::vector<index::Passage> used_passages;  // the prompt's sources, in order
+  std::string answer_scope_key;               // not empty: the answer may go into the semantic cache
+  std::vector<float> question_vector;
+  std::optional<llm::Completion> cached_answer;
+  std::shared_ptr<const llm::Prompt> prompt;
+  llm::Options generation;
+};
+
 Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view message, const TurnEvents& events) {
+  auto pending = prepare(user_id, message, events);
+  if (!pending) return pending.error();
+  auto& turn = **pending;
+  auto completion = turn.cached_answer ? Result<llm::Completion>(std::move(*turn.cached_answer))
+                                       : provider_.generate(*turn.prompt, turn.generation, events.on_delta);
+  return complete(turn, std::move(completion));
+}
+
+void Coach::turn_async(std::string_view user_id, std::string_view message, TurnEvents events,
+                       Scheduler schedule, std::function<void(Result<TurnResult>)> done) {
+  auto prepared = prepare(user_id, message, events);
+  if (!prepared) return done(prepared.error());
+  std::shared_ptr<Pending> pending = std::move(prepared).value();
+  if (pending->cached_answer) {
+    auto completion = std::move(*pending->cached_answer);
+    return done(complete(*pending, std::move(completion)));
+  }
+  auto prompt = pending->prompt;
+  auto generation = pending->generation;
+  provider_.generate_async(std::move(prompt), std::move(generation), events.on_delta,
+                           [this, pending, schedule, done](Result<llm::Completion> completion) {
+                             auto answer = std::make_shared<Result<llm::Completion>>(std::move(completion));
+                             schedule([this, pending, answer, done] {
+                               // Nothing may escape a scheduled task: the caller waits for `done`.
+                               Result<TurnResult> finished =
+                                   Error::internal("the turn could not be finished");
+                               try {
+                                 finished = complete(*pending, std::move(*answer));
+                               } catch (const std::exception& e) {
+                                 spdlog::error("finishing a turn failed: {}", e.what());
+                               }
+                               done(std::move(finished));
+                             });
+                           });
+}
+
+Result<std::unique_ptr<Coach::Pending>> Coach::prepare(std::string_view user_id, std::string_view message,
+                                                       const TurnEvents& events) {
   const auto started = Clock::now();
   if (auto status = validate_user_id(user_id); !status) return status.error();
   if (auto status = validate_message(message); !status) return status.error();
@@ -578,13 +633,29 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
       }
     }
   }
-  auto completion = cached_answer
-                        ? Result<llm::Completion>(std::move(*cached_answer))
-                        : provider_.generate(prompt,
-                                             {events.temperature.value_or(assistant->temperature),
-                                              events.max_output_tokens.value_or(assistant->max_output_tokens),
-                                              assistant->model, events.stop},
-                                             events.on_delta);
+  auto pending = std::make_unique<Pending>();
+  pending->result = std::move(result);
+  pending->started = started;
+  pending->generating = stage;
+  pending->user_id = user->id;
+  pending->session_no = session_no;
+  pending->memory_question = recall_request.asks_memory;
+  pending->used_passages = std::move(used_passages);
+  pending->answer_scope_key = std::move(answer_scope_key);
+  pending->question_vector = std::move(question_vector);
+  pending->cached_answer = std::move(cached_answer);
+  pending->prompt = std::make_shared<const llm::Prompt>(std::move(prompt));
+  pending->generation = {events.temperature.value_or(assistant->temperature),
+                         events.max_output_tokens.value_or(assistant->max_output_tokens), assistant->model,
+                         events.stop};
+  return pending;
+}
+
+Result<TurnResult> Coach::complete(Pending& pending, Result<llm::Completion> completion) {
+  auto& result = pending.result;
+  const auto& used_passages = pending.used_passages;
+  const auto started = pending.started;
+  auto stage = pending.generating;
   if (!completion) return completion.error();
   result.reply = completion->text;
   result.usage = completion->usage;
@@ -600,8 +671,8 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
           {c.number, p.store, p.filename, p.chunk_id, p.heading, c.snippet, p.file_id, p.external_id});
     }
     // Only a whole, undegraded answer is worth repeating to the next person who asks.
-    if (!answer_scope_key.empty() && !completion->degraded && completion->finish_reason == "stop")
-      caches_.answers->put(answer_scope_key, std::move(question_vector),
+    if (!pending.answer_scope_key.empty() && !completion->degraded && completion->finish_reason == "stop")
+      caches_.answers->put(pending.answer_scope_key, std::move(pending.question_vector),
                            cacheable_answer(*completion, result));
   }
   result.timings_ms["generate"] = elapsed_ms(stage);
@@ -609,7 +680,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   // 7. Persist the reply with how it was made.
   stage = Clock::now();
   store::Message reply;
-  reply.user_id = user->id;
+  reply.user_id = pending.user_id;
   reply.role = "assistant";
   reply.text = result.reply;
   reply.assistant = result.assistant;
@@ -630,11 +701,11 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
       {"degraded", completion->degraded},
       {"cost_usd", result.cost_usd},
       {"memory_used", result.memory_used},
-      {"memory_question", recall_request.asks_memory},
+      {"memory_question", pending.memory_question},
       {"context", result.context},
       {"timings_ms",
        timings}}.dump();
-  reply.session_no = session_no;
+  reply.session_no = pending.session_no;
   auto saved =
       store_.append_message(std::move(reply), store::UsageTally{result.assistant, result.usage.input_tokens,
                                                                 result.usage.output_tokens, result.cost_usd});
@@ -642,8 +713,8 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   result.reply_seq = saved->seq;
   // The rolling summary of older turns; its failure must not fail a turn whose reply is stored.
   if (summary_due_) {
-    summary_due_(user->id, saved->seq, options_.recent_turns);
-  } else if (auto refreshed = memory_.refresh_summary(user->id, saved->seq, options_.recent_turns);
+    summary_due_(pending.user_id, saved->seq, options_.recent_turns);
+  } else if (auto refreshed = memory_.refresh_summary(pending.user_id, saved->seq, options_.recent_turns);
              !refreshed) {
     count_memory("summary", "error");
     result.context["summary_error"] = refreshed.error().message;
@@ -653,7 +724,7 @@ Result<TurnResult> Coach::turn(std::string_view user_id, std::string_view messag
   if (options_.queue_llm_extraction && extraction_queued_) extraction_queued_();
   result.timings_ms["persist"] = elapsed_ms(stage);
   result.timings_ms["total"] = elapsed_ms(started);
-  return result;
+  return std::move(result);
 }
 
 }  // namespace brandcoach::coach

@@ -121,6 +121,9 @@ struct TurnEvents {
   std::function<void(const std::vector<index::Passage>&)> on_file_search;  // after the search ran
 };
 
+/// Runs a task elsewhere (the server's worker pool), later.
+using Scheduler = std::function<void(std::function<void()>)>;
+
 struct CoachOptions {
   int top_k = 5;
   index::SearchMode retrieval_mode = index::SearchMode::hybrid;
@@ -156,6 +159,12 @@ class Coach {
   /// Runs one turn for `user`. The user's message is durable before routing starts; if anything later
   /// fails the message stays in the thread and the error is returned.
   Result<TurnResult> turn(std::string_view user, std::string_view message, const TurnEvents& events = {});
+  /// The same turn without holding a thread while the model answers: the steps before the answer run
+  /// now, on the calling thread; the provider generates the answer (a model's stream is read on its
+  /// stream hub, where `events.on_delta` then runs); the steps after it (the reply made durable, the
+  /// summary) run in a task given to `schedule`, where `done` gets the result.
+  void turn_async(std::string_view user, std::string_view message, TurnEvents events, Scheduler schedule,
+                  std::function<void(Result<TurnResult>)> done);
 
   const AssistantRegistry& assistants() const { return assistants_; }
   /// Turns from now on use these caches (call before serving).
@@ -180,6 +189,10 @@ class Coach {
   }
 
  private:
+  struct Pending;
+  Result<std::unique_ptr<Pending>> prepare(std::string_view user, std::string_view message,
+                                           const TurnEvents& events);
+  Result<TurnResult> complete(Pending& pending, Result<llm::Completion> completion);
   Result<std::vector<index::Passage>> search_files(const FileSearch& search, std::string_view message);
   route::Decision route_cached(std::string_view message, const std::vector<route::Turn>& history);
   Result<std::vector<index::Passage>> retrieve_cached(const index::Query& query);

@@ -593,12 +593,11 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   return out;
 }
 
-Result<coach::TurnResult> run_chat_turn(const ChatRequest& chat, const std::string& user,
-                                        const Services& services, coach::TurnEvents events,
-                                        const std::function<void(std::string)>& emit) {
-  events.assistant = chat.assistant;
-  chat.format->configure(events, emit);
-  auto result = services.coach.turn(user, chat.message, events);
+namespace {
+
+// What every chat turn does once the coach has answered: the metrics, then the format's own finish.
+Result<coach::TurnResult> settle_chat_turn(const ChatRequest& chat, const std::string& user,
+                                           const Services& services, Result<coach::TurnResult> result) {
   if (!result) return result.error();
   auto sample = turn_sample(*result);
   // A fallback is the failure of the provider that was asked, whoever answered in the end.
@@ -606,6 +605,34 @@ Result<coach::TurnResult> run_chat_turn(const ChatRequest& chat, const std::stri
   services.metrics.observe_turn(sample);
   if (auto status = chat.format->finish(services, user, *result); !status) return status.error();
   return result;
+}
+
+}  // namespace
+
+Result<coach::TurnResult> run_chat_turn(const ChatRequest& chat, const std::string& user,
+                                        const Services& services, coach::TurnEvents events,
+                                        const std::function<void(std::string)>& emit) {
+  events.assistant = chat.assistant;
+  chat.format->configure(events, emit);
+  return settle_chat_turn(chat, user, services, services.coach.turn(user, chat.message, events));
+}
+
+void start_chat_turn(const ChatRequest& chat, const std::string& user, const Services& services,
+                     coach::TurnEvents events, const std::function<void(std::string)>& emit,
+                     coach::Scheduler schedule, std::function<void(Result<coach::TurnResult>)> done) {
+  events.assistant = chat.assistant;
+  chat.format->configure(events, emit);
+  services.coach.turn_async(
+      user, chat.message, std::move(events), std::move(schedule),
+      [chat, user, &services, done = std::move(done)](Result<coach::TurnResult> result) {
+        Result<coach::TurnResult> settled = Error::internal("the turn could not be finished");
+        try {
+          settled = settle_chat_turn(chat, user, services, std::move(result));
+        } catch (const std::exception& e) {
+          spdlog::error("finishing a chat turn failed: {}", e.what());
+        }
+        done(std::move(settled));
+      });
 }
 
 Response chat_response(const ChatRequest& chat, const std::string& user, const Services& services) {

@@ -288,6 +288,12 @@ Result<coach::TurnResult> run_chat_turn(const ChatRequest& chat, const std::stri
                                         const Services& services, coach::TurnEvents events,
                                         const std::function<void(std::string)>& emit);
 
+/// run_chat_turn without holding a thread while the model answers (Coach::turn_async): the turn's
+/// steps after the answer, and `done`, run in a task given to `schedule`. `services` must outlive it.
+void start_chat_turn(const ChatRequest& chat, const std::string& user, const Services& services,
+                     coach::TurnEvents events, const std::function<void(std::string)>& emit,
+                     coach::Scheduler schedule, std::function<void(Result<coach::TurnResult>)> done);
+
 /// What a finished turn reports to the metrics.
 obs::TurnSample turn_sample(const coach::TurnResult& result);
 

@@ -500,31 +500,47 @@ struct Server::Impl {
     auto status = std::make_shared<std::atomic<int>>(200);
     // Requested when the client goes away: the model call upstream is cancelled with it.
     auto client_left = std::make_shared<std::stop_source>();
+    // The turn's steps before the answer run on a worker; the answer streams from the provider
+    // without holding one (a model's stream is read on its hub); the steps after it run on a worker.
     asio::post(pool, [this, queue, status, client_left, chat, user, id = request_id] {
       auto format = chat.format;
+      auto ended = std::make_shared<std::atomic<bool>>(false);
+      // Ends the stream with the turn's outcome, once; nothing may escape a worker's task.
+      auto finish = [this, queue, status, format, ended, id](Result<coach::TurnResult> result) {
+        if (ended->exchange(true)) return;
+        try {
+          if (result) {
+            queue->push(format->done(*result));
+          } else {
+            status->store(http_status(result.error().kind));
+            if (status->load() >= 500)
+              services.metrics.record_error(
+                  {unix_millis(), status->load(), "stream", result.error().message, id});
+            queue->push(format->error(result.error()));
+          }
+        } catch (const std::exception& e) {
+          spdlog::error("request {} failed: {}", id, e.what());
+          status->store(500);
+        }
+        queue->close();
+      };
       coach::TurnEvents events;
       events.stop = client_left->get_token();
-      events.on_route = [&](const route::Decision& d) { queue->push(format->route(d)); };
-      events.on_delta = [&](std::string_view text) { queue->push(format->delta(text)); };
+      events.on_route = [queue, format](const route::Decision& d) { queue->push(format->route(d)); };
+      events.on_delta = [queue, format](std::string_view text) { queue->push(format->delta(text)); };
+      const std::function<void(std::string)> emit = [queue](std::string frames) {
+        queue->push(std::move(frames));
+      };
+      const coach::Scheduler on_worker = [this](std::function<void()> task) {
+        asio::post(pool, std::move(task));
+      };
       try {
         queue->push(format->start());
-        auto result = run_chat_turn(chat, user, services, std::move(events),
-                                    [&](std::string frames) { queue->push(std::move(frames)); });
-        if (result) {
-          queue->push(format->done(*result));
-        } else {
-          status->store(http_status(result.error().kind));
-          if (status->load() >= 500)
-            services.metrics.record_error(
-                {unix_millis(), status->load(), "stream", result.error().message, id});
-          queue->push(format->error(result.error()));
-        }
+        start_chat_turn(chat, user, services, std::move(events), emit, on_worker, finish);
       } catch (const std::exception& e) {
         spdlog::error("request {} failed: {}", id, e.what());
-        status->store(500);
-        queue->push(format->error(Error::internal("internal error; see the server log")));
+        finish(Error::internal("internal error; see the server log"));
       }
-      queue->close();
     });
 
     bhttp::response<bhttp::empty_body> res{bhttp::status::ok, version};

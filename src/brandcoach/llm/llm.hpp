@@ -95,13 +95,21 @@ struct Completion {
 
 /// Receives the answer in pieces, in order; their concatenation is Completion::text.
 using DeltaSink = std::function<void(std::string_view)>;
+/// Receives the finished answer, or why there is none.
+using CompletionHandler = std::function<void(Result<Completion>)>;
 
 class LlmProvider {
  public:
   virtual ~LlmProvider() = default;
   virtual std::string_view name() const = 0;
+  /// Answers on the calling thread, which waits for the whole answer.
   virtual Result<Completion> generate(const Prompt& prompt, const Options& options,
                                       const DeltaSink& on_delta) = 0;
+  /// Answers without holding the calling thread where the provider can: a model's stream is read on
+  /// the provider's stream hub, and `on_delta` and then `done` run there (they must not block). The
+  /// default answers at once, on the calling thread, with generate().
+  virtual void generate_async(std::shared_ptr<const Prompt> prompt, Options options, DeltaSink on_delta,
+                              CompletionHandler done);
 };
 
 /// The offline provider: deterministic, grounded, extractive.

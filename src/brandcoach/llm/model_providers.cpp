@@ -2,6 +2,8 @@
 // both streamed, plus the fallback to the offline composer that keeps a turn answered when they fail.
 #include <algorithm>
 #include <cctype>
+#include <mutex>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -49,13 +51,83 @@ Error malformed(const std::string& what, const std::string& why) {
   return Error::unavailable(what + " sent " + why);
 }
 
-// The parts every streamed model call shares: the HTTP call, SSE framing, the stream's end.
+// One model call: its request, and the reading of its streamed answer into a completion. The same
+// object serves a call made on the caller's thread and one driven by the stream hub.
+class ModelCall {
+ public:
+  ModelCall(const Prompt& prompt, DeltaSink on_delta) : prompt_(prompt), on_delta_(std::move(on_delta)) {}
+  virtual ~ModelCall() = default;
+  const std::string& path() const { return path_; }
+  const std::string& body() const { return body_; }
+  const std::string& what() const { return what_; }
+  /// Some of the answer reached the caller.
+  bool streamed() const { return streamed_; }
+
+  /// One event of the answer; an error ends the call.
+  virtual Status on_event(const SseEvent& event) = 0;
+
+  /// The completion, once the stream ended without an error.
+  Result<Completion> end() {
+    if (!finished_)
+      return Error::unavailable(what_ + " ended before the answer was complete (the answer was cut off)");
+    // A server that reports no usage gets our own count, so cost tracking never sees zero.
+    if (completion_.usage.input_tokens == 0) {
+      size_t tokens =
+          text::count_tokens(model_instructions(prompt_)) + text::count_tokens(model_turn_input(prompt_));
+      for (const auto& turn : prompt_.recent_turns) tokens += text::count_tokens(turn);
+      completion_.usage.input_tokens = static_cast<int64_t>(tokens);
+    }
+    if (completion_.usage.output_tokens == 0)
+      completion_.usage.output_tokens = static_cast<int64_t>(text::count_tokens(completion_.text));
+    completion_.citations = citations_from_markers(completion_.text, prompt_);
+    return std::move(completion_);
+  }
+
+ protected:
+  void delta(const std::string& piece) {
+    completion_.text += piece;
+    streamed_ = true;
+    if (on_delta_) on_delta_(piece);
+  }
+
+  const Prompt& prompt_;
+  DeltaSink on_delta_;
+  std::string path_;
+  std::string body_;
+  std::string what_;
+  Completion completion_;
+  bool streamed_ = false;
+  bool finished_ = false;
+};
+
+// The bytes of a streamed answer, read as server-sent events into the call; a problem is kept in
+// `problem` and stops the reading.
+net::ChunkSink event_reader(ModelCall& call, SseParser& parser, std::optional<Error>& problem) {
+  return [&call, &parser, &problem](std::string_view bytes) {
+    auto events = parser.feed(bytes);
+    if (!events) {
+      problem = malformed(call.what(), "an unreadable event stream: " + events.error().message);
+      return false;
+    }
+    for (const auto& event : *events) {
+      if (auto status = call.on_event(event); !status) {
+        problem = status.error();
+        return false;
+      }
+    }
+    return true;
+  };
+}
+
+// What every streamed model provider shares: the options, the kept connections for calls made on
+// the caller's thread, and the stream hub for calls that must not hold one.
 class StreamingProvider : public LlmProvider {
  protected:
   explicit StreamingProvider(ModelOptions options)
       : options_(std::move(options)),
-        clients_(options_.base_url, {options_.api_key, options_.max_retries, options_.connect_timeout_ms,
-                                     options_.timeout_ms, options_.upstream}) {}
+        client_options_{options_.api_key, options_.max_retries, options_.connect_timeout_ms,
+                        options_.timeout_ms, options_.upstream},
+        clients_(options_.base_url, client_options_) {}
 
   Status check() const {
     if (options_.base_url.empty()) return Error::config("llm.base_url is empty", "llm.base_url");
@@ -63,49 +135,119 @@ class StreamingProvider : public LlmProvider {
     return ok();
   }
 
-  // POSTs `body` and hands each SSE event's data to `on_event`; an error from it ends the call.
-  Status stream(std::string_view path, const json& body, const std::string& what, const Options& options,
-                const std::function<Status(const SseEvent&)>& on_event) const {
-    auto client = clients_.acquire();
-    SseParser parser;
-    std::optional<Error> problem;
-    const net::ChunkSink sink = [&](std::string_view bytes) {
-      auto events = parser.feed(bytes);
-      if (!events) {
-        problem = malformed(what, "an unreadable event stream: " + events.error().message);
-        return false;
-      }
-      for (const auto& event : *events) {
-        if (auto status = on_event(event); !status) {
-          problem = status.error();
-          return false;
-        }
-      }
-      return true;
-    };
-    auto status = client->post_stream(path, dump(body), what, sink, options.stop);
-    if (problem) return *problem;
-    return status;
-  }
-
   const std::string& model_for(const Options& options) const {
     return options.model.empty() ? options_.model : options.model;
   }
 
-  static void finish_usage(Completion& completion, const Prompt& prompt) {
-    // A server that reports no usage gets our own count, so cost tracking never sees zero.
-    if (completion.usage.input_tokens == 0) {
-      size_t tokens =
-          text::count_tokens(model_instructions(prompt)) + text::count_tokens(model_turn_input(prompt));
-      for (const auto& turn : prompt.recent_turns) tokens += text::count_tokens(turn);
-      completion.usage.input_tokens = static_cast<int64_t>(tokens);
-    }
-    if (completion.usage.output_tokens == 0)
-      completion.usage.output_tokens = static_cast<int64_t>(text::count_tokens(completion.text));
+  // Runs the call on this thread.
+  Result<Completion> run(ModelCall& call, const Options& options) const {
+    auto client = clients_.acquire();
+    SseParser parser;
+    std::optional<Error> problem;
+    auto status = client->post_stream(call.path(), call.body(), call.what(),
+                                      event_reader(call, parser, problem), options.stop);
+    if (problem) return *problem;
+    if (!status) return status.error();
+    return call.end();
+  }
+
+  // Runs the call on the stream hub; `done` gets the completion there.
+  void run_async(std::shared_ptr<ModelCall> call, const Options& options, CompletionHandler done) const {
+    struct Reading {
+      SseParser parser;
+      std::optional<Error> problem;
+    };
+    auto reading = std::make_shared<Reading>();
+    net::StreamHub::Call request;
+    request.path = call->path();
+    request.body = call->body();
+    request.what = call->what();
+    request.on_chunk = event_reader(*call, reading->parser, reading->problem);
+    request.on_done = [call, reading, done = std::move(done)](Status status) {
+      if (reading->problem) return done(*reading->problem);
+      if (!status) return done(status.error());
+      done(call->end());
+    };
+    request.stop = options.stop;
+    hub().start(std::move(request));
   }
 
   ModelOptions options_;
+
+ private:
+  net::StreamHub& hub() const {
+    std::lock_guard lock(hub_mutex_);
+    if (!hub_) hub_ = std::make_unique<net::StreamHub>(options_.base_url, client_options_);
+    return *hub_;
+  }
+
+  net::ClientOptions client_options_;
   mutable net::ClientPool clients_;  // kept connections to the model's server
+  mutable std::mutex hub_mutex_;
+  mutable std::unique_ptr<net::StreamHub> hub_;  // made by the first call that needs it
+};
+
+class ResponsesCall final : public ModelCall {
+ public:
+  ResponsesCall(const Prompt& prompt, const Options& options, const std::string& model, bool chained,
+                bool store, DeltaSink on_delta)
+      : ModelCall(prompt, std::move(on_delta)) {
+    completion_.provider = "openai";
+    completion_.model = model;
+    json input = json::array();
+    if (!chained) {
+      for (const auto& line : prompt.recent_turns) {
+        auto [role, content] = split_turn(line);
+        input.push_back({{"role", role}, {"content", content}});
+      }
+    }
+    input.push_back({{"role", "user"}, {"content", model_turn_input(prompt)}});
+    json body = {{"model", model},
+                 {"instructions", model_instructions(prompt)},
+                 {"input", std::move(input)},
+                 {"temperature", options.temperature},
+                 {"max_output_tokens", options.max_output_tokens},
+                 {"stream", true},
+                 {"store", store}};
+    if (chained) body["previous_response_id"] = prompt.previous_response_id;
+    path_ = "responses";
+    body_ = dump(body);
+    what_ = "responses request for model " + model;
+  }
+
+  Status on_event(const SseEvent& event) override {
+    const json data = parse_json(event.data);
+    if (!data.is_object()) return malformed(what_, "an event whose data is not a JSON object");
+    const std::string type = data.value("type", event.event);
+    if (type == "response.created" && data.contains("response") && data["response"].is_object()) {
+      completion_.response_id = data["response"].value("id", "");
+    } else if (type == "response.output_text.delta") {
+      if (!data.contains("delta") || !data["delta"].is_string())
+        return malformed(what_, "a delta without text");
+      delta(data["delta"].get<std::string>());
+    } else if (type == "response.completed" || type == "response.incomplete") {
+      const json& response = data.contains("response") ? data["response"] : json::object();
+      if (response.is_object()) {
+        if (response.contains("id") && response["id"].is_string()) completion_.response_id = response["id"];
+        const auto usage = response.find("usage");
+        if (usage != response.end() && usage->is_object()) {
+          completion_.usage.input_tokens = usage->value("input_tokens", int64_t{0});
+          completion_.usage.output_tokens = usage->value("output_tokens", int64_t{0});
+        }
+      }
+      completion_.finish_reason = type == "response.completed" ? "stop" : "length";
+      finished_ = true;
+    } else if (type == "response.failed") {
+      std::string why = "the response failed";
+      if (data.contains("response") && data["response"].is_object() && data["response"].contains("error") &&
+          data["response"]["error"].is_object())
+        why = data["response"]["error"].value("message", why);
+      return Error::unavailable(what_ + " failed: " + why);
+    } else if (type == "error") {
+      return Error::unavailable(what_ + " failed: " + data.value("message", std::string("an error event")));
+    }
+    return ok();
+  }
 };
 
 class ResponsesProvider final : public StreamingProvider {
@@ -116,86 +258,108 @@ class ResponsesProvider final : public StreamingProvider {
   Result<Completion> generate(const Prompt& prompt, const Options& options,
                               const DeltaSink& on_delta) override {
     if (auto status = check(); !status) return status.error();
-    const bool chained = options_.chain && !prompt.previous_response_id.empty();
-    bool streamed = false;
-    auto answer = call(prompt, options, on_delta, chained, streamed);
-    // A continued response the server no longer has (expired, or stored elsewhere) is not a
-    // failure of the model: ask again with the whole context.
-    if (!answer && chained && answer.error().kind == ErrorKind::unavailable &&
-        answer.error().message.find("HTTP 4") != std::string::npos && !streamed) {
-      spdlog::warn("previous_response_id {} was refused; answering without it", prompt.previous_response_id);
-      answer = call(prompt, options, on_delta, false, streamed);
+    const bool chained = chains(prompt);
+    auto call = make_call(prompt, options, chained, on_delta);
+    auto answer = run(*call, options);
+    if (refused_chain(answer, chained, *call)) {
+      call = make_call(prompt, options, false, on_delta);
+      answer = run(*call, options);
     }
     return answer;
   }
 
+  void generate_async(std::shared_ptr<const Prompt> prompt, Options options, DeltaSink on_delta,
+                      CompletionHandler done) override {
+    if (auto status = check(); !status) return done(status.error());
+    const bool chained = chains(*prompt);
+    auto call = make_call(*prompt, options, chained, on_delta);
+    run_async(
+        call, options,
+        [this, prompt, options, on_delta, done = std::move(done), call, chained](Result<Completion> answer) {
+          if (!refused_chain(answer, chained, *call)) return done(std::move(answer));
+          auto again = make_call(*prompt, options, false, on_delta);
+          run_async(again, options, [prompt, done](Result<Completion> second) { done(std::move(second)); });
+        });
+  }
+
  private:
-  Result<Completion> call(const Prompt& prompt, const Options& options, const DeltaSink& on_delta,
-                          bool chained, bool& streamed) const {
-    streamed = false;
-    Completion completion;
-    completion.provider = "openai";
-    completion.model = model_for(options);
-    json input = json::array();
-    if (!chained) {
-      for (const auto& line : prompt.recent_turns) {
-        auto [role, content] = split_turn(line);
-        input.push_back({{"role", role}, {"content", content}});
-      }
+  bool chains(const Prompt& prompt) const { return options_.chain && !prompt.previous_response_id.empty(); }
+
+  std::shared_ptr<ModelCall> make_call(const Prompt& prompt, const Options& options, bool chained,
+                                       DeltaSink on_delta) const {
+    return std::make_shared<ResponsesCall>(prompt, options, model_for(options), chained,
+                                           options_.store || options_.chain, std::move(on_delta));
+  }
+
+  // A continued response the server no longer has (expired, or stored elsewhere) is not a failure
+  // of the model: the call is made again with the whole context.
+  static bool refused_chain(const Result<Completion>& answer, bool chained, const ModelCall& call) {
+    const bool refused = !answer && chained && answer.error().kind == ErrorKind::unavailable &&
+                         answer.error().message.find("HTTP 4") != std::string::npos && !call.streamed();
+    if (refused) spdlog::warn("a previous_response_id was refused; answering without it");
+    return refused;
+  }
+};
+
+class ChatCall final : public ModelCall {
+ public:
+  ChatCall(const Prompt& prompt, const Options& options, const std::string& model, DeltaSink on_delta)
+      : ModelCall(prompt, std::move(on_delta)) {
+    completion_.provider = "chat";
+    completion_.model = model;
+    json messages = json::array({{{"role", "system"}, {"content", model_instructions(prompt)}}});
+    for (const auto& line : prompt.recent_turns) {
+      auto [role, content] = split_turn(line);
+      messages.push_back({{"role", role}, {"content", content}});
     }
-    input.push_back({{"role", "user"}, {"content", model_turn_input(prompt)}});
-    json body = {{"model", completion.model},
-                 {"instructions", model_instructions(prompt)},
-                 {"input", std::move(input)},
-                 {"temperature", options.temperature},
-                 {"max_output_tokens", options.max_output_tokens},
-                 {"stream", true},
-                 {"store", options_.store || options_.chain}};
-    if (chained) body["previous_response_id"] = prompt.previous_response_id;
-    const std::string what = "responses request for model " + completion.model;
-    bool finished = false;
-    auto status = stream("responses", body, what, options, [&](const SseEvent& event) -> Status {
-      const json data = parse_json(event.data);
-      if (!data.is_object()) return malformed(what, "an event whose data is not a JSON object");
-      const std::string type = data.value("type", event.event);
-      if (type == "response.created" && data.contains("response") && data["response"].is_object()) {
-        completion.response_id = data["response"].value("id", "");
-      } else if (type == "response.output_text.delta") {
-        if (!data.contains("delta") || !data["delta"].is_string())
-          return malformed(what, "a delta without text");
-        const auto delta = data["delta"].get<std::string>();
-        completion.text += delta;
-        streamed = true;
-        if (on_delta) on_delta(delta);
-      } else if (type == "response.completed" || type == "response.incomplete") {
-        const json& response = data.contains("response") ? data["response"] : json::object();
-        if (response.is_object()) {
-          if (response.contains("id") && response["id"].is_string()) completion.response_id = response["id"];
-          const auto usage = response.find("usage");
-          if (usage != response.end() && usage->is_object()) {
-            completion.usage.input_tokens = usage->value("input_tokens", int64_t{0});
-            completion.usage.output_tokens = usage->value("output_tokens", int64_t{0});
-          }
-        }
-        completion.finish_reason = type == "response.completed" ? "stop" : "length";
-        finished = true;
-      } else if (type == "response.failed") {
-        std::string why = "the response failed";
-        if (data.contains("response") && data["response"].is_object() && data["response"].contains("error") &&
-            data["response"]["error"].is_object())
-          why = data["response"]["error"].value("message", why);
-        return Error::unavailable(what + " failed: " + why);
-      } else if (type == "error") {
-        return Error::unavailable(what + " failed: " + data.value("message", std::string("an error event")));
-      }
+    messages.push_back({{"role", "user"}, {"content", model_turn_input(prompt)}});
+    const json body = {{"model", model},
+                       {"messages", std::move(messages)},
+                       {"temperature", options.temperature},
+                       {"max_tokens", options.max_output_tokens},
+                       {"stream", true},
+                       {"stream_options", {{"include_usage", true}}}};
+    path_ = "chat/completions";
+    body_ = dump(body);
+    what_ = "chat completion with model " + model;
+  }
+
+  // The stream is whole at `[DONE]` or once a choice has its finish_reason.
+  Status on_event(const SseEvent& event) override {
+    if (event.data == "[DONE]") {
+      finished_ = true;
       return ok();
-    });
-    if (!status) return status.error();
-    if (!finished)
-      return Error::unavailable(what + " ended before the response was complete (the answer was cut off)");
-    finish_usage(completion, prompt);
-    completion.citations = citations_from_markers(completion.text, prompt);
-    return completion;
+    }
+    const json data = parse_json(event.data);
+    if (!data.is_object()) return malformed(what_, "a chunk that is not a JSON object");
+    if (data.contains("error")) {
+      const auto& error = data["error"];
+      return Error::unavailable(
+          what_ + " failed: " +
+          (error.is_object() ? error.value("message", std::string("an error chunk")) : error.dump()));
+    }
+    const auto usage = data.find("usage");
+    if (usage != data.end() && usage->is_object()) {
+      completion_.usage.input_tokens = usage->value("prompt_tokens", int64_t{0});
+      completion_.usage.output_tokens = usage->value("completion_tokens", int64_t{0});
+    }
+    const auto choices = data.find("choices");
+    if (choices == data.end() || !choices->is_array() || choices->empty()) return ok();  // the usage chunk
+    const auto& choice = choices->front();
+    if (!choice.is_object()) return malformed(what_, "a choice that is not an object");
+    const auto delta_field = choice.find("delta");
+    if (delta_field != choice.end() && delta_field->is_object()) {
+      const auto content = delta_field->find("content");
+      if (content != delta_field->end() && content->is_string() &&
+          !content->get_ref<const std::string&>().empty())
+        delta(content->get_ref<const std::string&>());
+    }
+    const auto finish = choice.find("finish_reason");
+    if (finish != choice.end() && finish->is_string()) {
+      completion_.finish_reason = finish->get<std::string>() == "length" ? "length" : "stop";
+      finished_ = true;
+    }
+    return ok();
   }
 };
 
@@ -207,69 +371,16 @@ class ChatProvider final : public StreamingProvider {
   Result<Completion> generate(const Prompt& prompt, const Options& options,
                               const DeltaSink& on_delta) override {
     if (auto status = check(); !status) return status.error();
-    Completion completion;
-    completion.provider = "chat";
-    completion.model = model_for(options);
-    json messages = json::array({{{"role", "system"}, {"content", model_instructions(prompt)}}});
-    for (const auto& line : prompt.recent_turns) {
-      auto [role, content] = split_turn(line);
-      messages.push_back({{"role", role}, {"content", content}});
-    }
-    messages.push_back({{"role", "user"}, {"content", model_turn_input(prompt)}});
-    const json body = {{"model", completion.model},
-                       {"messages", std::move(messages)},
-                       {"temperature", options.temperature},
-                       {"max_tokens", options.max_output_tokens},
-                       {"stream", true},
-                       {"stream_options", {{"include_usage", true}}}};
-    const std::string what = "chat completion with model " + completion.model;
-    bool done = false;
-    bool finish_seen = false;
-    auto status = stream("chat/completions", body, what, options, [&](const SseEvent& event) -> Status {
-      if (event.data == "[DONE]") {
-        done = true;
-        return ok();
-      }
-      const json data = parse_json(event.data);
-      if (!data.is_object()) return malformed(what, "a chunk that is not a JSON object");
-      if (data.contains("error")) {
-        const auto& error = data["error"];
-        return Error::unavailable(
-            what + " failed: " +
-            (error.is_object() ? error.value("message", std::string("an error chunk")) : error.dump()));
-      }
-      const auto usage = data.find("usage");
-      if (usage != data.end() && usage->is_object()) {
-        completion.usage.input_tokens = usage->value("prompt_tokens", int64_t{0});
-        completion.usage.output_tokens = usage->value("completion_tokens", int64_t{0});
-      }
-      const auto choices = data.find("choices");
-      if (choices == data.end() || !choices->is_array() || choices->empty()) return ok();  // the usage chunk
-      const auto& choice = choices->front();
-      if (!choice.is_object()) return malformed(what, "a choice that is not an object");
-      const auto delta = choice.find("delta");
-      if (delta != choice.end() && delta->is_object()) {
-        const auto content = delta->find("content");
-        if (content != delta->end() && content->is_string() &&
-            !content->get_ref<const std::string&>().empty()) {
-          const auto& piece = content->get_ref<const std::string&>();
-          completion.text += piece;
-          if (on_delta) on_delta(piece);
-        }
-      }
-      const auto finish = choice.find("finish_reason");
-      if (finish != choice.end() && finish->is_string()) {
-        completion.finish_reason = finish->get<std::string>() == "length" ? "length" : "stop";
-        finish_seen = true;
-      }
-      return ok();
-    });
-    if (!status) return status.error();
-    if (!done && !finish_seen)
-      return Error::unavailable(what + " ended before the answer was complete (the answer was cut off)");
-    finish_usage(completion, prompt);
-    completion.citations = citations_from_markers(completion.text, prompt);
-    return completion;
+    ChatCall call(prompt, options, model_for(options), on_delta);
+    return run(call, options);
+  }
+
+  void generate_async(std::shared_ptr<const Prompt> prompt, Options options, DeltaSink on_delta,
+                      CompletionHandler done) override {
+    if (auto status = check(); !status) return done(status.error());
+    auto call = std::make_shared<ChatCall>(*prompt, options, model_for(options), std::move(on_delta));
+    run_async(call, options,
+              [prompt, done = std::move(done)](Result<Completion> answer) { done(std::move(answer)); });
   }
 };
 
@@ -283,11 +394,33 @@ class FallbackProvider final : public LlmProvider {
   Result<Completion> generate(const Prompt& prompt, const Options& options,
                               const DeltaSink& on_delta) override {
     std::string streamed;
-    const DeltaSink counting = [&](std::string_view piece) {
+    auto answer = model_->generate(prompt, options, counting(on_delta, streamed));
+    return settle(std::move(answer), prompt, options, on_delta, streamed);
+  }
+
+  // The offline answer to a failed model is composed where the failure is heard (the stream hub's
+  // thread for a model's stream): it is extractive and takes about a millisecond.
+  void generate_async(std::shared_ptr<const Prompt> prompt, Options options, DeltaSink on_delta,
+                      CompletionHandler done) override {
+    auto streamed = std::make_shared<std::string>();
+    model_->generate_async(prompt, options, counting(on_delta, *streamed),
+                           [this, prompt, options, on_delta, streamed, done](Result<Completion> answer) {
+                             done(settle(std::move(answer), *prompt, options, on_delta, *streamed));
+                           });
+  }
+
+ private:
+  // Passes the model's pieces on, keeping what was sent in `streamed`.
+  static DeltaSink counting(const DeltaSink& on_delta, std::string& streamed) {
+    return [&streamed, on_delta](std::string_view piece) {
       streamed.append(piece);
       if (on_delta) on_delta(piece);
     };
-    auto answer = model_->generate(prompt, options, counting);
+  }
+
+  // The model's answer, or the offline one after a notice when the model failed.
+  Result<Completion> settle(Result<Completion> answer, const Prompt& prompt, const Options& options,
+                            const DeltaSink& on_delta, const std::string& streamed) {
     if (answer) return answer;
     const Error& error = answer.error();
     // A full queue is backpressure the caller must see (503 + Retry-After); a cancelled call has
@@ -314,12 +447,16 @@ class FallbackProvider final : public LlmProvider {
     return fallback;
   }
 
- private:
   std::unique_ptr<LlmProvider> model_;
   std::unique_ptr<LlmProvider> offline_;
 };
 
 }  // namespace
+
+void LlmProvider::generate_async(std::shared_ptr<const Prompt> prompt, Options options, DeltaSink on_delta,
+                                 CompletionHandler done) {
+  done(generate(*prompt, options, on_delta));
+}
 
 std::string model_instructions(const Prompt& prompt) {
   std::string out = prompt.instructions;

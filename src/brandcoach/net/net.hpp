@@ -80,6 +80,15 @@ class Upstream {
   /// overloaded (the wait queue is full, or no slot came within queue_wait_ms), cancelled.
   Result<Permit> admit(std::stop_token stop = {});
 
+  /// Admits a call without blocking, for callers that wait on an event loop (StreamHub): a permit; an
+  /// error (the breaker is open, or the wait queue is full); or, while every slot is taken, no permit
+  /// yet. A call without one counts as waiting until it asks again with `waiting` true, or gives up
+  /// with stop_waiting().
+  Result<std::optional<Permit>> try_admit(bool waiting);
+  /// A waiting call gives up: after queue_wait_ms (refused as busy) or because its caller left.
+  void stop_waiting(bool timed_out);
+  std::chrono::milliseconds queue_wait() const { return std::chrono::milliseconds(options_.queue_wait_ms); }
+
   const std::string& name() const { return name_; }
   BreakerState state() const;
   int in_flight() const;
@@ -91,6 +100,8 @@ class Upstream {
  private:
   using Clock = std::chrono::steady_clock;
   void finish(bool probe, std::optional<bool> success);
+  std::optional<Error> breaker_refusal(bool& probe);
+  Error queue_full();
 
   const std::string name_;
   const UpstreamOptions options_;
@@ -154,6 +165,37 @@ class Client {
   ClientOptions options_;
   std::unique_ptr<Handle> handle_;
   int64_t attempts_ = 0;
+};
+
+/// Streamed POSTs to one base URL, every one driven by a single thread (libcurl's multi interface over
+/// epoll): an open call costs a connection and its buffers, not a thread, so a server can hold
+/// thousands of model streams at once. Calls get what `Client::post_stream` gives: timeouts, retries
+/// while nothing was streamed, the upstream's breaker and concurrency limit (waited for without
+/// blocking). The thread starts with the first call; callbacks run on it and must not block.
+class StreamHub {
+ public:
+  struct Call {
+    std::string path;  // under the base URL, e.g. "chat/completions"
+    std::string body;
+    std::string what;                     // names the request in errors
+    ChunkSink on_chunk;                   // the 2xx body as it arrives, in order
+    std::function<void(Status)> on_done;  // exactly once, when the call ended
+    std::stop_token stop;                 // a stop request cancels the call (ErrorKind::cancelled)
+  };
+
+  StreamHub(std::string base_url, ClientOptions options);
+  /// Ends every call still open as cancelled, then stops the thread.
+  ~StreamHub();
+  StreamHub(const StreamHub&) = delete;
+  StreamHub& operator=(const StreamHub&) = delete;
+
+  void start(Call call);
+  /// Calls started and not yet done.
+  size_t open_calls() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// Clients for one base URL kept between calls, so calls from any thread reuse open (TLS)

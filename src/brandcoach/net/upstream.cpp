@@ -98,29 +98,40 @@ void Upstream::finish(bool probe, std::optional<bool> success) {
   }
 }
 
+// The breaker's answer to a new call (the caller holds mutex_): an error while it is open, or a
+// permit to go ahead; the first call after the cool-down goes as the one half-open probe.
+std::optional<Error> Upstream::breaker_refusal(bool& probe) {
+  probe = false;
+  if (state_ == BreakerState::closed) return std::nullopt;
+  const auto now = Clock::now();
+  if (now < open_until_ || probe_in_flight_) {
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(open_until_ - now).count() + 1;
+    Error error = Error::unavailable(fmt::format("{} is failing; its circuit breaker is open (retry in {} s)",
+                                                 name_, std::max<int64_t>(left, 1)));
+    error.retry_after_s = std::max<int64_t>(left, 1);
+    rejected_open_.fetch_add(1, std::memory_order_relaxed);
+    return error;
+  }
+  state_ = BreakerState::half_open;
+  probe_in_flight_ = true;
+  probe = true;
+  return std::nullopt;
+}
+
+Error Upstream::queue_full() {
+  rejected_busy_.fetch_add(1, std::memory_order_relaxed);
+  return Error::overloaded(
+      fmt::format("{} is busy: {} calls in flight and {} waiting", name_, in_flight_, waiting_), 1);
+}
+
 Result<Upstream::Permit> Upstream::admit(std::stop_token stop) {
   std::unique_lock lock(mutex_);
   bool probe = false;
-  if (state_ == BreakerState::open || state_ == BreakerState::half_open) {
-    const auto now = Clock::now();
-    if (now < open_until_ || probe_in_flight_) {
-      const auto left = std::chrono::duration_cast<std::chrono::seconds>(open_until_ - now).count() + 1;
-      Error error = Error::unavailable(fmt::format(
-          "{} is failing; its circuit breaker is open (retry in {} s)", name_, std::max<int64_t>(left, 1)));
-      error.retry_after_s = std::max<int64_t>(left, 1);
-      rejected_open_.fetch_add(1, std::memory_order_relaxed);
-      return error;
-    }
-    state_ = BreakerState::half_open;
-    probe_in_flight_ = true;
-    probe = true;
-  }
+  if (auto refusal = breaker_refusal(probe)) return *refusal;
   if (in_flight_ >= options_.max_concurrency) {
     if (waiting_ >= options_.max_queue) {
       if (probe) probe_in_flight_ = false;
-      rejected_busy_.fetch_add(1, std::memory_order_relaxed);
-      return Error::overloaded(
-          fmt::format("{} is busy: {} calls in flight and {} waiting", name_, in_flight_, waiting_), 1);
+      return queue_full();
     }
     ++waiting_;
     const auto deadline = Clock::now() + std::chrono::milliseconds(options_.queue_wait_ms);
@@ -150,6 +161,38 @@ Result<Upstream::Permit> Upstream::admit(std::stop_token stop) {
   ++in_flight_;
   calls_.fetch_add(1, std::memory_order_relaxed);
   return Permit(this, probe);
+}
+
+Result<std::optional<Upstream::Permit>> Upstream::try_admit(bool waiting) {
+  std::lock_guard lock(mutex_);
+  const auto give_up = [&] {
+    if (waiting) --waiting_;
+  };
+  if (in_flight_ >= options_.max_concurrency) {
+    if (waiting) return std::optional<Permit>();
+    // A breaker that would refuse the call refuses it now rather than after its wait.
+    const bool refusing = state_ != BreakerState::closed && (Clock::now() < open_until_ || probe_in_flight_);
+    bool probe = false;
+    if (refusing) return *breaker_refusal(probe);
+    if (waiting_ >= options_.max_queue) return queue_full();
+    ++waiting_;
+    return std::optional<Permit>();
+  }
+  bool probe = false;
+  if (auto refusal = breaker_refusal(probe)) {
+    give_up();
+    return *refusal;
+  }
+  give_up();
+  ++in_flight_;
+  calls_.fetch_add(1, std::memory_order_relaxed);
+  return std::optional<Permit>(Permit(this, probe));
+}
+
+void Upstream::stop_waiting(bool timed_out) {
+  std::lock_guard lock(mutex_);
+  --waiting_;
+  if (timed_out) rejected_busy_.fetch_add(1, std::memory_order_relaxed);
 }
 
 BreakerState Upstream::state() const {
