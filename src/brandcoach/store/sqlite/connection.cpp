@@ -150,8 +150,10 @@ void Pool::give_back(std::unique_ptr<Connection> connection) {
 }
 
 Result<Transaction> Transaction::begin(Connection& connection) {
+  std::unique_lock<std::mutex> writer;
+  if (connection.writer() != nullptr) writer = std::unique_lock(*connection.writer());
   if (auto status = connection.exec("BEGIN IMMEDIATE"); !status) return status.error();
-  return Transaction(connection);
+  return Transaction(connection, std::move(writer));
 }
 
 Transaction::~Transaction() {
@@ -160,7 +162,10 @@ Transaction::~Transaction() {
 
 Status Transaction::commit() {
   auto status = connection_->exec("COMMIT");
-  if (status) connection_ = nullptr;
+  if (status) {
+    connection_ = nullptr;
+    if (writer_.owns_lock()) writer_.unlock();
+  }
   return status;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "brandcoach/core/core.hpp"
@@ -67,9 +68,13 @@ class Connection {
   Result<std::unique_ptr<Statement>> prepare(const std::string& sql);
   int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
+  /// The lock this process's write transactions on the database take (set by the pool).
+  std::mutex* writer() const { return writer_; }
+  void share_writer(std::mutex* writer) { writer_ = writer; }
 
  private:
   sqlite3* db_;
+  std::mutex* writer_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 
@@ -91,7 +96,9 @@ Error sqlite_error(sqlite3* db, std::string_view what);
 /// A fixed set of connections handed out one at a time.
 class Pool {
  public:
-  explicit Pool(std::vector<std::unique_ptr<Connection>> connections) : idle_(std::move(connections)) {}
+  explicit Pool(std::vector<std::unique_ptr<Connection>> connections) : idle_(std::move(connections)) {
+    for (auto& connection : idle_) connection->share_writer(&writer_);
+  }
 
   class Lease {
    public:
@@ -117,19 +124,27 @@ class Pool {
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
+  // SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to 100 ms
+  // each); this process's writers queue here instead, and the next one starts the moment the last
+  // commits. Other processes still meet SQLite's own lock.
+  std::mutex writer_;
 };
 
 /// BEGIN IMMEDIATE … COMMIT, rolled back on destruction unless committed.
+/// Holds the connection's writer lock, when it has one, for its whole life.
 class Transaction {
  public:
   static Result<Transaction> begin(Connection& connection);
-  Transaction(Transaction&& other) noexcept : connection_(other.connection_) { other.connection_ = nullptr; }
+  Transaction(Transaction&& other) noexcept
+      : writer_(std::move(other.writer_)), connection_(std::exchange(other.connection_, nullptr)) {}
   Transaction(const Transaction&) = delete;
   ~Transaction();
   Status commit();
 
  private:
-  explicit Transaction(Connection& connection) : connection_(&connection) {}
+  Transaction(Connection& connection, std::unique_lock<std::mutex> writer)
+      : writer_(std::move(writer)), connection_(&connection) {}
+  std::unique_lock<std::mutex> writer_;  // released after COMMIT or ROLLBACK (members die in reverse)
   Connection* connection_;
 };
 
