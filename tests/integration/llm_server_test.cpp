@@ -231,6 +231,26 @@ TEST(LlmServer, OpenStreamsDoNotHoldTheWorkers) {
   }
 }
 
+TEST(LlmServer, PlainAnswersWaitingForTheModelDoNotHoldTheWorkers) {
+  TempDir dir;
+  FakeOpenAiServer model(chat_handler(
+      [](const json&) { return pieces(std::vector<std::string>(10, "word "), milliseconds(100)); }));
+  ServerProcess server(dir.path(), model_flags("chat", model, {"--set", "server.workers=1"}));
+  std::vector<std::future<HttpReply>> replies;
+  for (int i = 0; i < 3; ++i) {
+    replies.push_back(std::async(std::launch::async, [&, i] {
+      return post_chat(server.port(), "How should I price my product?", false, "plain" + std::to_string(i));
+    }));
+  }
+  ASSERT_TRUE(eventually([&] { return model.request_count() == 3; }));
+  EXPECT_EQ(model.finished_streams(), 0u) << "all three were asking the model at once";
+  for (auto& reply : replies) {
+    const auto answer = reply.get();
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    EXPECT_EQ(json::parse(answer.body)["reply"], "word word word word word word word word word word ");
+  }
+}
+
 TEST(LlmServer, AFullQueueAnswers503WithRetryAfter) {
   TempDir dir;
   FakeOpenAiServer model(chat_handler(

@@ -369,6 +369,7 @@ struct Server::Impl {
         refusal = co_await run_blocking(pool, gate);
       }
       std::function<Response()> work;
+      std::optional<Response> answered;  // a chat turn answered without a worker waiting for it
       if (refusal.status != 0) {
         work = [refusal] { return refusal; };
       } else if (request.method == "POST" &&
@@ -394,22 +395,25 @@ struct Server::Impl {
           log_request(request, route, status, started);
           break;  // the event stream ends with the connection
         } else {
-          work = [this, chat = std::move(chat).value(), user = principal->user] {
-            return chat_response(chat, user, services);
-          };
+          answered = co_await answer_chat(*chat, principal->user, request.request_id);
         }
       } else {
         work = [this, request, principal] { return handle(request, *principal, services); };
       }
-      work = [work = std::move(work), id = request.request_id]() noexcept {
-        try {
-          return work();
-        } catch (const std::exception& e) {
-          spdlog::error("request {} failed: {}", id, e.what());
-          return error_response(Error::internal("internal error; see the server log for " + id));
-        }
-      };
-      Response response = co_await run_blocking(pool, work);
+      Response response;
+      if (answered) {
+        response = std::move(*answered);
+      } else {
+        work = [work = std::move(work), id = request.request_id]() noexcept {
+          try {
+            return work();
+          } catch (const std::exception& e) {
+            spdlog::error("request {} failed: {}", id, e.what());
+            return error_response(Error::internal("internal error; see the server log for " + id));
+          }
+        };
+        response = co_await run_blocking(pool, work);
+      }
       response.headers.insert(response.headers.end(), cors.begin(), cors.end());
       const int status = response.status;
       if (status >= 500) record_error(request, route, status, response.body);
@@ -489,6 +493,41 @@ struct Server::Impl {
     boost::system::error_code ec;
     co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
     co_return !ec;
+  }
+
+  // A chat turn answered as one JSON document. Like a stream's, its steps run on workers and no
+  // worker waits while the model answers (Coach::turn_async); this coroutine waits instead.
+  awaitable<Response> answer_chat(const ChatRequest& chat, const std::string& user, const std::string& id) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto finished = std::make_shared<EventQueue>(executor);
+    auto answer = std::make_shared<Response>(
+        error_response(Error::internal("internal error; see the server log for " + id)));
+    asio::post(pool, [this, finished, answer, chat, user, id] {
+      auto ended = std::make_shared<std::atomic<bool>>(false);
+      // Sets the answer once and wakes the coroutine; nothing may escape a worker's task.
+      auto finish = [finished, answer, chat, ended, id](Result<coach::TurnResult> result) {
+        if (ended->exchange(true)) return;
+        try {
+          *answer = result ? chat.format->complete(*result) : error_response(result.error());
+        } catch (const std::exception& e) {
+          spdlog::error("request {} failed: {}", id, e.what());
+        }
+        finished->close();
+      };
+      const coach::Scheduler on_worker = [this](std::function<void()> task) {
+        asio::post(pool, std::move(task));
+      };
+      try {
+        if (auto status = chat.format->prepare(services, user); !status) return finish(status.error());
+        start_chat_turn(chat, user, services, {}, {}, on_worker, finish);
+      } catch (const std::exception& e) {
+        spdlog::error("request {} failed: {}", id, e.what());
+        finish(Error::internal("internal error; see the server log for " + id));
+      }
+    });
+    while (!(co_await finished->next()).empty()) {
+    }
+    co_return *answer;
   }
 
   // Streams a chat turn as server-sent events over a chunked response. Returns the HTTP status.
