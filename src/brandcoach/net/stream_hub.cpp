@@ -327,9 +327,11 @@ struct StreamHub::Impl {
     attempt::configure(easy, transfer->exchange, transfer->url, transfer->call.body, headers.get(), options);
     curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
     // Over HTTPS a model server that speaks HTTP/2 carries many streams per connection (libcurl
-    // multiplexes by default); waiting for a connection to say so keeps new calls from opening
-    // connections of their own, so thousands of streams need tens of sockets, not thousands.
-    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    // multiplexes by default); waiting for a new connection's TLS handshake to say whether it can
+    // keeps the calls that follow from opening connections of their own, so thousands of streams need
+    // tens of sockets, not thousands. Plain HTTP is HTTP/1.1 here, where the wait would last until
+    // the first answer's headers and hold every new call behind it.
+    if (transfer->url.starts_with("https://")) curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
     if (curl_multi_add_handle(multi.get(), easy) != CURLM_OK) {
       complete(std::move(transfer), Error::internal("libcurl could not start a transfer"));
       return;
