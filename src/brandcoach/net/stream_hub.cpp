@@ -102,6 +102,9 @@ struct StreamHub::Impl {
     }
     poke();
     if (thread.joinable()) thread.join();
+    // libcurl's callbacks may run while it closes its cached connections: every member they touch
+    // must still be alive.
+    multi.reset();
   }
 
   void start(StreamHub::Call call) {

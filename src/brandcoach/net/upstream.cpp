@@ -165,7 +165,7 @@ Result<Upstream::Permit> Upstream::admit(std::stop_token stop) {
 
 Result<std::optional<Upstream::Permit>> Upstream::try_admit(bool waiting) {
   std::lock_guard lock(mutex_);
-  const auto give_up = [&] {
+  const auto leave_queue = [&] {
     if (waiting) --waiting_;
   };
   if (in_flight_ >= options_.max_concurrency) {
@@ -180,10 +180,10 @@ Result<std::optional<Upstream::Permit>> Upstream::try_admit(bool waiting) {
   }
   bool probe = false;
   if (auto refusal = breaker_refusal(probe)) {
-    give_up();
+    leave_queue();
     return *refusal;
   }
-  give_up();
+  leave_queue();
   ++in_flight_;
   calls_.fetch_add(1, std::memory_order_relaxed);
   return std::optional<Permit>(Permit(this, probe));
