@@ -131,8 +131,14 @@ Message read_message(Statement& stmt) {
 
 namespace {
 
-// One message into the thread, inside the caller's transaction.
-Result<Message> insert_message(Connection& db, Message message) {
+// The search terms of a message, made before its transaction: stemming a long reply inside it would
+// hold every other writer back meanwhile.
+std::string message_terms(const Message& message) {
+  return user_terms(message.user_id, text::index_terms(message.text));
+}
+
+// One message with its terms into the thread, inside the caller's transaction.
+Result<Message> insert_message(Connection& db, Message message, const std::string& terms) {
   if (message.created_at == 0) message.created_at = unix_millis();
   auto insert = db.prepare(
       "INSERT INTO messages (user_id, seq, role, text, assistant, route_json, citations_json, usage_json, "
@@ -152,7 +158,7 @@ Result<Message> insert_message(Connection& db, Message message) {
       .bind(9, message.session_no)
       .bind(11, message.speaker)
       .bind(12, message.ts_text)
-      .bind(13, user_terms(message.user_id, text::index_terms(message.text)));
+      .bind(13, terms);
   if (message.external_id.empty()) {
     stmt.bind_null(10);
   } else {
@@ -176,9 +182,10 @@ Result<Message> insert_message(Connection& db, Message message) {
 
 Result<Message> append_message(Connection& db, Message message, const std::optional<UsageTally>& usage,
                                bool queue_extraction) {
+  const std::string terms = message_terms(message);
   auto tx = Transaction::begin(db);
   if (!tx) return tx.error();
-  auto stored = insert_message(db, std::move(message));
+  auto stored = insert_message(db, std::move(message), terms);
   if (!stored) return stored.error();
   if (queue_extraction) {
     auto job = db.prepare("INSERT INTO extraction_jobs (user_id, message_id) VALUES (?, ?)");
@@ -244,14 +251,17 @@ Result<int64_t> pending_extraction_jobs(Connection& db) {
 
 Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message> messages,
                                              bool queue_extraction) {
+  std::vector<std::string> terms;
+  terms.reserve(messages.size());
+  for (const auto& message : messages) terms.push_back(message_terms(message));
   auto tx = Transaction::begin(db);
   if (!tx) return tx.error();
   std::vector<Message> stored;
   stored.reserve(messages.size());
   auto job = db.prepare("INSERT INTO extraction_jobs (user_id, message_id) VALUES (?, ?)");
   if (!job) return job.error();
-  for (auto& message : messages) {
-    auto one = insert_message(db, std::move(message));
+  for (size_t i = 0; i < messages.size(); ++i) {
+    auto one = insert_message(db, std::move(messages[i]), terms[i]);
     if (!one) return one.error();
     if (queue_extraction && one->role == "user") {
       (*job)->reset();
