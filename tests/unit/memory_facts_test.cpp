@@ -846,6 +846,16 @@ TEST_F(MemoryStore, SomeoneHandingTheirJobOnIsFollowedToWhoDoesItNow) {
   expect_only_as_history(text, "Fionn");
 }
 
+TEST_F(MemoryStore, AMessageBeforeTheChangeOfWhatItNamesIsQuotedAsEarlier) {
+  auto user = *db->ensure_user("ana");
+  say(user, "And the Christmas market in Olomouc — I have a stall from 27 November.");
+  say(user, "Please help with a short 'about me' for Etsy.");
+  say(user, "Actually no, the stall starts 29 November, the city changed the schedule.");
+  const auto text = recalled(user, "christmas market start date?");
+  EXPECT_NE(text.find("29 November"), std::string::npos) << text;
+  expect_only_as_history(text, "27 November");
+}
+
 TEST_F(MemoryStore, AnArrivalSaidApartFromTheDepartureIsPartOfTheAnswer) {
   auto user = *db->ensure_user("ana");
   say(user, "Our driver is Marcus, he knows every back road.");

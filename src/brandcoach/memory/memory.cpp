@@ -1505,9 +1505,43 @@ std::string render_recall(const Recall& recall) {
                            human_date(r.current.created_at));
       }
     }
+    // A quote that said a value since replaced (the source of an earlier version, or a message
+    // naming a superseded value) is history beside the current value, and is shown as such.
+    std::set<int64_t> earlier_sources;
+    std::vector<std::string> superseded;
+    std::vector<std::string> current;
+    // The things whose value a later message changed ("the stall starts 29 November"), with the id of
+    // that message (ids grow with time).
+    std::vector<std::pair<std::string, int64_t>> changed_items;
+    for (const auto& r : recall.facts) {
+      current.push_back(comparable(value_without_item(r.current.value)));
+      const std::string item = comparable(value_item(r.current.value));
+      if (item.size() >= 3 && looks_like_update(r.source_text))
+        changed_items.emplace_back(item, r.current.source_message_id);
+      for (const auto& e : r.earlier) {
+        earlier_sources.insert(e.source_message_id);
+        superseded.push_back(comparable(value_without_item(e.value)));
+      }
+    }
+    for (const auto& value : recall.replaced) superseded.push_back(comparable(value_without_item(value)));
     for (const auto& q : recall.quotes) {
       const std::string when =
           q.message.ts_text.empty() ? human_date(q.message.created_at) : q.message.ts_text;
+      const std::string said = comparable(q.message.text);
+      const auto says = [&said](const std::string& value) {
+        return value.size() >= 2 && said.find(value) != std::string::npos;
+      };
+      const bool names_changed_item = std::any_of(
+          changed_items.begin(), changed_items.end(),
+          [&](const auto& changed) { return q.message.id < changed.second && says(changed.first); });
+      const bool outdated =
+          earlier_sources.contains(q.message.id) ||
+          ((names_changed_item || std::any_of(superseded.begin(), superseded.end(), says)) &&
+           std::none_of(current.begin(), current.end(), says));
+      if (outdated) {
+        out += fmt::format("- Earlier, on {}, you said: “{}”\n", when, quote_for(q.message.text, ""));
+        continue;
+      }
       out += fmt::format("- And on {}{} you said: “{}”\n", when,
                          looks_like_update(q.message.text) ? ", changing something earlier," : "",
                          quote_for(q.message.text, ""));
