@@ -3,6 +3,7 @@
 #include <hnswlib/hnswlib.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -78,8 +79,12 @@ __attribute__((target("f16c"))) void to_halves_f16c(const float* in, Half* out, 
   for (; i < count; ++i) out[i] = _cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
+// clang 14 (the fuzzing build) knows no "f16c" for __builtin_cpu_supports, so that bit comes from
+// CPUID leaf 1 itself; the builtin's AVX2 check already includes the OS saving the YMM registers.
 bool has_avx2_fma_f16c() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+  return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #endif
 
