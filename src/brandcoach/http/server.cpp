@@ -495,6 +495,11 @@ struct Server::Impl {
     co_return !ec;
   }
 
+  // Where a turn's steps after its answer run.
+  coach::Scheduler on_workers() {
+    return [this](std::function<void()> task) { asio::post(pool, std::move(task)); };
+  }
+
   // A chat turn answered as one JSON document. Like a stream's, its steps run on workers and no
   // worker waits while the model answers (Coach::turn_async); this coroutine waits instead.
   awaitable<Response> answer_chat(const ChatRequest& chat, const std::string& user, const std::string& id) {
@@ -514,12 +519,9 @@ struct Server::Impl {
         }
         finished->close();
       };
-      const coach::Scheduler on_worker = [this](std::function<void()> task) {
-        asio::post(pool, std::move(task));
-      };
       try {
         if (auto status = chat.format->prepare(services, user); !status) return finish(status.error());
-        start_chat_turn(chat, user, services, {}, {}, on_worker, finish);
+        start_chat_turn(chat, user, services, {}, {}, on_workers(), finish);
       } catch (const std::exception& e) {
         spdlog::error("request {} failed: {}", id, e.what());
         finish(Error::internal("internal error; see the server log for " + id));
@@ -570,12 +572,9 @@ struct Server::Impl {
       const std::function<void(std::string)> emit = [queue](std::string frames) {
         queue->push(std::move(frames));
       };
-      const coach::Scheduler on_worker = [this](std::function<void()> task) {
-        asio::post(pool, std::move(task));
-      };
       try {
         queue->push(format->start());
-        start_chat_turn(chat, user, services, std::move(events), emit, on_worker, finish);
+        start_chat_turn(chat, user, services, std::move(events), emit, on_workers(), finish);
       } catch (const std::exception& e) {
         spdlog::error("request {} failed: {}", id, e.what());
         finish(Error::internal("internal error; see the server log"));

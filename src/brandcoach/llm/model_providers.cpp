@@ -59,6 +59,8 @@ class ModelCall {
   virtual ~ModelCall() = default;
   const std::string& path() const { return path_; }
   const std::string& body() const { return body_; }
+  /// The request body, given up to whoever sends it (the hub keeps its own copy for retries).
+  std::string release_body() { return std::move(body_); }
   const std::string& what() const { return what_; }
   /// Some of the answer reached the caller.
   bool streamed() const { return streamed_; }
@@ -151,8 +153,10 @@ class StreamingProvider : public LlmProvider {
     return call.end();
   }
 
-  // Runs the call on the stream hub; `done` gets the completion there.
-  void run_async(std::shared_ptr<ModelCall> call, const Options& options, CompletionHandler done) const {
+  // Runs the call on the stream hub; `done` gets the completion there. `prompt` is the one the call
+  // reads, kept alive until then.
+  void run_async(std::shared_ptr<ModelCall> call, std::shared_ptr<const Prompt> prompt,
+                 const Options& options, CompletionHandler done) const {
     struct Reading {
       SseParser parser;
       std::optional<Error> problem;
@@ -160,10 +164,10 @@ class StreamingProvider : public LlmProvider {
     auto reading = std::make_shared<Reading>();
     net::StreamHub::Call request;
     request.path = call->path();
-    request.body = call->body();
+    request.body = call->release_body();
     request.what = call->what();
     request.on_chunk = event_reader(*call, reading->parser, reading->problem);
-    request.on_done = [call, reading, done = std::move(done)](Status status) {
+    request.on_done = [call, prompt = std::move(prompt), reading, done = std::move(done)](Status status) {
       if (reading->problem) return done(*reading->problem);
       if (!status) return done(status.error());
       done(call->end());
@@ -274,11 +278,10 @@ class ResponsesProvider final : public StreamingProvider {
     const bool chained = chains(*prompt);
     auto call = make_call(*prompt, options, chained, on_delta);
     run_async(
-        call, options,
+        call, prompt, options,
         [this, prompt, options, on_delta, done = std::move(done), call, chained](Result<Completion> answer) {
           if (!refused_chain(answer, chained, *call)) return done(std::move(answer));
-          auto again = make_call(*prompt, options, false, on_delta);
-          run_async(again, options, [prompt, done](Result<Completion> second) { done(std::move(second)); });
+          run_async(make_call(*prompt, options, false, on_delta), prompt, options, done);
         });
   }
 
@@ -379,8 +382,7 @@ class ChatProvider final : public StreamingProvider {
                       CompletionHandler done) override {
     if (auto status = check(); !status) return done(status.error());
     auto call = std::make_shared<ChatCall>(*prompt, options, model_for(options), std::move(on_delta));
-    run_async(call, options,
-              [prompt, done = std::move(done)](Result<Completion> answer) { done(std::move(answer)); });
+    run_async(std::move(call), std::move(prompt), options, std::move(done));
   }
 };
 

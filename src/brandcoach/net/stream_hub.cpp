@@ -175,6 +175,7 @@ struct StreamHub::Impl {
       admit_waiting(now);
       wake_sleepers(now);
       if (now >= next_stop_check) {
+        drop_stopped_waiting();
         drop_stopped_running();
         next_stop_check = now + kStopCheck;
       }
@@ -257,7 +258,11 @@ struct StreamHub::Impl {
         begin_attempt(std::move(next));
       }
     }
-    // Calls behind the head may have been cancelled; their callers should not wait for the head.
+  }
+
+  // Calls waiting behind the head may have been cancelled; their callers should not wait for the
+  // head. Looked at with the other stop checks, not on every wake-up.
+  void drop_stopped_waiting() {
     for (auto it = waiting.begin(); it != waiting.end();) {
       if (!(*it)->call.stop.stop_requested()) {
         ++it;
