@@ -161,6 +161,46 @@ TEST_F(Extractor, PriceKeepsWhatItIsFor) {
   EXPECT_EQ(find(facts, "price")->value, "£4.50 (sourdough)");
 }
 
+TEST_F(Extractor, AmountsWrittenTheWayEachCountryWritesThem) {
+  // A currency mark after the amount, digits grouped by spaces, a mark in any case.
+  EXPECT_EQ(values(extractor.extract("Prices: monthly for locals 65 €, intensive week for foreigners 180 €."),
+                   "price"),
+            (std::vector<std::string>{"65 € (monthly for locals)", "180 € (intensive week for foreigners)"}));
+  EXPECT_EQ(values(extractor.extract("Rings 220 zł, earrings 160 zł."), "price"),
+            (std::vector<std::string>{"160 zł (earrings)"}));
+  EXPECT_EQ(values(extractor.extract("Custom boards: fish R7 200, longboard R9 800."), "price"),
+            (std::vector<std::string>{"R7 200 (fish)", "R9 800 (longboard)"}));
+  EXPECT_EQ(values(extractor.extract("bracelets KSh 650, necklaces KSh 1,200"), "price"),
+            (std::vector<std::string>{"KSh 650 (bracelets)", "KSh 1,200 (necklaces)"}));
+  const auto found = amounts_in("small dogs R350, big boys 2 800 Kč, hats US$75");
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0].amount, "R350");
+  EXPECT_EQ(found[1].amount, "2 800 Kč");
+  EXPECT_EQ(found[1].mark, "kč");
+  EXPECT_EQ(found[2].mark, "us$");
+}
+
+TEST_F(Extractor, EveryPriceOfAListKeepsItsOwnThing) {
+  EXPECT_EQ(
+      values(extractor.extract("half day £65, full day £110, 3 day expedition £495 all kit incl"), "price"),
+      (std::vector<std::string>{"£65 (half day)", "£110 (full day)", "£495 (3 day expedition)"}));
+  // An aside between a thing and its price describes the thing.
+  EXPECT_EQ(
+      values(extractor.extract("rates: specialist (bookkeeping, ads) $14/hr, serenata (5 songs) $3,500"),
+             "price"),
+      (std::vector<std::string>{"$14 (specialist)", "$3,500 (serenata)"}));
+  EXPECT_EQ(values(extractor.extract("Private charter for the whole boat: KSh 85,000."), "price"),
+            (std::vector<std::string>{"KSh 85,000 (whole boat)"}));
+  // A sentence of only a thing and its price, after other sentences.
+  EXPECT_EQ(values(extractor.extract("R650 a month. Students R450. 420 members."), "price"),
+            (std::vector<std::string>{"R650", "R450 (Students)"}));
+  EXPECT_EQ(values(extractor.extract("New prices from January: full wedding planning ₦3m."), "price"),
+            (std::vector<std::string>{"₦3m (full wedding planning)"}));
+  // A list's shape alone, naming no thing, is no price.
+  EXPECT_TRUE(
+      values(extractor.extract("We're adding a beach package in Diani, from KSh 400,000"), "price").empty());
+}
+
 TEST_F(Extractor, SomeoneElsesPriceIsNotOurs) {
   auto facts = extractor.extract("Hart's charges £5.20 for their sourdough, ours is £4.50.");
   const auto prices = values(facts, "price");
@@ -168,6 +208,9 @@ TEST_F(Extractor, SomeoneElsesPriceIsNotOurs) {
   EXPECT_TRUE(prices[0].starts_with("£4.50")) << prices[0];
   EXPECT_TRUE(
       values(extractor.extract("My cousin in Wichita charges $120 for a full groom."), "price").empty());
+  // "US$" is a currency, not "us": the sentence is still about the other company.
+  EXPECT_TRUE(values(extractor.extract("Andean Summit sells Salkantay for US$590 in groups of 16."), "price")
+                  .empty());
 }
 
 TEST_F(Extractor, HypotheticalAndPastStateNothing) {
@@ -471,6 +514,24 @@ TEST(RecallRendering, AQuoteStopsShortOfAReplacedValue) {
   EXPECT_EQ(answer.find("Tama"), std::string::npos) << answer;
 }
 
+TEST(RecallRendering, APriceQuotesOnlyItsOwnClauseOfAList) {
+  // The large dog's price changed in words the memory did not read as a change: the small dog's quote
+  // must not restate the old one as if current.
+  Recall recall;
+  RecalledFact fact;
+  fact.current.key = "price";
+  fact.current.value = "$85 (small dog full groom)";
+  fact.current.status = "active";
+  fact.current.source_message_id = 1;
+  fact.source_text = "prices: small dog full groom $85, large dog full groom $120, nail clip $15.";
+  fact.source_at = 1700000000;
+  recall.facts.push_back(fact);
+  const std::string answer = render_recall(recall);
+  EXPECT_NE(answer.find("small dog full groom $85"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("$120"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("$15"), std::string::npos) << answer;
+}
+
 TEST_F(Extractor, HostileInputIsFastAndHarmless) {
   std::string long_message(30000, 'a');
   long_message += " our price is $";
@@ -772,6 +833,18 @@ TEST_F(MemoryStore, AnAmountForAnotherThingDoesNotAnswer) {
   say(user, "Also, the tide has turned a little: the ten-class pass is €135 now.");
   const auto text = recalled(user, "How much is a drop-in class?");
   EXPECT_NE(text.find("€14"), std::string::npos) << text;
+}
+
+TEST_F(MemoryStore, APriceAskedByAThingNoSavedPriceIsForIsAnsweredFromTheUsersWords) {
+  auto user = *db->ensure_user("ana");
+  say(user, "Returns: sole trader return $450. BAS lodgement is something I do quarterly for $220 each.");
+  const auto text = recalled(user, "What do we charge for BAS again?");
+  EXPECT_NE(text.find("$220"), std::string::npos) << text;
+  // Of two saved prices, the one whose thing the question names.
+  say(user, "grooming: small dog full groom $85, large dog full groom $120");
+  const auto dog = recalled(user, "how much is a large dog groom?");
+  EXPECT_NE(dog.find("$120"), std::string::npos) << dog;
+  EXPECT_EQ(dog.find("$85"), std::string::npos) << dog;
 }
 
 TEST_F(MemoryStore, AQuotedStatementIsFollowedToTheChangeThatReplacedIt) {

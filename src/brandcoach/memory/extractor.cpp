@@ -25,16 +25,30 @@ struct RuleSpec {
   Cue cue = Cue::plain;
   size_t max_words = 8;
   bool clause_guards = true;  // skip clauses about third parties, hypotheticals, the past
+  // A price read from a list's shape alone ("full day £110") is only a price when it names its thing:
+  // ", from KSh 400,000" names none.
+  bool needs_item = false;
 };
 
 // Value shapes, spelled once.
-#define BC_MONEY                                                                                                       \
-  "((?:(?:us|a|au|c|ca|nz|r|s|hk)?\\$|€|£|¥|₹|₦|₱|usd ?|eur ?|gbp ?|inr ?|rs\\.? ?|ngn ?|aud ?|chf ?|zar ?|" \
-  "kes ?|ksh\\.? ?|sek ?|nok ?|dkk ?|pln ?|aed ?|sar ?|egp ?|ghs ?|mxn ?|brl ?|php ?|myr ?|idr ?|thb ?|"               \
-  "jpy ?|cny ?|rmb ?|hkd ?|sgd ?|nzd ?|cad ?)"                                                                         \
-  " ?\\d[\\d,]*(?:\\.\\d+)?(?:k|m)?\\b(?: ?(?:usd|eur|gbp|aud|inr|cad))?|\\d[\\d,]*(?:\\.\\d+)?(?:k|m)? ?"             \
-  "(?:dollars|bucks|euros?|pounds|quid|rupees|naira|reais|rand|pesos|francs|shillings|yen|yuan|baht|"                  \
-  "ringgit|dirhams?|kr|sek|nok|dkk|zł|kes|ksh|usd|eur|gbp|aud|cad|nzd|sgd|€|£)\\b)"
+// An amount: digits, or digits grouped in threes by spaces ("R7 200", "2 800 Kč"), which many countries
+// write. A currency mark before it ("$85", "KSh 6,500") or after it ("65 €", "220 zł"); a mark that is
+// a symbol ends there, since a word boundary after a symbol wants a letter next ("65 € per hour").
+#define BC_AMOUNT "(?:\\d{1,3}(?: \\d{3})+\\b|\\d[\\d,]*)(?:\\.\\d+)?(?:k|m)?"
+#define BC_MARK_BEFORE                                                                                                 \
+  "(?i:(?:us|a|au|c|ca|nz|r|s|hk)?\\$|€|£|¥|₹|₦|₱|₩|₺|₽|₪|₫|usd ?|eur ?|gbp ?|inr ?|rs\\.? ?|ngn " \
+  "?|aud "                                                                                                             \
+  "?|chf ?|"                                                                                                           \
+  "zar ?|kes ?|ksh\\.? ?|sek ?|nok ?|dkk ?|pln ?|aed ?|sar ?|egp ?|ghs ?|mxn ?|brl ?|php ?|myr ?|idr ?|thb "           \
+  "?|"                                                                                                                 \
+  "jpy ?|cny ?|rmb ?|hkd ?|sgd ?|nzd ?|cad ?|isk ?|czk ?|huf ?|\\br)"
+#define BC_MARK_AFTER                                                                                                \
+  "(?:(?i:(?:dollars|bucks|euros?|pounds|quid|rupees|naira|reais|rand|pesos|francs|shillings|yen|yuan|baht|"         \
+  "ringgit|dirhams?|kr|sek|nok|dkk|kes|ksh|usd|eur|gbp|aud|cad|nzd|sgd|mxn|isk|czk|huf)\\b)|€|£|zł|kč|Kč|₺|" \
+  "₽|₴)"
+#define BC_MONEY                                                                            \
+  "(" BC_MARK_BEFORE " ?" BC_AMOUNT "\\b(?: ?(?i:usd|eur|gbp|aud|inr|cad|mxn))?|" BC_AMOUNT \
+  " ?" BC_MARK_AFTER ")"
 #define BC_MONTH                                                                                         \
   "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
   "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
@@ -80,10 +94,17 @@ const RuleSpec kRules[] = {
      "(?: [\\w'-]+){0,4}? to " BC_MONEY,
      Shape::money, 0.85, Cue::correction},
     // A list item of a thing and its amount: "- standard service €69", "standard service now €79".
-    {"price", "(?i)(?:^[-*•] ?|^|[,:;] )(?:\\p{L}[\\p{L}'-]* ){0,3}\\p{L}[\\p{L}'-]* now " BC_MONEY,
+    {"price", "(?i)(?:^ ?[-*•] ?|^ ?|[,:;] )(?:\\p{L}[\\p{L}'-]* ){0,3}\\p{L}[\\p{L}'-]* now " BC_MONEY,
      Shape::money, 0.85, Cue::correction},
-    {"price", "(?:^[-*•] ?|^|[,:;] )(?:\\p{Ll}[\\p{L}'-]* ){0,3}\\p{Ll}[\\p{L}'-]* " BC_MONEY, Shape::money,
-     0.7},
+    // "3 day expedition £495", "at night/weekends 139 €".
+    {"price", "(?:^ ?[-*•] ?|^ ?|[,:;] )(?:[\\p{Ll}\\d][\\p{L}\\d/'-]* ){0,3}\\p{Ll}[\\p{L}/'-]* " BC_MONEY,
+     Shape::money, 0.7, Cue::plain, 8, true, true},
+    // A sentence that is only a thing and its price: "Students R450."
+    {"price", "^ ?\\p{Lu}\\p{Ll}+(?: [\\p{Ll}\\d][\\p{L}\\d/'-]*){0,3} " BC_MONEY "[.!]?$", Shape::money, 0.7,
+     Cue::plain, 8, true, true},
+    // A label and its price: "Private charter for the whole boat: KSh 85,000".
+    {"price", "(?i)(?:^ ?[-*•] ?|^ ?|[,;] )(?:[\\p{L}\\d][\\p{L}\\d/'-]* ){0,5}\\p{L}[\\p{L}'-]*: " BC_MONEY,
+     Shape::money, 0.7, Cue::plain, 8, true, true},
     {"price", "(?i)\\b(?:is|are|at|costs?|=)(?: now| only| just)? " BC_MONEY, Shape::money, 0.65},
     // A new price said as what the thing becomes: "the cinnamon bun becomes €4.20", "will be US$520".
     {"price",
@@ -661,19 +682,19 @@ bool looks_like_common_noun(std::string_view word) {
                                   [&](std::string_view end) { return w.ends_with(end); }))
     return true;
   static constexpr std::string_view kNouns[] = {
-      "plan",      "pass",    "class",    "price",    "prices",  "rent",      "box",      "ticket",
-      "tickets",   "lesson",  "course",   "menu",     "tour",    "session",   "package",  "service",
-      "entry",     "rate",    "deposit",  "consult",  "haircut", "treatment", "bundle",   "kit",
-      "product",   "stock",   "coffee",   "cake",     "bread",   "cover",     "workshop", "standard",
-      "basic",     "premium", "deluxe",   "starter",  "combo",   "plate",     "visit",    "repair",
-      "install",   "clean",   "wash",     "colour",   "color",   "massage",   "facial",   "room",
-      "night",     "stay",    "tasting",  "flight",   "bottle",  "crate",     "jar",      "pack",
-      "bag",       "loaf",    "pie",      "meal",     "lunch",   "dinner",    "brunch",   "retreat",
-      "camp",      "trip",    "trek",     "fare",     "callout", "call-out",  "hourly",   "monthly",
-      "weekly",    "annual",  "single",   "double",   "family",  "group",     "private",  "solo",
-      "shoot",     "print",   "card",     "mug",      "candle",  "soap",      "skein",    "yarn",
-      "certified", "express", "delivery", "shipping", "entry",   "admission", "day",      "half-day",
-      "full-day",  "weekend", "pro",      "team",     "site",    "logo",      "design"};
+      "plan", "pass", "class", "price", "prices", "rent", "box", "ticket", "tickets", "lesson", "course",
+      "menu", "tour", "session", "package", "service", "entry", "rate", "deposit", "consult", "haircut",
+      "treatment", "bundle", "kit", "product", "stock", "coffee", "cake", "bread", "cover", "workshop",
+      "standard", "basic", "premium", "deluxe", "starter", "combo", "plate", "visit", "repair", "install",
+      "clean", "wash", "colour", "color", "massage", "facial", "room", "night", "stay", "tasting", "flight",
+      "bottle", "crate", "jar", "pack", "bag", "loaf", "pie", "meal", "lunch", "dinner", "brunch", "retreat",
+      "camp", "trip", "trek", "fare", "callout", "call-out", "hourly", "monthly", "weekly", "annual",
+      "single", "double", "family", "group", "private", "solo", "shoot", "print", "card", "mug", "candle",
+      "soap", "skein", "yarn", "certified", "express", "delivery", "shipping", "entry", "admission", "day",
+      "half-day", "full-day", "weekend", "pro", "team", "site", "logo", "design",
+      // Words that open a sentence about the user's own prices ("New prices from January: …").
+      "new", "all", "current", "latest", "regular", "normal", "special", "seasonal", "holiday", "summer",
+      "winter", "student", "students", "kids", "adult", "adults"};
   return std::find(std::begin(kNouns), std::end(kNouns), w) != std::end(kNouns);
 }
 
@@ -798,7 +819,7 @@ bool ends_item(std::string_view word) {
 std::string item_before(std::string_view before) {
   // "Glow Butter, ₦8,500": the comma joins the name to its price.
   while (!before.empty() && before.back() == ' ') before.remove_suffix(1);
-  if (!before.empty() && before.back() == ',') before.remove_suffix(1);
+  if (!before.empty() && (before.back() == ',' || before.back() == ':')) before.remove_suffix(1);
   auto words = split_words(before);
   while (!words.empty() && is_linking_word(words.back())) words.pop_back();
   std::vector<std::string_view> item;
@@ -984,7 +1005,9 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "father|neighbou?r|uncle|aunt|"
       "old boss|former boss|ex|previous employer|competitors?|rivals?)|i think|i guess|i believe|i heard|i "
       "reckon|"
-      "i read|i saw|i noticed|i know)\\b");
+      "i read|i saw|i noticed|i know)\\b|"
+      // "US$590" names a currency, not "us".
+      "(?i)\\bus ?\\$");
   rules_->hearsay = compile(
       "(?i)\\b(?:apparently|supposedly|does like|do like|goes for like|do they|they|their|reportedly|"
       "rumou?r|i think|i believe|i guess|i heard|i reckon)\\b");
@@ -1186,11 +1209,45 @@ std::string clean_money(std::string value) {
   return value;
 }
 
+// The currency mark as compared: "KSh " and "ksh" are one mark.
+std::string folded_mark(std::string_view mark) {
+  std::string out;
+  for (const char c : mark) {
+    if (c != ' ' && c != '.') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// "serenata (5 songs) $3,500", "specialist (bookkeeping, ads) $14/hr": an aside between a thing and its
+// price describes the thing. Clauses split at parentheses, which would part the price from its thing,
+// so such an aside is left out of what the rules read.
+std::string without_asides_before_amounts(const std::string& text, const RE2& amount) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '(' && !out.empty() && out.back() == ' ') {
+      const size_t close = text.find_first_of("()", i + 1);
+      if (close != std::string::npos && text[close] == ')' && close - i <= 60 && close + 1 < text.size() &&
+          text[close + 1] == ' ') {
+        re2::StringPiece after(text.data() + close + 2, text.size() - close - 2);
+        if (RE2::Consume(&after, amount)) {
+          i = close + 1;  // the space after the aside stands in for the one before it
+          out.pop_back();
+          out += ' ';
+          continue;
+        }
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) const {
   std::vector<ExtractedFact> out;
-  const std::string text = normalise(message);
+  const std::string text = without_asides_before_amounts(normalise(message), *rules_->money_value);
   // The message with its questions blanked out (same length, so offsets hold), for the rules below
   // that read across sentences: "who's my co-founder again?" names no co-founder.
   std::string statements = text;
@@ -1287,6 +1344,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                                 folded_item.ends_with("aim") || folded_item.ends_with("revenue") ||
                                 folded_item.ends_with("turnover") || folded_item.ends_with("sales")))
                   break;
+                if (item.empty() && spec.needs_item) break;
                 if (!item.empty()) amount += " (" + item + ")";
               }
               values.push_back(std::move(amount));
@@ -1631,12 +1689,17 @@ bool FactExtractor::opens_as_question(std::string_view sentence) const {
 }
 
 AnswerKind FactExtractor::answer_kind(std::string_view question) const {
-  const std::string q = " " + text::ascii_lower(question) + " ";
+  // Punctuation as spaces, so "hourly rate?" holds " rate ".
+  std::string q = " " + text::ascii_lower(question) + " ";
+  for (char& c : q) {
+    if (std::ispunct(static_cast<unsigned char>(c)) && c != '\'' && c != '$') c = ' ';
+  }
   const auto has = [&](std::string_view word) { return q.find(word) != std::string::npos; };
   if (has(" when") || has("what date") || has("which date") || has("what day") || has("which day"))
     return AnswerKind::date;
   if (has("how much") || has("how many dollars") || has(" cost") || has(" price") || has(" budget") ||
-      has(" spend"))
+      has(" spend") || has(" fee ") || has(" fees ") || has(" rate ") || has(" rates ") ||
+      ((has(" charge ") || has(" charging ")) && !has(" in charge ")))
     return AnswerKind::money;
   if (has("how many") || has("how big") || has("headcount") || has("team size")) return AnswerKind::count;
   if (has(" where") || has("which city") || has("what city") || has("which town") || has("what town") ||
@@ -1710,6 +1773,23 @@ std::vector<FactExtractor::Statement> FactExtractor::statements(std::string_view
     out.push_back(std::move(statement));
   }
   return out;
+}
+
+std::vector<MarkedAmount> amounts_in(std::string_view text) {
+  // Built once, read-only after: the same shapes the price rules read.
+  static const RE2 amount("(" BC_MARK_BEFORE ") ?(" BC_AMOUNT ")\\b|(" BC_AMOUNT ") ?(" BC_MARK_AFTER ")");
+  std::vector<MarkedAmount> found;
+  re2::StringPiece groups[5];
+  size_t at = 0;
+  while (at < text.size() && amount.Match(re2::StringPiece(text.data(), text.size()), at, text.size(),
+                                          RE2::UNANCHORED, groups, 5)) {
+    const bool before = groups[1].data() != nullptr;
+    const re2::StringPiece mark = before ? groups[1] : groups[4];
+    found.push_back({clean_money(std::string(groups[0].data(), groups[0].size())),
+                     folded_mark({mark.data(), mark.size()})});
+    at = static_cast<size_t>(groups[0].data() - text.data()) + std::max<size_t>(groups[0].size(), 1);
+  }
+  return found;
 }
 
 }  // namespace brandcoach::memory

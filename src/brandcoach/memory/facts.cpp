@@ -307,9 +307,11 @@ std::vector<store::FactWrite> plan_fact_writes(const std::vector<store::Fact>& c
       });
       if (spec->itemised && current_fact == live.end()) {
         // An unnamed price replaces the only current one; a named one replaces the only unnamed one.
+        // Not one of this same message, though: "R650 a month. Students R450." lists two prices.
         std::vector<store::Fact*> active;
         for (auto& f : live) {
-          if (f.key == fact.key && f.status == "active" && (item.empty() || value_item(f.value).empty()))
+          if (f.key == fact.key && f.status == "active" && f.id != 0 &&
+              (item.empty() || value_item(f.value).empty()))
             active.push_back(&f);
         }
         if (active.size() == 1) current_fact = live.begin() + (active.front() - live.data());

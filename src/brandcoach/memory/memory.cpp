@@ -120,42 +120,6 @@ std::vector<std::string> names_in(std::string_view text) {
   return names;
 }
 
-// An amount written with a currency mark in `text` ("$85", "€ 1,200", "ISK 3,900"), and the mark.
-struct MarkedAmount {
-  std::string amount;
-  std::string mark;
-};
-
-std::vector<MarkedAmount> amounts_in(std::string_view text) {
-  std::vector<MarkedAmount> amounts;
-  static constexpr std::string_view kSymbols[] = {"€", "£", "$", "¥",   "₹", "₩",
-                                                  "₦", "₱", "₺", "₽", "₪", "₫"};
-  for (size_t i = 0; i < text.size(); ++i) {
-    size_t mark_end = std::string_view::npos;
-    for (const auto symbol : kSymbols) {
-      if (text.substr(i, symbol.size()) == symbol) mark_end = i + symbol.size();
-    }
-    // Three capitals before an amount: ISO codes ("KES 285,000", "NOK 379").
-    const bool code = i + 4 < text.size() && std::isupper(static_cast<unsigned char>(text[i])) &&
-                      std::isupper(static_cast<unsigned char>(text[i + 1])) &&
-                      std::isupper(static_cast<unsigned char>(text[i + 2])) && text[i + 3] == ' ' &&
-                      (i == 0 || !std::isalpha(static_cast<unsigned char>(text[i - 1])));
-    if (code) mark_end = i + 3;
-    if (mark_end == std::string_view::npos) continue;
-    size_t digits = mark_end;
-    if (digits < text.size() && text[digits] == ' ') ++digits;
-    if (digits >= text.size() || !std::isdigit(static_cast<unsigned char>(text[digits]))) continue;
-    size_t end = digits;
-    while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) ||
-                                 ((text[end] == ',' || text[end] == '.') && end + 1 < text.size() &&
-                                  std::isdigit(static_cast<unsigned char>(text[end + 1])))))
-      ++end;
-    amounts.push_back({std::string(text.substr(i, end - i)), std::string(text.substr(i, mark_end - i))});
-    i = end - 1;
-  }
-  return amounts;
-}
-
 // The currency marks of a text's amounts ("€", "KES"), to tie two statements of amounts together.
 std::vector<std::string> currencies_in(std::string_view text) {
   std::vector<std::string> marks;
@@ -753,6 +717,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     }
     return false;
   };
+  const AnswerKind asked_kind = extractor_.answer_kind(question);
+  const bool wants_amount = asked_kind == AnswerKind::money;
   // When the question names one of several items or people ("the taco plate", "my designer"), only those.
   const auto narrowed = [&](const std::string& key) {
     std::vector<const store::Fact*> current;
@@ -761,11 +727,27 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     }
     const auto* spec = key_spec(key);
     if (spec && spec->list) {
+      // The things sharing most of the question's words: "a large dog" is the large dog's groom,
+      // not the small dog's.
       std::vector<const store::Fact*> named;
+      size_t most = 0;
       for (const auto* f : current) {
-        if (overlaps(spec->itemised ? value_item(f->value) : f->value) > 0) named.push_back(f);
+        const size_t shared = overlaps(spec->itemised ? value_item(f->value) : f->value);
+        if (shared == 0 || (spec->itemised && shared < most)) continue;
+        if (shared > most && spec->itemised) named.clear();
+        most = std::max(most, shared);
+        named.push_back(f);
       }
       if (!named.empty()) return named;
+      // "What do we charge for BAS?" when only other things' prices were saved: those are not the
+      // answer, and the user's own words about BAS may be.
+      const bool names_a_thing = std::any_of(asked.begin(), asked.end(), [](const std::string& stem) {
+        return !is_key_cue(stem) && !std::isdigit(static_cast<unsigned char>(stem.front()));
+      });
+      if (key == "price" && names_a_thing && wants_amount) return std::vector<const store::Fact*>{};
+      // "Where do I sell on Sundays?" asks for a place or a day, which no price is.
+      if (key == "price" && (asked_kind == AnswerKind::place || asked_kind == AnswerKind::date))
+        return std::vector<const store::Fact*>{};
     }
     return current;
   };
@@ -1479,14 +1461,12 @@ std::string render_recall(const Recall& recall) {
         const std::string bare = value_without_item(r.current.value);
         std::vector<std::string> replaced;
         for (const auto& e : r.earlier) replaced.push_back(value_without_item(e.value));
-        // A sentence listing several prices quotes only the clause of this one when another amount
-        // beside it has since changed ("small groom $85, large groom $120" after the large went up).
+        // A sentence listing several prices quotes only the clause of this one ("small groom $85,
+        // large groom $120"): another amount beside it may have changed since, in words the memory
+        // did not read as a change, and would be read as current.
         if (r.current.key == "price") {
           for (auto& found : amounts_in(r.source_text)) {
-            const std::string said = comparable(found.amount);
-            const bool changed = std::any_of(recall.replaced.begin(), recall.replaced.end(),
-                                             [&](const std::string& old) { return comparable(old) == said; });
-            if (changed && said != comparable(bare)) replaced.push_back(std::move(found.amount));
+            if (comparable(found.amount) != comparable(bare)) replaced.push_back(std::move(found.amount));
           }
         }
         const std::string quote = quote_for(r.source_text, bare, replaced);

@@ -77,6 +77,14 @@ struct ExtractedFact {
 /// The kind of value a memory question asks for, from its question words ("when" -> a date).
 enum class AnswerKind { any, date, money, count, place };
 
+/// An amount written with a currency mark ("$85", "KSh 6,500", "65 €", "R7 200") and its mark, folded
+/// ("ksh", "€") so two statements in the same currency can be tied together.
+struct MarkedAmount {
+  std::string amount;
+  std::string mark;
+};
+std::vector<MarkedAmount> amounts_in(std::string_view text);
+
 class FactExtractor {
  public:
   FactExtractor();
