@@ -847,6 +847,22 @@ TEST_F(MemoryStore, APriceAskedByAThingNoSavedPriceIsForIsAnsweredFromTheUsersWo
   EXPECT_EQ(dog.find("$85"), std::string::npos) << dog;
 }
 
+TEST_F(MemoryStore, WhoDoesAJobIsAnsweredByTheMessageNamingThemBesideIt) {
+  auto user = *db->ensure_user("ana");
+  say(user, "Custom shortboard R6 500, fish R7 200, longboard R9 800.");
+  say(user, "Glasser is my mate Wes, he's got his own bay but works with me.");
+  say(user, "competition: the big imported brands, and Point Break Boards in Ballito.");
+  say(user, "and Point Break Boards closed down, the oke moved to J-Bay.");
+  const auto text = recalled(user, "who glasses my boards, for the credit on the post?");
+  EXPECT_NE(text.find("Wes"), std::string::npos) << text;
+  // Words that also name fact keys ("shop"), and a job handed on.
+  auto other = *db->ensure_user("ben");
+  say(other, "workshop: me, my father Andrzej (master), my cousin Ola does shop");
+  say(other, "Ola leaving to study in Warsaw. new shop person: Paulina");
+  const auto shop = recalled(other, "who runs our shop now?");
+  EXPECT_NE(shop.find("Paulina"), std::string::npos) << shop;
+}
+
 TEST_F(MemoryStore, AQuotedStatementIsFollowedToTheChangeThatReplacedIt) {
   auto user = *db->ensure_user("ana");
   say(user, "A tasting flight is at €22 for walk-in guests.");

@@ -42,6 +42,9 @@ nlohmann::json message_to_json(const store::Message& m) {
   return out;
 }
 
+// "Who …?" reads at most this many of the user's latest messages for another form of its words.
+constexpr int kWhoScan = 400;
+
 // Following a statement to its change reads at most this many of the messages after it.
 constexpr int64_t kFollowLimit = 400;
 
@@ -94,6 +97,22 @@ bool names_weekday(std::string_view text) {
                                                "friday", "saturday", "sunday"};
   return std::any_of(std::begin(kDays), std::end(kDays),
                      [&](std::string_view day) { return folded.find(day) != std::string::npos; });
+}
+
+// Two stems of one word family: the same, or one the start of the other and at least four letters
+// ("glass" and "glasser", "frame" and "framer").
+bool same_word_family(std::string_view a, std::string_view b) {
+  const size_t shorter = std::min(a.size(), b.size());
+  return a == b || (shorter >= 4 && a.substr(0, shorter) == b.substr(0, shorter));
+}
+
+// "Who glasses my boards?", "what's the name of my apprentice?": the answer is a person.
+bool asks_for_a_person(std::string_view question) {
+  const std::string folded = folded_for_cues(question);
+  return folded.find(" who ") != std::string::npos || folded.find(" who's ") != std::string::npos ||
+         folded.find(" whos ") != std::string::npos || folded.find(" who is ") != std::string::npos ||
+         folded.find(" name of my ") != std::string::npos ||
+         folded.find(" name of our ") != std::string::npos;
 }
 
 // Words of a message that are names: capitalised, not opening a sentence ("Kaffa Direkte", "Bellecour").
@@ -1156,18 +1175,87 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     if (newest) recall.quotes.push_back(std::move(*newest));
   }
   if (!any_current) {
-    auto hits = search(user_id, question, 6, {"user"}, exclude_message_id);
+    const bool asks_who = asks_for_a_person(question);
+    auto hits = search(user_id, question, asks_who ? 12 : 6, {"user"}, exclude_message_id);
     if (!hits) return hits.error();
+    if (asks_who) {
+      // "Who glasses my boards?" and "Glasser is my mate Wes": a job is often said in another form of
+      // the question's word, which the search's stems do not join. The user's recent messages naming
+      // someone beside such a word are candidates too.
+      auto recent = store_.recent_messages(user_id, kWhoScan);
+      if (!recent) return recent.error();
+      for (auto& m : *recent) {
+        if (m.role != "user" || m.id == exclude_message_id || names_in(m.text).empty()) continue;
+        if (std::any_of(hits->begin(), hits->end(),
+                        [&](const store::MessageHit& h) { return h.message.id == m.id; }))
+          continue;
+        const auto stems = text::content_stems(m.text);
+        const bool related = std::any_of(subject.begin(), subject.end(), [&](const std::string& word) {
+          return std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+            return stem != word && same_word_family(stem, word);
+          });
+        });
+        if (related) hits->push_back({std::move(m), 0.0});
+      }
+    }
     const size_t needed = request.explicit_ask ? 1 : std::min<size_t>(2, std::max<size_t>(asked.size(), 1));
+    // How many of the question's subject words a message says, also in a longer or shorter form
+    // ("glasses" and "Glasser", "frames" and "frame"); for "who …?", a message naming someone counts more.
+    const auto subject_score = [&](const store::Message& m) {
+      const auto stems = text::content_stems(m.text);
+      size_t score = 0;
+      const auto says = [&](const std::string& word) {
+        return std::any_of(stems.begin(), stems.end(),
+                           [&](const std::string& stem) { return same_word_family(stem, word); });
+      };
+      for (const auto& word : subject) score += says(word) ? 2 : 0;
+      if (asks_who && !names_in(m.text).empty()) {
+        // Who does a job is asked with words that may also name fact keys ("who works the shop"): a
+        // message naming someone beside any of the question's own words is on the subject too.
+        if (score == 0 && std::any_of(asked.begin(), asked.end(), says)) score = 2;
+        if (score > 0) ++score;
+      }
+      return score;
+    };
+    std::vector<std::pair<store::MessageHit, size_t>> candidates;
     for (auto& hit : *hits) {
       // Earlier memory questions hold no answer, and a quote must share the question's subject:
       // one of its own words that name no fact key ("distributor"), or enough of its words.
       if (recall_request(hit.message.text).asks_memory) continue;
-      const auto stems = text::content_stems(hit.message.text);
-      const bool names_subject = std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
-        return std::find(subject.begin(), subject.end(), stem) != subject.end();
-      });
-      if (!names_subject && (request.subject_only || overlaps(hit.message.text) < needed)) continue;
+      const size_t score = subject_score(hit.message);
+      if (score == 0 && (request.subject_only || overlaps(hit.message.text) < needed)) continue;
+      candidates.emplace_back(std::move(hit), score);
+    }
+    // Who does something is said in the message most on that something, naming someone: those first,
+    // in search order among equals. A word few of the messages say weighs more ("glasses" against
+    // "boards", which many do). Other questions keep the search's order.
+    if (asks_who && candidates.size() > 1) {
+      const auto says = [](const store::Message& m, const std::string& word) {
+        const auto stems = text::content_stems(m.text);
+        return std::any_of(stems.begin(), stems.end(),
+                           [&](const std::string& stem) { return same_word_family(stem, word); });
+      };
+      std::vector<std::pair<size_t, double>> ranks;  // candidate index, weight
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        double weight = names_in(candidates[i].first.message.text).empty() ? 0.0 : 0.5;
+        for (const auto& word : asked) {
+          if (!says(candidates[i].first.message, word)) continue;
+          const auto saying = std::count_if(candidates.begin(), candidates.end(),
+                                            [&](const auto& c) { return says(c.first.message, word); });
+          weight += 1.0 / static_cast<double>(saying);
+        }
+        ranks.emplace_back(i, weight);
+      }
+      std::stable_sort(ranks.begin(), ranks.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      std::vector<std::pair<store::MessageHit, size_t>> ordered;
+      for (const auto& [index, weight] : ranks) {
+        if (!ordered.empty() && weight < 0.5 * ranks.front().second) break;
+        ordered.push_back(std::move(candidates[index]));
+      }
+      candidates = std::move(ordered);
+    }
+    for (auto& [hit, score] : candidates) {
       recall.quotes.push_back(std::move(hit));
       if (recall.quotes.size() == 2) break;
     }
