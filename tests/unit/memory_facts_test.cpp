@@ -225,6 +225,12 @@ TEST_F(Extractor, BudgetIsNotAlsoAPrice) {
   EXPECT_TRUE(values(facts, "price").empty());
 }
 
+TEST_F(Extractor, AnAmountCountsNoPeople) {
+  EXPECT_TRUE(values(extractor.extract("Budget for the rebrand is $5,000 total, including the designer."),
+                     "team_size")
+                  .empty());
+}
+
 TEST_F(Extractor, TeamSizeInItsManyForms) {
   EXPECT_EQ(values(extractor.extract("We're a team of 5 including me."), "team_size"),
             std::vector<std::string>{"5"});
@@ -861,6 +867,13 @@ TEST_F(MemoryStore, WhoDoesAJobIsAnsweredByTheMessageNamingThemBesideIt) {
   say(other, "Ola leaving to study in Warsaw. new shop person: Paulina");
   const auto shop = recalled(other, "who runs our shop now?");
   EXPECT_NE(shop.find("Paulina"), std::string::npos) << shop;
+  // The saved people do other jobs; the job is asked in other words than the user's.
+  auto third = *db->ensure_user("cy");
+  say(third, "My brother Jakub is the brewer. Don Chuy is our maestro mezcalero.");
+  say(third, "my baba Giorgos keeps the bees, my cousin Nikos does the markets on Saturdays");
+  const auto hives = recalled(third, "who looks after the hives?");
+  EXPECT_NE(hives.find("Giorgos"), std::string::npos) << hives;
+  EXPECT_EQ(hives.find("Jakub"), std::string::npos) << hives;
 }
 
 TEST_F(MemoryStore, AQuotedStatementIsFollowedToTheChangeThatReplacedIt) {

@@ -129,8 +129,9 @@ const RuleSpec kRules[] = {
      Shape::money, 0.75},
     // Team size.
     {"team_size", "(?i)\\bteam of " BC_COUNT "\\b", Shape::count, 0.9},
+    // Not part of an amount: "$5,000 total" counts no people.
     {"team_size",
-     "(?i)\\b" BC_COUNT " (?:(?:full[- ]time|part[- ]time|permanent) )?(?:people|employees|staff|"
+     "(?i)(?:^|[^\\w,.$€£¥₹₦₱])" BC_COUNT " (?:(?:full[- ]time|part[- ]time|permanent) )?(?:people|employees|staff|"
      "person team|people team|team members|members of staff|of us|staffers|workers|"
      "stylists|groomers|bakers|developers|devs|engineers|consultants|instructors|teachers|baristas|"
      "chefs|plumbers|accountants|designers|techs|technicians|tutors|guys|crew|hands|coaches|trainers|"

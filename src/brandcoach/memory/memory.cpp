@@ -106,6 +106,42 @@ bool same_word_family(std::string_view a, std::string_view b) {
   return a == b || (shorter >= 4 && a.substr(0, shorter) == b.substr(0, shorter));
 }
 
+// Words small businesses use for the same job or thing ("lessons" and "classes", "hives" and "bees"):
+// a question about who does something seldom repeats the user's word for it.
+bool same_meaning(std::string_view a, std::string_view b) {
+  static const std::vector<std::vector<std::string>> kGroups = [] {
+    const std::vector<std::vector<std::string_view>> words = {
+        {"lesson", "class", "course", "session", "teach", "teacher", "instructor", "coach"},
+        {"hive", "bee", "beekeeping", "honey"},
+        {"money", "finance", "finances", "accounts", "accounting", "books", "bookkeeping", "invoices"},
+        {"deliver", "delivery", "deliveries", "drop-off", "courier", "moto", "rider"},
+        {"cook", "cooking", "chef", "kitchen", "food"},
+        {"instagram", "socials", "social", "tiktok", "facebook"},
+        {"ship", "shipping", "shipment", "freight", "forwarder", "carrier"},
+        {"shop", "store", "counter", "till"},
+        {"kid", "kids", "child", "children"},
+        {"drive", "driver", "driving", "van", "bus", "truck"},
+        {"photo", "photos", "photograph", "photography", "pictures"},
+        {"website", "site", "web", "online"},
+        {"email", "emails", "quotes", "correspondence"},
+        {"market", "markets", "stall", "fair"},
+        {"rental", "rentals", "rent", "hire"},
+        {"distributor", "distributors", "distribution", "wholesale", "stockist"},
+        {"logistics", "setup", "transport"}};
+    std::vector<std::vector<std::string>> stemmed;
+    for (const auto& group : words) {
+      std::vector<std::string> stems;
+      for (const auto word : group) stems.push_back(text::stem(word));
+      stemmed.push_back(std::move(stems));
+    }
+    return stemmed;
+  }();
+  return std::any_of(kGroups.begin(), kGroups.end(), [&](const std::vector<std::string>& group) {
+    return std::find(group.begin(), group.end(), a) != group.end() &&
+           std::find(group.begin(), group.end(), b) != group.end();
+  });
+}
+
 // "Who glasses my boards?", "what's the name of my apprentice?": the answer is a person.
 bool asks_for_a_person(std::string_view question) {
   const std::string folded = folded_for_cues(question);
@@ -776,7 +812,12 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       if (key.starts_with("person:") && (overlaps(key.substr(7)) > 0 || shares_prefix(key.substr(7))))
         named_roles.push_back(key);
     }
-    if (!named_roles.empty()) {
+    // "Who deals with distributors?" when the saved people are the brother and the master distiller:
+    // none of them is the answer, and the user's own words naming someone beside that job may be.
+    const bool names_a_job = std::any_of(asked.begin(), asked.end(), [](const std::string& stem) {
+      return !is_key_cue(stem) && !std::isdigit(static_cast<unsigned char>(stem.front()));
+    });
+    if (!named_roles.empty() || (asks_for_a_person(question) && names_a_job)) {
       std::erase_if(keys, [&](const std::string& k) {
         return k.starts_with("person:") &&
                std::find(named_roles.begin(), named_roles.end(), k) == named_roles.end();
@@ -1192,7 +1233,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         const auto stems = text::content_stems(m.text);
         const bool related = std::any_of(subject.begin(), subject.end(), [&](const std::string& word) {
           return std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
-            return stem != word && same_word_family(stem, word);
+            return stem != word && (same_word_family(stem, word) || same_meaning(stem, word));
           });
         });
         if (related) hits->push_back({std::move(m), 0.0});
@@ -1205,8 +1246,9 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       const auto stems = text::content_stems(m.text);
       size_t score = 0;
       const auto says = [&](const std::string& word) {
-        return std::any_of(stems.begin(), stems.end(),
-                           [&](const std::string& stem) { return same_word_family(stem, word); });
+        return std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+          return same_word_family(stem, word) || (asks_who && same_meaning(stem, word));
+        });
       };
       for (const auto& word : subject) score += says(word) ? 2 : 0;
       if (asks_who && !names_in(m.text).empty()) {
@@ -1232,8 +1274,9 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     if (asks_who && candidates.size() > 1) {
       const auto says = [](const store::Message& m, const std::string& word) {
         const auto stems = text::content_stems(m.text);
-        return std::any_of(stems.begin(), stems.end(),
-                           [&](const std::string& stem) { return same_word_family(stem, word); });
+        return std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+          return same_word_family(stem, word) || same_meaning(stem, word);
+        });
       };
       std::vector<std::pair<size_t, double>> ranks;  // candidate index, weight
       for (size_t i = 0; i < candidates.size(); ++i) {
