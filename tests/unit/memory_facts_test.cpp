@@ -225,6 +225,34 @@ TEST_F(Extractor, BudgetIsNotAlsoAPrice) {
   EXPECT_TRUE(values(facts, "price").empty());
 }
 
+TEST_F(Extractor, GoalsWrittenAsNotes) {
+  EXPECT_EQ(values(extractor.extract("ok so big goal: 400 simits a day by end of the year."), "goals"),
+            std::vector<std::string>{"400 simits a day by end of the year"});
+  EXPECT_EQ(values(extractor.extract("goal this season: 500 alumnos. last season 340"), "goals"),
+            std::vector<std::string>{"500 alumnos"});
+  // Thousands grouped by a dot are one number, not the end of a sentence.
+  EXPECT_EQ(values(extractor.extract("goal 2.000 jars this year, last year we did 1.300"), "goals"),
+            std::vector<std::string>{"2.000 jars this year"});
+  EXPECT_EQ(values(extractor.extract("we're doing so well we raised the goal to 2.500 jars!!!"), "goals"),
+            std::vector<std::string>{"2.500 jars"});
+  EXPECT_EQ(
+      values(extractor.extract("Goal: corporate team-building should be 35% of revenue, now 15%."), "goals"),
+      std::vector<std::string>{"corporate team-building should be 35% of revenue"});
+}
+
+TEST_F(Extractor, RefusalsWrittenAsNotes) {
+  EXPECT_EQ(values(extractor.extract("no tiktok please. i am too old for dance videos"), "rejected"),
+            std::vector<std::string>{"tiktok"});
+  EXPECT_EQ(values(extractor.extract("Khalas, I decided: no Talabat. They take too much."), "rejected"),
+            std::vector<std::string>{"Talabat"});
+  EXPECT_EQ(values(extractor.extract("Instagram yes, Facebook no (don't want to manage it)"), "rejected"),
+            std::vector<std::string>{"Facebook"});
+  EXPECT_EQ(values(extractor.extract("I don't want to use the word 'exotic' anywhere please"), "rejected"),
+            std::vector<std::string>{"exotic"});
+  // Ways of speaking refuse nothing.
+  EXPECT_TRUE(values(extractor.extract("No worries, thanks! no problem."), "rejected").empty());
+}
+
 TEST_F(Extractor, AnAmountCountsNoPeople) {
   EXPECT_TRUE(values(extractor.extract("Budget for the rebrand is $5,000 total, including the designer."),
                      "team_size")

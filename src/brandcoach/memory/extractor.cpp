@@ -35,12 +35,13 @@ struct RuleSpec {
 // write. A currency mark before it ("$85", "KSh 6,500") or after it ("65 €", "220 zł"); a mark that is
 // a symbol ends there, since a word boundary after a symbol wants a letter next ("65 € per hour").
 #define BC_AMOUNT "(?:\\d{1,3}(?: \\d{3})+\\b|\\d[\\d,]*)(?:\\.\\d+)?(?:k|m)?"
-#define BC_MARK_BEFORE                                                                                                 \
-  "(?i:(?:us|a|au|c|ca|nz|r|s|hk)?\\$|€|£|¥|₹|₦|₱|₩|₺|₽|₪|₫|usd ?|eur ?|gbp ?|inr ?|rs\\.? ?|ngn " \
-  "?|aud "                                                                                                             \
-  "?|chf ?|"                                                                                                           \
-  "zar ?|kes ?|ksh\\.? ?|sek ?|nok ?|dkk ?|pln ?|aed ?|sar ?|egp ?|ghs ?|mxn ?|brl ?|php ?|myr ?|idr ?|thb "           \
-  "?|"                                                                                                                 \
+#define BC_MARK_BEFORE                                                                                           \
+  "(?i:(?:us|a|au|c|ca|nz|r|s|hk)?\\$|€|£|¥|₹|₦|₱|₩|₺|₽|₪|₫|usd ?|eur ?|gbp ?|inr ?|rs\\.? " \
+  "?|ngn "                                                                                                       \
+  "?|aud "                                                                                                       \
+  "?|chf ?|"                                                                                                     \
+  "zar ?|kes ?|ksh\\.? ?|sek ?|nok ?|dkk ?|pln ?|aed ?|sar ?|egp ?|ghs ?|mxn ?|brl ?|php ?|myr ?|idr ?|thb "     \
+  "?|"                                                                                                           \
   "jpy ?|cny ?|rmb ?|hkd ?|sgd ?|nzd ?|cad ?|isk ?|czk ?|huf ?|\\br)"
 #define BC_MARK_AFTER                                                                                                \
   "(?:(?i:(?:dollars|bucks|euros?|pounds|quid|rupees|naira|reais|rand|pesos|francs|shillings|yen|yuan|baht|"         \
@@ -131,7 +132,8 @@ const RuleSpec kRules[] = {
     {"team_size", "(?i)\\bteam of " BC_COUNT "\\b", Shape::count, 0.9},
     // Not part of an amount: "$5,000 total" counts no people.
     {"team_size",
-     "(?i)(?:^|[^\\w,.$€£¥₹₦₱])" BC_COUNT " (?:(?:full[- ]time|part[- ]time|permanent) )?(?:people|employees|staff|"
+     "(?i)(?:^|[^\\w,.$€£¥₹₦₱])" BC_COUNT
+     " (?:(?:full[- ]time|part[- ]time|permanent) )?(?:people|employees|staff|"
      "person team|people team|team members|members of staff|of us|staffers|workers|"
      "stylists|groomers|bakers|developers|devs|engineers|consultants|instructors|teachers|baristas|"
      "chefs|plumbers|accountants|designers|techs|technicians|tutors|guys|crew|hands|coaches|trainers|"
@@ -398,15 +400,15 @@ const RuleSpec kRules[] = {
     {"goals",
      "(?i)\\b(?:rais|bump|up|upp|increas|lift|push|lower|cut|drop|dropp|chang|mov|adjust|revis)(?:e|es|ed|"
      "ing|s)?"
-     "(?: \\w+){0,2}? (?:goal|target|aim)s?(?: \\w+)? (?:to|up to|down to) (\\d[^.!?;]*)",
+     "(?: \\w+){0,2}? (?:goal|target|aim)s?(?: \\w+)? (?:to|up to|down to) (\\d(?:[^.!?;]|\\.\\d)*)",
      Shape::phrase, 0.9, Cue::correction, 10, false},
     {"goals",
      "(?i)\\b(?:goal|target|aim)s?(?: \\w+){0,3}? (?:rais|bump|up|upp|increas|lift|push|lower|cut|drop|dropp|"
-     "chang|mov|adjust|revis)(?:e|es|ed|ing|s)? (?:it |that )?(?:to|up to|down to) (\\d[^.!?;]*)",
+     "chang|mov|adjust|revis)(?:e|es|ed|ing|s)? (?:it |that )?(?:to|up to|down to) (\\d(?:[^.!?;]|\\.\\d)*)",
      Shape::phrase, 0.9, Cue::correction, 10, false},
     {"goals",
-     "(?i)\\b(?:goal|aim|objective|target|ambition|dream)s?(?: for [\\w ]{1,20})? (?:is|are|:)(?: to)? "
-     "([^.!?;]+)",
+     "(?i)\\b(?:goal|aim|objective|target|ambition|dream)s?(?: (?:for|this|next|in|by) [\\w' ]{1,20}?)?"
+     "(?: is| are| ?:)(?: to)? ((?:[^.!?;]|\\.\\d)+)",
      Shape::phrase, 0.85, Cue::plain, 16, false},
     {"goals",
      "(?i)\\b(?:we want to|i want to|we'd love to|i'd love to|we're aiming to|we aim to|i aim to|hoping to|"
@@ -414,6 +416,10 @@ const RuleSpec kRules[] = {
      "((?:hit|reach|get|grow|double|triple|sell|open|become|be|build|make|land|sign|win|expand|raise|earn|"
      "generate|save|serve)[^.!?;]+)",
      Shape::phrase, 0.7, Cue::plain, 14, false},
+    // A goal written as a note: "goal 2.000 jars this year", "target 25 groups".
+    {"goals",
+     "(?i)\\b(?:goal|target)s? ((?:\\d{1,3}(?:[.,]\\d{3})+|\\d+) \\p{L}[\\p{L}'-]+(?: [^.!?;,]{1,30})?)",
+     Shape::phrase, 0.8, Cue::plain, 8, false},
     // An amount to reach: "goal is $5,000 a month by Christmas", "bumping my goal to $6,000 a month".
     {"goals",
      "(?i)\\b(?:goal|target|aim)s?(?: \\w+){0,2}? (?:to|is|of|:) ((?:[$€£¥₹]|[a-z]{3} ?)\\d[\\d,.]*k?"
@@ -487,6 +493,23 @@ const RuleSpec kRules[] = {
     {"rejected",
      "(?i)\\b(?:we're|we are|i'm|i am) not (?:going|doing|going to do|going ahead) with ([^.!?;]+)",
      Shape::phrase, 0.8, Cue::plain, 12, false},
+    // A refusal said as a note: "no tiktok please.", "I decided: no Talabat.", "Instagram yes, Facebook no".
+    {"rejected",
+     "(?i)(?:^ ?|[,:;] )(?:please |pls |definitely |absolutely )?no ((?:\\p{L}[\\p{L}'-]*)(?: "
+     "\\p{Lu}[\\p{L}'-]*)?)"
+     "(?: please| pls| thanks| for us| for now)? *(?:[.!,;(]|$)",
+     Shape::phrase, 0.8, Cue::plain, 3, false},
+    {"rejected",
+     "(?:^ ?|[,:;] )(\\p{Lu}[\\p{L}'-]*(?: \\p{Lu}[\\p{L}'-]*)?) (?i:no|nope|never)\\b *(?:[.!,;(]|$)",
+     Shape::phrase, 0.8, Cue::plain, 3, false},
+    // A word the user will not have in their copy: "don't want to use the word 'exotic'", "ban 'luxury'".
+    {"rejected",
+     "(?i)\\b(?:don't|do not|never|won't|will not) (?:want to |wanna )?(?:use|say|write) (?:the word |the "
+     "term )?"
+     "['\"]([^'\".!?,;]{2,30})['\"]",
+     Shape::phrase, 0.8, Cue::plain, 4, false},
+    {"rejected", "(?i)\\b(?:ban|banned|banning) (?:the word |the term )?['\"]([^'\".!?,;]{2,30})['\"]",
+     Shape::phrase, 0.8, Cue::plain, 4, false},
     {"plans", "(?i)\\b(?:we're|we are|i'm|i am|we|i) (?:planning|plan|intend|intending|going) to ([^.!?;]+)",
      Shape::phrase, 0.7, Cue::plain, 14, false},
     {"plans",
@@ -1379,6 +1402,18 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                   spec.key != std::string_view("usp") && spec.key != std::string_view("target_market")
                       ? true
                       : false));
+              // "Goal: corporate team-building should be 35% of revenue": the number a goal is measured
+              // by may follow a verb that ends other phrases; the goal reads on to its clause's end.
+              const auto has_digit = [](std::string_view text) {
+                return std::any_of(text.begin(), text.end(),
+                                   [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
+              };
+              if (spec.key == std::string_view("goals") && !has_digit(values.back())) {
+                const std::string_view clause_part = phrase.substr(0, phrase.find(','));
+                const auto words = split_words(clause_part);
+                if (has_digit(clause_part) && words.size() <= spec.max_words)
+                  values.back() = trim(clause_part);
+              }
               break;
             }
             case Shape::proper:
@@ -1387,6 +1422,17 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
             case Shape::list:
               values = list_values(raw, spec.max_words);
               break;
+          }
+          // "no worries", "no problem", "no idea": ways of speaking, not options turned down.
+          if (spec.key == std::string_view("rejected") && !values.empty()) {
+            static constexpr std::string_view kNotOptions[] = {
+                "problem", "problems", "worries", "worry", "way",    "idea",    "thanks",
+                "rush",    "pressure", "longer",  "more",  "one",    "matter",  "doubt",
+                "stress",  "hurry",    "need",    "time",  "money",  "budget",  "luck",
+                "clue",    "way",      "kidding", "joke",  "stress", "big deal"};
+            const std::string first = text::ascii_lower(values.front().substr(0, values.front().find(' ')));
+            if (std::find(std::begin(kNotOptions), std::end(kNotOptions), first) != std::end(kNotOptions))
+              continue;
           }
           // "decided against TikTok", "decided not to…", "decided no Amazon" refuse an option: the
           // rejected rules take those, so they are not also a decision for "against".
