@@ -172,6 +172,13 @@ TEST_F(Extractor, AmountsWrittenTheWayEachCountryWritesThem) {
             (std::vector<std::string>{"R7 200 (fish)", "R9 800 (longboard)"}));
   EXPECT_EQ(values(extractor.extract("bracelets KSh 650, necklaces KSh 1,200"), "price"),
             (std::vector<std::string>{"KSh 650 (bracelets)", "KSh 1,200 (necklaces)"}));
+  EXPECT_EQ(values(extractor.extract("prices right now: simit 15 TL, poğaça 20 TL."), "price"),
+            (std::vector<std::string>{"15 TL (simit)", "20 TL (poğaça)"}));
+  // A currency code is a word of its own: "open 24 hours" holds no "pen 24".
+  EXPECT_TRUE(values(extractor.extract("We are open 24 hours, 7 days a week."), "price").empty());
+  // The user and their verb are not the thing priced.
+  EXPECT_EQ(values(extractor.extract("The dress price we change to 419 zł from January."), "price"),
+            std::vector<std::string>{"419 zł (dress)"});
   const auto found = amounts_in("small dogs R350, big boys 2 800 Kč, hats US$75");
   ASSERT_EQ(found.size(), 3u);
   EXPECT_EQ(found[0].amount, "R350");
@@ -208,6 +215,9 @@ TEST_F(Extractor, SomeoneElsesPriceIsNotOurs) {
   EXPECT_TRUE(prices[0].starts_with("£4.50")) << prices[0];
   EXPECT_TRUE(
       values(extractor.extract("My cousin in Wichita charges $120 for a full groom."), "price").empty());
+  EXPECT_TRUE(
+      values(extractor.extract("Lniany Zakątek, other brand from Poznań, sells dress for 449 zł."), "price")
+          .empty());
   // "US$" is a currency, not "us": the sentence is still about the other company.
   EXPECT_TRUE(values(extractor.extract("Andean Summit sells Salkantay for US$590 in groups of 16."), "price")
                   .empty());
@@ -251,6 +261,7 @@ TEST_F(Extractor, RefusalsWrittenAsNotes) {
             std::vector<std::string>{"exotic"});
   // Ways of speaking refuse nothing.
   EXPECT_TRUE(values(extractor.extract("No worries, thanks! no problem."), "rejected").empty());
+  EXPECT_TRUE(values(extractor.extract("Their fabric is thicker, no cóż."), "rejected").empty());
 }
 
 TEST_F(Extractor, AnAmountCountsNoPeople) {

@@ -34,22 +34,22 @@ struct RuleSpec {
 // An amount: digits, or digits grouped in threes by spaces ("R7 200", "2 800 Kč"), which many countries
 // write. A currency mark before it ("$85", "KSh 6,500") or after it ("65 €", "220 zł"); a mark that is
 // a symbol ends there, since a word boundary after a symbol wants a letter next ("65 € per hour").
+// clang-format off
 #define BC_AMOUNT "(?:\\d{1,3}(?: \\d{3})+\\b|\\d[\\d,]*)(?:\\.\\d+)?(?:k|m)?"
-#define BC_MARK_BEFORE                                                                                           \
-  "(?i:(?:us|a|au|c|ca|nz|r|s|hk)?\\$|€|£|¥|₹|₦|₱|₩|₺|₽|₪|₫|usd ?|eur ?|gbp ?|inr ?|rs\\.? " \
-  "?|ngn "                                                                                                       \
-  "?|aud "                                                                                                       \
-  "?|chf ?|"                                                                                                     \
-  "zar ?|kes ?|ksh\\.? ?|sek ?|nok ?|dkk ?|pln ?|aed ?|sar ?|egp ?|ghs ?|mxn ?|brl ?|php ?|myr ?|idr ?|thb "     \
-  "?|"                                                                                                           \
-  "jpy ?|cny ?|rmb ?|hkd ?|sgd ?|nzd ?|cad ?|isk ?|czk ?|huf ?|\\br)"
-#define BC_MARK_AFTER                                                                                                \
-  "(?:(?i:(?:dollars|bucks|euros?|pounds|quid|rupees|naira|reais|rand|pesos|francs|shillings|yen|yuan|baht|"         \
-  "ringgit|dirhams?|kr|sek|nok|dkk|kes|ksh|usd|eur|gbp|aud|cad|nzd|sgd|mxn|isk|czk|huf)\\b)|€|£|zł|kč|Kč|₺|" \
-  "₽|₴)"
+// A currency code or name is a word of its own ("open 24 hours" holds no "pen 24").
+#define BC_MARK_BEFORE                                                                                    \
+  "(?i:(?:\\b(?:us|a|au|c|ca|nz|r|s|hk))?\\$|€|£|¥|₹|₦|₱|₩|₺|₽|₪|₫|₸|₴|\\b(?:usd|eur|gbp|inr|rs\\.?|ngn|"   \
+  "aud|chf|zar|kes|ksh\\.?|sek|nok|dkk|pln|aed|sar|egp|ghs|mxn|brl|php|myr|idr|thb|jpy|cny|rmb|hkd|sgd|"  \
+  "nzd|cad|isk|czk|huf|rp\\.?|vnd|krw|twd|mad|cop|clp|ars|pen|s/|tl|dh) ?|\\br)"
+#define BC_MARK_AFTER                                                                                     \
+  "(?:(?i:(?:dollars|bucks|euros?|pounds|quid|rupees|naira|reais|rand|pesos?|francs|shillings|yen|yuan|"   \
+  "baht|ringgit|dirhams?|kr|sek|nok|dkk|kes|ksh|usd|eur|gbp|aud|cad|nzd|sgd|mxn|isk|czk|huf|tl|lira|dh|"  \
+  "mad|egp|le|lei|ron|ft|vnd|dong|idr|rupiah|rp|krw|twd|pkr|bdt|lkr|npr|uah|rub|kzt|gel|ils|cop|clp|ars|" \
+  "soles|xof|cfa|etb|tzs|ugx|rwf|ghs|cedis|ngn|php|brl)\\b)|€|£|zł|kč|Kč|₺|₽|₴|₫|₸|đ)"
 #define BC_MONEY                                                                            \
   "(" BC_MARK_BEFORE " ?" BC_AMOUNT "\\b(?: ?(?i:usd|eur|gbp|aud|inr|cad|mxn))?|" BC_AMOUNT \
   " ?" BC_MARK_AFTER ")"
+// clang-format on
 #define BC_MONTH                                                                                         \
   "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
   "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
@@ -495,10 +495,13 @@ const RuleSpec kRules[] = {
      Shape::phrase, 0.8, Cue::plain, 12, false},
     // A refusal said as a note: "no tiktok please.", "I decided: no Talabat.", "Instagram yes, Facebook no".
     {"rejected",
-     "(?i)(?:^ ?|[,:;] )(?:please |pls |definitely |absolutely )?no ((?:\\p{L}[\\p{L}'-]*)(?: "
+     "(?i)(?:^ ?|[:;] )(?:please |pls |definitely |absolutely )?no ((?:\\p{L}[\\p{L}'-]*)(?: "
      "\\p{Lu}[\\p{L}'-]*)?)"
      "(?: please| pls| thanks| for us| for now)? *(?:[.!,;(]|$)",
      Shape::phrase, 0.8, Cue::plain, 3, false},
+    // After a comma only a name ("…, no Amazon."): "…, no cóż." is a way of speaking.
+    {"rejected", ", (?i:no) (\\p{Lu}[\\p{L}'-]*(?: \\p{Lu}[\\p{L}'-]*)?) *(?:[.!,;(]|$)", Shape::phrase, 0.8,
+     Cue::plain, 3, false},
     {"rejected",
      "(?:^ ?|[,:;] )(\\p{Lu}[\\p{L}'-]*(?: \\p{Lu}[\\p{L}'-]*)?) (?i:no|nope|never)\\b *(?:[.!,;(]|$)",
      Shape::phrase, 0.8, Cue::plain, 3, false},
@@ -796,28 +799,23 @@ std::vector<std::string> sentences(std::string_view text) {
 // Words between a thing and its price or date that are not part of its name.
 bool is_linking_word(std::string_view word) {
   static constexpr std::string_view kWords[] = {
-      "is",          "are",       "was",         "will",      "be",       "costs",      "cost",
-      "costing",     "goes",      "go",          "for",       "at",       "sells",      "sell",
-      "selling",     "priced",    "now",         "only",      "just",     "like",       "about",
-      "around",      "roughly",   "charge",      "charges",   "charging", "we",         "i",
-      "we'll",       "it's",      "it",          "would",     "to",       "price",      "pricing",
-      "rate",        "fee",       "set",         "up",        "starts",   "start",      "starting",
-      "from",        "currently", "bumped",      "raised",    "moved",    "changed",    "lowered",
-      "dropped",     "going",     "gonna",       "on",        "in",       "begins",     "begin",
-      "beginning",   "happens",   "happening",   "kicks",     "off",      "scheduled",  "planned",
-      "takes",       "place",     "runs",        "run",       "due",      "booked",     "we're",
-      "i'm",         "now,",      "then",        "still",     "retail",   "retails",    "the",
-      "a",           "an",        "of",          "comes",     "come",     "out",        "per",
-      "pushed",      "back",      "forward",     "has",       "have",     "had",        "been",
-      "get",         "gets",      "sits",        "stays",     "stay",     "officially", "finally",
-      "actually",    "probably",  "tentatively", "currently", "mon",      "tue",        "wed",
-      "thu",         "fri",       "sat",         "sun",       "monday",   "tuesday",    "wednesday",
-      "thursday",    "friday",    "saturday",    "sunday",    "moving",   "upping",     "hiking",
-      "shifting",    "jumping",   "rising",      "climbing",  "bringing", "taking",     "raising",
-      "bumping",     "lowering",  "cutting",     "dropping",  "putting",  "gone",       "shifted",
-      "rescheduled", "postponed", "rises",       "rose",      "becomes",  "become",     "passes",
-      "increases",   "increased", "jumps",       "jumped",    "climbs",   "climbed",    "falls",
-      "fell",        "went",      "fees",        "prices",    "rates",    "tariff",     "tariffs"};
+      "is", "are", "was", "will", "be", "costs", "cost", "costing", "goes", "go", "for", "at", "sells",
+      "sell", "selling", "priced", "now", "only", "just", "like", "about", "around", "roughly", "charge",
+      "charges", "charging", "we", "i", "we'll", "it's", "it", "would", "to", "price", "pricing", "rate",
+      "fee", "set", "up", "starts", "start", "starting", "from", "currently", "bumped", "raised", "moved",
+      "changed", "lowered", "dropped", "going", "gonna", "on", "in", "begins", "begin", "beginning",
+      "happens", "happening", "kicks", "off", "scheduled", "planned", "takes", "place", "runs", "run", "due",
+      "booked", "we're", "i'm", "now,", "then", "still", "retail", "retails", "the", "a", "an", "of", "comes",
+      "come", "out", "per", "pushed", "back", "forward", "has", "have", "had", "been", "get", "gets", "sits",
+      "stays", "stay", "officially", "finally", "actually", "probably", "tentatively", "currently", "mon",
+      "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday", "wednesday", "thursday", "friday",
+      "saturday", "sunday", "moving", "upping", "hiking", "shifting", "jumping", "rising", "climbing",
+      "bringing", "taking", "raising", "bumping", "lowering", "cutting", "dropping", "putting", "gone",
+      "shifted", "rescheduled", "postponed", "rises", "rose", "becomes", "become", "passes", "increases",
+      "increased", "jumps", "jumped", "climbs", "climbed", "falls", "fell", "went", "fees", "prices", "rates",
+      "tariff", "tariffs",
+      // "the dress price we change to 419 zł": the user's verb is not the thing.
+      "change", "changing", "make", "making", "setting"};
   std::string w = text::ascii_lower(word);
   while (!w.empty() && !std::isalnum(static_cast<unsigned char>(w.back()))) w.pop_back();
   return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
@@ -974,7 +972,8 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "(?i:\\b(?:competitors?|rivals?|they|their|theirs|he|she|his|her|hers|friend|friend's|pal|pal's|mate's|"
       "buddy|buddy's|colleague|colleague's|sister|brother|"
       "cousin|mum|mom|dad|mother|father|uncle|aunt|neighbou?r|supplier|suppliers|client's|customer's|someone|"
-      "somebody|another (?:shop|brand|company|business)|other (?:shops|brands|companies|businesses))\\b)|"
+      "somebody|another (?:shop|brand|company|business)|other "
+      "(?:shops?|brands?|compan(?:y|ies)|businesse?s?))\\b)|"
       "\\b[A-Z][\\w']+\\.?(?: [A-Z][\\w']+\\.?)* "
       "(?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|prices?|quotes?|"
       "bills?|lists?)\\b");
