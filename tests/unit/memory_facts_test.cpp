@@ -913,6 +913,18 @@ TEST_F(MemoryStore, WhoDoesAJobIsAnsweredByTheMessageNamingThemBesideIt) {
   const auto hives = recalled(third, "who looks after the hives?");
   EXPECT_NE(hives.find("Giorgos"), std::string::npos) << hives;
   EXPECT_EQ(hives.find("Jakub"), std::string::npos) << hives;
+  // Names in lower case, and a job handed on: "now" wants the latest.
+  auto fourth = *db->ensure_user("di");
+  say(fourth, "callum's doing the facebook now, he's better at it than me. he posts on tuesdays");
+  say(fourth, "aye back. want a facebook post for the winter service rush");
+  say(fourth, "callum's away to college full time. my niece eilidh is taking over the facebook");
+  const auto socials = recalled(fourth, "who's doing our socials now?");
+  EXPECT_NE(socials.find("eilidh"), std::string::npos) << socials;
+  // A role written with or without its hyphen.
+  auto fifth = *db->ensure_user("ed");
+  say(fifth, "its me and my co-founder Aoife Murphy, shes the dev, im on growth.");
+  const auto cofounder = recalled(fifth, "who's my cofounder again");
+  EXPECT_NE(cofounder.find("Aoife"), std::string::npos) << cofounder;
 }
 
 TEST_F(MemoryStore, AQuotedStatementIsFollowedToTheChangeThatReplacedIt) {

@@ -42,6 +42,10 @@ nlohmann::json message_to_json(const store::Message& m) {
   return out;
 }
 
+// Words with which a question asks how things stand now.
+constexpr std::string_view kNowCues[] = {" now ",      " these days ", " at the moment ", " currently ",
+                                         " nowadays ", " today ",      " at present ",    " anymore "};
+
 // "Who …?" reads at most this many of the user's latest messages for another form of its words.
 constexpr int kWhoScan = 400;
 
@@ -809,13 +813,29 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   if (std::find(requested.begin(), requested.end(), "person") != requested.end()) {
     std::vector<std::string> named_roles;
     for (const auto& key : keys) {
-      if (key.starts_with("person:") && (overlaps(key.substr(7)) > 0 || shares_prefix(key.substr(7))))
+      // "cofounder" and "co-founder" are one role.
+      if (!key.starts_with("person:")) continue;
+      std::string unhyphenated = key.substr(7);
+      std::erase(unhyphenated, '-');
+      if (overlaps(key.substr(7)) > 0 || shares_prefix(key.substr(7)) || overlaps(unhyphenated) > 0 ||
+          shares_prefix(unhyphenated))
         named_roles.push_back(key);
     }
     // "Who deals with distributors?" when the saved people are the brother and the master distiller:
     // none of them is the answer, and the user's own words naming someone beside that job may be.
+    // Any word of the question but those that ask for everyone ("who's on the team?"); a word that
+    // also names another fact key ("who does the market?") names a job here.
     const bool names_a_job = std::any_of(asked.begin(), asked.end(), [](const std::string& stem) {
-      return !is_key_cue(stem) && !std::isdigit(static_cast<unsigned char>(stem.front()));
+      static const std::vector<std::string> kEveryone = [] {
+        std::vector<std::string> stems;
+        for (const auto word : {"team", "staff", "people", "crew", "employees", "workers", "helpers",
+                                "everyone", "members", "person", "who", "name"})
+          stems.push_back(text::stem(word));
+        return stems;
+      }();
+      return !std::isdigit(static_cast<unsigned char>(stem.front())) &&
+             std::find(kEveryone.begin(), kEveryone.end(), stem) == kEveryone.end() &&
+             !stem.starts_with("person");
     });
     if (!named_roles.empty() || (asks_for_a_person(question) && names_a_job)) {
       std::erase_if(keys, [&](const std::string& k) {
@@ -1226,7 +1246,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       auto recent = store_.recent_messages(user_id, kWhoScan);
       if (!recent) return recent.error();
       for (auto& m : *recent) {
-        if (m.role != "user" || m.id == exclude_message_id || names_in(m.text).empty()) continue;
+        // Names are often written in lower case ("my niece eilidh is taking over the facebook").
+        if (m.role != "user" || m.id == exclude_message_id) continue;
         if (std::any_of(hits->begin(), hits->end(),
                         [&](const store::MessageHit& h) { return h.message.id == m.id; }))
           continue;
@@ -1289,8 +1310,16 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         }
         ranks.emplace_back(i, weight);
       }
-      std::stable_sort(ranks.begin(), ranks.end(),
-                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      // Among equals, for "who … now?", the newest: who does a job now was said last. Otherwise the
+      // search's order.
+      const std::string folded_question = folded_for_cues(question);
+      const bool asks_now = std::any_of(std::begin(kNowCues), std::end(kNowCues), [&](std::string_view cue) {
+        return folded_question.find(cue) != std::string::npos;
+      });
+      std::stable_sort(ranks.begin(), ranks.end(), [&](const auto& a, const auto& b) {
+        if (a.second != b.second) return a.second > b.second;
+        return asks_now && candidates[a.first].first.message.seq > candidates[b.first].first.message.seq;
+      });
       std::vector<std::pair<store::MessageHit, size_t>> ordered;
       for (const auto& [index, weight] : ranks) {
         if (!ordered.empty() && weight < 0.5 * ranks.front().second) break;
