@@ -218,6 +218,18 @@ TEST_F(Extractor, SomeoneElsesPriceIsNotOurs) {
   EXPECT_TRUE(
       values(extractor.extract("Lniany Zakątek, other brand from Poznań, sells dress for 449 zł."), "price")
           .empty());
+  EXPECT_TRUE(
+      values(extractor.extract("pichi surf down the beach charges $20.000 a lesson, ours max 6"), "price")
+          .empty());
+  EXPECT_TRUE(
+      values(extractor.extract("A big agency, Andes Top, sells Salkantay at S/ 1,500."), "price").empty());
+  // A kind of client is not another business.
+  EXPECT_EQ(
+      values(extractor.extract("Retainer for a sole proprietor is R2,450; for a small agency it starts at "
+                               "R7,800."),
+             "price")
+          .size(),
+      2u);
   // "US$" is a currency, not "us": the sentence is still about the other company.
   EXPECT_TRUE(values(extractor.extract("Andean Summit sells Salkantay for US$590 in groups of 16."), "price")
                   .empty());
@@ -248,6 +260,12 @@ TEST_F(Extractor, GoalsWrittenAsNotes) {
   EXPECT_EQ(
       values(extractor.extract("Goal: corporate team-building should be 35% of revenue, now 15%."), "goals"),
       std::vector<std::string>{"corporate team-building should be 35% of revenue"});
+}
+
+TEST_F(Extractor, AChosenNameKeepsItsAmpersand) {
+  EXPECT_EQ(values(extractor.extract("Ok decided!! We're going with Salt & Swell. The other felt cheesy."),
+                   "decisions"),
+            std::vector<std::string>{"Salt & Swell"});
 }
 
 TEST_F(Extractor, RefusalsWrittenAsNotes) {
@@ -890,6 +908,10 @@ TEST_F(MemoryStore, APriceAskedByAThingNoSavedPriceIsForIsAnsweredFromTheUsersWo
   const auto dog = recalled(user, "how much is a large dog groom?");
   EXPECT_NE(dog.find("$120"), std::string::npos) << dog;
   EXPECT_EQ(dog.find("$85"), std::string::npos) << dog;
+  // A size asked in other words.
+  const auto big = recalled(user, "how much for a big dog full groom?");
+  EXPECT_NE(big.find("$120"), std::string::npos) << big;
+  EXPECT_EQ(big.find("$85"), std::string::npos) << big;
 }
 
 TEST_F(MemoryStore, WhoDoesAJobIsAnsweredByTheMessageNamingThemBesideIt) {

@@ -973,10 +973,16 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "buddy|buddy's|colleague|colleague's|sister|brother|"
       "cousin|mum|mom|dad|mother|father|uncle|aunt|neighbou?r|supplier|suppliers|client's|customer's|someone|"
       "somebody|another (?:shop|brand|company|business)|other "
-      "(?:shops?|brands?|compan(?:y|ies)|businesse?s?))\\b)|"
+      "(?:shops?|brands?|compan(?:y|ies)|businesse?s?)|"
+      // "A big agency, Andes Top, sells…", "pichi surf down the beach charges $20.000": a clause with no
+      // "we" or "I" that charges or asks is someone else's.
+      "charges|is charging|are charging|asks|is asking|are asking)\\b)|"
       "\\b[A-Z][\\w']+\\.?(?: [A-Z][\\w']+\\.?)* "
       "(?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|prices?|quotes?|"
-      "bills?|lists?)\\b");
+      "bills?|lists?)\\b|"
+      // "A big agency, Andes Top, sells…" opens on another business; "for a small agency it starts at
+      // R7,800" names a kind of client.
+      "^ ?(?i:an? (?:big |large |local |new |small |fancy )?(?:agency|firm|studio|salon|chain|operator))\\b");
   rules_->calendar_word = compile(BC_MONTH "|(?:mon|tues|wednes|thurs|fri|satur|sun)day|christmas|easter");
   // The first word after any opening conjunction ("And Standard goes up to £99").
   rules_->leading_common =
@@ -1401,6 +1407,12 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                   spec.key != std::string_view("usp") && spec.key != std::string_view("target_market")
                       ? true
                       : false));
+              // "going with Salt & Swell": a chosen name reads as a name, with its "&" and "and".
+              if (spec.key == std::string_view("decisions") && !phrase.empty() &&
+                  std::isupper(static_cast<unsigned char>(phrase.front()))) {
+                std::string name = proper_value(phrase, 5);
+                if (name.size() > values.back().size()) values.back() = std::move(name);
+              }
               // "Goal: corporate team-building should be 35% of revenue": the number a goal is measured
               // by may follow a verb that ends other phrases; the goal reads on to its clause's end.
               const auto has_digit = [](std::string_view text) {

@@ -131,7 +131,10 @@ bool same_meaning(std::string_view a, std::string_view b) {
         {"market", "markets", "stall", "fair"},
         {"rental", "rentals", "rent", "hire"},
         {"distributor", "distributors", "distribution", "wholesale", "stockist"},
-        {"logistics", "setup", "transport"}};
+        {"logistics", "setup", "transport"},
+        // Sizes, which prices are so often told apart by ("a big dog groom" and "large dog $110").
+        {"big", "large", "bigger", "xl"},
+        {"small", "little", "mini", "smaller"}};
     std::vector<std::vector<std::string>> stemmed;
     for (const auto& group : words) {
       std::vector<std::string> stems;
@@ -790,8 +793,20 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       // not the small dog's.
       std::vector<const store::Fact*> named;
       size_t most = 0;
+      // An item said in other words of the same meaning ("big" and "large") counts as shared.
+      const auto item_overlap = [&](std::string_view item) {
+        size_t shared = 0;
+        for (const auto& stem : text::content_stems(item)) {
+          shared +=
+              std::any_of(asked.begin(), asked.end(),
+                          [&](const std::string& word) { return word == stem || same_meaning(word, stem); })
+                  ? 1
+                  : 0;
+        }
+        return shared;
+      };
       for (const auto* f : current) {
-        const size_t shared = overlaps(spec->itemised ? value_item(f->value) : f->value);
+        const size_t shared = spec->itemised ? item_overlap(value_item(f->value)) : overlaps(f->value);
         if (shared == 0 || (spec->itemised && shared < most)) continue;
         if (shared > most && spec->itemised) named.clear();
         most = std::max(most, shared);
