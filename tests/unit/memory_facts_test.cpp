@@ -280,6 +280,15 @@ TEST_F(Extractor, RefusalsWrittenAsNotes) {
   // Ways of speaking refuse nothing.
   EXPECT_TRUE(values(extractor.extract("No worries, thanks! no problem."), "rejected").empty());
   EXPECT_TRUE(values(extractor.extract("Their fabric is thicker, no cóż."), "rejected").empty());
+  // Refused in the passive, or after someone else proposed it.
+  EXPECT_EQ(
+      values(extractor.extract("Viator was considered and rejected because of commission."), "rejected"),
+      std::vector<std::string>{"Viator"});
+  EXPECT_EQ(values(extractor.extract("Someone offered MercadoLibre ads and I said no, not our public."),
+                   "rejected"),
+            std::vector<std::string>{"MercadoLibre"});
+  // "decided no" decides nothing.
+  EXPECT_TRUE(values(extractor.extract("I've decided no, too many returns."), "decisions").empty());
 }
 
 TEST_F(Extractor, AnAmountCountsNoPeople) {

@@ -493,6 +493,20 @@ const RuleSpec kRules[] = {
     {"rejected",
      "(?i)\\b(?:we're|we are|i'm|i am) not (?:going|doing|going to do|going ahead) with ([^.!?;]+)",
      Shape::phrase, 0.8, Cue::plain, 12, false},
+    // Refused in the passive, or after someone else proposed it: "Viator was considered and rejected",
+    // "Someone offered MercadoLibre ads and I said no", "Someone suggested Daraz, but I've decided no".
+    {"rejected",
+     "\\b(\\p{Lu}[\\p{L}'&-]*(?: \\p{Lu}[\\p{L}'&-]*)?) (?i:was|were|got|has been|have been)(?i: considered "
+     "and| "
+     "looked at and| tried and)? (?i:rejected|ruled out|dropped|turned down|scrapped|binned|vetoed)\\b",
+     Shape::proper, 0.85, Cue::plain, 4, false},
+    {"rejected",
+     "(?i:\\b(?:offered|suggested|proposed|pitched|recommended)(?: us| me)?(?: "
+     "(?:selling|listing|going|being)"
+     "(?: \\p{Ll}+){0,2}? (?:on|through|with)| using)?) (\\p{Lu}[\\p{L}'&-]*(?: "
+     "\\p{Lu}[\\p{L}'&-]*)?)[^.!?;]{0,60}?(?i:\\b(?:i|we)(?: have|'ve)?"
+     "(?: said| decided| told them)? (?:no|nope|not interested))\\b",
+     Shape::proper, 0.85, Cue::plain, 4, false},
     // A refusal said as a note: "no tiktok please.", "I decided: no Talabat.", "Instagram yes, Facebook no".
     {"rejected",
      "(?i)(?:^ ?|[:;] )(?:please |pls |definitely |absolutely )?no ((?:\\p{L}[\\p{L}'-]*)(?: "
@@ -1450,7 +1464,7 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
           if (spec.key == std::string_view("decisions")) {
             const std::string folded_value = text::ascii_lower(trim(raw));
             if (folded_value.starts_with("against") || folded_value.starts_with("not ") ||
-                folded_value.starts_with("no ") || folded_value == "no")
+                folded_value.starts_with("no ") || folded_value.starts_with("no,") || folded_value == "no")
               continue;
           }
           Cue cue = spec.cue;
