@@ -268,6 +268,25 @@ TEST_F(Extractor, AChosenNameKeepsItsAmpersand) {
             std::vector<std::string>{"Salt & Swell"});
 }
 
+TEST_F(Extractor, OpeningDaysAndHours) {
+  EXPECT_EQ(values(extractor.extract("We're open Tuesday to Sunday, 7am till 10am, plus evenings in summer."),
+                   "hours"),
+            std::vector<std::string>{"open Tuesday to Sunday, 7am till 10am"});
+  // Several parts of one message are one answer.
+  EXPECT_EQ(values(extractor.extract("too tired. from march closed monday and tuesday. open wed-sun 11-7."),
+                   "hours"),
+            std::vector<std::string>{"closed monday and tuesday; open wed-sun 11-7"});
+  EXPECT_EQ(values(extractor.extract("- Mon–Fri 10–19 only."), "hours"),
+            std::vector<std::string>{"Mon-Fri 10-19"});
+  EXPECT_EQ(values(extractor.extract("Also we adding Wednesday, so now a Wednesday to Sunday, same hours."),
+                   "hours"),
+            std::vector<std::string>{"Wednesday to Sunday"});
+  EXPECT_EQ(values(extractor.extract("Update: we now close at 3am instead of 2am"), "hours"),
+            std::vector<std::string>{"close at 3am"});
+  // A launch is no opening hours.
+  EXPECT_TRUE(values(extractor.extract("the shop will open in March"), "hours").empty());
+}
+
 TEST_F(Extractor, RefusalsWrittenAsNotes) {
   EXPECT_EQ(values(extractor.extract("no tiktok please. i am too old for dance videos"), "rejected"),
             std::vector<std::string>{"tiktok"});
@@ -905,6 +924,15 @@ TEST_F(MemoryStore, AnAmountForAnotherThingDoesNotAnswer) {
   say(user, "Also, the tide has turned a little: the ten-class pass is €135 now.");
   const auto text = recalled(user, "How much is a drop-in class?");
   EXPECT_NE(text.find("€14"), std::string::npos) << text;
+}
+
+TEST_F(MemoryStore, OpeningDaysChangedAreTheCurrentOnes) {
+  auto user = *db->ensure_user("ana");
+  say(user, "We're open every day 7am to 3pm.");
+  say(user, "We're closing on Sundays from now. Monday to Saturday, 7 to 3.");
+  const auto text = recalled(user, "What days are we open now?");
+  EXPECT_NE(text.find("Monday to Saturday"), std::string::npos) << text;
+  EXPECT_EQ(text.find("every day"), std::string::npos) << text;
 }
 
 TEST_F(MemoryStore, APriceAskedByAThingNoSavedPriceIsForIsAnsweredFromTheUsersWords) {

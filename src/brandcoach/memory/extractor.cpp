@@ -533,6 +533,34 @@ const RuleSpec kRules[] = {
      "(?i)\\b(?:next (?:month|year|quarter|spring|summer|week)|later this year|in the new year),? "
      "(?:we|i)(?:'ll| will| want to| plan to)? ([^.!?;]+)",
      Shape::phrase, 0.75, Cue::plain, 14, false},
+    // Opening days and hours: "We're open Tuesday to Sunday, 7am till 10am", "closed mondays",
+    // "open wed-sun 11-7", "Wi open Thursday to Sunday", "open every day 7am to 3pm".
+    {"hours",
+     "(?i)\\b((?:open|opening|closed|closing|shut)(?: on| from| only| just| also)? (?:every "
+     "day|everyday|daily|seven days|7 "
+     "days|all week|(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\\.?)(?:(?:,? "
+     "?(?:to|till|until|through|and|&|-|–|,) ?)"
+     "(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\\.?|\\d{1,2}(?::\\d{2})? ?(?:am|pm|h)?))*"
+     "(?: a week)?(?:,? (?:from )?\\d{1,2}(?::\\d{2})? ?(?:am|pm|h)?(?: ?(?:to|till|until|-|–) "
+     "?\\d{1,2}(?::\\d{2})? "
+     "?(?:am|pm|h)?)?)?)",
+     Shape::phrase, 0.8, Cue::plain, 14, false},
+    // "so now a Wednesday to Sunday": the days a change makes.
+    {"hours",
+     "(?i)\\bnow (?:a |on |it's |we're |we are )?((?:mon|tue|wed|thu|fri|sat|sun)[a-z]* "
+     "(?:to|-|–|through|till) "
+     "(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*)",
+     Shape::phrase, 0.85, Cue::correction, 6, false},
+    {"hours",
+     "(?i)\\b((?:open|close|closing)(?: late)? (?:until|till|til|to|at) \\d{1,2}(?::\\d{2})? "
+     "?(?:am|pm|h)\\b)",
+     Shape::phrase, 0.8, Cue::plain, 6, false},
+    {"hours",
+     "(?i)\\b((?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\\.? (?:closed|shut|off)|"
+     "(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\\.?(?: ?(?:-|–|to|,) "
+     "?(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\\.?),? "
+     "\\d{1,2}(?::\\d{2})? ?(?:am|pm|h)?(?: ?(?:-|–|to|till) ?\\d{1,2}(?::\\d{2})? ?(?:am|pm|h)?)(?: only)?)",
+     Shape::phrase, 0.75, Cue::plain, 8, false},
     // Projects.
     {"projects",
      "(?i)\\b(?:working on|building|developing|putting together|launching) (?:a |an |our |my )?(?:new )?"
@@ -759,8 +787,12 @@ std::string normalise(std::string_view message) {
       i += 2;
     } else if (rest.starts_with("\u2013") || rest.starts_with("\u2014")) {
       // Between numbers a dash is a range ("9–13 June", "£10–£12"), elsewhere an aside.
-      const bool range = !out.empty() && std::isdigit(static_cast<unsigned char>(out.back())) &&
-                         rest.size() > 3 && std::isdigit(static_cast<unsigned char>(rest[3]));
+      const bool digits = !out.empty() && std::isdigit(static_cast<unsigned char>(out.back())) &&
+                          rest.size() > 3 && std::isdigit(static_cast<unsigned char>(rest[3]));
+      // "Mon–Fri", written tight between two words, is a range too.
+      const bool tight = !out.empty() && std::isalpha(static_cast<unsigned char>(out.back())) &&
+                         rest.size() > 3 && std::isalpha(static_cast<unsigned char>(rest[3]));
+      const bool range = digits || tight;
       out += range ? "-" : ", ";
       i += 2;
     } else if (message[i] == '\n' && i + 2 < message.size() &&
@@ -1410,6 +1442,11 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
               break;
             case Shape::phrase: {
               std::string_view phrase = rest.substr(0, raw.size());
+              // Opening days keep their "and" and their times: "closed monday and tuesday".
+              if (spec.key == std::string_view("hours")) {
+                values.emplace_back(trim(phrase));
+                break;
+              }
               // "What makes us different: we teach African music…": what the business does is the USP.
               if (spec.key == std::string_view("usp")) {
                 for (const std::string_view pronoun : {"we ", "We ", "i ", "I "}) {
@@ -1715,6 +1752,23 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
     } else if (fact.confidence > same->confidence) {
       *same = std::move(fact);
     }
+  }
+  // Opening days said in several parts of one message ("closed monday and tuesday. open wed-sun 11-7")
+  // are one answer together.
+  {
+    std::string joined;
+    for (const auto& fact : unique) {
+      if (fact.key == "hours" && joined.find(fact.value) == std::string::npos)
+        joined += (joined.empty() ? "" : "; ") + fact.value;
+    }
+    bool kept = false;
+    std::erase_if(unique, [&](ExtractedFact& fact) {
+      if (fact.key != "hours") return false;
+      if (kept) return true;
+      fact.value = joined;
+      kept = true;
+      return false;
+    });
   }
   // A single-valued key stated twice in one message: the later statement is the current one
   // ("we were at $49 but now it's $39"), so earlier readings of that key are dropped.

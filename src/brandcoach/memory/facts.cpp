@@ -16,7 +16,7 @@ namespace brandcoach::memory {
 
 namespace {
 
-constexpr std::array<KeySpec, 26> kKeys = {{
+constexpr std::array<KeySpec, 27> kKeys = {{
     {"name", "personal", "Name", false},
     {"location", "personal", "Location", false},
     {"areas", "business", "Areas served", true},
@@ -43,6 +43,7 @@ constexpr std::array<KeySpec, 26> kKeys = {{
     {"events", "context", "Dates", true, true},
     {"products", "business", "Names", true, true},
     {"sites", "business", "Other locations", true, true},
+    {"hours", "business", "Opening days and hours", false},
 }};
 
 constexpr KeySpec kPersonSpec = {"person", "context", "Person", false};
@@ -81,6 +82,8 @@ constexpr KeyCue kKeyCues[] = {
     {"usp", {"differ", "uniqu", "usp", "stand", "edg", "special", "apart", "differenti"}},
     {"communication_style", {"prefer", "style", "format", "answer", "commun", "repli", "present", "advic"}},
     {"sites", {"branch", "outlet", "store", "site", "second", "third", "shop", "locat"}},
+    // Not "close" or "weekend": "when do pre-orders close?", "weekend call-out rate?" ask other things.
+    {"hours", {"open", "hour", "shut"}},
     {"priorities", {"prioriti", "focus"}},
     {"goals", {"goal", "aim", "object", "ambit", "achiev", "target"}},
     {"challenges", {"challeng", "problem", "struggl", "issu", "pain", "headach", "bottleneck"}},
