@@ -179,6 +179,14 @@ TEST_F(Extractor, AmountsWrittenTheWayEachCountryWritesThem) {
   // The user and their verb are not the thing priced.
   EXPECT_EQ(values(extractor.extract("The dress price we change to 419 zł from January."), "price"),
             std::vector<std::string>{"419 zł (dress)"});
+  EXPECT_EQ(values(extractor.extract("custom áo dài now 1.500.000đ from 1 october."), "price"),
+            std::vector<std::string>{"1.500.000đ (custom áo dài)"});
+  // The user's own price after a sentence opening on a cost ("Cheese prices…") or a supplier.
+  EXPECT_EQ(values(extractor.extract("Cheese prices went crazy, so cheese manoushe is $3 now."), "price"),
+            std::vector<std::string>{"$3 (cheese manoushe)"});
+  EXPECT_EQ(
+      values(extractor.extract("Mango supplier raised prices so dried mango 200g is now ₱195."), "price"),
+      std::vector<std::string>{"₱195 (dried mango 200g)"});
   const auto found = amounts_in("small dogs R350, big boys 2 800 Kč, hats US$75");
   ASSERT_EQ(found.size(), 3u);
   EXPECT_EQ(found[0].amount, "R350");
@@ -314,6 +322,11 @@ TEST_F(Extractor, AnAmountCountsNoPeople) {
   EXPECT_TRUE(values(extractor.extract("Budget for the rebrand is $5,000 total, including the designer."),
                      "team_size")
                   .empty());
+  // How many a thing serves is not how many work here.
+  EXPECT_TRUE(values(extractor.extract("zaatar manoushe $1.5, catering tray for 20 people $45."), "team_size")
+                  .empty());
+  EXPECT_EQ(values(extractor.extract("one of our associates has departed, so we are now two."), "team_size"),
+            std::vector<std::string>{"two"});
 }
 
 TEST_F(Extractor, TeamSizeInItsManyForms) {

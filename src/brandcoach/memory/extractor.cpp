@@ -31,11 +31,11 @@ struct RuleSpec {
 };
 
 // Value shapes, spelled once.
-// An amount: digits, or digits grouped in threes by spaces ("R7 200", "2 800 Kč"), which many countries
-// write. A currency mark before it ("$85", "KSh 6,500") or after it ("65 €", "220 zł"); a mark that is
+// An amount: digits, or digits grouped in threes by spaces ("R7 200", "2 800 Kč") or dots ("1.500.000đ"),
+// as many countries write them. A currency mark before it ("$85", "KSh 6,500") or after it ("65 €", "220 zł"); a mark that is
 // a symbol ends there, since a word boundary after a symbol wants a letter next ("65 € per hour").
 // clang-format off
-#define BC_AMOUNT "(?:\\d{1,3}(?: \\d{3})+\\b|\\d[\\d,]*)(?:\\.\\d+)?(?:k|m)?"
+#define BC_AMOUNT "(?:\\d{1,3}(?: \\d{3})+\\b|\\d{1,3}(?:\\.\\d{3}){2,}|\\d[\\d,]*)(?:\\.\\d+)?(?:k|m)?"
 // A currency code or name is a word of its own ("open 24 hours" holds no "pen 24").
 #define BC_MARK_BEFORE                                                                                    \
   "(?i:(?:\\b(?:us|a|au|c|ca|nz|r|s|hk))?\\$|€|£|¥|₹|₦|₱|₩|₺|₽|₪|₫|₸|₴|\\b(?:usd|eur|gbp|inr|rs\\.?|ngn|"   \
@@ -98,7 +98,7 @@ const RuleSpec kRules[] = {
     {"price", "(?i)(?:^ ?[-*•] ?|^ ?|[,:;] )(?:\\p{L}[\\p{L}'-]* ){0,3}\\p{L}[\\p{L}'-]* now " BC_MONEY,
      Shape::money, 0.85, Cue::correction},
     // "3 day expedition £495", "at night/weekends 139 €".
-    {"price", "(?:^ ?[-*•] ?|^ ?|[,:;] )(?:[\\p{Ll}\\d][\\p{L}\\d/'-]* ){0,3}\\p{Ll}[\\p{L}/'-]* " BC_MONEY,
+    {"price", "(?:^ ?[-*•] ?|^ ?|[,:;] )(?:[\\p{Ll}\\d][\\p{L}\\d/'-]* ){0,5}\\p{Ll}[\\p{L}/'-]* " BC_MONEY,
      Shape::money, 0.7, Cue::plain, 8, true, true},
     // A sentence that is only a thing and its price: "Students R450."
     {"price", "^ ?\\p{Lu}\\p{Ll}+(?: [\\p{Ll}\\d][\\p{L}\\d/'-]*){0,3} " BC_MONEY "[.!]?$", Shape::money, 0.7,
@@ -1019,12 +1019,13 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "buddy|buddy's|colleague|colleague's|sister|brother|"
       "cousin|mum|mom|dad|mother|father|uncle|aunt|neighbou?r|supplier|suppliers|client's|customer's|someone|"
       "somebody|another (?:shop|brand|company|business)|other "
-      "(?:shops?|brands?|compan(?:y|ies)|businesse?s?)|"
+      "(?:shops?|brands?|compan(?:y|ies)|businesse?s?|sellers?|vendors?|stalls?|bakeries|cafes|salons)|"
       // "A big agency, Andes Top, sells…", "pichi surf down the beach charges $20.000": a clause with no
       // "we" or "I" that charges or asks is someone else's.
       "charges|is charging|are charging|asks|is asking|are asking)\\b)|"
       "\\b[A-Z][\\w']+\\.?(?: [A-Z][\\w']+\\.?)* "
-      "(?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|prices?|quotes?|"
+      // Not "prices": "Cheese prices went crazy" opens a sentence about the user's own costs.
+      "(?i:charges?|sells?|does|offers?|has|gets?|goes|asks?|quotes?|"
       "bills?|lists?)\\b|"
       // "A big agency, Andes Top, sells…" opens on another business; "for a small agency it starts at
       // R7,800" names a kind of client.
@@ -1080,7 +1081,7 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "father|neighbou?r|uncle|aunt|"
       "old boss|former boss|ex|previous employer|competitors?|rivals?)|i think|i guess|i believe|i heard|i "
       "reckon|"
-      "i read|i saw|i noticed|i know)\\b|"
+      "i read|i saw|i noticed|i know|next to us|near us|opposite us|down the road from us|across from us)\\b|"
       // "US$590" names a currency, not "us".
       "(?i)\\bus ?\\$");
   rules_->hearsay = compile(
@@ -1219,7 +1220,7 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "(?i)^(?:what|the thing that) (?:makes|sets) [^?:]{1,30}:");
   rules_->own_clause = compile("(?i)(, )(?:ours|our|we|we're|i|i'm|mine|my)\\b");
   rules_->clause_split =
-      compile("(?i)(?:, but |, while |, whereas | but | whereas | while |, though |; | - |\\(|\\))");
+      compile("(?i)(?:, but |, while |, whereas | but | whereas | while |, though |; | - |\\(|\\)|,? so )");
 }
 
 FactExtractor::~FactExtractor() = default;
@@ -1370,7 +1371,10 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
       std::string own(clause);
       RE2::GlobalReplace(&own, *rules_->not_the_user, "");
       first_persons[c] = partial(*rules_->first_person, own);
-      others[c] = !first_persons[c] && (about_someone_else(clause) || (c > 0 && others[c - 1]));
+      // After "so" a clause says what follows for the user ("supplier raised prices so dried mango is
+      // now ₱195"): it does not continue the one before.
+      const bool after_so = text::ascii_lower(sentence.substr(0, clauses[c].first)).ends_with("so ");
+      others[c] = !first_persons[c] && (about_someone_else(clause) || (c > 0 && others[c - 1] && !after_so));
     }
     for (const auto& rule : rules_->rules) {
       const RuleSpec& spec = *rule.spec;
@@ -1437,9 +1441,16 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
               values.push_back(std::move(date));
               break;
             }
-            case Shape::count:
+            case Shape::count: {
+              // "a catering tray for 20 people" is how many it serves, not how many work here.
+              const std::string before = text::ascii_lower(clause.substr(0, at));
+              if (spec.key == std::string_view("team_size") &&
+                  (before.ends_with("for ") || before.ends_with("up to ") || before.ends_with("serves ") ||
+                   before.ends_with("feeds ")))
+                break;
               values.emplace_back(trim(raw));
               break;
+            }
             case Shape::phrase: {
               std::string_view phrase = rest.substr(0, raw.size());
               // Opening days keep their "and" and their times: "closed monday and tuesday".
