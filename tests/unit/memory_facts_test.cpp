@@ -238,6 +238,11 @@ TEST_F(Extractor, SomeoneElsesPriceIsNotOurs) {
              "price")
           .size(),
       2u);
+  // A price hedged with "is like" and no "we" in its clause is what something costs elsewhere.
+  EXPECT_TRUE(
+      values(extractor.extract("brookside yoghurt 500ml is like KES 120 at carrefour so we r pricier"),
+             "price")
+          .empty());
   // "US$" is a currency, not "us": the sentence is still about the other company.
   EXPECT_TRUE(values(extractor.extract("Andean Summit sells Salkantay for US$590 in groups of 16."), "price")
                   .empty());

@@ -32,8 +32,9 @@ struct RuleSpec {
 
 // Value shapes, spelled once.
 // An amount: digits, or digits grouped in threes by spaces ("R7 200", "2 800 Kč") or dots ("1.500.000đ"),
-// as many countries write them. A currency mark before it ("$85", "KSh 6,500") or after it ("65 €", "220 zł"); a mark that is
-// a symbol ends there, since a word boundary after a symbol wants a letter next ("65 € per hour").
+// as many countries write them. A currency mark before it ("$85", "KSh 6,500") or after it ("65 €", "220
+// zł"); a mark that is a symbol ends there, since a word boundary after a symbol wants a letter next ("65 €
+// per hour").
 // clang-format off
 #define BC_AMOUNT "(?:\\d{1,3}(?: \\d{3})+\\b|\\d{1,3}(?:\\.\\d{3}){2,}|\\d[\\d,]*)(?:\\.\\d+)?(?:k|m)?"
 // A currency code or name is a word of its own ("open 24 hours" holds no "pen 24").
@@ -1085,7 +1086,8 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       // "US$590" names a currency, not "us".
       "(?i)\\bus ?\\$");
   rules_->hearsay = compile(
-      "(?i)\\b(?:apparently|supposedly|does like|do like|goes for like|do they|they|their|reportedly|"
+      "(?i)\\b(?:apparently|supposedly|does like|do like|goes for like|is like|are like|do they|they|their|"
+      "reportedly|"
       "rumou?r|i think|i believe|i guess|i heard|i reckon)\\b");
   rules_->product_named = compile(
       "(?i)\\b(?:the|our|my) ([\\w-]+(?: [\\w-]+)?) (?:is|will be|'s)(?: now| going to be)? (?:called|named) "
