@@ -1308,20 +1308,22 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     // in search order among equals. A word few of the messages say weighs more ("glasses" against
     // "boards", which many do). Other questions keep the search's order.
     if (asks_who && candidates.size() > 1) {
-      const auto says = [](const store::Message& m, const std::string& word) {
-        const auto stems = text::content_stems(m.text);
-        return std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
-          return same_word_family(stem, word) || same_meaning(stem, word);
-        });
-      };
+      // Which candidates say each of the question's words, worked out once.
+      std::vector<std::vector<bool>> said(asked.size(), std::vector<bool>(candidates.size()));
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        const auto stems = text::content_stems(candidates[i].first.message.text);
+        for (size_t w = 0; w < asked.size(); ++w) {
+          said[w][i] = std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+            return same_word_family(stem, asked[w]) || same_meaning(stem, asked[w]);
+          });
+        }
+      }
       std::vector<std::pair<size_t, double>> ranks;  // candidate index, weight
       for (size_t i = 0; i < candidates.size(); ++i) {
         double weight = names_in(candidates[i].first.message.text).empty() ? 0.0 : 0.5;
-        for (const auto& word : asked) {
-          if (!says(candidates[i].first.message, word)) continue;
-          const auto saying = std::count_if(candidates.begin(), candidates.end(),
-                                            [&](const auto& c) { return says(c.first.message, word); });
-          weight += 1.0 / static_cast<double>(saying);
+        for (size_t w = 0; w < asked.size(); ++w) {
+          if (!said[w][i]) continue;
+          weight += 1.0 / static_cast<double>(std::count(said[w].begin(), said[w].end(), true));
         }
         ranks.emplace_back(i, weight);
       }
