@@ -287,6 +287,44 @@ TEST_F(StoreTest, ConcurrentAppendsGiveGaplessSequence) {
   EXPECT_EQ(raw.scalar("SELECT MAX(seq) FROM messages"), kThreads * kPerThread);
 }
 
+// Concurrent appends share commits; a write that fails (an invalid role) must fail alone, and every
+// stored message must be findable, whichever batch it was committed in.
+TEST_F(StoreTest, ConcurrentAppendsWithFailuresLoseNoOtherWrite) {
+  auto store = open(4);
+  ASSERT_TRUE(store);
+  const int64_t user = store->ensure_user("mixed")->id;
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 20;
+  std::vector<int> stored(kThreads, 0);
+  std::vector<int> refused(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const bool bad = i % 5 == 2;
+        auto m = store->append_message(
+            message(user, "marmalade order " + std::to_string(t * 100 + i), bad ? "robot" : "user"));
+        (m ? stored : refused)[t]++;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const int expected_stored = kThreads * (kPerThread - kPerThread / 5);
+  int total_stored = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(refused[t], kPerThread / 5) << "thread " << t;
+    total_stored += stored[t];
+  }
+  EXPECT_EQ(total_stored, expected_stored);
+  EXPECT_EQ(store->message_count(user).value(), expected_stored);
+  auto hits = store->search_messages(user, "marmalade", 500);
+  ASSERT_TRUE(hits) << hits.error().message;
+  EXPECT_EQ(static_cast<int>(hits->size()), expected_stored);
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.scalar("SELECT MAX(seq) FROM messages"), expected_stored);
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM messages WHERE role = 'robot'"), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Usage ledger
 

@@ -149,6 +149,50 @@ void Pool::give_back(std::unique_ptr<Connection> connection) {
   available_.notify_one();
 }
 
+Status GroupCommit::run(const Work& work) {
+  Job job{&work, ok()};
+  std::unique_lock lock(mutex_);
+  waiting_.push_back(&job);
+  // A batch taken by another caller is done before that caller lets anyone else commit.
+  finished_.wait(lock, [&] { return job.done || !committing_; });
+  if (job.done) return job.status;
+  committing_ = true;
+  const std::vector<Job*> batch = std::exchange(waiting_, {});
+  lock.unlock();
+  commit_batch(batch);
+  lock.lock();
+  for (Job* taken : batch) taken->done = true;
+  committing_ = false;
+  lock.unlock();
+  finished_.notify_all();
+  return job.status;
+}
+
+void GroupCommit::commit_batch(const std::vector<Job*>& batch) {
+  auto db = pool_.acquire();
+  auto alone = [&db](Job& job) {
+    auto tx = Transaction::begin(*db);
+    if (!tx) {
+      job.status = tx.error();
+      return;
+    }
+    job.status = (*job.work)(*db);
+    if (job.status) job.status = tx->commit();
+  };
+  if (batch.size() == 1) return alone(*batch.front());
+  {
+    auto tx = Transaction::begin(*db);
+    bool all_written = static_cast<bool>(tx);
+    for (Job* job : batch) {
+      if (!all_written) break;
+      job->status = (*job->work)(*db);
+      all_written = static_cast<bool>(job->status);
+    }
+    if (all_written && tx->commit()) return;
+  }  // rolled back here unless committed
+  for (Job* job : batch) alone(*job);
+}
+
 Result<Transaction> Transaction::begin(Connection& connection) {
   std::unique_lock<std::mutex> writer;
   if (connection.writer() != nullptr) writer = std::unique_lock(*connection.writer());

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -128,6 +129,36 @@ class Pool {
   // each); this process's writers queue here instead, and the next one starts the moment the last
   // commits. Other processes still meet SQLite's own lock.
   std::mutex writer_;
+};
+
+/// Writes of many threads committed together. Each commit costs a WAL write, an fsync and, for a
+/// full-text table, a new FTS5 segment; while one batch commits, the writes that arrive meanwhile queue
+/// and the first of their callers commits them all in one transaction. No caller returns before its
+/// own write is committed, so durability is unchanged; under load N writers pay for one commit.
+class GroupCommit {
+ public:
+  using Work = std::function<Status(Connection&)>;
+  explicit GroupCommit(Pool& pool) : pool_(pool) {}
+
+  /// Runs `work` in a transaction shared with other callers' work; returns once it is committed or
+  /// failed. When any work of a batch fails, the batch is rolled back and each work runs again in a
+  /// transaction of its own, so one caller's error never undoes another's write: `work` must leave
+  /// its results only in what it captures, and may run twice.
+  Status run(const Work& work);
+
+ private:
+  struct Job {
+    const Work* work;
+    Status status;
+    bool done = false;
+  };
+  void commit_batch(const std::vector<Job*>& batch);
+
+  Pool& pool_;
+  std::mutex mutex_;
+  std::condition_variable finished_;
+  std::vector<Job*> waiting_;  // guarded by mutex_
+  bool committing_ = false;    // guarded by mutex_: a caller is committing a batch
 };
 
 /// BEGIN IMMEDIATE … COMMIT, rolled back on destruction unless committed.

@@ -129,13 +129,11 @@ Message read_message(Statement& stmt) {
   return m;
 }
 
-namespace {
-
-// The search terms of a message, made before its transaction: stemming a long reply inside it would
-// hold every other writer back meanwhile.
 std::string message_terms(const Message& message) {
   return user_terms(message.user_id, text::index_terms(message.text));
 }
+
+namespace {
 
 // One message with its terms into the thread, inside the caller's transaction.
 Result<Message> insert_message(Connection& db, Message message, const std::string& terms) {
@@ -169,6 +167,9 @@ Result<Message> insert_message(Connection& db, Message message, const std::strin
   message.id = stmt.column_int(0);
   message.seq = stmt.column_int(1);
   if (auto done = stmt.step(); !done) return done.error();
+  auto index = db.prepare("INSERT INTO messages_fts (rowid, terms) VALUES (?, ?)");
+  if (!index) return index.error();
+  if (auto status = (*index)->bind(1, message.id).bind(2, terms).run(); !status) return status.error();
   if (message.role == "user") {
     auto clear =
         db.prepare("UPDATE users SET new_session_requested = 0 WHERE id = ? AND new_session_requested");
@@ -180,11 +181,8 @@ Result<Message> insert_message(Connection& db, Message message, const std::strin
 
 }  // namespace
 
-Result<Message> append_message(Connection& db, Message message, const std::optional<UsageTally>& usage,
-                               bool queue_extraction) {
-  const std::string terms = message_terms(message);
-  auto tx = Transaction::begin(db);
-  if (!tx) return tx.error();
+Result<Message> write_message(Connection& db, Message message, const std::string& terms,
+                              const std::optional<UsageTally>& usage, bool queue_extraction) {
   auto stored = insert_message(db, std::move(message), terms);
   if (!stored) return stored.error();
   if (queue_extraction) {
@@ -198,6 +196,16 @@ Result<Message> append_message(Connection& db, Message message, const std::optio
       return status.error();
     }
   }
+  return stored;
+}
+
+Result<Message> append_message(Connection& db, Message message, const std::optional<UsageTally>& usage,
+                               bool queue_extraction) {
+  const std::string terms = message_terms(message);
+  auto tx = Transaction::begin(db);
+  if (!tx) return tx.error();
+  auto stored = write_message(db, std::move(message), terms, usage, queue_extraction);
+  if (!stored) return stored.error();
   if (auto status = tx->commit(); !status) return status.error();
   return stored;
 }

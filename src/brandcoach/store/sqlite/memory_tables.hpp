@@ -11,6 +11,12 @@ namespace brandcoach::store::sqlite::memory {
 std::string message_columns(std::string_view alias = "");
 Message read_message(Statement& stmt);
 
+/// The search terms of a message. Made before its transaction: stemming a long reply inside it would
+/// hold every other writer back meanwhile.
+std::string message_terms(const Message& message);
+/// One message (and its usage and extraction job) inside the caller's transaction.
+Result<Message> write_message(Connection& db, Message message, const std::string& terms,
+                              const std::optional<UsageTally>& usage, bool queue_extraction);
 Result<Message> append_message(Connection& db, Message message, const std::optional<UsageTally>& usage,
                                bool queue_extraction);
 Result<std::optional<ExtractionJob>> claim_extraction_job(Connection& db, int64_t now_ms, int64_t lease_ms);

@@ -236,6 +236,11 @@ CREATE INDEX messages_by_time ON messages (created_at) WHERE role = 'assistant';
     {7, R"sql(
 DROP TRIGGER chunks_fts_insert;
 )sql"},
+    // The same for a message: a chat turn's batch of messages (see the store's group commit) then
+    // makes one FTS5 segment, not one per message.
+    {8, R"sql(
+DROP TRIGGER messages_fts_insert;
+)sql"},
 };
 
 Result<int> current_version(Connection& connection) {

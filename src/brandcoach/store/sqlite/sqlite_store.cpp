@@ -24,7 +24,7 @@ namespace thread = sqlite::memory;
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::vector<std::unique_ptr<Connection>> connections)
-      : pool_(std::move(connections)) {}
+      : pool_(std::move(connections)), commits_(pool_) {}
 
   Result<int> schema_version() override {
     auto db = pool_.acquire();
@@ -155,10 +155,19 @@ class SqliteStore final : public Store {
     return ok();
   }
 
+  // A chat turn's messages, the most frequent write, share commits with other turns' (GroupCommit).
   Result<Message> append_message(Message message, const std::optional<UsageTally>& usage,
                                  bool queue_extraction) override {
-    auto db = pool_.acquire();
-    return thread::append_message(*db, std::move(message), usage, queue_extraction);
+    const std::string terms = thread::message_terms(message);
+    Message stored;
+    auto status = commits_.run([&](Connection& db) -> Status {
+      auto written = thread::write_message(db, message, terms, usage, queue_extraction);
+      if (!written) return written.error();
+      stored = std::move(written).value();
+      return ok();
+    });
+    if (!status) return status.error();
+    return stored;
   }
   Result<std::optional<ExtractionJob>> claim_extraction_job(int64_t now_ms, int64_t lease_ms) override {
     auto db = pool_.acquire();
@@ -420,6 +429,7 @@ class SqliteStore final : public Store {
   }
 
   Pool pool_;
+  sqlite::GroupCommit commits_;  // after pool_, which it uses
 };
 
 }  // namespace
