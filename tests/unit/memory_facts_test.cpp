@@ -34,6 +34,26 @@ class Extractor : public ::testing::Test {
   FactExtractor extractor;
 };
 
+TEST_F(Extractor, EveryPatternCompiles) {
+  EXPECT_EQ(extractor.invalid_patterns(), std::vector<std::string>{});
+}
+
+TEST_F(Extractor, NamesWithLettersBeyondAsciiAreWhole) {
+  const auto facts = extractor.extract(
+      "I am Marta Wiśniewska, co-founder of Szprycha, a cargo-bike courier cooperative in Wrocław. My "
+      "partner Paweł handles dispatch.");
+  EXPECT_EQ(values(facts, "person:partner"), std::vector<std::string>{"Paweł"});
+  EXPECT_EQ(values(facts, "location"), std::vector<std::string>{"Wrocław"});
+  EXPECT_EQ(values(extractor.extract("Our roaster is Bảo now."), "person:roaster"),
+            std::vector<std::string>{"Bảo"});
+}
+
+TEST_F(Extractor, AMonthIsNoPlace) {
+  EXPECT_TRUE(values(extractor.extract("Realistically the deadline moved to December."), "location").empty());
+  EXPECT_EQ(values(extractor.extract("We're getting a second truck in December, for Ballito."), "sites"),
+            std::vector<std::string>{"Ballito (second truck)"});
+}
+
 TEST_F(Extractor, RefusedOptionsAreRejectedNotDecided) {
   const auto against =
       extractor.extract("We have decided against any presence on TikTok; it does not suit us.");
@@ -828,6 +848,16 @@ class MemoryStore : public ::testing::Test {
   std::unique_ptr<store::Store> db;
   std::unique_ptr<Memory> memory;
 };
+
+TEST_F(MemoryStore, AWhoQuestionNamingAPlaceIsNotAnsweredByThePlace) {
+  auto user = *db->ensure_user("maricel");
+  say(user, "We're opening a second branch in Mandaue on March 8!");
+  say(user, "Kim will be branch head there.");
+  const auto who = recalled(user, "Who's heading the Mandaue branch?");
+  EXPECT_NE(who.find("Kim"), std::string::npos) << who;
+  const auto where = recalled(user, "Where is the second branch going to be?");
+  EXPECT_NE(where.find("Mandaue"), std::string::npos) << where;
+}
 
 TEST_F(MemoryStore, CorrectionKeepsHistoryAndAudits) {
   auto user = *db->ensure_user("ana");

@@ -31,6 +31,16 @@ TEST(TextUtf8, RejectsTruncatedSequences) {
   EXPECT_FALSE(is_valid_utf8("\xF0\x9F\x98 after"));
 }
 
+TEST(TextUtf8, PrefixNeverCutsACharacter) {
+  EXPECT_EQ(utf8_prefix("caf\xC3\xA9", 4), "caf");  // é would not fit whole
+  EXPECT_EQ(utf8_prefix("caf\xC3\xA9", 5), "caf\xC3\xA9");
+  EXPECT_EQ(utf8_prefix("\xE2\x82\xAC\xE2\x82\xAC", 5), "\xE2\x82\xAC");
+  EXPECT_EQ(utf8_prefix("\xF0\x9F\x98\x80", 3), "");
+  EXPECT_EQ(utf8_prefix("short", 100), "short");
+  for (size_t n = 0; n <= 12; ++n)
+    EXPECT_TRUE(is_valid_utf8(utf8_prefix("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80" "b", n)));
+}
+
 TEST(TextUtf8, RejectsStrayContinuationBytes) {
   EXPECT_FALSE(is_valid_utf8("\x80"));
   EXPECT_FALSE(is_valid_utf8("ok\xBFok"));

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "brandcoach/text/text.hpp"
 #include "brandcoach/cli/app.hpp"
 
 extern char** environ;
@@ -254,7 +255,7 @@ int eval_memory(Config config, const std::string& lives_path, const std::vector<
           "\n{} s{} {}{}: {}\n  expect {} stale {}\n  answer: {}\n", f["user"].get<std::string>(),
           f["session"].get<size_t>(), f["missed"].get<bool>() ? "MISSED" : "",
           f["stated_stale"].get<bool>() ? " STALE" : "", f["ask"].get<std::string>(), f["expect"].dump(),
-          f["stale"].dump(), one_line(f["answer"].get<std::string>()).substr(0, 600));
+          f["stale"].dump(), text::utf8_prefix(one_line(f["answer"].get<std::string>()), 600));
     }
   }
   return 0;

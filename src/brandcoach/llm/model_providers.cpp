@@ -30,8 +30,7 @@ std::string snippet_of(const std::string& text) {
   if (text.size() <= kSnippetChars) return text;
   size_t cut = text.rfind(' ', kSnippetChars);
   if (cut == std::string::npos || cut < kSnippetChars / 2) cut = kSnippetChars;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not mid-character
-  return text.substr(0, cut) + " …";
+  return text::utf8_prefix(text, cut) + " …";
 }
 
 // "user: text" / "assistant: text" → {role, text}.

@@ -692,7 +692,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         {"spend", {"budget"}},
         {"afford", {"budget"}},
         {"when", {"launch_date", "events"}},
-        {"where", {"location"}},
+        {"where", {"location", "sites", "areas"}},
         {"how many", {"team_size"}},
         {"how big", {"team_size"}},
         {"how much", {"price", "budget"}},
@@ -852,6 +852,15 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
              std::find(kEveryone.begin(), kEveryone.end(), stem) == kEveryone.end() &&
              !stem.starts_with("person");
     });
+    // "Who's heading the Mandaue branch?" names a place to find a person: a place, an amount or a date
+    // answers no "who".
+    if (asks_for_a_person(question)) {
+      std::erase_if(keys, [](const std::string& k) {
+        static constexpr std::string_view kNoPerson[] = {"location", "areas",       "sites", "hours", "price",
+                                                         "budget",   "launch_date", "goals", "events"};
+        return std::find(std::begin(kNoPerson), std::end(kNoPerson), k) != std::end(kNoPerson);
+      });
+    }
     if (!named_roles.empty() || (asks_for_a_person(question) && names_a_job)) {
       std::erase_if(keys, [&](const std::string& k) {
         return k.starts_with("person:") &&

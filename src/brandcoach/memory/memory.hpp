@@ -104,6 +104,8 @@ class FactExtractor {
   /// The sentences of a message that state something of the user's own (not questions, not about
   /// another business or person) and, unless `kind` is any, hold a value of that kind.
   std::vector<Statement> statements(std::string_view message, AnswerKind kind) const;
+  /// Patterns of the extractor that RE2 refused (with its reason); empty unless there is a bug.
+  std::vector<std::string> invalid_patterns() const;
 
  private:
   bool opens_as_question(std::string_view sentence) const;

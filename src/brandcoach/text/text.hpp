@@ -15,6 +15,10 @@ namespace brandcoach::text {
 /// True when `bytes` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view bytes);
 
+/// The first `max_bytes` bytes of `text`, cut before a character that would not fit whole, so the
+/// prefix of valid UTF-8 is valid UTF-8.
+std::string utf8_prefix(std::string_view text, size_t max_bytes);
+
 /// NFKC + case folding + whitespace collapsing. Invalid UTF-8 is replaced, never passed through.
 std::string normalize(std::string_view text);
 

@@ -39,15 +39,6 @@ std::string utc_day(int64_t unix_ms) {
   return iso_time(unix_ms).substr(0, 10);
 }
 
-/// The first `max_bytes` bytes of `text`, cut before a character that would not fit whole:
-/// PostgreSQL rejects text that ends in half a UTF-8 sequence.
-std::string utf8_prefix(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  size_t end = max_bytes;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return std::string(text.substr(0, end));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Users
 
@@ -616,7 +607,7 @@ Status retry_extraction_job(pqxx::connection& db, int64_t job_id, int64_t not_be
                             std::string_view error) {
   pqxx::work tx(db);
   exec(tx, "UPDATE extraction_jobs SET not_before = $1, last_error = $2 WHERE id = $3", not_before_ms,
-       utf8_prefix(error, 500), job_id);
+       text::utf8_prefix(error, 500), job_id);
   tx.commit();
   return ok();
 }
