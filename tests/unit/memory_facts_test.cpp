@@ -34,6 +34,21 @@ class Extractor : public ::testing::Test {
   FactExtractor extractor;
 };
 
+TEST_F(Extractor, AnOptionTriedAndGivenUpIsRejected) {
+  EXPECT_EQ(
+      values(extractor.extract("We tried Tiki but sales were small; now we focus on Shopee."), "rejected"),
+      std::vector<std::string>{"Tiki"});
+  EXPECT_EQ(
+      values(extractor.extract("We sell on Shopee. Lazada we tried before but it was a hassle."), "rejected"),
+      std::vector<std::string>{"Lazada"});
+  EXPECT_EQ(values(extractor.extract("Honestly Jumia didn't work out for us."), "rejected"),
+            std::vector<std::string>{"Jumia"});
+  EXPECT_EQ(values(extractor.extract("We gave up on Etsy last spring."), "rejected"),
+            std::vector<std::string>{"Etsy"});
+  // Tried and kept: nothing was turned down.
+  EXPECT_TRUE(values(extractor.extract("I tried Canva and it was fine."), "rejected").empty());
+}
+
 TEST_F(Extractor, EveryPatternCompiles) {
   EXPECT_EQ(extractor.invalid_patterns(), std::vector<std::string>{});
 }

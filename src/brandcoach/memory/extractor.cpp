@@ -501,6 +501,31 @@ const RuleSpec kRules[] = {
     {"rejected",
      "(?i)\\b(?:we're|we are|i'm|i am) not (?:going|doing|going to do|going ahead) with ([^.!?;]+)",
      Shape::phrase, 0.8, Cue::plain, 12, false},
+    // Tried and given up: "We tried Tiki but sales were small", "Lazada we tried before but it was a
+    // hassle", "gave up on Etsy", "Jumia didn't work out for us". Rules see one clause at a time, and a
+    // clause is cut before "but", so "tried X" ending its clause is the part before the "but".
+    {"rejected",
+     "(?i:\\b(?:we|i)(?:'ve| have)? (?:tried|tested|trialled|trialed)(?: selling on| selling through| "
+     "selling "
+     "at| listing on| using| out)?) (\\p{Lu}[\\p{L}'&-]*(?: \\p{Lu}[\\p{L}'&-]*){0,2})(?i: before| already| "
+     "once| last year| for a while| for a bit)?[,.!]? *$",
+     Shape::phrase, 0.8, Cue::plain, 3, false},
+    {"rejected",
+     "(?:^ ?|[,:;] )(\\p{Lu}[\\p{L}'&-]*(?: \\p{Lu}[\\p{L}'&-]*)?) (?i:we|i) (?i:tried|tested)(?i: it)?(?i: "
+     "before| already| once| last year| for a while)?(?:[,.!]? *$|,? (?i:and (?:it )?(?:didn't|did not|"
+     "never)|and (?:we )?stopped)\\b)",
+     Shape::phrase, 0.8, Cue::plain, 3, false},
+    {"rejected",
+     "(?i:\\b(?:gave up on|giving up on|given up on|give up on|stopped selling on|stopped selling through|"
+     "stopped using|stopped listing on|quit selling on|pulled out of|closed our shop on|closed our store "
+     "on)) "
+     "(\\p{Lu}[\\p{L}'&-]*(?: \\p{Lu}[\\p{L}'&-]*){0,2})",
+     Shape::phrase, 0.8, Cue::plain, 3, false},
+    {"rejected",
+     "(?:^ ?(?i:(?:honestly|sadly|unfortunately|well|also|plus|and|but|so),? )?|[,:;] |\\b(?i:but|and|so) )"
+     "(\\p{Lu}[\\p{L}'&-]*(?: \\p{Lu}[\\p{L}'&-]*)?) (?i:didn't|did not|never) (?i:work|worked|work out|"
+     "worked out|sell|sold|pay off|paid off)\\b",
+     Shape::phrase, 0.8, Cue::plain, 3, false},
     // Refused in the passive, or after someone else proposed it: "Viator was considered and rejected",
     // "Someone offered MercadoLibre ads and I said no", "Someone suggested Daraz, but I've decided no".
     {"rejected",

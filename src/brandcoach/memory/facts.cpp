@@ -51,7 +51,7 @@ constexpr KeySpec kPersonSpec = {"person", "context", "Person", false};
 // Words of a question that point at a key. Stems, so "pricing", "priced" and "prices" all match.
 struct KeyCue {
   std::string_view key;
-  std::array<std::string_view, 20> stems;
+  std::array<std::string_view, 26> stems;
 };
 
 constexpr KeyCue kKeyCues[] = {
@@ -88,8 +88,9 @@ constexpr KeyCue kKeyCues[] = {
     {"goals", {"goal", "aim", "object", "ambit", "achiev", "target"}},
     {"challenges", {"challeng", "problem", "struggl", "issu", "pain", "headach", "bottleneck"}},
     {"decisions", {"decid", "decis", "settl", "chose", "choos", "pick", "land", "agre", "go", "went"}},
-    {"rejected", {"reject", "drop",   "rule", "scrap", "ditch", "against", "kill",  "nix", "no",   "not",
-                  "avoid",  "declin", "veto", "turn",  "axe",   "shelv",   "never", "won", "pass", "ban"}},
+    {"rejected", {"reject", "drop",  "rule",   "scrap", "ditch", "against", "kill",  "nix",   "no",
+                  "not",    "avoid", "declin", "veto",  "turn",  "axe",     "shelv", "never", "won",
+                  "pass",   "ban",   "gave",   "give",  "stop",  "quit",    "didn",  "tri"}},
     {"plans", {"plan", "next", "futur", "roadmap", "intend"}},
     {"projects", {"project", "work"}},
     {"person",
