@@ -49,6 +49,37 @@ TEST_F(Extractor, AnOptionTriedAndGivenUpIsRejected) {
   EXPECT_TRUE(values(extractor.extract("I tried Canva and it was fine."), "rejected").empty());
 }
 
+TEST_F(Extractor, PricesInMoreCurrenciesAndInWords) {
+  EXPECT_EQ(values(extractor.extract("The 250g jar is now GH₵ 95."), "price"),
+            std::vector<std::string>{"GH₵ 95 (250g jar)"});
+  EXPECT_EQ(values(extractor.extract("We've had to put the 500g up to twenty-two dollars."), "price"),
+            std::vector<std::string>{"twenty-two dollars (500g)"});
+  // The second item of a list joined by "and", and one whose name holds a capital.
+  EXPECT_EQ(values(extractor.extract("Prices are updated: 3kVA now $32,000 and 5kVA $51,000."), "price"),
+            (std::vector<std::string>{"$32,000 (3kVA)", "$51,000 (5kVA)"}));
+  const auto rides = values(
+      extractor.extract("1-hour beginner ride 12.900 kr, 3-hour ride along the Rangá river 24.900 kr."),
+      "price");
+  ASSERT_EQ(rides.size(), 2u);
+  EXPECT_NE(rides[1].find("24.900 kr"), std::string::npos);
+  // A bare number in a list is no price of its own: "felt bags 18 500 ₸" is one amount.
+  const auto bags = values(extractor.extract("Prices now: slippers 12 000 ₸, felt bags 18 500 ₸."), "price");
+  EXPECT_EQ(bags, (std::vector<std::string>{"12 000 ₸ (slippers)", "18 500 ₸ (felt bags)"}));
+}
+
+TEST_F(Extractor, OtherBusinessesPricesAreNotTheUsers) {
+  EXPECT_TRUE(
+      values(extractor.extract("Big tour companies in Reykjavík bus people out and charge about 19.000 kr."),
+             "price")
+          .empty());
+  EXPECT_EQ(values(extractor.extract("We sell it for GH₵ 85. There is a bigger brand in Accra, Shea Royale, "
+                                     "selling something similar for GH₵ 140."),
+                   "price"),
+            std::vector<std::string>{"GH₵ 85"});
+  // Customers counted in the plural are no other business: the count stays the user's.
+  EXPECT_FALSE(extractor.statements("Restaurants now 11!", AnswerKind::count).empty());
+}
+
 TEST_F(Extractor, EveryPatternCompiles) {
   EXPECT_EQ(extractor.invalid_patterns(), std::vector<std::string>{});
 }
@@ -518,9 +549,12 @@ TEST_F(Extractor, QuestionsAskForAKindOfValue) {
   EXPECT_EQ(extractor.answer_kind("Who is my designer?"), AnswerKind::any);
   const auto said = extractor.statements(
       "My friend charges $50 for hers. A drop-in class is €14. Should I raise it?", AnswerKind::money);
-  ASSERT_EQ(said.size(), 1u);
-  EXPECT_TRUE(said[0].sentence.starts_with("A drop-in class is €14")) << said[0].sentence;
-  EXPECT_EQ(said[0].item, "drop-in class");
+  // The friend's price is kept, marked as someone else's.
+  ASSERT_EQ(said.size(), 2u);
+  EXPECT_TRUE(said[0].others);
+  EXPECT_FALSE(said[1].others);
+  EXPECT_TRUE(said[1].sentence.starts_with("A drop-in class is €14")) << said[1].sentence;
+  EXPECT_EQ(said[1].item, "drop-in class");
 }
 
 TEST_F(Extractor, PeopleByAnyRoleAndWhoStepsIntoIt) {
@@ -872,6 +906,28 @@ TEST_F(MemoryStore, AWhoQuestionNamingAPlaceIsNotAnsweredByThePlace) {
   EXPECT_NE(who.find("Kim"), std::string::npos) << who;
   const auto where = recalled(user, "Where is the second branch going to be?");
   EXPECT_NE(where.find("Mandaue"), std::string::npos) << where;
+}
+
+TEST_F(MemoryStore, APriceFromADateOnReplacesTheOldOne) {
+  auto user = *db->ensure_user("atelier");
+  say(user, "Tarifs: a fauteuil Louis XV complete redo 480 € without fabric, a bergère 620 €.");
+  say(user, "And from 1 January the Louis XV fauteuil is 520 €.");
+  const auto answer = recalled(user, "What is the Louis XV price from January?");
+  EXPECT_NE(answer.find("520 €"), std::string::npos) << answer;
+  for (const auto& f : facts(user))
+    EXPECT_EQ(f.value.find("480"), std::string::npos) << "still current: " << f.value;
+}
+
+TEST_F(MemoryStore, ACompetitorsPriceIsAnsweredFromWhatTheUserSaidOfIt) {
+  auto user = *db->ensure_user("efua");
+  say(user,
+      "Our main product is the whipped body butter in a 250g jar, we sell it for GH₵ 85. There is a bigger "
+      "brand in Accra, Shea Royale, selling something similar for GH₵ 140 but theirs has fragrance oil.");
+  const auto theirs = recalled(user, "What's the Accra competitor charging for their butter?");
+  EXPECT_NE(theirs.find("140"), std::string::npos) << theirs;
+  const auto ours = recalled(user, "How much is our body butter jar?");
+  EXPECT_NE(ours.find("85"), std::string::npos) << ours;
+  EXPECT_EQ(ours.find("140"), std::string::npos) << ours;
 }
 
 TEST_F(MemoryStore, CorrectionKeepsHistoryAndAudits) {

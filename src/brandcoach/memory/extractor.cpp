@@ -39,17 +39,24 @@ struct RuleSpec {
 #define BC_AMOUNT "(?:\\d{1,3}(?: \\d{3})+\\b|\\d{1,3}(?:\\.\\d{3}){2,}|\\d[\\d,]*)(?:\\.\\d+)?(?:k|m)?"
 // A currency code or name is a word of its own ("open 24 hours" holds no "pen 24").
 #define BC_MARK_BEFORE                                                                                    \
-  "(?i:(?:\\b(?:us|a|au|c|ca|nz|r|s|hk))?\\$|€|£|¥|₹|₦|₱|₩|₺|₽|₪|₫|₸|₴|\\b(?:usd|eur|gbp|inr|rs\\.?|ngn|"   \
-  "aud|chf|zar|kes|ksh\\.?|sek|nok|dkk|pln|aed|sar|egp|ghs|mxn|brl|php|myr|idr|thb|jpy|cny|rmb|hkd|sgd|"  \
-  "nzd|cad|isk|czk|huf|rp\\.?|vnd|krw|twd|mad|cop|clp|ars|pen|s/|tl|dh) ?|\\br)"
+  "(?i:(?:\\b(?:us|a|au|c|ca|nz|r|s|hk|nt|mx))?\\$|€|£|¥|₹|₦|₱|₩|₺|₽|₪|₫|₸|₴|(?:\\bgh)?₵|₲|₡|₮|৳|₨|₭|฿|" \
+  "₼|₾|\\b(?:usd|eur|gbp|inr|rs\\.?|ngn|aud|chf|zar|kes|ksh\\.?|sek|nok|dkk|pln|aed|sar|egp|ghs|mxn|brl|"    \
+  "php|myr|idr|thb|jpy|cny|rmb|hkd|sgd|nzd|cad|isk|czk|huf|rp\\.?|vnd|krw|twd|mad|cop|clp|ars|pen|s/|tl|dh|"  \
+  "pkr|bdt|lkr|npr|etb|tzs|ugx|rwf|xof|uah|kzt|gel|ils|ron|bgn) ?|\\br)"
 #define BC_MARK_AFTER                                                                                     \
   "(?:(?i:(?:dollars|bucks|euros?|pounds|quid|rupees|naira|reais|rand|pesos?|francs|shillings|yen|yuan|"   \
   "baht|ringgit|dirhams?|kr|sek|nok|dkk|kes|ksh|usd|eur|gbp|aud|cad|nzd|sgd|mxn|isk|czk|huf|tl|lira|dh|"  \
   "mad|egp|le|lei|ron|ft|vnd|dong|idr|rupiah|rp|krw|twd|pkr|bdt|lkr|npr|uah|rub|kzt|gel|ils|cop|clp|ars|" \
-  "soles|xof|cfa|etb|tzs|ugx|rwf|ghs|cedis|ngn|php|brl)\\b)|€|£|zł|kč|Kč|₺|₽|₴|₫|₸|đ)"
+  "soles|xof|cfa|etb|tzs|ugx|rwf|ghs|cedis?|birr|kwacha|ngn|php|brl)\\b)|€|£|zł|kč|Kč|₺|₽|₴|₫|₸|đ|₵|₲|₡|" \
+  "฿|৳|₨|₭|₮|₼|₾)"
+// An amount in words, as said aloud: "twenty-two dollars", "fifteen quid".
+#define BC_WORD_AMOUNT                                                                                   \
+  "(?i:\\b(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|" \
+  "six|seven|eight|nine))?|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"        \
+  "nineteen|a hundred|one hundred) (?:dollars|bucks|euros|pounds|quid|rand|francs)\\b)"
 #define BC_MONEY                                                                            \
   "(" BC_MARK_BEFORE " ?" BC_AMOUNT "\\b(?: ?(?i:usd|eur|gbp|aud|inr|cad|mxn))?|" BC_AMOUNT \
-  " ?" BC_MARK_AFTER ")"
+  " ?" BC_MARK_AFTER "|" BC_WORD_AMOUNT ")"
 // clang-format on
 #define BC_MONTH                                                                                         \
   "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
@@ -96,10 +103,14 @@ const RuleSpec kRules[] = {
      "(?: [\\w'-]+){0,4}? to " BC_MONEY,
      Shape::money, 0.85, Cue::correction},
     // A list item of a thing and its amount: "- standard service €69", "standard service now €79".
-    {"price", "(?i)(?:^ ?[-*•] ?|^ ?|[,:;] )(?:\\p{L}[\\p{L}'-]* ){0,3}\\p{L}[\\p{L}'-]* now " BC_MONEY,
+    {"price",
+     "(?i)(?:^ ?[-*•] ?|^ ?|[,:;] |\\band )(?:\\p{L}[\\p{L}'-]* ){0,3}\\p{L}[\\p{L}'-]* now " BC_MONEY,
      Shape::money, 0.85, Cue::correction},
     // "3 day expedition £495", "at night/weekends 139 €".
-    {"price", "(?:^ ?[-*•] ?|^ ?|[,:;] )(?:[\\p{Ll}\\d][\\p{L}\\d/'-]* ){0,5}\\p{Ll}[\\p{L}/'-]* " BC_MONEY,
+    {"price",
+     "(?:^ ?[-*•] ?|^ ?|[,:;] |\\b(?i:and) )(?:[\\p{Ll}\\d][\\p{L}\\d/'-]* (?:[\\p{L}\\d][\\p{L}\\d/'-]* "
+     "){0,4})?"
+     "(?:\\p{Ll}[\\p{L}/'-]*|\\d+\\p{L}[\\p{L}\\d]*) " BC_MONEY,
      Shape::money, 0.7, Cue::plain, 8, true, true},
     // A sentence that is only a thing and its price: "Students R450."
     {"price", "^ ?\\p{Lu}\\p{Ll}+(?: [\\p{Ll}\\d][\\p{L}\\d/'-]*){0,3} " BC_MONEY "[.!]?$", Shape::money, 0.7,
@@ -1070,7 +1081,19 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "bills?|lists?)\\b|"
       // "A big agency, Andes Top, sells…" opens on another business; "for a small agency it starts at
       // R7,800" names a kind of client.
-      "^ ?(?i:an? (?:big |large |local |new |small |fancy )?(?:agency|firm|studio|salon|chain|operator))\\b");
+      "^ ?(?i:an? (?:big |large |local |new |small |fancy )?(?:agency|firm|studio|salon|chain|operator))\\b|"
+      // "Big tour companies in Reykjavík … charge about 19.000 kr": a sentence opening on other businesses
+      // in the plural that charge or sell (a word of four letters or more before the noun is never "our"
+      // or "my"; "Restaurants now 11!" counts the user's customers).
+      "^ ?(?i:(?:the |most |many |some |other |big |bigger |large |larger |local |fancy |cheap |cheaper "
+      "|online |famous )*(?:[a-z]{4,} )?(?:companies|agencies|firms|operators|outfits|shops|stores|brands|"
+      "sellers|vendors|salons|studios|chains|schools|bakeries|cafes|restaurants|hotels|hostels|stalls)\\b"
+      "[^.!?;]{0,80}?\\b(?:charge|charging|sell|selling|ask|asking|offer|offering|price|go for|do it "
+      "for))\\b|"
+      // "There is a bigger brand in Accra, Shea Royale, selling something similar for GH₵ 140".
+      "(?i:\\bthere(?:'s| is| are) (?:a |an |another |one |some |this |these )?(?:[a-z]+ ){0,2}(?:brand|shop|"
+      "company|compani|business|seller|vendor|stall|agency|agenci|place|guy|lady|bakery|bakeri|cafe|salon|"
+      "school|operator|store|firm|studio)(?:s|es)?)\\b");
   rules_->calendar_word = compile(BC_MONTH "|(?:mon|tues|wednes|thurs|fri|satur|sun)day|christmas|easter");
   // The first word after any opening conjunction ("And Standard goes up to £99").
   rules_->leading_common =
@@ -1087,7 +1110,11 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
   rules_->correction = compile(
       "(?i)\\b(?:actually|correction|scratch that|no longer|not anymore|any ?more|changed|changing|switched|"
       "moved|pushed|bumped|raised|lowered|dropped|renamed|rebranded|relocated|now|instead|update|updated|"
-      "turns out|grown|new|revised|final|finally|ended up)\\b");
+      "turns out|grown|new|revised|final|finally|ended up|"
+      // A value from a date on replaces the old one: "from 1 January the fauteuil is 520 €".
+      "(?:from|starting|as of) (?:the )?(?:\\d{1,2}(?:st|nd|rd|th)? (?:of )?)?" BC_MONTH
+      "|"
+      "(?:from|starting) next (?:month|week|year|season))\\b");
   // The option first, the refusal after it, across the "but" that splits clauses.
   rules_->rejected_after = compile(
       "(?i)\\b(?:we|i)(?:'d| had|'ve| have)? (?:thought about|considered|looked at|looked into|explored|"
@@ -1971,9 +1998,9 @@ std::vector<FactExtractor::Statement> FactExtractor::statements(std::string_view
       }
       // Someone else in another clause ("going live May 5th, she needed more time") leaves the
       // value the user's own, as long as the sentence opens with the user's subject.
-      if (about_another && (found.data() == nullptr || about_someone_else(value_clause(sentence, found)) ||
-                            about_someone_else(sentence.substr(0, sentence.find(',')))))
-        continue;
+      statement.others_value = found.data() != nullptr && about_someone_else(value_clause(sentence, found));
+      statement.others = about_another && (found.data() == nullptr || statement.others_value ||
+                                           about_someone_else(sentence.substr(0, sentence.find(','))));
       if (found.data() != nullptr && (kind == AnswerKind::money || kind == AnswerKind::date)) {
         const auto at = static_cast<size_t>(found.data() - sentence.data());
         statement.item = item_before(sentence.substr(0, at));

@@ -134,7 +134,10 @@ bool same_meaning(std::string_view a, std::string_view b) {
         {"logistics", "setup", "transport"},
         // Sizes, which prices are so often told apart by ("a big dog groom" and "large dog $110").
         {"big", "large", "bigger", "xl"},
-        {"small", "little", "mini", "smaller"}};
+        {"small", "little", "mini", "smaller"},
+        // Measures written as words or units ("the kilo jar" and "the 1kg is A$32").
+        {"kilo", "kilos", "kg", "1kg", "kilogram"},
+        {"litre", "liter", "1l", "ltr"}};
     std::vector<std::vector<std::string>> stemmed;
     for (const auto& group : words) {
       std::vector<std::string> stems;
@@ -147,6 +150,17 @@ bool same_meaning(std::string_view a, std::string_view b) {
     return std::find(group.begin(), group.end(), a) != group.end() &&
            std::find(group.begin(), group.end(), b) != group.end();
   });
+}
+
+// "What's the Accra competitor charging?", "what did the school next door charge?": a price of
+// someone else's, which no price of the user's own answers.
+bool asks_about_another_business(std::string_view question) {
+  const std::string folded = folded_for_cues(question);
+  static constexpr std::string_view kOthers[] = {
+      " competitor", " competition ", " rival",      " they ",       " they're ",     " their ",
+      " theirs ",    " next door ",   " other shop", " other brand", " other compan", " others "};
+  return std::any_of(std::begin(kOthers), std::end(kOthers),
+                     [&](std::string_view word) { return folded.find(word) != std::string::npos; });
 }
 
 // "Who glasses my boards?", "what's the name of my apprentice?": the answer is a person.
@@ -308,8 +322,10 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
     if (quoted || !changes || recall_request(message.text).asks_memory) continue;
     const auto stems = text::content_stems(message.text);
     const auto names = names_in(message.text);
-    const auto statements = kind == AnswerKind::any ? std::vector<FactExtractor::Statement>{}
-                                                    : extractor.statements(message.text, kind);
+    auto statements = kind == AnswerKind::any ? std::vector<FactExtractor::Statement>{}
+                                              : extractor.statements(message.text, kind);
+    // Another business's new price changes nothing of the user's.
+    std::erase_if(statements, [](const FactExtractor::Statement& s) { return s.others; });
     const bool of_kind = !statements.empty() || (kind == AnswerKind::date && names_weekday(message.text));
     // "We raised the full colour to €70" changes no beard trim: every amount it states belongs to
     // something the question does not name.
@@ -727,6 +743,9 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         break;
       }
     }
+    // "Where else do we sell?" asks for a place, never an amount, even when no place is saved.
+    if (folded.find("where") != std::string::npos)
+      std::erase_if(requested, [](const std::string& k) { return k == "price" || k == "budget"; });
   }
   std::vector<std::string> keys;
   for (const auto& key : requested) {
@@ -782,8 +801,10 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   const AnswerKind asked_kind = extractor_.answer_kind(question);
   const bool wants_amount = asked_kind == AnswerKind::money;
   // When the question names one of several items or people ("the taco plate", "my designer"), only those.
+  const bool about_others = asks_about_another_business(question);
   const auto narrowed = [&](const std::string& key) {
     std::vector<const store::Fact*> current;
+    if (key == "price" && about_others) return current;
     for (const auto& f : *facts) {
       if (f.key == key && (f.status == "active" || f.status == "pending_confirmation")) current.push_back(&f);
     }
@@ -1030,6 +1051,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       // Questions are left out sentence by sentence: "an amendment to what I told you: we are now
       // fourteen" is a statement although it names the memory.
       for (auto& statement : extractor_.statements(hit.message.text, kind)) {
+        // Someone else's value answers only a question about someone else.
+        if (statement.others && !about_others) continue;
         size_t tier = subject_tier(statement.sentence);
         if (tier == 0 && kind_keys_in(statement.sentence).empty()) continue;
         // A value that belongs to something the question does not name ("the ten-class pass" for
@@ -1041,7 +1064,11 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
             std::any_of(item_stems.begin(), item_stems.end(), [&](const std::string& stem) {
               return std::find(asked.begin(), asked.end(), stem) == asked.end() && !is_key_cue(stem);
             });
-        if (foreign_item && tier > 0) --tier;
+        // "What's the Accra competitor charging?" is answered by another business's amount, which is
+        // seldom said with the thing's name ("selling something similar").
+        const bool someone_elses = statement.others || statement.others_value;
+        if (foreign_item && tier > 0 && !(about_others && someone_elses)) --tier;
+        if (kind == AnswerKind::money && about_others && !someone_elses) tier = tier > 1 ? tier - 2 : 0;
         candidates.emplace_back(hit, tier);
         candidates.back().first.message.text = std::move(statement.sentence);
       }

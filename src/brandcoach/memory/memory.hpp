@@ -100,9 +100,12 @@ class FactExtractor {
   struct Statement {
     std::string sentence;
     std::string item;
+    bool others = false;        // the sentence is about another business or person, not the user
+    bool others_value = false;  // the value's own clause is ("…, a bigger brand sells it for GH₵ 140")
   };
-  /// The sentences of a message that state something of the user's own (not questions, not about
-  /// another business or person) and, unless `kind` is any, hold a value of that kind.
+  /// The sentences of a message that state something (not questions) and, unless `kind` is any, hold
+  /// a value of that kind. Sentences about another business or person are marked `others`; with
+  /// `kind` any, they are left out.
   std::vector<Statement> statements(std::string_view message, AnswerKind kind) const;
   /// Patterns of the extractor that RE2 refused (with its reason); empty unless there is a bug.
   std::vector<std::string> invalid_patterns() const;
