@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -171,9 +172,13 @@ int serve(Config config) {
   if (!auth) return fail(auth.error());
   if (auto status = http::check_bind_address(config.server.host, auth->required); !status)
     return fail(status.error());
-  const int workers = config.server.workers > 0
-                          ? static_cast<int>(config.server.workers)
-                          : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  // Turns block on their store writes, which commit in groups (SQLite's GroupCommit): more turns in
+  // flight than cores make bigger groups. On 2 cores, 8 workers gave 623 turns/s at 1,000 users
+  // against 552 with 2 (bench/run-load-bench).
+  const int workers =
+      config.server.workers > 0
+          ? static_cast<int>(config.server.workers)
+          : static_cast<int>(std::clamp(4u * std::max(1u, std::thread::hardware_concurrency()), 8u, 64u));
   obs::Metrics metrics;
   auto app = build_app(std::move(config), workers + 1, &metrics);
   if (!app) return fail(app.error());

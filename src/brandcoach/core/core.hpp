@@ -115,7 +115,7 @@ struct Config {
     int64_t request_timeout_ms = 30000;
     int64_t shutdown_grace_ms = 10000;
     int64_t io_threads = 1;
-    int64_t workers = 0;        // 0: one per hardware thread
+    int64_t workers = 0;        // 0: four per hardware thread (8 to 64)
     std::string cors_origins;   // comma-separated browser origins allowed to call the API; none by default
     std::string web_dir;        // the built web UI; empty: web/dist of the source tree (or ./web/dist)
     std::string tls_cert_file;  // PEM certificate chain: serve HTTPS (TLS 1.2+) instead of HTTP
