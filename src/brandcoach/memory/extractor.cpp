@@ -1091,9 +1091,10 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "[^.!?;]{0,80}?\\b(?:charge|charging|sell|selling|ask|asking|offer|offering|price|go for|do it "
       "for))\\b|"
       // "There is a bigger brand in Accra, Shea Royale, selling something similar for GH₵ 140".
-      "(?i:\\bthere(?:'s| is| are) (?:a |an |another |one |some |this |these )?(?:[a-z]+ ){0,2}(?:brand|shop|"
-      "company|compani|business|seller|vendor|stall|agency|agenci|place|guy|lady|bakery|bakeri|cafe|salon|"
-      "school|operator|store|firm|studio)(?:s|es)?)\\b");
+      "(?i:\\bthere(?:'s| is| are) (?:a |an |another |one |some |this |these )?(?:[a-z]+ "
+      "){0,2}(?:(?:brand|shop|"
+      "business|seller|vendor|stall|place|guy|lady|cafe|salon|school|operator|store|firm|studio)(?:s|es)?|"
+      "compan(?:y|ies)|agenc(?:y|ies)|baker(?:y|ies)))\\b");
   rules_->calendar_word = compile(BC_MONTH "|(?:mon|tues|wednes|thurs|fri|satur|sun)day|christmas|easter");
   // The first word after any opening conjunction ("And Standard goes up to £99").
   rules_->leading_common =
@@ -1816,17 +1817,15 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
         out.push_back({"person:investor", name, 0.85, Cue::plain, offset()});
     }
     std::string item;
-    input = re2::StringPiece(statements);
     const bool corrects = partial(*rules_->correction, statements);
+    // Both rules may read one site ("the second branch will be in Aundh"): the duplicates go below.
     for (const RE2* rule : {rules_->site.get(), rules_->site_named.get()}) {
       input = re2::StringPiece(statements);
       while (RE2::FindAndConsume(&input, *rule, &item, &name)) {
         const std::string place = proper_value(name, 4);
         if (place.empty() || RE2::FullMatch(text::ascii_lower(place), *rules_->calendar_word)) continue;
-        const std::string value = place + " (" + text::ascii_lower(item) + ")";
-        if (std::any_of(out.begin(), out.end(), [&](const ExtractedFact& f) { return f.value == value; }))
-          continue;
-        out.push_back({"sites", value, 0.85, corrects ? Cue::correction : Cue::plain, offset()});
+        out.push_back({"sites", place + " (" + text::ascii_lower(item) + ")", 0.85,
+                       corrects ? Cue::correction : Cue::plain, offset()});
       }
     }
     input = re2::StringPiece(statements);

@@ -42,10 +42,6 @@ nlohmann::json message_to_json(const store::Message& m) {
   return out;
 }
 
-// Words with which a question asks how things stand now.
-constexpr std::string_view kNowCues[] = {" now ",      " these days ", " at the moment ", " currently ",
-                                         " nowadays ", " today ",      " at present ",    " anymore "};
-
 // "Who …?" reads at most this many of the user's latest messages for another form of its words.
 constexpr int kWhoScan = 400;
 
@@ -155,12 +151,19 @@ bool same_meaning(std::string_view a, std::string_view b) {
 // "What's the Accra competitor charging?", "what did the school next door charge?": a price of
 // someone else's, which no price of the user's own answers.
 bool asks_about_another_business(std::string_view question) {
-  const std::string folded = folded_for_cues(question);
-  static constexpr std::string_view kOthers[] = {
-      " competitor", " competition ", " rival",      " they ",       " they're ",     " their ",
-      " theirs ",    " next door ",   " other shop", " other brand", " other compan", " others "};
-  return std::any_of(std::begin(kOthers), std::end(kOthers),
-                     [&](std::string_view word) { return folded.find(word) != std::string::npos; });
+  static constexpr std::string_view kCues[] = {" competitor", " competition ", " rival",        " they ",
+                                               " they're ",   " their ",       " theirs ",      " next door ",
+                                               " other shop", " other brand",  " other compan", " others "};
+  static const RE2 kAny(any_of_pattern(kCues));
+  return RE2::PartialMatch(folded_for_cues(question), kAny);
+}
+
+// "Who is teaching bread at the moment?": asks how things stand now.
+bool asks_about_now(std::string_view question) {
+  static constexpr std::string_view kCues[] = {" now ",      " these days ", " at the moment ", " currently ",
+                                               " nowadays ", " today ",      " at present ",    " anymore "};
+  static const RE2 kAny(any_of_pattern(kCues));
+  return RE2::PartialMatch(folded_for_cues(question), kAny);
 }
 
 // "Who glasses my boards?", "what's the name of my apprentice?": the answer is a person.
@@ -802,6 +805,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   const bool wants_amount = asked_kind == AnswerKind::money;
   // When the question names one of several items or people ("the taco plate", "my designer"), only those.
   const bool about_others = asks_about_another_business(question);
+  const bool asks_who = asks_for_a_person(question);
   const auto narrowed = [&](const std::string& key) {
     std::vector<const store::Fact*> current;
     if (key == "price" && about_others) return current;
@@ -875,14 +879,14 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     });
     // "Who's heading the Mandaue branch?" names a place to find a person: a place, an amount or a date
     // answers no "who".
-    if (asks_for_a_person(question)) {
+    if (asks_who) {
       std::erase_if(keys, [](const std::string& k) {
         static constexpr std::string_view kNoPerson[] = {"location", "areas",       "sites", "hours", "price",
                                                          "budget",   "launch_date", "goals", "events"};
         return std::find(std::begin(kNoPerson), std::end(kNoPerson), k) != std::end(kNoPerson);
       });
     }
-    if (!named_roles.empty() || (asks_for_a_person(question) && names_a_job)) {
+    if (!named_roles.empty() || (asks_who && names_a_job)) {
       std::erase_if(keys, [&](const std::string& k) {
         return k.starts_with("person:") &&
                std::find(named_roles.begin(), named_roles.end(), k) == named_roles.end();
@@ -1287,7 +1291,6 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
     if (newest) recall.quotes.push_back(std::move(*newest));
   }
   if (!any_current) {
-    const bool asks_who = asks_for_a_person(question);
     auto hits = search(user_id, question, asks_who ? 12 : 6, {"user"}, exclude_message_id);
     if (!hits) return hits.error();
     if (asks_who) {
@@ -1365,10 +1368,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       }
       // Among equals, for "who … now?", the newest: who does a job now was said last. Otherwise the
       // search's order.
-      const std::string folded_question = folded_for_cues(question);
-      const bool asks_now = std::any_of(std::begin(kNowCues), std::end(kNowCues), [&](std::string_view cue) {
-        return folded_question.find(cue) != std::string::npos;
-      });
+      const bool asks_now = asks_about_now(question);
       std::stable_sort(ranks.begin(), ranks.end(), [&](const auto& a, const auto& b) {
         if (a.second != b.second) return a.second > b.second;
         return asks_now && candidates[a.first].first.message.seq > candidates[b.first].first.message.seq;
