@@ -49,6 +49,22 @@ TEST_F(Extractor, AnOptionTriedAndGivenUpIsRejected) {
   EXPECT_TRUE(values(extractor.extract("I tried Canva and it was fine."), "rejected").empty());
 }
 
+TEST_F(Extractor, CountsKeepWhatTheyCount) {
+  EXPECT_EQ(values(extractor.extract("We have 38 clients right now. I'd like to get to 60 by next year."),
+                   "counts"),
+            std::vector<std::string>{"38 (clients)"});
+  EXPECT_EQ(values(extractor.extract("We're at 44 clients now btw."), "counts"),
+            std::vector<std::string>{"44 (clients)"});
+  EXPECT_EQ(values(extractor.extract("Post went well. Now 1,410 followers."), "counts"),
+            std::vector<std::string>{"1,410 (followers)"});
+  EXPECT_EQ(values(extractor.extract("Pupil numbers have risen to 27 after the recital."), "counts"),
+            std::vector<std::string>{"27 (pupils)"});
+  // People who work here are the team, a number wanted is a goal, someone else's count is theirs.
+  EXPECT_TRUE(values(extractor.extract("We have 6 staff."), "counts").empty());
+  EXPECT_TRUE(values(extractor.extract("We want 60 clients by next year."), "counts").empty());
+  EXPECT_TRUE(values(extractor.extract("If we had 100 clients we'd hire."), "counts").empty());
+}
+
 TEST_F(Extractor, PricesInMoreCurrenciesAndInWords) {
   EXPECT_EQ(values(extractor.extract("The 250g jar is now GH₵ 95."), "price"),
             std::vector<std::string>{"GH₵ 95 (250g jar)"});
@@ -825,6 +841,11 @@ TEST(RecallQuestions, ExplicitImplicitAndAdvice) {
   EXPECT_EQ(std::find(mine.keys.begin(), mine.keys.end(), "competitors"), mine.keys.end());
   // "meant" is not "mean": this asks about the user's own plan.
   EXPECT_TRUE(recall_request("when's the trailer meant to hit the road?").asks_memory);
+  // "What's a …" asks for a definition, unless it asks how things stand now.
+  EXPECT_FALSE(recall_request("What's a brand archetype?").asks_memory);
+  EXPECT_TRUE(recall_request("what's a whole honey castella going for now?").asks_memory);
+  const auto counted = recall_request("how many clients are we at?");
+  EXPECT_NE(std::find(counted.keys.begin(), counted.keys.end(), "counts"), counted.keys.end());
 }
 
 TEST(RecallQuestions, YesAndNoSettleConfirmations) {

@@ -81,6 +81,13 @@ struct RuleSpec {
 #define BC_COUNT \
   "(\\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty)"
 #define BC_WE "(?:we|we're|we are|we've|we have|our|i|i'm|im|i am|i've|my|us)"
+// A number of things counted, with at most one word between ("38 clients", "12 wholesale accounts").
+#define BC_COUNTED                                                                                          \
+  "(?:\\d{1,3}(?:,\\d{3})+|\\d+) (?:[a-z-]+ )?(?:clients|customers|members|subscribers|followers|students|" \
+  "patients|stockists|retailers|accounts|orders|installs|installations|bookings|users|families|"            \
+  "households|regulars|buyers|guests|couples|weddings|projects|contracts|listings|reviews|sales|"           \
+  "deliveries|shipments|units|downloads|sign-?ups|memberships|subscriptions|pupils|learners|tenants|"       \
+  "partners|venues|restaurants|cafes|cafés|shops|stores|outlets)\\b"
 
 const RuleSpec kRules[] = {
     // Price of what the user sells.
@@ -170,6 +177,27 @@ const RuleSpec kRules[] = {
      "(?i)\\b(just me|only me|me, myself and i|solo founder|one-person|one person business|a one-woman|"
      "a one-man|a team of one)\\b",
      Shape::phrase, 0.8, Cue::plain, 4},
+    // How many of something the business has or has done, by what is counted: "We have 38 clients right
+    // now", "we're at 44 clients", "we are at 64 installs so far this year". A number the user wants is a
+    // goal (the goal rules), a number of people working here is the team.
+    {"counts",
+     "(?i)\\b(?:we|i)(?:'re| are|'m| am)?(?: now| currently)? (?:at|up to|on|serving|working with) "
+     "(?:about |around |over |nearly |almost |roughly |just over |just under )?(" BC_COUNTED ")",
+     Shape::count, 0.85},
+    {"counts",
+     "(?i)\\b(?:we|i)(?:'ve| have)? (?:now )?(?:have|had|got|have got|serve|count|did|done|sold|shipped|"
+     "completed|finished|signed|booked|hit|reached|crossed|passed) "
+     "(?:about |around |over |nearly |almost |roughly |just over |just under )?(" BC_COUNTED ")",
+     Shape::count, 0.85},
+    // A new count said on its own: "Now 1,410 followers", "up to 52 members".
+    {"counts", "(?i)(?:^ ?|[,;:] ?|\\b(?:and|so|but) )(?:now|currently|up to|down to) (" BC_COUNTED ")",
+     Shape::count, 0.85, Cue::correction},
+    // "Pupil numbers have risen to 27", "client count went up to 44": the thing counted comes first.
+    {"counts",
+     "(?i)\\b(\\p{L}+ (?:numbers?|count) (?:have |has |had )?(?:now )?(?:risen|rose|grown|grew|gone up|went "
+     "up|climbed|jumped|dropped|fallen|fell|gone down|went down|increased|decreased|reached|hit|is|are)"
+     "(?: now)?(?: to| at)? (?:\\d{1,3}(?:,\\d{3})+|\\d+))\\b",
+     Shape::count, 0.85, Cue::correction},
     // Launch date.
     {"launch_date",
      "(?i)\\b(?:launch\\w*|go(?:ing|es)? live|go-live|open(?:ing|s)?(?: day)?|release\\w*|debut\\w*|"
@@ -1527,6 +1555,21 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
               break;
             }
             case Shape::count: {
+              // "38 clients" is kept as "38 (clients)": one current count per thing counted.
+              if (spec.key == std::string_view("counts")) {
+                const std::string counted(trim(raw));
+                const size_t space = counted.find(' ');
+                if (std::isdigit(static_cast<unsigned char>(counted.front()))) {
+                  values.push_back(counted.substr(0, space) + " (" +
+                                   text::ascii_lower(counted.substr(space + 1)) + ")");
+                } else {
+                  // "Pupil numbers have risen to 27": the thing first, the number last.
+                  const size_t last = counted.find_last_of(' ');
+                  values.push_back(counted.substr(last + 1) + " (" +
+                                   text::ascii_lower(counted.substr(0, space)) + "s)");
+                }
+                break;
+              }
               // "a catering tray for 20 people" is how many it serves, not how many work here.
               const std::string before = text::ascii_lower(clause.substr(0, at));
               if (spec.key == std::string_view("team_size") &&

@@ -16,7 +16,7 @@ namespace brandcoach::memory {
 
 namespace {
 
-constexpr std::array<KeySpec, 27> kKeys = {{
+constexpr std::array<KeySpec, 28> kKeys = {{
     {"name", "personal", "Name", false},
     {"location", "personal", "Location", false},
     {"areas", "business", "Areas served", true},
@@ -44,6 +44,7 @@ constexpr std::array<KeySpec, 27> kKeys = {{
     {"products", "business", "Names", true, true},
     {"sites", "business", "Other locations", true, true},
     {"hours", "business", "Opening days and hours", false},
+    {"counts", "business", "Counts", true, true},
 }};
 
 constexpr KeySpec kPersonSpec = {"person", "context", "Person", false};
@@ -92,6 +93,8 @@ constexpr KeyCue kKeyCues[] = {
                   "not",    "avoid", "declin", "veto",  "turn",  "axe",     "shelv", "never", "won",
                   "pass",   "ban",   "gave",   "give",  "stop",  "quit",    "didn",  "tri"}},
     {"plans", {"plan", "next", "futur", "roadmap", "intend"}},
+    // "How many clients are we at?": counts are asked for by what is counted; recall keeps only those.
+    {"counts", {"mani", "count", "number", "tal"}},
     {"projects", {"project", "work"}},
     {"person",
      {"cofound", "co", "partner", "design", "investor", "accountant", "mentor", "who", "helper", "photograph",
@@ -590,7 +593,18 @@ RecallRequest recall_request(std::string_view message) {
       }
       return false;
     };
-    const bool advice = std::any_of(std::begin(kAdvice), std::end(kAdvice), has_phrase);
+    // "What's a whole castella going for now?": asked about how things stand, the opening asks for a fact,
+    // not for a definition.
+    static constexpr std::string_view kStanding[] = {"now",           "these days", "currently",
+                                                     "at the moment", "going for",  "again"};
+    static constexpr std::string_view kOpeningsOfFact[] = {"what is a ", "what's a "};
+    const bool standing = std::any_of(std::begin(kStanding), std::end(kStanding), has_phrase);
+    const bool advice = std::any_of(std::begin(kAdvice), std::end(kAdvice), [&](std::string_view phrase) {
+      if (standing && std::find(std::begin(kOpeningsOfFact), std::end(kOpeningsOfFact), phrase) !=
+                          std::end(kOpeningsOfFact))
+        return false;
+      return has_phrase(phrase);
+    });
     // Very short questions that name a fact ("cofounder's name?", "headcount?") count too.
     const bool terse =
         message.find('?') != std::string_view::npos && words.size() <= 5 && !keys_mentioned(message).empty();

@@ -712,7 +712,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         {"afford", {"budget"}},
         {"when", {"launch_date", "events"}},
         {"where", {"location", "sites", "areas"}},
-        {"how many", {"team_size"}},
+        {"how many", {"team_size", "counts"}},
         {"how big", {"team_size"}},
         {"how much", {"price", "budget"}},
     };
@@ -729,6 +729,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         return false;
       });
       if (counts_a_goal) requested = {"goals"};
+      // A number aimed for is no count reached ("how many weddings are we aiming for now?").
+      std::erase(requested, std::string("counts"));
     }
     for (const auto& [word, wanted] : kByQuestionWord) {
       if (requested.size() == 1 && requested.front() == "goals") break;
@@ -806,9 +808,14 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
   // When the question names one of several items or people ("the taco plate", "my designer"), only those.
   const bool about_others = asks_about_another_business(question);
   const bool asks_who = asks_for_a_person(question);
+  // "How many clients are we at?" is answered by the count of clients, not by the team's size.
+  const bool counts_asked_thing = std::any_of(facts->begin(), facts->end(), [&](const store::Fact& f) {
+    return f.key == "counts" && f.status == "active" && overlaps(value_item(f.value)) > 0;
+  });
   const auto narrowed = [&](const std::string& key) {
     std::vector<const store::Fact*> current;
     if (key == "price" && about_others) return current;
+    if (key == "team_size" && counts_asked_thing) return current;
     for (const auto& f : *facts) {
       if (f.key == key && (f.status == "active" || f.status == "pending_confirmation")) current.push_back(&f);
     }
@@ -838,6 +845,8 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
         named.push_back(f);
       }
       if (!named.empty()) return named;
+      // A count of something else ("38 clients" for "how many staff?") answers nothing.
+      if (key == "counts") return std::vector<const store::Fact*>{};
       // "What do we charge for BAS?" when only other things' prices were saved: those are not the
       // answer, and the user's own words about BAS may be.
       const bool names_a_thing = std::any_of(asked.begin(), asked.end(), [](const std::string& stem) {
