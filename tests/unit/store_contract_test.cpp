@@ -569,6 +569,30 @@ TEST_P(StoreContract, RecentMessagesAreTheLastOnesOldestFirst) {
   EXPECT_EQ(texts_of(MUST(store_->recent_messages(ben, 50))), (std::vector<std::string>{"not ana's"}));
 }
 
+TEST_P(StoreContract, ThreadReadsKeepOnlyTheUsersWordsOrLeaveDetailsOut) {
+  const int64_t ana = user("ana");
+  append(ana, "my price is $40");
+  auto reply = message(ana, "noted", "assistant");
+  reply.route_json = R"({"assistant":"core"})";
+  reply.citations_json = R"([{"file":"a.md"}])";
+  reply.usage_json = R"({"response_id":"resp_1"})";
+  MUST(store_->append_message(reply, std::nullopt, false));
+  append(ana, "now $45");
+  const ThreadRead users_only{.users_only = true, .brief = false};
+  EXPECT_EQ(texts_of(MUST(store_->recent_messages(ana, 2, users_only))),
+            (std::vector<std::string>{"my price is $40", "now $45"}));
+  EXPECT_EQ(texts_of(MUST(store_->messages_between(ana, 0, 100, -1, users_only))),
+            (std::vector<std::string>{"my price is $40", "now $45"}));
+  const auto brief = MUST(store_->recent_messages(ana, 3, ThreadRead{.users_only = false, .brief = true}));
+  ASSERT_EQ(brief.size(), 3u);
+  EXPECT_EQ(brief[1].text, "noted");
+  EXPECT_EQ(brief[1].route_json, "{}");
+  EXPECT_EQ(brief[1].citations_json, "[]");
+  EXPECT_EQ(brief[1].usage_json, R"({"response_id":"resp_1"})") << "usage stays: it holds the response id";
+  const auto full = MUST(store_->recent_messages(ana, 3));
+  EXPECT_EQ(full[1].citations_json, R"([{"file":"a.md"}])");
+}
+
 TEST_P(StoreContract, MessagesBetweenAndByIdStayWithinTheUser) {
   const int64_t ana = user("ana");
   const int64_t ben = user("ben");

@@ -237,13 +237,13 @@ class CachedStore final : public store::Store {
                                                bool queue_extraction) override {
     return inner_->append_messages(std::move(messages), queue_extraction);
   }
-  Result<std::vector<Message>> recent_messages(int64_t user_id, int limit) override {
-    return inner_->recent_messages(user_id, limit);
+  Result<std::vector<Message>> recent_messages(int64_t user_id, int limit, ThreadRead read) override {
+    return inner_->recent_messages(user_id, limit, read);
   }
   Result<int64_t> message_count(int64_t user_id) override { return inner_->message_count(user_id); }
   Result<std::vector<Message>> messages_between(int64_t user_id, int64_t after_seq, int64_t upto_seq,
-                                                int64_t limit) override {
-    return inner_->messages_between(user_id, after_seq, upto_seq, limit);
+                                                int64_t limit, ThreadRead read) override {
+    return inner_->messages_between(user_id, after_seq, upto_seq, limit, read);
   }
   Result<std::vector<Message>> messages_by_id(int64_t user_id, const std::vector<int64_t>& ids) override {
     return inner_->messages_by_id(user_id, ids);

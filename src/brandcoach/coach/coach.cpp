@@ -376,7 +376,9 @@ Result<std::unique_ptr<Coach::Pending>> Coach::prepare(std::string_view user_id,
   auto user = store_.ensure_user(user_id);
   if (!user) return user.error();
   // A longer tail than the prompt uses, so the composer knows which questions it already asked.
-  auto tail = store_.recent_messages(user->id, std::max(options_.recent_turns, kRepliesScanned));
+  // Brief: a turn needs the replies' words and usage, not their routes and citations.
+  auto tail = store_.recent_messages(user->id, std::max(options_.recent_turns, kRepliesScanned),
+                                     store::ThreadRead{.users_only = false, .brief = true});
   if (!tail) return tail.error();
   const size_t window = std::min(tail->size(), static_cast<size_t>(std::max(options_.recent_turns, 1)));
   const std::vector<store::Message> recent_turns(tail->end() - static_cast<std::ptrdiff_t>(window),

@@ -47,6 +47,8 @@ constexpr int kWhoScan = 400;
 
 // Following a statement to its change reads at most this many of the messages after it.
 constexpr int64_t kFollowLimit = 400;
+// Memory reads only what the user said, and none of a reply's details.
+constexpr store::ThreadRead kUsersWords{.users_only = true, .brief = true};
 
 // Lower-cased, with every character but letters, digits and apostrophes a space, and a space at each
 // end: cue phrases written with spaces then match whole words.
@@ -262,7 +264,8 @@ Result<std::vector<store::Message>> handover_after(store::Store& store, int64_t 
                                                    int64_t exclude_message_id) {
   // The arrival comes within this many of the user's messages after the departure.
   constexpr size_t kArrivalWithin = 2;
-  auto later = store.messages_between(user_id, source.seq, std::numeric_limits<int64_t>::max(), kFollowLimit);
+  auto later = store.messages_between(user_id, source.seq, std::numeric_limits<int64_t>::max(), kFollowLimit,
+                                      kUsersWords);
   if (!later) return later.error();
   std::vector<store::Message> said;
   for (auto& message : *later) {
@@ -298,7 +301,8 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
   if (quotes.empty()) return ok();
   int64_t oldest = quotes.front().message.seq;
   for (const auto& q : quotes) oldest = std::min(oldest, q.message.seq);
-  auto later = store.messages_between(user_id, oldest, std::numeric_limits<int64_t>::max(), kFollowLimit);
+  auto later =
+      store.messages_between(user_id, oldest, std::numeric_limits<int64_t>::max(), kFollowLimit, kUsersWords);
   if (!later) return later.error();
   // What each quote offers to tie to, read once rather than once per later message.
   struct Quoted {
@@ -1306,7 +1310,7 @@ Result<Recall> Memory::recall(int64_t user_id, const RecallRequest& request, std
       // "Who glasses my boards?" and "Glasser is my mate Wes": a job is often said in another form of
       // the question's word, which the search's stems do not join. The user's recent messages naming
       // someone beside such a word are candidates too.
-      auto recent = store_.recent_messages(user_id, kWhoScan);
+      auto recent = store_.recent_messages(user_id, kWhoScan, kUsersWords);
       if (!recent) return recent.error();
       for (auto& m : *recent) {
         // Names are often written in lower case ("my niece eilidh is taking over the facebook").
@@ -1413,12 +1417,15 @@ Result<bool> Memory::refresh_summary(
   if (new_upto - upto < options_.summary_every) return false;
   // Older turns than the last window, capped so a huge thread costs a bounded read.
   const int64_t from = std::max<int64_t>(0, new_upto - 2000);
-  auto turns = store_.messages_between(user_id, from, new_upto, -1);
+  // A model reads both sides of the conversation; the extractive summary only the user's own words.
+  const bool by_model = model && *model;
+  auto turns = store_.messages_between(user_id, from, new_upto, -1,
+                                       store::ThreadRead{.users_only = !by_model, .brief = true});
   if (!turns) return turns.error();
   auto facts = store_.list_facts(user_id, false);
   if (!facts) return facts.error();
   store::Summary summary{user_id, new_upto, {}};
-  if (model && *model) {
+  if (by_model) {
     // The model rolls the previous summary forward over the turns it does not cover yet.
     std::string input = *current ? "Summary so far:\n" + (*current)->text + "\n\nNew turns:\n" : "Turns:\n";
     for (const auto& m : *turns) {

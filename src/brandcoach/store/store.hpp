@@ -28,6 +28,14 @@ struct User {
 };
 
 /// One entry of a user's single thread. `seq` numbers a user's messages 1, 2, 3… with no gaps.
+/// Which of a thread's messages a read returns, and how much of each. Every turn reads the thread's
+/// tail, and memory reads the user's own words: neither needs the replies' routes and citations, which
+/// are most of a reply's bytes.
+struct ThreadRead {
+  bool users_only = false;  // only the user's own messages (role "user")
+  bool brief = false;       // route_json and citations_json left at their defaults ("{}", "[]")
+};
+
 struct Message {
   int64_t id = 0;
   int64_t user_id = 0;
@@ -346,11 +354,11 @@ class Store {
   virtual Result<std::vector<Message>> append_messages(std::vector<Message> messages,
                                                        bool queue_extraction = false) = 0;
   /// The last `limit` messages of the user's thread, oldest first.
-  virtual Result<std::vector<Message>> recent_messages(int64_t user_id, int limit) = 0;
+  virtual Result<std::vector<Message>> recent_messages(int64_t user_id, int limit, ThreadRead read = {}) = 0;
   virtual Result<int64_t> message_count(int64_t user_id) = 0;
   /// Messages with after_seq < seq <= upto_seq, oldest first, at most `limit` (negative: all).
   virtual Result<std::vector<Message>> messages_between(int64_t user_id, int64_t after_seq, int64_t upto_seq,
-                                                        int64_t limit) = 0;
+                                                        int64_t limit, ThreadRead read = {}) = 0;
   /// The user's messages with these ids (any order; ids of other users' messages are skipped).
   virtual Result<std::vector<Message>> messages_by_id(int64_t user_id, const std::vector<int64_t>& ids) = 0;
   /// The message an import stored under this external id, if any.

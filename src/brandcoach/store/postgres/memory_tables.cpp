@@ -62,6 +62,17 @@ constexpr const char* kMessageColumns =
     "id, user_id, seq, role, text, assistant, route_json, citations_json, usage_json, created_at, "
     "session_no, COALESCE(external_id, ''), speaker, ts_text";
 
+// The columns read_message reads; a brief read leaves a reply's route and citations out.
+std::string message_columns(const ThreadRead& read) {
+  if (!read.brief) return kMessageColumns;
+  return "id, user_id, seq, role, text, assistant, '{}', '[]', usage_json, created_at, "
+         "session_no, COALESCE(external_id, ''), speaker, ts_text";
+}
+
+std::string thread_filter(const ThreadRead& read) {
+  return read.users_only ? " AND role = 'user'" : "";
+}
+
 Message read_message(const pqxx::row& row) {
   Message m;
   m.id = row[0].as<int64_t>();
@@ -631,12 +642,14 @@ Result<int64_t> pending_extraction_jobs(pqxx::connection& db) {
   return exec(tx, "SELECT COUNT(*) FROM extraction_jobs")[0][0].as<int64_t>();
 }
 
-Result<std::vector<Message>> recent_messages(pqxx::connection& db, int64_t user_id, int limit) {
+Result<std::vector<Message>> recent_messages(pqxx::connection& db, int64_t user_id, int limit,
+                                             ThreadRead read) {
   pqxx::read_transaction tx(db);
-  auto out = read_messages(exec(
-      tx,
-      fmt::format("SELECT {} FROM messages WHERE user_id = $1 ORDER BY seq DESC LIMIT $2", kMessageColumns),
-      user_id, row_limit(limit)));
+  auto out = read_messages(
+      exec(tx,
+           fmt::format("SELECT {} FROM messages WHERE user_id = $1{} ORDER BY seq DESC LIMIT $2",
+                       message_columns(read), thread_filter(read)),
+           user_id, row_limit(limit)));
   std::reverse(out.begin(), out.end());
   return out;
 }
@@ -647,14 +660,14 @@ Result<int64_t> message_count(pqxx::connection& db, int64_t user_id) {
 }
 
 Result<std::vector<Message>> messages_between(pqxx::connection& db, int64_t user_id, int64_t after_seq,
-                                              int64_t upto_seq, int64_t limit) {
+                                              int64_t upto_seq, int64_t limit, ThreadRead read) {
   pqxx::read_transaction tx(db);
-  return read_messages(
-      exec(tx,
-           fmt::format(
-               "SELECT {} FROM messages WHERE user_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
-               kMessageColumns),
-           user_id, after_seq, upto_seq, row_limit(limit)));
+  return read_messages(exec(
+      tx,
+      fmt::format(
+          "SELECT {} FROM messages WHERE user_id = $1 AND seq > $2 AND seq <= $3{} ORDER BY seq LIMIT $4",
+          message_columns(read), thread_filter(read)),
+      user_id, after_seq, upto_seq, row_limit(limit)));
 }
 
 Result<std::vector<Message>> messages_by_id(pqxx::connection& db, int64_t user_id,

@@ -30,10 +30,11 @@ Status retry_extraction_job(pqxx::connection& db, int64_t job_id, int64_t not_be
                             std::string_view error);
 Result<int64_t> pending_extraction_jobs(pqxx::connection& db);
 Result<Activity> activity(pqxx::connection& db, const std::vector<int64_t>& since_ms);
-Result<std::vector<Message>> recent_messages(pqxx::connection& db, int64_t user_id, int limit);
+Result<std::vector<Message>> recent_messages(pqxx::connection& db, int64_t user_id, int limit,
+                                             ThreadRead read);
 Result<int64_t> message_count(pqxx::connection& db, int64_t user_id);
 Result<std::vector<Message>> messages_between(pqxx::connection& db, int64_t user_id, int64_t after_seq,
-                                              int64_t upto_seq, int64_t limit);
+                                              int64_t upto_seq, int64_t limit, ThreadRead read);
 Result<std::vector<Message>> messages_by_id(pqxx::connection& db, int64_t user_id,
                                             const std::vector<int64_t>& ids);
 Result<std::optional<Message>> find_imported_message(pqxx::connection& db, int64_t user_id,

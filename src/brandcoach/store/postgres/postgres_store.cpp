@@ -127,9 +127,10 @@ class PostgresStore final : public Store {
     });
   }
 
-  Result<std::vector<Message>> recent_messages(int64_t user_id, int limit) override {
-    return pool_->run("recent messages",
-                      [&](pqxx::connection& db) { return memory::recent_messages(db, user_id, limit); });
+  Result<std::vector<Message>> recent_messages(int64_t user_id, int limit, ThreadRead read) override {
+    return pool_->run("recent messages", [&](pqxx::connection& db) {
+      return memory::recent_messages(db, user_id, limit, read);
+    });
   }
 
   Result<int64_t> message_count(int64_t user_id) override {
@@ -138,9 +139,9 @@ class PostgresStore final : public Store {
   }
 
   Result<std::vector<Message>> messages_between(int64_t user_id, int64_t after_seq, int64_t upto_seq,
-                                                int64_t limit) override {
+                                                int64_t limit, ThreadRead read) override {
     return pool_->run("messages between", [&](pqxx::connection& db) {
-      return memory::messages_between(db, user_id, after_seq, upto_seq, limit);
+      return memory::messages_between(db, user_id, after_seq, upto_seq, limit, read);
     });
   }
 

@@ -103,11 +103,15 @@ std::string user_terms(int64_t user_id, std::string_view terms) {
 
 }  // namespace
 
-std::string message_columns(std::string_view a) {
+std::string message_columns(std::string_view a, bool brief) {
   return fmt::format(
-      "{0}id, {0}user_id, {0}seq, {0}role, {0}text, {0}assistant, {0}route_json, {0}citations_json, "
+      "{0}id, {0}user_id, {0}seq, {0}role, {0}text, {0}assistant, {1}, "
       "{0}usage_json, {0}created_at, {0}session_no, COALESCE({0}external_id, ''), {0}speaker, {0}ts_text",
-      a);
+      a, brief ? std::string("'{}', '[]'") : fmt::format("{0}route_json, {0}citations_json", a));
+}
+
+std::string thread_filter(const ThreadRead& read) {
+  return read.users_only ? " AND role = 'user'" : "";
 }
 
 Message read_message(Statement& stmt) {
@@ -282,10 +286,10 @@ Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message
 }
 
 Result<std::vector<Message>> messages_between(Connection& db, int64_t user_id, int64_t after_seq,
-                                              int64_t upto_seq, int64_t limit) {
+                                              int64_t upto_seq, int64_t limit, ThreadRead read) {
   auto stmt = db.prepare(
-      fmt::format("SELECT {} FROM messages WHERE user_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                  message_columns()));
+      fmt::format("SELECT {} FROM messages WHERE user_id = ? AND seq > ? AND seq <= ?{} ORDER BY seq LIMIT ?",
+                  message_columns("", read.brief), thread_filter(read)));
   if (!stmt) return stmt.error();
   (*stmt)->bind(1, user_id).bind(2, after_seq).bind(3, upto_seq).bind(4, limit);
   return collect(**stmt, read_message);

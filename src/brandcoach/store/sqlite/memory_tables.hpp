@@ -8,7 +8,9 @@
 namespace brandcoach::store::sqlite::memory {
 
 /// The columns read_message reads, of the messages table under `alias` ("m." or "").
-std::string message_columns(std::string_view alias = "");
+std::string message_columns(std::string_view alias = "", bool brief = false);
+/// The WHERE condition (with its leading " AND ") that keeps the messages a read asks for.
+std::string thread_filter(const ThreadRead& read);
 Message read_message(Statement& stmt);
 
 /// The search terms of a message. Made before its transaction: stemming a long reply inside it would
@@ -26,7 +28,7 @@ Result<int64_t> pending_extraction_jobs(Connection& db);
 Result<std::vector<Message>> append_messages(Connection& db, std::vector<Message> messages,
                                              bool queue_extraction);
 Result<std::vector<Message>> messages_between(Connection& db, int64_t user_id, int64_t after_seq,
-                                              int64_t upto_seq, int64_t limit);
+                                              int64_t upto_seq, int64_t limit, ThreadRead read);
 Result<std::vector<Message>> messages_by_id(Connection& db, int64_t user_id, const std::vector<int64_t>& ids);
 Result<std::optional<Message>> find_imported_message(Connection& db, int64_t user_id,
                                                      std::string_view external_id);

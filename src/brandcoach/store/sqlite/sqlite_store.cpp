@@ -192,10 +192,11 @@ class SqliteStore final : public Store {
     return thread::append_messages(*db, std::move(messages), queue_extraction);
   }
 
-  Result<std::vector<Message>> recent_messages(int64_t user_id, int limit) override {
+  Result<std::vector<Message>> recent_messages(int64_t user_id, int limit, ThreadRead read) override {
     auto db = pool_.acquire();
-    auto stmt = db->prepare(fmt::format("SELECT {} FROM messages WHERE user_id = ? ORDER BY seq DESC LIMIT ?",
-                                        thread::message_columns()));
+    auto stmt =
+        db->prepare(fmt::format("SELECT {} FROM messages WHERE user_id = ?{} ORDER BY seq DESC LIMIT ?",
+                                thread::message_columns("", read.brief), thread::thread_filter(read)));
     if (!stmt) return stmt.error();
     (*stmt)->bind(1, user_id).bind(2, int64_t{limit});
     auto out = sqlite::collect(**stmt, thread::read_message);
@@ -204,9 +205,9 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<Message>> messages_between(int64_t user_id, int64_t after_seq, int64_t upto_seq,
-                                                int64_t limit) override {
+                                                int64_t limit, ThreadRead read) override {
     auto db = pool_.acquire();
-    return thread::messages_between(*db, user_id, after_seq, upto_seq, limit);
+    return thread::messages_between(*db, user_id, after_seq, upto_seq, limit, read);
   }
   Result<std::vector<Message>> messages_by_id(int64_t user_id, const std::vector<int64_t>& ids) override {
     auto db = pool_.acquire();
