@@ -110,6 +110,27 @@ TEST_F(CoachTurn, StoresMessageAndReplyWithRouteAndCitations) {
   EXPECT_EQ(citations.size(), result->citations.size());
 }
 
+TEST_F(CoachTurn, RepliesAreSearchableOnlyWhenAskedFor) {
+  const auto replies_found = [&](const std::string& user, bool index_replies) {
+    CoachOptions options;
+    options.index_replies = index_replies;
+    Coach coach(*store, *retriever, router, *offline, registry, options);
+    auto result = coach.turn(user, "Identify customer pain points for my salon");
+    EXPECT_TRUE(result) << result.error().message;
+    auto id = store->ensure_user(user);
+    // A word of the reply that the user never said.
+    auto hits = store->search_messages(id->id, "customers pain points interviews", 20);
+    EXPECT_TRUE(hits);
+    size_t replies = 0;
+    for (const auto& hit : *hits) replies += hit.message.role == "assistant" ? 1 : 0;
+    return std::make_pair(replies, hits->size());
+  };
+  const auto [kept_out, found] = replies_found("cleo", false);
+  EXPECT_EQ(kept_out, 0u) << "the reply is in the thread, not in the search index";
+  EXPECT_GE(found, 1u) << "the user's own words are";
+  EXPECT_EQ(replies_found("dina", true).first, 1u);
+}
+
 TEST_F(CoachTurn, UserMessageIsKeptWhenGenerationFails) {
   FailingProvider failing;
   auto coach = make(failing);

@@ -430,6 +430,7 @@ Result<App> build_app(Config config, int connections, obs::Metrics* metrics) {
   options.lexical_weight = app.config.retrieval.lexical_weight;
   options.dense_weight = app.config.retrieval.dense_weight;
   options.queue_llm_extraction = app.config.memory.llm_extraction;
+  options.index_replies = app.config.memory.index_replies;
   options.prices = std::move(prices).value();
   app.coach = std::make_unique<coach::Coach>(*app.store, *app.retriever, *app.router, *app.provider,
                                              std::move(assistants).value(), options);

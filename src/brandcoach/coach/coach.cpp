@@ -708,6 +708,7 @@ Result<TurnResult> Coach::complete(Pending& pending, Result<llm::Completion> com
       {"timings_ms",
        timings}}.dump();
   reply.session_no = pending.session_no;
+  reply.searchable = options_.index_replies;
   auto saved =
       store_.append_message(std::move(reply), store::UsageTally{result.assistant, result.usage.input_tokens,
                                                                 result.usage.output_tokens, result.cost_usd});

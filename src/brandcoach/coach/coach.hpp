@@ -134,6 +134,7 @@ struct CoachOptions {
   int64_t summary_every = 50;
   int64_t max_prompt_tokens = 4000;
   bool queue_llm_extraction = false;  // queue each user message for model fact extraction
+  bool index_replies = false;         // put replies in the message search index (memory.index_replies)
   llm::PriceTable prices;             // what each model's tokens cost
 };
 

@@ -329,6 +329,8 @@ const std::vector<Field>& fields() {
           "llm", "price_file", [](Config & c) -> auto& { return c.llm.price_file; }),
       make_field<bool>(
           "memory", "llm_extraction", [](Config & c) -> auto& { return c.memory.llm_extraction; }),
+      make_field<bool>(
+          "memory", "index_replies", [](Config & c) -> auto& { return c.memory.index_replies; }),
       make_field<int64_t>(
           "memory", "extraction_workers", [](Config & c) -> auto& { return c.memory.extraction_workers; },
           in_range(1, 64)),

@@ -201,6 +201,9 @@ struct Config {
     // durable queue (the rule extractor always runs inline).
     bool llm_extraction = false;
     int64_t extraction_workers = 1;
+    // Also index the coach's replies for message search (`memory search`); recall reads only the
+    // user's own words, so they are kept in the thread but left out of the index by default.
+    bool index_replies = false;
     // Self-tests: every probe_interval_s, ask the memory about probe_facts stored facts the way a
     // user would (0: never), for the memory analytics and the memory failure alert.
     int64_t probe_interval_s = 300;

@@ -51,6 +51,10 @@ struct Message {
   std::string external_id;  // the id an import gave the message (empty for live turns)
   std::string speaker;      // who wrote an imported message, when the source says
   std::string ts_text;      // the time as an import wrote it, when it was not machine-readable
+  // Whether search_messages can find it. Memory recall searches only what the user said, so a live
+  // reply stays out of the search index unless memory.index_replies asks for it: indexing replies,
+  // which are long, was a fifth of a turn's cost.
+  bool searchable = true;
 };
 
 /// A user message waiting for the model's fact extraction.

@@ -102,6 +102,7 @@ std::vector<Message> read_messages(const pqxx::result& rows) {
 /// The stems the `search` column indexes: the text module's, the same function whose stems
 /// search_messages looks for, so index and query always agree on what a word is.
 std::string message_terms(const Message& message) {
+  if (!message.searchable) return {};
   return text::index_terms(message.text);
 }
 

@@ -134,6 +134,7 @@ Message read_message(Statement& stmt) {
 }
 
 std::string message_terms(const Message& message) {
+  if (!message.searchable) return {};
   return user_terms(message.user_id, text::index_terms(message.text));
 }
 
@@ -171,6 +172,8 @@ Result<Message> insert_message(Connection& db, Message message, const std::strin
   message.id = stmt.column_int(0);
   message.seq = stmt.column_int(1);
   if (auto done = stmt.step(); !done) return done.error();
+  // Every message has its row in the index, an unsearchable one with no terms: the index's delete
+  // trigger expects one for each message.
   auto index = db.prepare("INSERT INTO messages_fts (rowid, terms) VALUES (?, ?)");
   if (!index) return index.error();
   if (auto status = (*index)->bind(1, message.id).bind(2, terms).run(); !status) return status.error();
