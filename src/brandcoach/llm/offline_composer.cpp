@@ -1,6 +1,10 @@
 #include <algorithm>
 #include <cmath>
+#include <list>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -96,23 +100,79 @@ double jaccard(const StemSet& a, const StemSet& b) {
   return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
 }
 
-std::vector<Candidate> candidates(const Prompt& prompt, const StemSet& query) {
+// A passage read for composing: its usable sentences with their stems, and its heading's stems.
+struct ReadPassage {
+  struct Sentence {
+    size_t position = 0;
+    std::string text;
+    StemSet stems;
+  };
+  std::vector<Sentence> sentences;
+  StemSet heading;
+};
+
+ReadPassage read_passage(const Source& source) {
+  ReadPassage read;
+  read.heading = stem_set(text::content_stems(source.heading));
+  const auto sentences = text::split_sentences(source.text);
+  for (size_t position = 0; position < sentences.size(); ++position) {
+    std::string sentence = clean_sentence(sentences[position]);
+    if (!usable(sentence)) continue;
+    StemSet stems = stem_set(text::content_stems(sentence));
+    read.sentences.push_back({position, std::move(sentence), std::move(stems)});
+  }
+  return read;
+}
+
+// The same knowledge passages come back turn after turn, and splitting and stemming them was a tenth
+// of a turn. Read passages are kept by heading and text (the most recently used, up to a count).
+class PassageCache {
+ public:
+  explicit PassageCache(size_t capacity) : capacity_(capacity) {}
+
+  std::shared_ptr<const ReadPassage> get(const Source& source) {
+    std::string key = source.heading + '\0' + source.text;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto found = index_.find(key); found != index_.end()) {
+        order_.splice(order_.begin(), order_, found->second);
+        return found->second->second;
+      }
+    }
+    // Read outside the lock: two threads may read one passage at once, and both results are the same.
+    auto read = std::make_shared<const ReadPassage>(read_passage(source));
+    std::lock_guard lock(mutex_);
+    if (index_.contains(key)) return read;
+    order_.emplace_front(std::move(key), read);
+    index_.emplace(order_.front().first, order_.begin());
+    if (order_.size() > capacity_) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+    return read;
+  }
+
+ private:
+  using Entry = std::pair<std::string, std::shared_ptr<const ReadPassage>>;
+  const size_t capacity_;
+  std::mutex mutex_;
+  std::list<Entry> order_;                                                  // most recent first
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // views into order_'s keys
+};
+
+std::vector<Candidate> candidates(const Prompt& prompt, const StemSet& query, PassageCache& passages) {
   std::vector<Candidate> out;
   for (size_t index = 0; index < prompt.sources.size(); ++index) {
-    const auto sentences = text::split_sentences(prompt.sources[index].text);
+    const auto read = passages.get(prompt.sources[index]);
     // Passages arrive best first; the retriever's order is evidence too.
     const double rank_prior = 0.5 / static_cast<double>(index + 1);
-    const size_t heading_overlap =
-        shared(stem_set(text::content_stems(prompt.sources[index].heading)), query);
-    for (size_t position = 0; position < sentences.size(); ++position) {
-      std::string sentence = clean_sentence(sentences[position]);
-      if (!usable(sentence)) continue;
-      StemSet stems = stem_set(text::content_stems(sentence));
-      const size_t overlap = shared(stems, query);
-      const double length_norm = 1.0 + std::log1p(static_cast<double>(stems.size()) / 12.0);
+    const size_t heading_overlap = shared(read->heading, query);
+    for (const auto& sentence : read->sentences) {
+      const size_t overlap = shared(sentence.stems, query);
+      const double length_norm = 1.0 + std::log1p(static_cast<double>(sentence.stems.size()) / 12.0);
       const double relevance = static_cast<double>(overlap) / length_norm + rank_prior +
                                0.15 * static_cast<double>(heading_overlap);
-      out.push_back({index, position, std::move(sentence), std::move(stems), relevance});
+      out.push_back({index, sentence.position, sentence.text, sentence.stems, relevance});
     }
   }
   return out;
@@ -353,7 +413,7 @@ class OfflineComposer final : public LlmProvider {
                               const DeltaSink& on_delta) override {
     const auto query_list = text::content_stems(prompt.user_message);
     const StemSet query = stem_set(query_list);
-    const auto pool = candidates(prompt, query);
+    const auto pool = candidates(prompt, query, passages_);
     const auto points = choose_points(pool);
 
     std::vector<std::string> open_questions;   // what the answer's shape is still missing
@@ -447,6 +507,10 @@ class OfflineComposer final : public LlmProvider {
     completion.text = std::move(out);
     return completion;
   }
+
+ private:
+  // The bundled knowledge base is a few hundred passages; more (users' own files) keep the most used.
+  PassageCache passages_{2048};
 };
 
 }  // namespace
