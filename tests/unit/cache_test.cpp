@@ -221,5 +221,46 @@ TEST_F(CachedStoreTest, ProfilesAreNotCachedWithoutRedisSoOtherWritersAreSeen) {
   EXPECT_EQ(facts->back().value, "$15");
 }
 
+TEST_F(CachedStoreTest, AThreadTailIsKeptAndGrownButNeverMissesAMessageWrittenElsewhere) {
+  auto user = store_->ensure_user("tia");
+  ASSERT_TRUE(user);
+  const auto say = [&](store::Store& to, const std::string& text, const std::string& role) {
+    store::Message m;
+    m.user_id = user->id;
+    m.role = role;
+    m.text = text;
+    auto stored = to.append_message(m, std::nullopt, false);
+    EXPECT_TRUE(stored) << stored.error().message;
+  };
+  const store::ThreadRead brief{.users_only = false, .brief = true};
+  const auto texts = [&] {
+    std::vector<std::string> out;
+    auto tail = store_->recent_messages(user->id, 3, brief);
+    EXPECT_TRUE(tail);
+    for (const auto& m : *tail) out.push_back(m.text);
+    return out;
+  };
+  say(*store_, "one", "user");
+  say(*store_, "two", "assistant");
+  EXPECT_EQ(texts(), (std::vector<std::string>{"one", "two"}));
+  // Grown by this store's own appends, and cut to the asked length.
+  say(*store_, "three", "user");
+  say(*store_, "four", "assistant");
+  EXPECT_EQ(texts(), (std::vector<std::string>{"two", "three", "four"}));
+  // Another process (or node) writes to the thread: the kept tail is stale and not served.
+  auto other = store::open_sqlite({(dir_.path() / "db.sqlite3").string(), 1, 10000});
+  ASSERT_TRUE(other);
+  say(**other, "five, said elsewhere", "user");
+  EXPECT_EQ(texts(), (std::vector<std::string>{"three", "four", "five, said elsewhere"}));
+  // The next append here follows the one written elsewhere.
+  say(*store_, "six", "assistant");
+  EXPECT_EQ(texts(), (std::vector<std::string>{"four", "five, said elsewhere", "six"}));
+  // Erased: nothing of the thread is served again.
+  ASSERT_TRUE(store_->erase_user(user->id, "test"));
+  auto gone = store_->recent_messages(user->id, 3, brief);
+  ASSERT_TRUE(gone);
+  EXPECT_TRUE(gone->empty());
+}
+
 }  // namespace
 }  // namespace brandcoach::cache

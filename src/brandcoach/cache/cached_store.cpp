@@ -1,3 +1,7 @@
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -80,6 +84,99 @@ auto parse_cached(const std::string& text, Read read) -> std::optional<decltype(
   }
 }
 
+// The brief tails of recently active threads (what every turn reads first), bounded by bytes, least
+// recently used out first. A tail is served only while the thread's newest message is still its
+// newest (Store::last_seq, one index lookup), so a message written anywhere else (another node, an
+// import, another process) is never missed; this process's own appends extend it in place.
+class ThreadTails {
+ public:
+  explicit ThreadTails(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  /// The tail of `limit` messages of the user's thread when one is kept and ends at `last_seq`.
+  std::optional<std::vector<Message>> find(int64_t user_id, int limit, int64_t last_seq) {
+    std::lock_guard lock(mutex_);
+    auto found = index_.find(user_id);
+    if (found == index_.end()) return std::nullopt;
+    const Tail& tail = *found->second;
+    const int64_t ends_at = tail.messages.empty() ? 0 : tail.messages.back().seq;
+    if (tail.limit != limit || ends_at != last_seq) return std::nullopt;
+    order_.splice(order_.begin(), order_, found->second);
+    return tail.messages;
+  }
+
+  void put(int64_t user_id, int limit, std::vector<Message> messages) {
+    std::lock_guard lock(mutex_);
+    remove_locked(user_id);
+    order_.push_front({user_id, limit, std::move(messages), 0});
+    index_[user_id] = order_.begin();
+    resize_locked(order_.front());
+  }
+
+  /// A message just appended: the kept tail grows by it when it follows the tail's last message,
+  /// else the tail is dropped (another writer came between).
+  void appended(const Message& message) {
+    std::lock_guard lock(mutex_);
+    auto found = index_.find(message.user_id);
+    if (found == index_.end()) return;
+    Tail& tail = *found->second;
+    const int64_t ends_at = tail.messages.empty() ? 0 : tail.messages.back().seq;
+    if (message.seq != ends_at + 1) {
+      remove_locked(message.user_id);
+      return;
+    }
+    Message brief = message;
+    brief.route_json = "{}";
+    brief.citations_json = "[]";
+    tail.messages.push_back(std::move(brief));
+    if (tail.messages.size() > static_cast<size_t>(std::max(tail.limit, 0)))
+      tail.messages.erase(tail.messages.begin());
+    resize_locked(tail);
+  }
+
+  void forget(int64_t user_id) {
+    std::lock_guard lock(mutex_);
+    remove_locked(user_id);
+  }
+
+ private:
+  struct Tail {
+    int64_t user_id = 0;
+    int limit = 0;
+    std::vector<Message> messages;
+    size_t bytes = 0;
+  };
+
+  static size_t bytes_of(const Tail& tail) {
+    size_t bytes = sizeof(Tail);
+    for (const auto& m : tail.messages)
+      bytes += sizeof(Message) + m.text.size() + m.usage_json.size() + m.role.size() + m.assistant.size() +
+               m.external_id.size() + m.speaker.size() + m.ts_text.size();
+    return bytes;
+  }
+  void resize_locked(Tail& tail) {
+    bytes_ -= tail.bytes;
+    tail.bytes = bytes_of(tail);
+    bytes_ += tail.bytes;
+    while (bytes_ > max_bytes_ && !order_.empty()) remove_locked(order_.back().user_id);
+  }
+  void remove_locked(int64_t user_id) {
+    auto found = index_.find(user_id);
+    if (found == index_.end()) return;
+    bytes_ -= found->second->bytes;
+    order_.erase(found->second);
+    index_.erase(found);
+  }
+
+  const size_t max_bytes_;
+  std::mutex mutex_;
+  std::list<Tail> order_;  // most recently used first
+  std::unordered_map<int64_t, std::list<Tail>::iterator> index_;
+  size_t bytes_ = 0;
+};
+
+// Enough for the tails of about a thousand active users (replies of about two kilobytes).
+constexpr size_t kThreadTailBytes = size_t{96} << 20;
+
 class CachedStore final : public store::Store {
  public:
   CachedStore(std::unique_ptr<store::Store> inner, std::shared_ptr<Cache> cache)
@@ -152,6 +249,7 @@ class CachedStore final : public store::Store {
     return invalidating_user(summary.user_id, inner_->put_summary(summary));
   }
   Status erase_user(int64_t user_id, std::string_view actor) override {
+    tails_.forget(user_id);
     // Their stores go too.
     cache_.invalidate("kb");
     return invalidating_user(user_id, inner_->erase_user(user_id, actor));
@@ -220,7 +318,14 @@ class CachedStore final : public store::Store {
   Status revoke_api_key(int64_t id) override { return inner_->revoke_api_key(id); }
   Result<Message> append_message(Message message, const std::optional<UsageTally>& usage,
                                  bool queue_extraction) override {
-    return inner_->append_message(std::move(message), usage, queue_extraction);
+    const int64_t user_id = message.user_id;
+    auto stored = inner_->append_message(std::move(message), usage, queue_extraction);
+    if (stored) {
+      tails_.appended(*stored);
+    } else {
+      tails_.forget(user_id);  // it may have been written all the same
+    }
+    return stored;
   }
   Result<std::optional<ExtractionJob>> claim_extraction_job(int64_t now_ms, int64_t lease_ms) override {
     return inner_->claim_extraction_job(now_ms, lease_ms);
@@ -235,12 +340,22 @@ class CachedStore final : public store::Store {
   }
   Result<std::vector<Message>> append_messages(std::vector<Message> messages,
                                                bool queue_extraction) override {
-    return inner_->append_messages(std::move(messages), queue_extraction);
+    for (const auto& m : messages) tails_.forget(m.user_id);
+    auto stored = inner_->append_messages(std::move(messages), queue_extraction);
+    return stored;
   }
   Result<std::vector<Message>> recent_messages(int64_t user_id, int limit, ThreadRead read) override {
-    return inner_->recent_messages(user_id, limit, read);
+    // Only the turn's own read (brief, both sides) is kept.
+    if (read.users_only || !read.brief || limit <= 0) return inner_->recent_messages(user_id, limit, read);
+    auto last = inner_->last_seq(user_id);
+    if (!last) return last.error();
+    if (auto kept = tails_.find(user_id, limit, *last)) return std::move(*kept);
+    auto tail = inner_->recent_messages(user_id, limit, read);
+    if (tail) tails_.put(user_id, limit, *tail);
+    return tail;
   }
   Result<int64_t> message_count(int64_t user_id) override { return inner_->message_count(user_id); }
+  Result<int64_t> last_seq(int64_t user_id) override { return inner_->last_seq(user_id); }
   Result<std::vector<Message>> messages_between(int64_t user_id, int64_t after_seq, int64_t upto_seq,
                                                 int64_t limit, ThreadRead read) override {
     return inner_->messages_between(user_id, after_seq, upto_seq, limit, read);
@@ -338,6 +453,7 @@ class CachedStore final : public store::Store {
   std::unique_ptr<store::Store> inner_;
   std::shared_ptr<Cache> owned_cache_;
   Cache& cache_;
+  ThreadTails tails_{kThreadTailBytes};
 };
 
 }  // namespace

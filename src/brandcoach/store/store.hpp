@@ -360,6 +360,9 @@ class Store {
   /// The last `limit` messages of the user's thread, oldest first.
   virtual Result<std::vector<Message>> recent_messages(int64_t user_id, int limit, ThreadRead read = {}) = 0;
   virtual Result<int64_t> message_count(int64_t user_id) = 0;
+  /// The seq of the user's newest message (0: none yet). One index lookup: it tells whether a copy of
+  /// the thread's tail is still the tail.
+  virtual Result<int64_t> last_seq(int64_t user_id) = 0;
   /// Messages with after_seq < seq <= upto_seq, oldest first, at most `limit` (negative: all).
   virtual Result<std::vector<Message>> messages_between(int64_t user_id, int64_t after_seq, int64_t upto_seq,
                                                         int64_t limit, ThreadRead read = {}) = 0;

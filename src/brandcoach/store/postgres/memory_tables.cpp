@@ -655,6 +655,12 @@ Result<std::vector<Message>> recent_messages(pqxx::connection& db, int64_t user_
   return out;
 }
 
+Result<int64_t> last_seq(pqxx::connection& db, int64_t user_id) {
+  pqxx::read_transaction tx(db);
+  return exec(tx, "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE user_id = $1", user_id)[0][0]
+      .as<int64_t>();
+}
+
 Result<int64_t> message_count(pqxx::connection& db, int64_t user_id) {
   pqxx::read_transaction tx(db);
   return exec(tx, "SELECT COUNT(*) FROM messages WHERE user_id = $1", user_id)[0][0].as<int64_t>();

@@ -33,6 +33,7 @@ Result<Activity> activity(pqxx::connection& db, const std::vector<int64_t>& sinc
 Result<std::vector<Message>> recent_messages(pqxx::connection& db, int64_t user_id, int limit,
                                              ThreadRead read);
 Result<int64_t> message_count(pqxx::connection& db, int64_t user_id);
+Result<int64_t> last_seq(pqxx::connection& db, int64_t user_id);
 Result<std::vector<Message>> messages_between(pqxx::connection& db, int64_t user_id, int64_t after_seq,
                                               int64_t upto_seq, int64_t limit, ThreadRead read);
 Result<std::vector<Message>> messages_by_id(pqxx::connection& db, int64_t user_id,

@@ -133,6 +133,10 @@ class PostgresStore final : public Store {
     });
   }
 
+  Result<int64_t> last_seq(int64_t user_id) override {
+    return pool_->run("last seq", [&](pqxx::connection& db) { return memory::last_seq(db, user_id); });
+  }
+
   Result<int64_t> message_count(int64_t user_id) override {
     return pool_->run("message count",
                       [&](pqxx::connection& db) { return memory::message_count(db, user_id); });

@@ -281,6 +281,15 @@ class SqliteStore final : public Store {
     return thread::erase_user(*db, user_id, actor);
   }
 
+  Result<int64_t> last_seq(int64_t user_id) override {
+    auto db = pool_.acquire();
+    auto stmt = db->prepare("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE user_id = ?");
+    if (!stmt) return stmt.error();
+    (*stmt)->bind(1, user_id);
+    if (auto row = (*stmt)->step(); !row) return row.error();
+    return (*stmt)->column_int(0);
+  }
+
   Result<int64_t> message_count(int64_t user_id) override {
     auto db = pool_.acquire();
     auto stmt = db->prepare("SELECT COUNT(*) FROM messages WHERE user_id = ?");
