@@ -65,6 +65,20 @@ TEST_F(Extractor, CountsKeepWhatTheyCount) {
   EXPECT_TRUE(values(extractor.extract("If we had 100 clients we'd hire."), "counts").empty());
 }
 
+TEST_F(Extractor, OptionsLookedAtAndPassedOnNamesWithAPlaceRenamesWithAColonAndGoalsToGetTo) {
+  EXPECT_EQ(values(extractor.extract("I looked at Stromer but they're not our crowd."), "rejected"),
+            std::vector<std::string>{"Stromer"});
+  EXPECT_EQ(
+      values(extractor.extract("Restaura MX in Roma Norte charges like MX$2,500 per chair."), "competitors"),
+      std::vector<std::string>{"Restaura MX"});
+  EXPECT_EQ(
+      values(extractor.extract("We're renaming! New name: Nồi Nhà, it means the house pot."), "company"),
+      std::vector<std::string>{"Nồi Nhà"});
+  EXPECT_EQ(
+      values(extractor.extract("I'd like to get to 60 by end of next year without burning out."), "goals"),
+      std::vector<std::string>{"60 by end of next year"});
+}
+
 TEST_F(Extractor, PricesInMoreCurrenciesAndInWords) {
   EXPECT_EQ(values(extractor.extract("The 250g jar is now GH₵ 95."), "price"),
             std::vector<std::string>{"GH₵ 95 (250g jar)"});

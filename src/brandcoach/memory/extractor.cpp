@@ -270,6 +270,9 @@ const RuleSpec kRules[] = {
      "name|changing (?:our|the|my) name|(?:will|we'll|going to) trade|trading going forward|new name)"
      "(?: \\w+){0,4}? (?:to|as|is|will be|:) ([^.!?;]+)",
      Shape::proper, 0.95, Cue::correction, 5},
+    // "New name: Nồi Nhà".
+    {"company", "(?i)\\bnew (?:business |company |brand |shop )?name ?[:=] ?([^.!?;]+)", Shape::proper, 0.95,
+     Cue::correction, 5},
     {"company",
      "\\b(?i:we're|we are|it's now|its now|we're now|we are now) (\\p{Lu}[\\p{L}\\w&'-]+(?: "
      "\\p{Lu}[\\p{L}\\w&'-]+){0,2}) "
@@ -369,6 +372,8 @@ const RuleSpec kRules[] = {
     // two or more capitalised words, so that a sentence's first word is no business.
     {"competitors",
      "(\\p{Lu}[\\p{L}\\p{N}'&-]*(?: (?:&|and|de|du|la|le|of|the) ?)?(?: \\p{Lu}[\\p{L}\\p{N}'&-]*){1,3}) "
+     // "Restaura MX in Roma Norte charges like MX$2,500": the place between is not the name.
+     "(?:(?i:in|on|at|near|from) \\p{Lu}[\\p{L}'-]*(?: \\p{Lu}[\\p{L}'-]*){0,2} )?"
      "(?i:asks?|charges?|charging|sells?|does|offers?|wants?|gets?|is|are)(?: \\w+){0,3}? " BC_MONEY,
      Shape::list, 0.75, Cue::plain, 5, false},
     // "At CitéKiné, near Bellecour, they ask €60."
@@ -472,6 +477,12 @@ const RuleSpec kRules[] = {
      "(?i)\\b(?:goal|target|aim)s?(?: \\w+){0,2}? (?:to|is|of|:) ((?:[$€£¥₹]|[a-z]{3} ?)\\d[\\d,.]*k?"
      "(?: ?(?:a|per|each|/) ?(?:month|mo|year|yr|week|day))?(?: (?:by|before|in|this|for) [^.!?;,]{1,30})?)",
      Shape::phrase, 0.85, Cue::plain, 10, false},
+    // A number to get to, the thing counted said before: "I'd like to get to 60 by end of next year".
+    {"goals",
+     "(?i)\\b(?:i'd like|we'd like|i want|we want|i hope|we hope|hoping|aiming|we aim|i aim|the plan is|"
+     "planning) to (?:get|grow|reach|hit|be)(?: to| at)? ((?:\\d{1,3}(?:,\\d{3})+|\\d+)(?: (?:by|before|in|"
+     "within) [^.!?;,]{1,30})?)(?:[.!?;,]| without| and|$)",
+     Shape::phrase, 0.75, Cue::plain, 8, false},
     // A number of something to win: "want 40 bookings", "aiming for 150 subscribers by May".
     {"goals",
      "(?i)\\b(?:want|wanting|aiming for|aim for|hoping for|shooting for|going for|targeting|need|goal ?:|"
@@ -544,7 +555,8 @@ const RuleSpec kRules[] = {
     // hassle", "gave up on Etsy", "Jumia didn't work out for us". Rules see one clause at a time, and a
     // clause is cut before "but", so "tried X" ending its clause is the part before the "but".
     {"rejected",
-     "(?i:\\b(?:we|i)(?:'ve| have)? (?:tried|tested|trialled|trialed)(?: selling on| selling through| "
+     "(?i:\\b(?:we|i)(?:'ve| have)? (?:tried|tested|trialled|trialed|looked at|looked into|considered|"
+     "checked out|thought about)(?: selling on| selling through| "
      "selling "
      "at| listing on| using| out)?) (\\p{Lu}[\\p{L}'&-]*(?: \\p{Lu}[\\p{L}'&-]*){0,2})(?i: before| already| "
      "once| last year| for a while| for a bit)?[,.!]? *$",
