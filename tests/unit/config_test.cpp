@@ -231,12 +231,16 @@ TEST(Config, ScaleOutSettingsAreCheckedAndApplied) {
 
 TEST(Config, AlertAndProbeSettingsAreCheckedAndApplied) {
   TempDir dir;
-  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\nerror_rate = 1.5\n"))), "alerts.error_rate");
-  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\ninterval_s = 0\n"))), "alerts.interval_s");
-  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\ntoken_spike = 0.5\n"))), "alerts.token_spike");
+  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\nerror_rate = 1.5\n"))),
+                      "alerts.error_rate");
+  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\ninterval_s = 0\n"))),
+                      "alerts.interval_s");
+  expect_config_error(load_config(with_file(write_file(dir, "[alerts]\ntoken_spike = 0.5\n"))),
+                      "alerts.token_spike");
   expect_config_error(load_config(with_file(write_file(dir, "[alerts]\nwebhook_url = \"ftp://hooks\"\n"))),
                       "alerts.webhook_url");
-  expect_config_error(load_config(with_file(write_file(dir, "[memory]\nprobe_facts = 0\n"))), "memory.probe_facts");
+  expect_config_error(load_config(with_file(write_file(dir, "[memory]\nprobe_facts = 0\n"))),
+                      "memory.probe_facts");
   expect_config_error(load_config(with_file(write_file(dir, "[memory]\nprobe_interval_s = -1\n"))),
                       "memory.probe_interval_s");
   auto sources = with_file(write_file(dir, "[alerts]\nresponse_time_s = 2.5\nwindow_s = 120\n"));
@@ -267,6 +271,18 @@ TEST(Config, UnknownOverrideKeyIsNamed) {
   expect_config_error(load_config(sources), "server.prot");
   sources.overrides = {{"port", "8081"}};
   expect_config_error(load_config(sources), "port");
+}
+
+TEST(Config, IndexingRepliesIsABooleanOffByDefault) {
+  TempDir dir;
+  auto defaults = load_config(with_file(write_file(dir, "")));
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_FALSE(defaults->memory.index_replies);
+  expect_config_error(load_config(with_file(write_file(dir, "[memory]\nindex_replies = \"sometimes\"\n"))),
+                      "memory.index_replies");
+  auto on = load_config(with_file(write_file(dir, "[memory]\nindex_replies = true\n")));
+  ASSERT_TRUE(on) << on.error().message;
+  EXPECT_TRUE(on->memory.index_replies);
 }
 
 TEST(Config, OverrideWithWrongTypeIsNamed) {

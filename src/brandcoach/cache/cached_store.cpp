@@ -98,8 +98,7 @@ class ThreadTails {
     auto found = index_.find(user_id);
     if (found == index_.end()) return std::nullopt;
     const Tail& tail = *found->second;
-    const int64_t ends_at = tail.messages.empty() ? 0 : tail.messages.back().seq;
-    if (tail.limit != limit || ends_at != last_seq) return std::nullopt;
+    if (tail.limit != limit || ends_at(tail) != last_seq) return std::nullopt;
     order_.splice(order_.begin(), order_, found->second);
     return tail.messages;
   }
@@ -119,8 +118,7 @@ class ThreadTails {
     auto found = index_.find(message.user_id);
     if (found == index_.end()) return;
     Tail& tail = *found->second;
-    const int64_t ends_at = tail.messages.empty() ? 0 : tail.messages.back().seq;
-    if (message.seq != ends_at + 1) {
+    if (message.seq != ends_at(tail) + 1) {
       remove_locked(message.user_id);
       return;
     }
@@ -146,6 +144,8 @@ class ThreadTails {
     size_t bytes = 0;
   };
 
+  // The seq of the tail's newest message (0: an empty thread).
+  static int64_t ends_at(const Tail& tail) { return tail.messages.empty() ? 0 : tail.messages.back().seq; }
   static size_t bytes_of(const Tail& tail) {
     size_t bytes = sizeof(Tail);
     for (const auto& m : tail.messages)
@@ -341,8 +341,7 @@ class CachedStore final : public store::Store {
   Result<std::vector<Message>> append_messages(std::vector<Message> messages,
                                                bool queue_extraction) override {
     for (const auto& m : messages) tails_.forget(m.user_id);
-    auto stored = inner_->append_messages(std::move(messages), queue_extraction);
-    return stored;
+    return inner_->append_messages(std::move(messages), queue_extraction);
   }
   Result<std::vector<Message>> recent_messages(int64_t user_id, int limit, ThreadRead read) override {
     // Only the turn's own read (brief, both sides) is kept.

@@ -282,21 +282,11 @@ class SqliteStore final : public Store {
   }
 
   Result<int64_t> last_seq(int64_t user_id) override {
-    auto db = pool_.acquire();
-    auto stmt = db->prepare("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE user_id = ?");
-    if (!stmt) return stmt.error();
-    (*stmt)->bind(1, user_id);
-    if (auto row = (*stmt)->step(); !row) return row.error();
-    return (*stmt)->column_int(0);
+    return integer_of_user("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE user_id = ?", user_id);
   }
 
   Result<int64_t> message_count(int64_t user_id) override {
-    auto db = pool_.acquire();
-    auto stmt = db->prepare("SELECT COUNT(*) FROM messages WHERE user_id = ?");
-    if (!stmt) return stmt.error();
-    (*stmt)->bind(1, user_id);
-    if (auto row = (*stmt)->step(); !row) return row.error();
-    return (*stmt)->column_int(0);
+    return integer_of_user("SELECT COUNT(*) FROM messages WHERE user_id = ?", user_id);
   }
 
   Result<int64_t> ensure_knowledge_store(std::string_view name) override {
@@ -414,6 +404,16 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The one integer a query with one parameter, the user's id, returns.
+  Result<int64_t> integer_of_user(const std::string& sql, int64_t user_id) {
+    auto db = pool_.acquire();
+    auto stmt = db->prepare(sql);
+    if (!stmt) return stmt.error();
+    (*stmt)->bind(1, user_id);
+    if (auto row = (*stmt)->step(); !row) return row.error();
+    return (*stmt)->column_int(0);
+  }
+
   static constexpr std::string_view kApiKeySelect =
       "SELECT k.id, u.external_id, k.name, k.role, k.created_at, COALESCE(k.revoked_at, 0) FROM api_keys k "
       "JOIN users u ON u.id = k.user_id";
