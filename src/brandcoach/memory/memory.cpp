@@ -87,7 +87,9 @@ bool announces_change(std::string_view text) {
       " goes to ",   " going to ",  " passes to ", " rises ",   " raise",    " increas", " higher ",
       " lower ",     " drop ",      " dropping ",  " dropped ", " not the ", " scrap",   " change",
       " moving ",    " pulled out", " stepped in", " postpone", " delay",    " cancel",  " from now",
-      " confirmed ", " as of ",     " put up",     " went up",  " gone up",  " up to ",  " down to "};
+      " confirmed ", " as of ",     " put up",     " went up",  " gone up",  " up to ",  " down to ",
+      " switch",     " ended up ",  " went with ", " go with ", " going with ", " gone with ", " shifted ",
+      " poached",    " swapped ",   " from now on "};
   static const RE2 kAny(any_of_pattern(kCues));
   return RE2::PartialMatch(folded_for_cues(text), kAny);
 }
