@@ -634,6 +634,30 @@ TEST_F(Extractor, AreasServedAreTwoOrMorePlaces) {
   EXPECT_TRUE(values(extractor.extract("We are based in Leeds."), "areas").empty());
 }
 
+TEST_F(Extractor, BrandWordsAreThePersonalityAndALabelledCustomerIsTheTargetMarket) {
+  EXPECT_EQ(values(extractor.extract("Brand words: trustworthy, spotless, friendly. Safi means clean."),
+                   "personality"),
+            (std::vector<std::string>{"trustworthy", "spotless", "friendly"}));
+  EXPECT_EQ(values(extractor.extract("vibe words for the brand: loud, family, proud. like my abuela"),
+                   "personality"),
+            (std::vector<std::string>{"loud", "family", "proud"}));
+  EXPECT_EQ(values(extractor.extract("Brand words I like: calm, honest, sea."), "personality"),
+            (std::vector<std::string>{"calm", "honest", "sea"}));
+  EXPECT_EQ(values(extractor.extract("Target customer: North American professionals who need Spanish"),
+                   "target_market"),
+            std::vector<std::string>{"North American professionals"});
+  EXPECT_EQ(
+      values(extractor.extract("Customers: corporate teams, stag parties, some tourists."), "target_market"),
+      std::vector<std::string>{"corporate teams, stag parties, some tourists"});
+  EXPECT_EQ(
+      values(extractor.extract("The customer I'm building for is working women 28 to 45."), "target_market"),
+      std::vector<std::string>{"working women 28 to 45"});
+  // Words about something else are no brand words, and a customer's story is no target market.
+  EXPECT_TRUE(values(extractor.extract("I need more words for the About page."), "personality").empty());
+  EXPECT_TRUE(
+      values(extractor.extract("A customer told me the bread was too salty."), "target_market").empty());
+}
+
 TEST_F(Extractor, GoalsCountedInThingsToWin) {
   EXPECT_EQ(values(extractor.extract("open day is on 3 May, want 60 sign-ups by June"), "goals"),
             std::vector<std::string>{"60 sign-ups by June"});
@@ -1152,6 +1176,21 @@ TEST_F(MemoryStore, AQuotedStatementIsFollowedToTheChangeThatReplacedIt) {
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
     if (line.find("€22") != std::string::npos) {
+      EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
+    }
+  }
+}
+
+TEST_F(MemoryStore, ASwitchOrAShiftAnnouncesTheChangeOfWhatWasQuoted) {
+  auto user = *db->ensure_user("dee");
+  say(user, "My cousin helps me on weekends. I use Gtechniq products mostly.");
+  say(user, "Can you write a short post about winter car care?");
+  say(user, "Also switching from Gtechniq to Koch-Chemie, better margins and my supplier carries it.");
+  const auto text = recalled(user, "which product brand am I using now?");
+  EXPECT_NE(text.find("Koch-Chemie"), std::string::npos) << text;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("Gtechniq products mostly") != std::string::npos) {
       EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
     }
   }

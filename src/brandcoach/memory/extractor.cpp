@@ -330,7 +330,7 @@ const RuleSpec kRules[] = {
     // Target market.
     {"target_market",
      "(?i)\\b(?:target|ideal|main|core|typical|primary|key)(?: \\w+)? (?:customers?|clients?|"
-     "audiences?|markets?|buyers?|users?|demographic|persona)(?: (?:is|are|would be|will be|:))"
+     "audiences?|markets?|buyers?|users?|demographic|persona)(?:\\s*:| (?:is|are|would be|will be))"
      "(?: mostly| mainly| probably)? ([^.!?;]+)",
      Shape::phrase, 0.85, Cue::plain, 12},
     {"target_market",
@@ -343,6 +343,13 @@ const RuleSpec kRules[] = {
      "(?i)\\b(?:who (?:i|we) serve|who (?:i|we) sell to|who (?:i|we) work with|my clients|our clients|"
      "my customers|our customers)\\s*: ?([^.!?;]+)",
      Shape::phrase, 0.85, Cue::plain, 12},
+    // "Customers: corporate teams, …", "The customer I'm building for is working women 28 to 45".
+    {"target_market", "(?i)^\\s*(?:customers|clients|audience|buyers)\\s*:\\s*([^.!?;]+)", Shape::phrase, 0.8,
+     Cue::plain, 12},
+    {"target_market",
+     "(?i)\\b(?:customers?|clients?|audience|buyers?) (?:i'm|i am|im|we're|we are|i|we)(?: \\w+){1,2}? "
+     "(?:for|to|at) (?:is|are) ([^.!?;]+)",
+     Shape::phrase, 0.8, Cue::plain, 12},
     {"target_market",
      "(?i)\\b(?:i|we) (?:mainly |mostly |only |now |really )?(?:work with|help|coach|teach|train|"
      "cater to|focus on|specialise in|specialize in|sell mostly to|work mostly with) ([^.!?;]+)",
@@ -406,6 +413,15 @@ const RuleSpec kRules[] = {
     {"personality",
      "(?i)\\b(?:brand )?(?:personality|tone|voice|vibe)(?: \\w+){0,2}?(?: (?:is|are|should be|would be|"
      "feels)|:):?(?: like)? ?([^.!?;]+)",
+     Shape::list, 0.8, Cue::plain, 10, false},
+    // "Brand words: sharp, warm, no-nonsense", "vibe words for the brand: loud, family, proud",
+    // "Brand words I like: calm, honest, sea."
+    {"personality",
+     "(?i)\\b(?:(?:brand|vibe|personality|tone|key) words|words (?:for|to describe|that describe) "
+     "(?:the|our|my) "
+     "(?:brand|business|shop|company))(?: for (?:the|our|my) (?:brand|business|shop|company))?(?: (?:i|we) "
+     "(?:think|like|love|chose|picked|want|settled on|landed on|went with|came up with))?(?: (?:are|would be|"
+     "will be))?\\s*[:,-]?\\s*([^.!?;]+)",
      Shape::list, 0.8, Cue::plain, 10, false},
     {"personality", "(?i)\\b(?:known for|known as|remembered for)(?: being| is)? ([^.!?;]+)", Shape::list,
      0.75, Cue::plain, 10, false},
