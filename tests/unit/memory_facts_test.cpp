@@ -658,6 +658,21 @@ TEST_F(Extractor, BrandWordsAreThePersonalityAndALabelledCustomerIsTheTargetMark
       values(extractor.extract("A customer told me the bread was too salty."), "target_market").empty());
 }
 
+TEST_F(Extractor, AListsFirstPriceAPackOfNAndARivalDownTheRoad) {
+  EXPECT_EQ(values(extractor.extract("Basic service 890 Kč, full service 1 650 Kč."), "price"),
+            (std::vector<std::string>{"890 Kč (Basic service)", "1 650 Kč (full service)"}));
+  EXPECT_EQ(values(extractor.extract("Prices up: lessons now US$25 and packs of 10 US$230."), "price"),
+            (std::vector<std::string>{"US$25 (lessons)", "US$230 (packs of 10)"}));
+  EXPECT_EQ(values(extractor.extract("Saigon Sweets down the road does a similar one for $7, but it's dry."),
+                   "competitors"),
+            std::vector<std::string>{"Saigon Sweets"});
+  EXPECT_EQ(values(extractor.extract("wanna hit 150 boiler installs this year, did 96 last year"), "goals"),
+            std::vector<std::string>{"150 boiler installs this"});
+  // A sentence that only opens with a capitalised word and a price is no list of prices.
+  EXPECT_TRUE(values(extractor.extract("Thanks, that helps a lot."), "price").empty());
+  EXPECT_TRUE(values(extractor.extract("We did 96 installs last year."), "goals").empty());
+}
+
 TEST_F(Extractor, GoalsCountedInThingsToWin) {
   EXPECT_EQ(values(extractor.extract("open day is on 3 May, want 60 sign-ups by June"), "goals"),
             std::vector<std::string>{"60 sign-ups by June"});

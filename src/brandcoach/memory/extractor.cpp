@@ -117,10 +117,13 @@ const RuleSpec kRules[] = {
     {"price",
      "(?:^ ?[-*•] ?|^ ?|[,:;] |\\b(?i:and) )(?:[\\p{Ll}\\d][\\p{L}\\d/'-]* (?:[\\p{L}\\d][\\p{L}\\d/'-]* "
      "){0,4})?"
-     "(?:\\p{Ll}[\\p{L}/'-]*|\\d+\\p{L}[\\p{L}\\d]*) " BC_MONEY,
+     "(?:\\p{Ll}[\\p{L}/'-]*|\\d+\\p{L}[\\p{L}\\d]*|(?:of|for) \\d+) " BC_MONEY,
      Shape::money, 0.7, Cue::plain, 8, true, true},
     // A sentence that is only a thing and its price: "Students R450."
     {"price", "^ ?\\p{Lu}\\p{Ll}+(?: [\\p{Ll}\\d][\\p{L}\\d/'-]*){0,3} " BC_MONEY "[.!]?$", Shape::money, 0.7,
+     Cue::plain, 8, true, true},
+    // ...or the first of a list of them: "Basic service 890 Kč, full service 1 650 Kč."
+    {"price", "^ ?\\p{Lu}\\p{Ll}+(?: \\p{Ll}[\\p{L}/'-]*){1,3} " BC_MONEY "(?:;|, )", Shape::money, 0.7,
      Cue::plain, 8, true, true},
     // A label and its price: "Private charter for the whole boat: KSh 85,000".
     {"price", "(?i)(?:^ ?[-*•] ?|^ ?|[,;] )(?:[\\p{L}\\d][\\p{L}\\d/'-]* ){0,5}\\p{L}[\\p{L}'-]*: " BC_MONEY,
@@ -381,7 +384,10 @@ const RuleSpec kRules[] = {
      "(\\p{Lu}[\\p{L}\\p{N}'&-]*(?: (?:&|and|de|du|la|le|of|the) ?)?(?: \\p{Lu}[\\p{L}\\p{N}'&-]*){1,3}) "
      // "Restaura MX in Roma Norte charges like MX$2,500": the place between is not the name.
      "(?:(?i:in|on|at|near|from) \\p{Lu}[\\p{L}'-]*(?: \\p{Lu}[\\p{L}'-]*){0,2} )?"
-     "(?i:asks?|charges?|charging|sells?|does|offers?|wants?|gets?|is|are)(?: \\w+){0,3}? " BC_MONEY,
+     // "Saigon Sweets down the road does a similar one for $7".
+     "(?:(?i:down the road|up the road|nearby|next door|across the (?:street|road)|around the corner|in town|"
+     "\\d+ (?:streets|doors|blocks) (?:away|down)) )?"
+     "(?i:asks?|charges?|charging|sells?|does|offers?|wants?|gets?|is|are)(?: \\w+){0,4}? " BC_MONEY,
      Shape::list, 0.75, Cue::plain, 5, false},
     // "At CitéKiné, near Bellecour, they ask €60."
     {"competitors",
@@ -499,6 +505,12 @@ const RuleSpec kRules[] = {
      "planning) to (?:get|grow|reach|hit|be)(?: to| at)? ((?:\\d{1,3}(?:,\\d{3})+|\\d+)(?: (?:by|before|in|"
      "within) [^.!?;,]{1,30})?)(?:[.!?;,]| without| and|$)",
      Shape::phrase, 0.75, Cue::plain, 8, false},
+    // "wanna hit 150 boiler installs this year", "trying to sell 500 kits by June".
+    {"goals",
+     "(?i)\\b(?:wanna|want to|wants to|gonna|going to|aim to|aiming to|trying to|hope to|hoping to|plan to|"
+     "planning to) (?:hit|reach|do|sell|book|sign|land|serve|make) ((?:\\d{1,3}(?:,\\d{3})+|\\d+)\\+? "
+     "(?:[\\p{Ll}-]+ ){0,2}[\\p{Ll}-]+s(?: (?:by|this|next|in|before|within) [^.!?;,]{1,30})?)",
+     Shape::phrase, 0.8, Cue::plain, 10, false},
     // A number of something to win: "want 40 bookings", "aiming for 150 subscribers by May".
     {"goals",
      "(?i)\\b(?:want|wanting|aiming for|aim for|hoping for|shooting for|going for|targeting|need|goal ?:|"
