@@ -673,6 +673,20 @@ TEST_F(Extractor, AListsFirstPriceAPackOfNAndARivalDownTheRoad) {
   EXPECT_TRUE(values(extractor.extract("We did 96 installs last year."), "goals").empty());
 }
 
+TEST_F(Extractor, ARivalRuledOutOrGoneIsRetractedNotAdded) {
+  const auto ruled_out = extractor.extract("Biggest competitor now is not IKEA.");
+  ASSERT_TRUE(find(ruled_out, "competitors"));
+  EXPECT_EQ(find(ruled_out, "competitors")->value, "IKEA");
+  EXPECT_EQ(find(ruled_out, "competitors")->cue, Cue::retraction);
+  const auto gone =
+      extractor.extract("An update on the competitive landscape: Ledgerly has ceased operations entirely.");
+  ASSERT_TRUE(find(gone, "competitors"));
+  EXPECT_EQ(find(gone, "competitors")->value, "Ledgerly");
+  EXPECT_EQ(find(gone, "competitors")->cue, Cue::retraction);
+  EXPECT_EQ(find(extractor.extract("Our competitors are Acme Bakes and Dough Bros."), "competitors")->cue,
+            Cue::plain);
+}
+
 TEST_F(Extractor, GoalsCountedInThingsToWin) {
   EXPECT_EQ(values(extractor.extract("open day is on 3 May, want 60 sign-ups by June"), "goals"),
             std::vector<std::string>{"60 sign-ups by June"});
@@ -1207,6 +1221,22 @@ TEST_F(MemoryStore, ASwitchOrAShiftAnnouncesTheChangeOfWhatWasQuoted) {
   for (std::string line; std::getline(lines, line);) {
     if (line.find("Gtechniq products mostly") != std::string::npos) {
       EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
+    }
+  }
+}
+
+TEST_F(MemoryStore, AQuoteThatLeavesAnOldValueBehindIsShownAsTheChange) {
+  auto user = *db->ensure_user("fer");
+  say(user, "I have a taco truck, we're usually parked near the Pearl.");
+  say(user, "Can you write a caption for our birria special?");
+  say(user, "BIG NEWS we moved!! no more Pearl, we have a permanent spot at the Southtown food park.");
+  const auto text = recalled(user, "where are we parked these days?");
+  EXPECT_NE(text.find("Southtown"), std::string::npos) << text;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("Pearl") != std::string::npos) {
+      EXPECT_TRUE(line.find("changed") != std::string::npos || line.find("Earlier") != std::string::npos)
+          << text;
     }
   }
 }

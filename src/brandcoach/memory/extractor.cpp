@@ -1324,7 +1324,8 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "down|closed "
       "down|closed|went "
       "bust|went under|folded|exited|quit the market|stopped trading|is gone|are gone|went out of "
-      "business))\\b");
+      "business|ceased (?:operations|trading)(?: entirely)?|(?:is|are) no longer (?:a |an )?(?:competitor|"
+      "rival|threat|around)|(?:is|are) not (?:a |an |our )?(?:competitor|rival)s? anymore))\\b");
   rules_->person_lower = compile(
       "\\b(?:my|our) (?:new "
       ")?(co-?founder|partner|designer|helper|assistant|photographer|developer|accountant|"
@@ -1688,6 +1689,18 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
           if (spec.key == std::string_view("competitors") && sentence_retracts) cue = Cue::retraction;
           for (auto& value : values) {
             if (value.empty() || value.size() > 200) continue;
+            // "Biggest competitor now is not IKEA": a rival ruled out, not named.
+            Cue value_cue = cue;
+            if (spec.key == std::string_view("competitors") && text::ascii_lower(value).starts_with("not ")) {
+              value.erase(0, 4);
+              value_cue = Cue::retraction;
+            }
+            // "…competitive landscape: Ledgerly has ceased operations": a rival gone.
+            if (std::string gone; spec.key == std::string_view("competitors") &&
+                                  RE2::PartialMatch(value, *rules_->departed, &gone)) {
+              value = std::move(gone);
+              value_cue = Cue::retraction;
+            }
             if (spec.shape == Shape::list || spec.shape == Shape::phrase || spec.shape == Shape::proper) {
               const std::string lowered = text::ascii_lower(value);
               const std::string first_word = lowered.substr(0, lowered.find(' '));
@@ -1714,8 +1727,8 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                 continue;
             }
             double confidence = spec.confidence;
-            if (cue == Cue::correction) confidence = std::max(confidence, 0.9);
-            out.push_back({spec.key, std::move(value), confidence, cue, sentence_at + begin + at});
+            if (value_cue == Cue::correction) confidence = std::max(confidence, 0.9);
+            out.push_back({spec.key, std::move(value), confidence, value_cue, sentence_at + begin + at});
           }
         }
       }

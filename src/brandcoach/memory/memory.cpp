@@ -84,12 +84,12 @@ bool announces_change(std::string_view text) {
   // "launching May 5th, not April": the new value, then the one it replaces.
   if (looks_like_update(text) || text.find(", not ") != std::string_view::npos) return true;
   static constexpr std::string_view kCues[] = {
-      " goes to ",   " going to ",  " passes to ",  " rises ",   " raise",       " increas",    " higher ",
-      " lower ",     " drop ",      " dropping ",   " dropped ", " not the ",    " scrap",      " change",
-      " moving ",    " pulled out", " stepped in",  " postpone", " delay",       " cancel",     " from now",
-      " confirmed ", " as of ",     " put up",      " went up",  " gone up",     " up to ",     " down to ",
-      " switch",     " ended up ",  " went with ",  " go with ", " going with ", " gone with ", " shifted ",
-      " poached",    " swapped ",   " from now on "};
+      " goes to ",   " going to ",  " passes to ",   " rises ",   " raise",       " increas",    " higher ",
+      " lower ",     " drop ",      " dropping ",    " dropped ", " not the ",    " scrap",      " change",
+      " moving ",    " pulled out", " stepped in",   " postpone", " delay",       " cancel",     " from now",
+      " confirmed ", " as of ",     " put up",       " went up",  " gone up",     " up to ",     " down to ",
+      " switch",     " ended up ",  " went with ",   " go with ", " going with ", " gone with ", " shifted ",
+      " poached",    " swapped ",   " from now on ", " no more ", " move to ",    " leave ",     " leaving "};
   static const RE2 kAny(any_of_pattern(kCues));
   return RE2::PartialMatch(folded_for_cues(text), kAny);
 }
