@@ -1241,6 +1241,24 @@ TEST_F(MemoryStore, AQuoteThatLeavesAnOldValueBehindIsShownAsTheChange) {
   }
 }
 
+TEST_F(MemoryStore, AChangeOfTheQuotedClausesThingIsFollowedEvenWhenTheQuestionNamesItOtherwise) {
+  auto user = *db->ensure_user("mara");
+  say(user, "Prices: fun dive ₱1,800, Open Water course ₱21,000, sardine run snorkel ₱600.");
+  say(user, "Can you write a caption about the sardine run?");
+  say(user, "Update: Open Water now ₱23,500, includes the eLearning fee.");
+  say(user, "Also the fun dive goes to ₱2,000 next month.");
+  const auto text = recalled(user, "OW course price now?");
+  EXPECT_NE(text.find("23,500"), std::string::npos) << text;
+  // The fun dive's change is another clause's thing: it answers nothing about the course.
+  EXPECT_EQ(text.find("2,000"), std::string::npos) << text;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("21,000") != std::string::npos) {
+      EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
+    }
+  }
+}
+
 TEST_F(MemoryStore, AChangeNamingTheOldValueIsFollowed) {
   auto user = *db->ensure_user("ana");
   say(user, "Our flagship pale ale, Harbour Mist, is brewed with kelp from Clew Bay.");

@@ -292,6 +292,25 @@ Result<std::vector<store::Message>> handover_after(store::Store& store, int64_t 
   return out;
 }
 
+// The clauses of a message: split at sentence ends, commas and semicolons ("Prices: fun dive ₱1,800,
+// Open Water course ₱21,000"), but not inside a number ("₱21,000").
+std::vector<std::string> clauses_of(std::string_view text) {
+  std::vector<std::string> clauses;
+  std::string current;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool next_is_space = i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\n';
+    if (c == ';' || c == '\n' || ((c == ',' || c == '.' || c == '!' || c == '?') && next_is_space)) {
+      if (!current.empty()) clauses.push_back(std::move(current));
+      current.clear();
+      continue;
+    }
+    current.push_back(c);
+  }
+  if (!current.empty()) clauses.push_back(std::move(current));
+  return clauses;
+}
+
 // The user's messages quoted as the answer may have been changed later in words the question does not
 // share ("the tariff passes to €58" after "a session is €55 for private patients"). A later message
 // of the user's that announces a change and is tied to a quoted one - by one of the question's own
@@ -316,6 +335,21 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
     quoted_said.push_back(
         {q.message.seq, text::content_stems(q.message.text), names_in(q.message.text),
          kind == AnswerKind::money ? currencies_in(q.message.text) : std::vector<std::string>{}});
+  }
+  // The question names its thing in its own words ("OW course"); the quoted clause that answers it
+  // names it in the user's ("Open Water course ₱21,000"). Either naming ties a later amount to it.
+  std::vector<std::string> named = asked;
+  if (kind == AnswerKind::money) {
+    for (const auto& q : quotes) {
+      for (const auto& clause : clauses_of(q.message.text)) {
+        const auto stems = text::content_stems(clause);
+        const bool answers = std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+          return stem.size() >= 3 && !is_key_cue(stem) &&
+                 std::find(asked.begin(), asked.end(), stem) != asked.end();
+        });
+        if (answers) named.insert(named.end(), stems.begin(), stems.end());
+      }
+    }
   }
   // The strongest tie wins, the newest of equals: a question of a kind (an amount, a date) is only
   // changed by a message holding a value of that kind; any other, by one sharing its own words.
@@ -343,7 +377,9 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
         std::all_of(statements.begin(), statements.end(), [&](const FactExtractor::Statement& statement) {
           const auto item = text::content_stems(statement.item);
           return std::any_of(item.begin(), item.end(), [&](const std::string& stem) {
-            return std::find(asked.begin(), asked.end(), stem) == asked.end() && !is_key_cue(stem);
+            return std::none_of(named.begin(), named.end(),
+                                [&](const std::string& name) { return same_word_family(name, stem); }) &&
+                   !is_key_cue(stem);
           });
         });
     if (other_items) continue;
