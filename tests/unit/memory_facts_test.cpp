@@ -1259,6 +1259,22 @@ TEST_F(MemoryStore, AChangeOfTheQuotedClausesThingIsFollowedEvenWhenTheQuestionN
   }
 }
 
+TEST_F(MemoryStore, SomeoneCoveringForAnInjuredColleagueIsAHandover) {
+  auto user = *db->ensure_user("nadia");
+  say(user, "My mother Khadija teaches the bread and msemen, I translate and do the tagines.");
+  say(user, "Can you write a short post about our Saturday class?");
+  say(user, "Khadija hurt her wrist so her sister Fatima is teaching bread for a few weeks.");
+  const auto text = recalled(user, "Who is teaching bread at the moment?");
+  EXPECT_NE(text.find("Fatima"), std::string::npos) << text;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("Khadija") != std::string::npos) {
+      EXPECT_TRUE(line.find("changed") != std::string::npos || line.find("Earlier") != std::string::npos)
+          << text;
+    }
+  }
+}
+
 TEST_F(MemoryStore, AChangeNamingTheOldValueIsFollowed) {
   auto user = *db->ensure_user("ana");
   say(user, "Our flagship pale ale, Harbour Mist, is brewed with kelp from Clew Bay.");

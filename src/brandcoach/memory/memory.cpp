@@ -246,14 +246,15 @@ bool names_person(std::string_view text, std::string_view person) {
 bool announces_handover(std::string_view text) {
   if (announces_change(text)) return true;
   static constexpr std::string_view kCues[] = {
-      " leav",          " left ",     " off to ",   " quit",      " stepping ",   " stepped ",
-      " retir",         " maternity", " paternity", " stop",      " can't ",      " cannot ",
-      " won't ",        " got a job", " shifting ", " take over", " taking over", " took over",
-      " takes over",    " hired ",    " starting ", " starts ",   " joining ",    " joins ",
-      " on board",      " appointed", " let go",    " fired",     " back to ",    " handed ",
-      " handing ",      " instead ",  " new ",      " out from ", "'s out ",      " is out ",
-      " finished with", " away to ",  " gone ",     " moved on",  " moving on",   " travelled ",
-      " traveled "};
+      " leav",          " left ",     " off to ",     " quit",       " stepping ",   " stepped ",
+      " retir",         " maternity", " paternity",   " stop",       " can't ",      " cannot ",
+      " won't ",        " got a job", " shifting ",   " take over",  " taking over", " took over",
+      " takes over",    " hired ",    " starting ",   " starts ",    " joining ",    " joins ",
+      " on board",      " appointed", " let go",      " fired",      " back to ",    " handed ",
+      " handing ",      " instead ",  " new ",        " out from ",  "'s out ",      " is out ",
+      " finished with", " away to ",  " gone ",       " moved on",   " moving on",   " travelled ",
+      " traveled ",     " covering ", " covers for ", " filling in", " fills in",    " standing in",
+      " stands in",     " hurt ",     " injur",       " off sick",   " is sick "};
   static const RE2 kAny(any_of_pattern(kCues));
   return RE2::PartialMatch(" " + text::ascii_lower(text) + " ", kAny);
 }
