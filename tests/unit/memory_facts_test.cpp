@@ -687,6 +687,25 @@ TEST_F(Extractor, ARivalRuledOutOrGoneIsRetractedNotAdded) {
             Cue::plain);
 }
 
+TEST_F(Extractor, WhereTheOwnerRunsTheBusinessInLowerCaseAndByNeighbourhood) {
+  EXPECT_EQ(
+      values(extractor.extract("hi. morag here, i run kerr heating in broughty ferry, just me."), "location"),
+      std::vector<std::string>{"broughty ferry"});
+  EXPECT_EQ(values(extractor.extract("i hand-dye yarn in my shed in portree on skye"), "location"),
+            std::vector<std::string>{"portree on skye"});
+  EXPECT_EQ(values(extractor.extract("I own Fysio Kanaal, physiotherapy in Utrecht, Lombok neighbourhood."),
+                   "location"),
+            std::vector<std::string>{"Lombok"});
+  EXPECT_EQ(values(extractor.extract("plumbing n heating in birmingham, sparkhill area."), "location"),
+            std::vector<std::string>{"sparkhill"});
+  EXPECT_EQ(values(extractor.extract("We have relocated from Nørrebro to a former warehouse in Aarhus."),
+                   "location"),
+            std::vector<std::string>{"Aarhus"});
+  // A room is no place on the map, and a van is no address.
+  EXPECT_TRUE(values(extractor.extract("I bake bread in my kitchen every morning."), "location").empty());
+  EXPECT_TRUE(values(extractor.extract("We run everything out of one van."), "location").empty());
+}
+
 TEST_F(Extractor, GoalsCountedInThingsToWin) {
   EXPECT_EQ(values(extractor.extract("open day is on 3 May, want 60 sign-ups by June"), "goals"),
             std::vector<std::string>{"60 sign-ups by June"});

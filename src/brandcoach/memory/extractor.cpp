@@ -230,8 +230,14 @@ const RuleSpec kRules[] = {
     // Location.
     {"location", "(?i)\\b(?:based|located|headquartered|situated)(?: \\w+)? (?:in|out of) ([^.!?;]+)",
      Shape::proper, 0.9, Cue::plain, 4},
-    {"location", "(?i)\\b(?:relocated|moved|moving|relocating)(?: \\w+){0,2} to ([^.!?;]+)", Shape::proper,
-     0.9, Cue::correction, 4},
+    // "relocated from Nørrebro to a former grain warehouse in Aarhus".
+    {"location",
+     "(?i:\\b(?:relocated|moved|moving|relocating)(?: [\\p{L}\\w'-]+){0,3} to (?:a |an |the |our "
+     ")?(?:[\\p{L}-]+ "
+     "){0,4}?in )(\\p{Lu}[^.!?;,]*)",
+     Shape::proper, 0.9, Cue::correction, 4, false},
+    {"location", "(?i)\\b(?:relocated|moved|moving|relocating)(?: [\\p{L}\\w'-]+){0,2} to ([^.!?;]+)",
+     Shape::proper, 0.9, Cue::correction, 4},
     {"location",
      "(?i)\\b(?:i live|we live|i'm|im|i am|we're|we are|i work|we work|operate|operating|our "
      "(?:shop|studio|office|store|salon|bakery|cafe|clinic|gym|workshop) is) (?:\\w+ )?(?:in|out of) "
@@ -244,6 +250,21 @@ const RuleSpec kRules[] = {
      "stall|cart|boutique|atelier|school|service|hostel|guesthouse|co\\.?)(?: \\w+)? (?:in|out of|based in) "
      "([^.!?;]+)",
      Shape::proper, 0.75, Cue::plain, 4},
+    // "i run kerr heating in broughty ferry", "i hand-dye yarn in my shed in portree on skye": where the
+    // owner runs the business, in lower case too.
+    {"location",
+     "(?i)\\b(?:i|we) (?:run|own|have|started|make|do|sell|bake|roast|brew|dye|hand-dye|grow|teach|fix|build)"
+     "(?: [\\w'&-]+){1,4}? in (?:(?:my|our|a|the) [\\w'-]+ (?:in|on|at|near) )?([^.!?;,]+)",
+     Shape::proper, 0.7, Cue::plain, 3},
+    // "Utrecht, Lombok neighbourhood", "in birmingham, sparkhill area".
+    {"location",
+     "\\b(\\p{Lu}[\\p{L}'-]+(?: \\p{Lu}[\\p{L}'-]+)?) (?i:neighbourhood|neighborhood|quarter|barrio)\\b",
+     Shape::proper, 0.75, Cue::plain, 3},
+    {"location",
+     "(?i)\\bin [\\p{L}-]+, ([\\p{L}'-]+(?: [\\p{L}'-]+)?) "
+     "(?:area|neighbourhood|neighborhood|district|suburb)"
+     "\\b",
+     Shape::proper, 0.75, Cue::plain, 3},
     {"location", "\\b(\\p{Lu}[\\p{L}\\w'-]+(?: \\p{Lu}[\\p{L}\\w'-]+)?)-based\\b", Shape::proper, 0.8,
      Cue::plain, 3},
     // The places served, named two or more at a time: "homes mostly in Scottsdale and Tempe".
@@ -1717,6 +1738,12 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
                 RE2::FullMatch(text::ascii_lower(value), *rules_->calendar_word))
               continue;
             if (spec.key == std::string_view("location")) {
+              // "in my garage", "in the kitchen": a room, not a place on the map.
+              static constexpr std::string_view kNotPlaces[] = {
+                  "my", "our", "a", "an", "the", "your", "his", "her", "their", "this", "that", "some"};
+              const std::string first_word = text::ascii_lower(value.substr(0, value.find(' ')));
+              if (std::find(std::begin(kNotPlaces), std::end(kNotPlaces), first_word) != std::end(kNotPlaces))
+                continue;
               // A place is named by words: "moving to £6.50 per seat" moves a price, not the business.
               const std::string_view first(value.data(), std::min(value.find(' '), value.size()));
               const bool numeric = std::any_of(first.begin(), first.end(), [](char ch) {
