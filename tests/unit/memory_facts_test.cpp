@@ -1294,6 +1294,17 @@ TEST_F(MemoryStore, SomeoneCoveringForAnInjuredColleagueIsAHandover) {
   }
 }
 
+TEST_F(MemoryStore, AHandoverSaidWithAShortFormOfTheJobIsFollowed) {
+  auto user = *db->ensure_user("lupe");
+  say(user, "my team: Karla does nail art, Dani does pedis");
+  say(user, "gel manicure is 350 pesos, pedicure spa 400. the studio in Chapultepec charges 700 for acrylic");
+  say(user,
+      "ay, Dani left for another salon in Zapopan but Fernanda is joining next week, she's amazing with "
+      "pedis");
+  const auto text = recalled(user, "who does pedicures at the studio now?");
+  EXPECT_NE(text.find("Fernanda"), std::string::npos) << text;
+}
+
 TEST_F(MemoryStore, AChangeNamingTheOldValueIsFollowed) {
   auto user = *db->ensure_user("ana");
   say(user, "Our flagship pale ale, Harbour Mist, is brewed with kelp from Clew Bay.");

@@ -388,9 +388,11 @@ Status follow_changes(store::Store& store, const FactExtractor& extractor, int64
     bool shares_subject = false, shares_name = false, shares_kind = false, shares_word = false;
     for (const auto& q : quoted_said) {
       if (q.seq >= message.seq) continue;
+      // "pedis" in the change, "pedicure" in the question and the quote: one word family.
       shares_subject |= std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
-        return stem.size() >= 3 && std::find(asked.begin(), asked.end(), stem) != asked.end() &&
-               std::find(q.stems.begin(), q.stems.end(), stem) != q.stems.end();
+        const auto family = [&](const std::string& other) { return same_word_family(stem, other); };
+        return stem.size() >= 3 && std::any_of(asked.begin(), asked.end(), family) &&
+               std::any_of(q.stems.begin(), q.stems.end(), family);
       });
       // A name the quote gives mid-sentence may open the change ("Fionn is off to Limerick").
       shares_name |= shares_any(names, q.names) ||
