@@ -232,9 +232,8 @@ const RuleSpec kRules[] = {
      Shape::proper, 0.9, Cue::plain, 4},
     // "relocated from Nørrebro to a former grain warehouse in Aarhus".
     {"location",
-     "(?i:\\b(?:relocated|moved|moving|relocating)(?: [\\p{L}\\w'-]+){0,3} to (?:a |an |the |our "
-     ")?(?:[\\p{L}-]+ "
-     "){0,4}?in )(\\p{Lu}[^.!?;,]*)",
+     "(?i:\\b(?:relocated|moved|moving|relocating)(?: [\\p{L}\\w'-]+){0,3} to "
+     "(?:a |an |the |our )?(?:[\\p{L}-]+ ){0,4}?in )(\\p{Lu}[^.!?;,]*)",
      Shape::proper, 0.9, Cue::correction, 4, false},
     {"location", "(?i)\\b(?:relocated|moved|moving|relocating)(?: [\\p{L}\\w'-]+){0,2} to ([^.!?;]+)",
      Shape::proper, 0.9, Cue::correction, 4},
@@ -262,8 +261,7 @@ const RuleSpec kRules[] = {
      Shape::proper, 0.75, Cue::plain, 3},
     {"location",
      "(?i)\\bin [\\p{L}-]+, ([\\p{L}'-]+(?: [\\p{L}'-]+)?) "
-     "(?:area|neighbourhood|neighborhood|district|suburb)"
-     "\\b",
+     "(?:area|neighbourhood|neighborhood|district|suburb)\\b",
      Shape::proper, 0.75, Cue::plain, 3},
     {"location", "\\b(\\p{Lu}[\\p{L}\\w'-]+(?: \\p{Lu}[\\p{L}\\w'-]+)?)-based\\b", Shape::proper, 0.8,
      Cue::plain, 3},
@@ -444,9 +442,9 @@ const RuleSpec kRules[] = {
     // "Brand words: sharp, warm, no-nonsense", "vibe words for the brand: loud, family, proud",
     // "Brand words I like: calm, honest, sea."
     {"personality",
-     "(?i)\\b(?:(?:brand|vibe|personality|tone|key) words|words (?:for|to describe|that describe) "
-     "(?:the|our|my) "
-     "(?:brand|business|shop|company))(?: for (?:the|our|my) (?:brand|business|shop|company))?(?: (?:i|we) "
+     "(?i)\\b(?:(?:brand|vibe|personality|tone|key) words|"
+     "words (?:for|to describe|that describe) (?:the|our|my) (?:brand|business|shop|company))"
+     "(?: for (?:the|our|my) (?:brand|business|shop|company))?(?: (?:i|we) "
      "(?:think|like|love|chose|picked|want|settled on|landed on|went with|came up with))?(?: (?:are|would be|"
      "will be))?\\s*[:,-]?\\s*([^.!?;]+)",
      Shape::list, 0.8, Cue::plain, 10, false},
