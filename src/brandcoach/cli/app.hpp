@@ -3,6 +3,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,24 @@
 
 namespace brandcoach::cli {
 
+/// A folder private to this process (mode 0700), in memory-backed storage (/dev/shm) where the system
+/// has it, removed with everything in it when the object goes. With an encrypted store the derived
+/// search indexes live here, rebuilt from the store at start, so no plaintext of it reaches the disk.
+class ProcessFolder {
+ public:
+  static Result<ProcessFolder> create(std::string_view prefix);
+  ProcessFolder(ProcessFolder&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  ProcessFolder& operator=(ProcessFolder&& other) noexcept;
+  ProcessFolder(const ProcessFolder&) = delete;
+  ProcessFolder& operator=(const ProcessFolder&) = delete;
+  ~ProcessFolder();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit ProcessFolder(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
 /// Everything a command needs, built once and passed down explicitly. Members are declared in
 /// dependency order so they are destroyed in reverse (the vector indexes persist before the store closes).
 struct App {
@@ -27,6 +48,7 @@ struct App {
   std::unique_ptr<cache::SemanticCache> answers;  // cache.semantic
   std::unique_ptr<store::Store> store;            // the configured store behind the cache
   std::unique_ptr<embed::Embedder> embedder;
+  std::optional<ProcessFolder> index_folder;  // encrypted store only: the indexes' folder, gone at exit
   std::unique_ptr<index::KnowledgeIndexes> vectors;
   std::unique_ptr<index::Retriever> retriever;
   std::shared_ptr<net::Upstream> llm_upstream;  // the chat model's breaker and queue, when one is configured

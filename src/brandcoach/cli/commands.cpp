@@ -1,6 +1,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -372,6 +375,33 @@ std::filesystem::path price_file(const Config& config) {
   return coach::bundled_data_dir() / "prices.toml";
 }
 
+Result<ProcessFolder> ProcessFolder::create(std::string_view prefix) {
+  std::error_code ec;
+  fs::path base = "/dev/shm";
+  if (!fs::is_directory(base, ec)) base = fs::temp_directory_path(ec);
+  if (ec) return Error::unavailable("no folder for temporary files: " + ec.message());
+  std::string pattern = (base / (std::string(prefix) + "XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return Error::unavailable(
+        fmt::format("cannot create a private folder in {}: {}", base.string(), std::strerror(errno)));
+  }
+  return ProcessFolder(fs::path(pattern));
+}
+
+ProcessFolder& ProcessFolder::operator=(ProcessFolder&& other) noexcept {
+  if (this != &other) {
+    ProcessFolder dropped(std::move(*this));
+    path_ = std::exchange(other.path_, {});
+  }
+  return *this;
+}
+
+ProcessFolder::~ProcessFolder() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
 Result<App> build_knowledge(Config config, int connections) {
   App app;
   cache::CacheOptions cache_options;
@@ -387,8 +417,14 @@ Result<App> build_knowledge(Config config, int connections) {
   auto embedder = make_embedder(config);
   if (!embedder) return embedder.error();
   app.embedder = std::move(embedder).value();
-  app.vectors = std::make_unique<index::KnowledgeIndexes>(*app.store, *app.embedder,
-                                                          fs::path(config.storage.data_dir) / "index");
+  fs::path index_folder = fs::path(config.storage.data_dir) / "index";
+  if (!config.storage.encryption_key.empty()) {
+    auto folder = ProcessFolder::create("brandcoach-index-");
+    if (!folder) return folder.error();
+    app.index_folder = std::move(folder).value();
+    index_folder = app.index_folder->path();
+  }
+  app.vectors = std::make_unique<index::KnowledgeIndexes>(*app.store, *app.embedder, index_folder);
   app.retriever = std::make_unique<index::HybridRetriever>(*app.store, *app.vectors);
   app.config = std::move(config);
   return app;

@@ -234,7 +234,7 @@ Result<std::unique_ptr<store::Store>> open_database(const Config& config, int co
     return store::open_postgres(
         {config.storage.url, std::max(connections, static_cast<int>(config.storage.connections))});
   }
-  return store::open_sqlite({config.database_path(), connections, 10000});
+  return store::open_sqlite({config.database_path(), connections, 10000, config.storage.encryption_key});
 }
 
 Result<std::unique_ptr<store::Store>> open_store(const Config& config, int connections) {

@@ -201,6 +201,12 @@ const std::vector<Field>& fields() {
           "storage", "connections", [](Config & c) -> auto& { return c.storage.connections; },
           in_range(1, 1000)),
       make_field<std::string>(
+          "storage", "encryption_key", [](Config & c) -> auto& { return c.storage.encryption_key; }, {},
+          true),
+      make_field<std::string>(
+          "storage", "encryption_key_file",
+          [](Config & c) -> auto& { return c.storage.encryption_key_file; }),
+      make_field<std::string>(
           "cache", "redis_url", [](Config & c) -> auto& { return c.cache.redis_url; },
           [](const std::string& v) -> std::optional<std::string> {
             if (v.empty() || v.starts_with("redis://")) return std::nullopt;
@@ -580,6 +586,22 @@ Result<Config> load_config(const ConfigSources& sources) {
   }
   if (auto status = read_key_file(config.llm.api_key_file, config.llm.api_key, "llm.api_key_file"); !status)
     return status.error();
+  if (auto status = read_key_file(config.storage.encryption_key_file, config.storage.encryption_key,
+                                  "storage.encryption_key_file");
+      !status)
+    return status.error();
+  if (!config.storage.encryption_key.empty()) {
+    if (config.storage.encryption_key.size() < 16) {
+      return Error::config("storage.encryption_key must be at least 16 characters (or 64 hex digits)",
+                           "storage.encryption_key");
+    }
+    if (config.storage.url.starts_with("postgres")) {
+      return Error::config(
+          "storage.encryption_key encrypts the SQLite store; encrypt PostgreSQL's volumes instead "
+          "(docs/deploy.md, encryption at rest)",
+          "storage.encryption_key");
+    }
+  }
   if (auto status = read_key_file(config.embed.api_key_file, config.embed.api_key, "embed.api_key_file");
       !status)
     return status.error();

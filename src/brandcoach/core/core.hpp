@@ -149,6 +149,9 @@ struct Config {
     std::string data_dir = "./var";
     std::string url;          // empty: SQLite file <data_dir>/brandcoach.sqlite3; or postgresql://…
     int64_t connections = 8;  // PostgreSQL: pooled connections of this process
+    // secret: encrypts the SQLite file at rest; only from BRANDCOACH_STORAGE_ENCRYPTION_KEY or the file
+    std::string encryption_key;
+    std::string encryption_key_file;  // a file holding the key (first line)
   } storage;
   struct Cache {
     std::string redis_url;        // redis://host:port/db: L2 cache, cross-node invalidation and rate limits

@@ -487,10 +487,12 @@ struct SqliteOptions {
   std::string path;     // database file; its folder is created if missing
   int connections = 4;  // pool size: concurrent readers (writers serialise inside SQLite)
   int busy_timeout_ms = 10000;
+  std::string encryption_key{};  // non-empty: the file is encrypted at rest (AES-256-XTS) with this key
 };
 
 /// Opens (creating if needed) a SQLite database and runs pending migrations.
-/// Fails with invalid_config when the file holds a newer schema than this build knows.
+/// Fails with invalid_config when the file holds a newer schema than this build knows, when it is
+/// encrypted and no key or the wrong key is given, or when a key is given for a plain file.
 Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options);
 
 struct PostgresOptions {

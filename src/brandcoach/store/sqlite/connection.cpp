@@ -81,10 +81,11 @@ std::string Statement::column_text(int index) const {
   return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, index)));
 }
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, int busy_timeout_ms) {
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, int busy_timeout_ms,
+                                                     const std::string& vfs) {
   sqlite3* db = nullptr;
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, flags, vfs.empty() ? nullptr : vfs.c_str()) != SQLITE_OK) {
     Error error = sqlite_error(db, "cannot open database " + path);
     sqlite3_close_v2(db);
     return error;

@@ -57,7 +57,9 @@ class Connection {
   struct Key {};  // only open() can construct, but make_unique still can
 
  public:
-  static Result<std::unique_ptr<Connection>> open(const std::string& path, int busy_timeout_ms);
+  /// `vfs` empty: the platform VFS; otherwise a registered VFS (the encrypting one) by name.
+  static Result<std::unique_ptr<Connection>> open(const std::string& path, int busy_timeout_ms,
+                                                  const std::string& vfs = {});
   Connection(sqlite3* db, Key) : db_(db) {}
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

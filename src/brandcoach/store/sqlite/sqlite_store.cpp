@@ -5,6 +5,7 @@
 
 #include "brandcoach/store/sqlite/api_tables.hpp"
 #include "brandcoach/store/sqlite/connection.hpp"
+#include "brandcoach/store/sqlite/encrypted_vfs.hpp"
 #include "brandcoach/store/sqlite/knowledge.hpp"
 #include "brandcoach/store/sqlite/memory_tables.hpp"
 #include "brandcoach/store/sqlite/migrations.hpp"
@@ -23,8 +24,8 @@ namespace thread = sqlite::memory;
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::vector<std::unique_ptr<Connection>> connections)
-      : pool_(std::move(connections)), commits_(pool_) {}
+  SqliteStore(std::unique_ptr<sqlite::EncryptedVfs> vfs, std::vector<std::unique_ptr<Connection>> connections)
+      : vfs_(std::move(vfs)), pool_(std::move(connections)), commits_(pool_) {}
 
   Result<int> schema_version() override {
     auto db = pool_.acquire();
@@ -438,6 +439,7 @@ class SqliteStore final : public Store {
                 s.column_text(3), s.column_int(4),  s.column_int(5) != 0};
   }
 
+  std::unique_ptr<sqlite::EncryptedVfs> vfs_;  // null for a plain file; outlives the connections below
   Pool pool_;
   sqlite::GroupCommit commits_;  // after pool_, which it uses
 };
@@ -456,9 +458,21 @@ Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options) {
     if (ec)
       return Error::unavailable("cannot create folder " + path.parent_path().string() + ": " + ec.message());
   }
+  std::unique_ptr<sqlite::EncryptedVfs> vfs;
+  if (!options.encryption_key.empty()) {
+    auto created = sqlite::EncryptedVfs::create(options.path, options.encryption_key);
+    if (!created) return created.error();
+    vfs = std::move(created).value();
+  } else if (sqlite::database_format(options.path) == sqlite::DatabaseFormat::encrypted) {
+    return Error::config(options.path +
+                             " is encrypted: set storage.encryption_key (BRANDCOACH_STORAGE_ENCRYPTION_KEY) "
+                             "or storage.encryption_key_file",
+                         "storage.encryption_key");
+  }
   std::vector<std::unique_ptr<Connection>> connections;
   for (int i = 0; i < std::max(1, options.connections); ++i) {
-    auto connection = Connection::open(options.path, options.busy_timeout_ms);
+    auto connection =
+        Connection::open(options.path, options.busy_timeout_ms, vfs ? vfs->name() : std::string());
     if (!connection) return connection.error();
     if (i == 0) {
       if (auto version = sqlite::migrate(**connection); !version) return version.error();
@@ -466,7 +480,7 @@ Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options) {
     }
     connections.push_back(std::move(connection).value());
   }
-  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(connections)));
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(vfs), std::move(connections)));
 }
 
 }  // namespace brandcoach::store
