@@ -203,6 +203,9 @@ TEST(Hardening, SecretsNeverReachTheLogsAndEveryAdminActionIsAudited) {
   const std::string llm_key = "sk-hardening-llm-key-0000111122223333";
   write_file(dir.path() / "llm.key", llm_key + "\n");
   write_file(dir.path() / "jwt.secret", kJwtSecret + "\n");
+  // The whole run also uses an encrypted store, whose key must stay out of the logs too.
+  const std::string store_key = "hardening store passphrase 4455";
+  write_file(dir.path() / "store.key", store_key + "\n");
   // The model fails every other call, so errors (with whatever the client sent) are logged too.
   auto calls = std::make_shared<std::atomic<int>>(0);
   FakeOpenAiServer model([calls, ok = chat_handler([](const json&) { return ModelScript{}; })](
@@ -218,7 +221,8 @@ TEST(Hardening, SecretsNeverReachTheLogsAndEveryAdminActionIsAudited) {
       "--set", "llm.api_key_file=" + (dir.path() / "llm.key").string(),
       "--set", "llm.max_retries=0",
       "--set", "log.level=debug",
-      "--set", "memory.probe_interval_s=0"};
+      "--set", "memory.probe_interval_s=0",
+      "--set", "storage.encryption_key_file=" + (dir.path() / "store.key").string()};
   std::string logs;
   const std::string user_key = create_key(dir, settings, "ana", false, logs);
   const std::string admin_key = create_key(dir, settings, "ops", true, logs);
@@ -301,7 +305,7 @@ TEST(Hardening, SecretsNeverReachTheLogsAndEveryAdminActionIsAudited) {
   EXPECT_EQ(run_brandcoach(bad_export).code, 2);
 
   ASSERT_GT(logs.size(), 2000u) << "debug logging ran";
-  for (const auto& secret : {kJwtSecret, llm_key, user_key, admin_key, token, forged}) {
+  for (const auto& secret : {kJwtSecret, llm_key, store_key, user_key, admin_key, token, forged}) {
     EXPECT_EQ(logs.find(secret), std::string::npos)
         << "a secret reached the logs: " << secret.substr(0, 12) << "…";
   }

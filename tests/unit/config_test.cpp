@@ -512,5 +512,38 @@ TEST(ConfigLlm, EmbeddingsIsAnotherNameForTheEmbedSection) {
   EXPECT_EQ(config->embed.timeout_ms, 1234);
 }
 
+
+TEST(ConfigStorage, TheEncryptionKeyComesOnlyFromTheEnvironmentOrAKeyFile) {
+  TempDir dir;
+  ConfigSources sources;
+  sources.env = {{"BRANDCOACH_STORAGE_ENCRYPTION_KEY", "a passphrase of some length"}};
+  auto from_env = load_config(sources);
+  ASSERT_TRUE(from_env) << from_env.error().message;
+  EXPECT_EQ(from_env->storage.encryption_key, "a passphrase of some length");
+
+  ConfigSources file_sources;
+  file_sources.overrides = {{"storage.encryption_key_file", write_file(dir, "key from a file, long\n", "k.txt")}};
+  auto from_file = load_config(file_sources);
+  ASSERT_TRUE(from_file) << from_file.error().message;
+  EXPECT_EQ(from_file->storage.encryption_key, "key from a file, long");
+
+  expect_config_error(load_config(with_file(write_file(dir, "[storage]\nencryption_key = \"in a file\"\n"))),
+                      "storage.encryption_key");
+  ConfigSources command_line;
+  command_line.overrides = {{"storage.encryption_key", "on the command line"}};
+  expect_config_error(load_config(command_line), "storage.encryption_key");
+  file_sources.overrides = {{"storage.encryption_key_file", (dir / "missing.key").string()}};
+  expect_config_error(load_config(file_sources), "storage.encryption_key_file");
+}
+
+TEST(ConfigStorage, AShortKeyOrAKeyForPostgresIsRejected) {
+  ConfigSources sources;
+  sources.env = {{"BRANDCOACH_STORAGE_ENCRYPTION_KEY", "short"}};
+  expect_config_error(load_config(sources), "storage.encryption_key");
+  sources.env = {{"BRANDCOACH_STORAGE_ENCRYPTION_KEY", "a passphrase of some length"},
+                 {"BRANDCOACH_STORAGE_URL", "postgresql://bc@localhost:5432/bc"}};
+  expect_config_error(load_config(sources), "storage.encryption_key");
+}
+
 }  // namespace
 }  // namespace brandcoach

@@ -1,6 +1,9 @@
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -375,12 +378,34 @@ std::filesystem::path price_file(const Config& config) {
   return coach::bundled_data_dir() / "prices.toml";
 }
 
+namespace {
+
+// Folders left by processes of this user that were killed before they could remove them.
+void remove_orphaned_folders(const fs::path& base, std::string_view prefix) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(base, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const auto dash = name.find('-', prefix.size());
+    if (dash == std::string::npos) continue;
+    pid_t owner = 0;
+    const auto parsed = std::from_chars(name.data() + prefix.size(), name.data() + dash, owner);
+    struct stat info {};
+    if (parsed.ec != std::errc() || ::stat(entry.path().c_str(), &info) != 0 || info.st_uid != ::getuid())
+      continue;
+    if (::kill(owner, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+  }
+}
+
+}  // namespace
+
 Result<ProcessFolder> ProcessFolder::create(std::string_view prefix) {
   std::error_code ec;
   fs::path base = "/dev/shm";
   if (!fs::is_directory(base, ec)) base = fs::temp_directory_path(ec);
   if (ec) return Error::unavailable("no folder for temporary files: " + ec.message());
-  std::string pattern = (base / (std::string(prefix) + "XXXXXX")).string();
+  remove_orphaned_folders(base, prefix);
+  std::string pattern = (base / fmt::format("{}{}-XXXXXX", prefix, ::getpid())).string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     return Error::unavailable(
         fmt::format("cannot create a private folder in {}: {}", base.string(), std::strerror(errno)));
