@@ -1,7 +1,9 @@
 // Black-box tests of the `brandcoach` command line.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <nlohmann/json.hpp>
 
@@ -141,6 +143,56 @@ TEST(Cli, KbIngestAddsReadableFilesAndReportsTheRest) {
   r = run({"--data-dir", data, "kb", "ingest", "--store", "extras", (dir / "missing").string()});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("no such file"), std::string::npos) << r.err;
+}
+
+// Every byte of the files under `folder`, concatenated.
+std::string bytes_under(const std::filesystem::path& folder) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return all;
+}
+
+TEST(Cli, StoreEncryptAndDecryptRewriteTheFileAndOnlyTheKeyOpensIt) {
+  TempDir dir;
+  const std::string data = (dir / "data").string();
+  write_file(dir / "said.jsonl",
+             R"({"id": "m1", "role": "user", "text": "Our recipe uses Quokka vanilla", "ts": "2026-11-01"})"
+             "\n");
+  ASSERT_EQ(
+      run({"--data-dir", data, "memory", "import", "--user", "ivy", (dir / "said.jsonl").string()}).code, 0);
+  ASSERT_NE(bytes_under(data).find("Quokka vanilla"), std::string::npos) << "a plain store holds the words";
+  const std::string key = "BRANDCOACH_STORAGE_ENCRYPTION_KEY=cli test passphrase 77";
+  const std::vector<std::string> search = {"--data-dir", data, "memory", "search", "--user", "ivy"};
+
+  auto r = run({"--data-dir", data, "store", "encrypt"});
+  EXPECT_EQ(r.code, 2) << "no key configured";
+  EXPECT_NE(r.err.find("storage.encryption_key"), std::string::npos) << r.err;
+  r = run({"--data-dir", data, "store", "encrypt"}, {}, {key});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(bytes_under(data).find("Quokka"), std::string::npos) << "plaintext left after encrypting";
+
+  r = run(search, "vanilla\n", {key});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Quokka vanilla"), std::string::npos) << r.out;
+  r = run(search, "vanilla\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("is encrypted"), std::string::npos) << r.err;
+  r = run(search, "vanilla\n", {"BRANDCOACH_STORAGE_ENCRYPTION_KEY=some other passphrase"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("wrong key"), std::string::npos) << r.err;
+  r = run({"--data-dir", data, "store", "encrypt"}, {}, {key});
+  EXPECT_EQ(r.code, 1) << "encrypted already";
+  EXPECT_NE(r.err.find("encrypted already"), std::string::npos) << r.err;
+
+  r = run({"--data-dir", data, "store", "decrypt"}, {}, {key});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run(search, "vanilla\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Quokka vanilla"), std::string::npos) << r.out;
 }
 
 }  // namespace

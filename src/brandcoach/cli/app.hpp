@@ -84,6 +84,8 @@ int audit_export(Config config, int64_t after_id);
 
 /// Prints "brandcoach: <message>" to stderr and returns the error's exit code.
 int fail(const Error& error);
+/// `store encrypt` / `store decrypt`: the SQLite file rewritten with or without the configured key.
+int store_encryption(Config config, bool encrypt);
 
 /// The chunking strategy from configuration, optionally overridden.
 text::ChunkOptions chunking(const Config& config, int max_tokens = 0, int overlap_tokens = -1);

@@ -1,6 +1,7 @@
 // `brandcoach keys`: API keys for the HTTP API, created, listed and revoked on the store, each
 // change audited; `brandcoach audit export`: the whole audit log as JSON lines.
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -97,6 +98,35 @@ int audit_export(Config config, int64_t after_id) {
     after_id = page->back().id;
   }
   std::cout << std::flush;
+  return 0;
+}
+
+int store_encryption(Config config, bool encrypt) {
+  if (store::is_postgres_url(config.storage.url)) {
+    return fail(Error::config(
+        "store encrypt/decrypt is for the SQLite store; PostgreSQL encrypts its volumes", "storage.url"));
+  }
+  if (config.storage.encryption_key.empty()) {
+    return fail(
+        Error::config("set the key in BRANDCOACH_STORAGE_ENCRYPTION_KEY or storage.encryption_key_file",
+                      "storage.encryption_key"));
+  }
+  const std::string path = config.database_path();
+  auto status = encrypt ? store::encrypt_sqlite_file(path, config.storage.encryption_key)
+                        : store::decrypt_sqlite_file(path, config.storage.encryption_key);
+  if (!status) return fail(status.error());
+  if (encrypt) {
+    // The persisted search indexes hold the stems of every file's text; an encrypted store keeps
+    // them in memory instead, so the plaintext copies go.
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(config.storage.data_dir) / "index", ec);
+    std::cerr << fmt::format(
+        "encrypted {}; every command and server now needs the same storage.encryption_key. Blocks of the "
+        "former plain file may remain on the disk until overwritten.\n",
+        path);
+  } else {
+    std::cerr << fmt::format("decrypted {}; run without storage.encryption_key from now on.\n", path);
+  }
   return 0;
 }
 

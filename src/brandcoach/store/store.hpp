@@ -495,6 +495,12 @@ struct SqliteOptions {
 /// encrypted and no key or the wrong key is given, or when a key is given for a plain file.
 Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options);
 
+/// Rewrites the SQLite database at `path` encrypted with `key` (or, decrypting, plain again): a
+/// checked copy replaces the file only once complete, so an interruption leaves the original whole.
+/// Fails with conflict while another process has the database open or when it is already so.
+Status encrypt_sqlite_file(const std::string& path, std::string_view key);
+Status decrypt_sqlite_file(const std::string& path, std::string_view key);
+
 struct PostgresOptions {
   std::string url;      // postgresql://user:password@host:port/database (libpq connection URI)
   int connections = 8;  // pool size: statements in flight at once from this process
