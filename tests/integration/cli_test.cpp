@@ -184,6 +184,23 @@ TEST(Cli, StoreEncryptAndDecryptRewriteTheFileAndOnlyTheKeyOpensIt) {
   r = run(search, "vanilla\n", {"BRANDCOACH_STORAGE_ENCRYPTION_KEY=some other passphrase"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("wrong key"), std::string::npos) << r.err;
+  // A backup of an encrypted store is encrypted too, and opens as a store of its own.
+  const auto backup_dir = dir / "restored";
+  std::filesystem::create_directories(backup_dir);
+  const std::string backup = (backup_dir / "brandcoach.sqlite3").string();
+  r = run({"--data-dir", data, "store", "backup", backup}, {}, {key});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(bytes_under(backup_dir).find("Quokka"), std::string::npos) << "plaintext in the backup";
+  r = run({"--data-dir", backup_dir.string(), "memory", "search", "--user", "ivy"}, "vanilla\n", {key});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Quokka vanilla"), std::string::npos) << r.out;
+  r = run({"--data-dir", data, "store", "backup", backup}, {}, {key});
+  EXPECT_EQ(r.code, 1) << "a backup never overwrites a file";
+  r = run({"--data-dir", data, "store", "backup", (dir / "no" / "such" / "folder.sqlite3").string()}, {},
+          {key});
+  EXPECT_NE(r.code, 0);
+  EXPECT_FALSE(r.err.empty());
+
   r = run({"--data-dir", data, "store", "encrypt"}, {}, {key});
   EXPECT_EQ(r.code, 1) << "encrypted already";
   EXPECT_NE(r.err.find("encrypted already"), std::string::npos) << r.err;

@@ -86,6 +86,8 @@ int audit_export(Config config, int64_t after_id);
 int fail(const Error& error);
 /// `store encrypt` / `store decrypt`: the SQLite file rewritten with or without the configured key.
 int store_encryption(Config config, bool encrypt);
+/// `store backup FILE`: a consistent copy of the SQLite store, taken while the server runs.
+int store_backup(Config config, const std::string& destination);
 
 /// The chunking strategy from configuration, optionally overridden.
 text::ChunkOptions chunking(const Config& config, int max_tokens = 0, int overlap_tokens = -1);

@@ -701,12 +701,18 @@ int run(int argc, char** argv) {
   audit_export_cmd->add_option("--after", audit_after, "only rows with a larger id (default 0: all)")
       ->check(CLI::NonNegativeNumber);
 
-  auto* store_cmd = app.add_subcommand("store", "the SQLite store's encryption at rest");
+  auto* store_cmd = app.add_subcommand("store", "the SQLite store: online backup, encryption at rest");
   store_cmd->require_subcommand(1);
   auto* store_encrypt_cmd = store_cmd->add_subcommand(
       "encrypt", "encrypt the SQLite file with storage.encryption_key (stop the server first)");
   auto* store_decrypt_cmd = store_cmd->add_subcommand(
       "decrypt", "rewrite the encrypted SQLite file as a plain one (server stopped)");
+  auto* store_backup_cmd =
+      store_cmd->add_subcommand("backup", "copy the SQLite store to a new file while the server runs");
+  std::string backup_file;
+  store_backup_cmd
+      ->add_option("FILE", backup_file, "the new file (encrypted with the same key when one is set)")
+      ->required();
 
   auto* config_cmd = app.add_subcommand("config", "inspect configuration");
   config_cmd->require_subcommand(1);
@@ -752,6 +758,7 @@ int run(int argc, char** argv) {
   if (audit_export_cmd->parsed()) return audit_export(std::move(config).value(), audit_after);
   if (store_encrypt_cmd->parsed()) return store_encryption(std::move(config).value(), true);
   if (store_decrypt_cmd->parsed()) return store_encryption(std::move(config).value(), false);
+  if (store_backup_cmd->parsed()) return store_backup(std::move(config).value(), backup_file);
   if (chat_cmd->parsed()) return chat(std::move(config).value(), user, json_output, new_session);
   if (memory_import_cmd->parsed())
     return memory_import(*config, memory_user, import_file, config->session.idle_gap_minutes);

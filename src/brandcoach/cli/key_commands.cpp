@@ -101,6 +101,19 @@ int audit_export(Config config, int64_t after_id) {
   return 0;
 }
 
+int store_backup(Config config, const std::string& destination) {
+  if (store::is_postgres_url(config.storage.url)) {
+    return fail(Error::config("store backup is for the SQLite store; back PostgreSQL up with its own tools",
+                              "storage.url"));
+  }
+  const std::string path = config.database_path();
+  if (auto status = store::backup_sqlite_file(path, config.storage.encryption_key, destination); !status)
+    return fail(status.error());
+  std::cerr << fmt::format("backed up {} to {}{}\n", path, destination,
+                           config.storage.encryption_key.empty() ? "" : " (encrypted with the same key)");
+  return 0;
+}
+
 int store_encryption(Config config, bool encrypt) {
   if (store::is_postgres_url(config.storage.url)) {
     return fail(Error::config(

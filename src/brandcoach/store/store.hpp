@@ -500,6 +500,9 @@ Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options);
 /// Fails with conflict while another process has the database open or when it is already so.
 Status encrypt_sqlite_file(const std::string& path, std::string_view key);
 Status decrypt_sqlite_file(const std::string& path, std::string_view key);
+/// A consistent copy of the SQLite database at `path` in the new file `destination`, taken while
+/// other processes go on writing; encrypted with `key` (under its own salt) when one is given.
+Status backup_sqlite_file(const std::string& path, std::string_view key, const std::string& destination);
 
 struct PostgresOptions {
   std::string url;      // postgresql://user:password@host:port/database (libpq connection URI)

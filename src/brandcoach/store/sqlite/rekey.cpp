@@ -131,6 +131,50 @@ Status convert(const std::string& path, std::string_view key, bool encrypt) {
 
 }  // namespace
 
+Status backup_sqlite_file(const std::string& path, std::string_view key, const std::string& destination) {
+  const auto format = sqlite::database_format(path);
+  if (format == DatabaseFormat::missing) return Error::not_found("no database at " + path);
+  if (std::error_code ec; fs::exists(destination, ec))
+    return Error{ErrorKind::conflict, destination + " exists already; back up to a new file", {}};
+  std::unique_ptr<EncryptedVfs> source_vfs;
+  std::unique_ptr<EncryptedVfs> target_vfs;
+  if (!key.empty()) {
+    auto source = EncryptedVfs::create(path, key);
+    if (!source) return source.error();
+    source_vfs = std::move(source).value();
+    auto target = EncryptedVfs::create(destination, key);
+    if (!target) return target.error();
+    target_vfs = std::move(target).value();
+  } else if (format == DatabaseFormat::encrypted) {
+    return Error::config(path + " is encrypted: set storage.encryption_key", "storage.encryption_key");
+  }
+  Handle source;
+  if (auto status = open(source, path, SQLITE_OPEN_READONLY, source_vfs.get()); !status) return status;
+  sqlite3_busy_timeout(source.get(), 10000);
+  Handle copy;
+  if (auto status = open(copy, destination, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, target_vfs.get());
+      !status)
+    return status;
+  // One step: a single read transaction on the source, so the copy is one consistent moment of it
+  // while the server goes on writing.
+  sqlite3_backup* backup = sqlite3_backup_init(copy.get(), "main", source.get(), "main");
+  if (backup == nullptr)
+    return Error::unavailable("cannot copy the database: " + std::string(sqlite3_errmsg(copy.get())));
+  const int stepped = sqlite3_backup_step(backup, -1);
+  sqlite3_backup_finish(backup);
+  auto check =
+      stepped == SQLITE_DONE ? one_text(copy.get(), "PRAGMA integrity_check") : Result<std::string>("");
+  copy.close();
+  if (stepped != SQLITE_DONE || !check || *check != "ok") {
+    remove_with_companions(destination);
+    return Error::unavailable(fmt::format("the backup failed ({}); nothing was written",
+                                          stepped != SQLITE_DONE ? sqlite3_errstr(stepped)
+                                          : check                ? *check
+                                                                 : check.error().message));
+  }
+  return ok();
+}
+
 Status encrypt_sqlite_file(const std::string& path, std::string_view key) {
   return convert(path, key, true);
 }
