@@ -1212,6 +1212,16 @@ TEST_F(MemoryStore, WhoDoesAJobIsAnsweredByTheMessageNamingThemBesideIt) {
   EXPECT_NE(cofounder.find("Aoife"), std::string::npos) << cofounder;
 }
 
+// Every line naming `old` says it is history.
+void expect_only_as_history(const std::string& text, const std::string& old) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(old) == std::string::npos) continue;
+    EXPECT_TRUE(line.find("changed") != std::string::npos || line.find("Earlier") != std::string::npos)
+        << text;
+  }
+}
+
 TEST_F(MemoryStore, AQuotedStatementIsFollowedToTheChangeThatReplacedIt) {
   auto user = *db->ensure_user("ana");
   say(user, "A tasting flight is at €22 for walk-in guests.");
@@ -1221,12 +1231,7 @@ TEST_F(MemoryStore, AQuotedStatementIsFollowedToTheChangeThatReplacedIt) {
   const auto text = recalled(user, "How much does a tasting flight cost now for walk-in guests?");
   EXPECT_NE(text.find("€26"), std::string::npos) << text;
   EXPECT_EQ(text.find("Giulia"), std::string::npos) << text;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("€22") != std::string::npos) {
-      EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
-    }
-  }
+  expect_only_as_history(text, "€22");
 }
 
 TEST_F(MemoryStore, ASwitchOrAShiftAnnouncesTheChangeOfWhatWasQuoted) {
@@ -1236,12 +1241,7 @@ TEST_F(MemoryStore, ASwitchOrAShiftAnnouncesTheChangeOfWhatWasQuoted) {
   say(user, "Also switching from Gtechniq to Koch-Chemie, better margins and my supplier carries it.");
   const auto text = recalled(user, "which product brand am I using now?");
   EXPECT_NE(text.find("Koch-Chemie"), std::string::npos) << text;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("Gtechniq products mostly") != std::string::npos) {
-      EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
-    }
-  }
+  expect_only_as_history(text, "Gtechniq products mostly");
 }
 
 TEST_F(MemoryStore, AQuoteThatLeavesAnOldValueBehindIsShownAsTheChange) {
@@ -1251,13 +1251,7 @@ TEST_F(MemoryStore, AQuoteThatLeavesAnOldValueBehindIsShownAsTheChange) {
   say(user, "BIG NEWS we moved!! no more Pearl, we have a permanent spot at the Southtown food park.");
   const auto text = recalled(user, "where are we parked these days?");
   EXPECT_NE(text.find("Southtown"), std::string::npos) << text;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("Pearl") != std::string::npos) {
-      EXPECT_TRUE(line.find("changed") != std::string::npos || line.find("Earlier") != std::string::npos)
-          << text;
-    }
-  }
+  expect_only_as_history(text, "Pearl");
 }
 
 TEST_F(MemoryStore, AChangeOfTheQuotedClausesThingIsFollowedEvenWhenTheQuestionNamesItOtherwise) {
@@ -1270,12 +1264,7 @@ TEST_F(MemoryStore, AChangeOfTheQuotedClausesThingIsFollowedEvenWhenTheQuestionN
   EXPECT_NE(text.find("23,500"), std::string::npos) << text;
   // The fun dive's change is another clause's thing: it answers nothing about the course.
   EXPECT_EQ(text.find("2,000"), std::string::npos) << text;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("21,000") != std::string::npos) {
-      EXPECT_NE(line.find("Earlier"), std::string::npos) << text;
-    }
-  }
+  expect_only_as_history(text, "21,000");
 }
 
 TEST_F(MemoryStore, SomeoneCoveringForAnInjuredColleagueIsAHandover) {
@@ -1285,13 +1274,7 @@ TEST_F(MemoryStore, SomeoneCoveringForAnInjuredColleagueIsAHandover) {
   say(user, "Khadija hurt her wrist so her sister Fatima is teaching bread for a few weeks.");
   const auto text = recalled(user, "Who is teaching bread at the moment?");
   EXPECT_NE(text.find("Fatima"), std::string::npos) << text;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("Khadija") != std::string::npos) {
-      EXPECT_TRUE(line.find("changed") != std::string::npos || line.find("Earlier") != std::string::npos)
-          << text;
-    }
-  }
+  expect_only_as_history(text, "Khadija");
 }
 
 TEST_F(MemoryStore, AHandoverSaidWithAShortFormOfTheJobIsFollowed) {
@@ -1338,16 +1321,6 @@ TEST_F(MemoryStore, AQuoteOfOnePriceLeavesOutAnotherSinceChanged) {
   const auto text = recalled(user, "How much is a beard trim?");
   EXPECT_NE(text.find("€20"), std::string::npos) << text;
   EXPECT_EQ(text.find("€60"), std::string::npos) << text;
-}
-
-// Every line naming `old` says it is history.
-void expect_only_as_history(const std::string& text, const std::string& old) {
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find(old) == std::string::npos) continue;
-    EXPECT_TRUE(line.find("changed") != std::string::npos || line.find("Earlier") != std::string::npos)
-        << text;
-  }
 }
 
 TEST_F(MemoryStore, SomeoneHandingTheirJobOnIsFollowedToWhoDoesItNow) {
