@@ -621,8 +621,11 @@ struct Server::Impl {
     std::lock_guard lock(connections_mutex);
     for (const auto& connection : connections) {
       if (connection->idle) {
-        asio::post(connection->lowest().get_executor(),
-                   [connection] { connection->lowest().socket().cancel(); });
+        asio::post(connection->lowest().get_executor(), [connection] {
+          // The connection may have closed meanwhile: nothing to cancel then, and no throw.
+          boost::system::error_code already_closed;
+          connection->lowest().socket().cancel(already_closed);
+        });
       }
     }
     if (connections.empty()) return;
@@ -632,8 +635,11 @@ struct Server::Impl {
       std::lock_guard lock(connections_mutex);
       spdlog::warn("shutdown grace period over; closing {} connection(s)", connections.size());
       for (const auto& connection : connections) {
-        asio::post(connection->lowest().get_executor(),
-                   [connection] { connection->lowest().socket().cancel(); });
+        asio::post(connection->lowest().get_executor(), [connection] {
+          // The connection may have closed meanwhile: nothing to cancel then, and no throw.
+          boost::system::error_code already_closed;
+          connection->lowest().socket().cancel(already_closed);
+        });
       }
     });
   }
