@@ -812,6 +812,27 @@ TEST(RecallRendering, APriceQuotesOnlyItsOwnClauseOfAList) {
   EXPECT_EQ(answer.find("$15"), std::string::npos) << answer;
 }
 
+TEST_F(Extractor, BrandKeywordsAnArrowedPriceChangeAndAPriceSoldAt) {
+  EXPECT_EQ(values(extractor.extract("Brand keywords: breath, quiet, precise."), "personality"),
+            (std::vector<std::string>{"breath", "quiet", "precise"}));
+  EXPECT_EQ(values(extractor.extract("- small dog full groom 120 → 130 zł from 1 April"), "price"),
+            std::vector<std::string>{"130 zł (small dog full groom)"});
+  EXPECT_EQ(values(extractor.extract("Basic plan $45 -> $49"), "price"),
+            std::vector<std::string>{"$49 (Basic plan)"});
+  EXPECT_EQ(values(extractor.extract("We change private price to ₩80,000."), "price"),
+            std::vector<std::string>{"₩80,000 (private)"});
+  EXPECT_EQ(values(extractor.extract("Our signature is a 24-month Comté, sold at €38 per kilo."), "price"),
+            std::vector<std::string>{"€38 (Comté)"});
+}
+
+TEST_F(Extractor, ANameChangeNamesTheNewNameNotAWordAfterIt) {
+  EXPECT_EQ(
+      values(extractor.extract("we changed the name because Nine Yards was taken so now it's Pattu Closet"),
+             "company"),
+      std::vector<std::string>{"Pattu Closet"});
+  EXPECT_TRUE(values(extractor.extract("I want a new name easy for foreigners to say."), "company").empty());
+}
+
 TEST_F(Extractor, HostileInputIsFastAndHarmless) {
   std::string long_message(30000, 'a');
   long_message += " our price is $";
@@ -905,6 +926,14 @@ TEST(FactPlan, AGoalMovedWithoutItsMeasureReplacesTheGoalOfTheNearestCount) {
       {{"goals", "220", 0.9, Cue::correction}}, 7);
   ASSERT_EQ(writes.size(), 1u);
   EXPECT_EQ(writes[0].status_changes, (std::vector<std::pair<int64_t, std::string>>{{1, "superseded"}}));
+}
+
+TEST(RecallQuestions, AQuestionAfterLeadInWordsIsStillAQuestion) {
+  EXPECT_TRUE(recall_request("quick q where does our fish come from again").asks_memory);
+  EXPECT_TRUE(recall_request("ok so what do we charge for the big candle").asks_memory);
+  // Lead-in words before a statement make no question of it.
+  EXPECT_FALSE(recall_request("ok so we raised the price of the big candle").asks_memory);
+  EXPECT_FALSE(recall_request("btw our fish comes from Villa María").asks_memory);
 }
 
 TEST(RecallQuestions, ExplicitImplicitAndAdvice) {
@@ -1286,6 +1315,16 @@ TEST_F(MemoryStore, AHandoverSaidWithAShortFormOfTheJobIsFollowed) {
       "pedis");
   const auto text = recalled(user, "who does pedicures at the studio now?");
   EXPECT_NE(text.find("Fernanda"), std::string::npos) << text;
+}
+
+TEST_F(MemoryStore, AnArrowedChangeIsShownAsAChange) {
+  auto user = *db->ensure_user("ola");
+  say(user, "prices: small dog full groom 120 zł, large dog 200 zł");
+  say(user, "Can you write a post about winter coats for dogs?");
+  say(user, "- small dog goes 120 → 130 zł from 1 April");
+  const auto text = recalled(user, "small dog full groom - current price?");
+  EXPECT_NE(text.find("130"), std::string::npos) << text;
+  expect_only_as_history(text, "120");
 }
 
 TEST_F(MemoryStore, AChangeNamingTheOldValueIsFollowed) {

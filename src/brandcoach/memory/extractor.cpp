@@ -92,7 +92,8 @@ struct RuleSpec {
 const RuleSpec kRules[] = {
     // Price of what the user sells.
     {"price",
-     "(?i)\\b(?:price[ds]?|pricing|charg(?:e|es|ing)|cost(?:s|ing)?|fee|sell(?:s|ing)?(?: \\w+){0,3} "
+     "(?i)\\b(?:price[ds]?|pricing|charg(?:e|es|ing)|cost(?:s|ing)?|fee|(?:sell(?:s|ing)?|sold)(?: "
+     "\\w+){0,3} "
      "(?:for|at)|"
      "retail(?:s|ing)? (?:for|at)|go(?:es)? for|rate is|priced at|plans? (?:is|are|at|costs?|start)|"
      "subscription|membership|tier|per (?:month|session|class|hour))\\b[^.!?]{0,60}?" BC_MONEY,
@@ -109,6 +110,9 @@ const RuleSpec kRules[] = {
      "climbing|bringing|taking|went)"
      "(?: [\\w'-]+){0,4}? to " BC_MONEY,
      Shape::money, 0.85, Cue::correction},
+    // An old and a new amount with an arrow: "small dog 120 → 130 zł", "$45->$49".
+    {"price", "(?:\\d[\\d.,]*|\\p{Sc} ?\\d[\\d.,]*) ?(?:→|->|=>|➡️?) ?" BC_MONEY, Shape::money, 0.85,
+     Cue::correction},
     // A list item of a thing and its amount: "- standard service €69", "standard service now €79".
     {"price",
      "(?i)(?:^ ?[-*•] ?|^ ?|[,:;] |\\band )(?:\\p{L}[\\p{L}'-]* ){0,3}\\p{L}[\\p{L}'-]* now " BC_MONEY,
@@ -286,11 +290,13 @@ const RuleSpec kRules[] = {
      Shape::proper, 0.9, Cue::plain, 5},
     {"company", "(?i)\\b(?:we're|we are|it's|its|we'll be|we will be) (?:called|named|trading as) ([^.!?;]+)",
      Shape::proper, 0.85, Cue::plain, 5},
+    // The new name is capitalised, quoted or more than one word: "a new name easy for foreigners to
+    // say" names nothing.
     {"company",
-     "(?i)\\b(?:renamed|rebranded|rebranding|renaming|changed (?:our|the|my) (?:business |company |shop "
+     "\\b(?i:renamed|rebranded|rebranding|renaming|changed (?:our|the|my) (?:business |company |shop "
      "|brand |firm )?"
      "name|changing (?:our|the|my) name|(?:will|we'll|going to) trade|trading going forward|new name)"
-     "(?: \\w+){0,4}? (?:to|as|is|will be|:) ([^.!?;]+)",
+     "(?: \\w+){0,4}? (?i:to|as|is|will be|:) (['\"‘“]?\\p{Lu}[^.!?;]*|[^.!?;\\s]+ [^.!?;]+)",
      Shape::proper, 0.95, Cue::correction, 5},
     // "New name: Nồi Nhà".
     {"company", "(?i)\\bnew (?:business |company |brand |shop )?name ?[:=] ?([^.!?;]+)", Shape::proper, 0.95,
@@ -442,7 +448,7 @@ const RuleSpec kRules[] = {
     // "Brand words: sharp, warm, no-nonsense", "vibe words for the brand: loud, family, proud",
     // "Brand words I like: calm, honest, sea."
     {"personality",
-     "(?i)\\b(?:(?:brand|vibe|personality|tone|key) words|"
+     "(?i)\\b(?:(?:brand|vibe|personality|tone|key) (?:key ?)?words|brand adjectives|"
      "words (?:for|to describe|that describe) (?:the|our|my) (?:brand|business|shop|company))"
      "(?: for (?:the|our|my) (?:brand|business|shop|company))?(?: (?:i|we) "
      "(?:think|like|love|chose|picked|want|settled on|landed on|went with|came up with))?(?: (?:are|would be|"
@@ -977,10 +983,10 @@ std::vector<std::string> sentences(std::string_view text) {
 bool is_linking_word(std::string_view word) {
   static constexpr std::string_view kWords[] = {
       "is", "are", "was", "will", "be", "costs", "cost", "costing", "goes", "go", "for", "at", "sells",
-      "sell", "selling", "priced", "now", "only", "just", "like", "about", "around", "roughly", "charge",
-      "charges", "charging", "we", "i", "we'll", "it's", "it", "would", "to", "price", "pricing", "rate",
-      "fee", "set", "up", "starts", "start", "starting", "from", "currently", "bumped", "raised", "moved",
-      "changed", "lowered", "dropped", "going", "gonna", "on", "in", "begins", "begin", "beginning",
+      "sell", "selling", "sold", "priced", "now", "only", "just", "like", "about", "around", "roughly",
+      "charge", "charges", "charging", "we", "i", "we'll", "it's", "it", "would", "to", "price", "pricing",
+      "rate", "fee", "set", "up", "starts", "start", "starting", "from", "currently", "bumped", "raised",
+      "moved", "changed", "lowered", "dropped", "going", "gonna", "on", "in", "begins", "begin", "beginning",
       "happens", "happening", "kicks", "off", "scheduled", "planned", "takes", "place", "runs", "run", "due",
       "booked", "we're", "i'm", "now,", "then", "still", "retail", "retails", "the", "a", "an", "of", "comes",
       "come", "out", "per", "pushed", "back", "forward", "has", "have", "had", "been", "get", "gets", "sits",
@@ -1021,16 +1027,44 @@ std::string item_before(std::string_view before) {
   if (!before.empty() && (before.back() == ',' || before.back() == ':')) before.remove_suffix(1);
   auto words = split_words(before);
   while (!words.empty() && is_linking_word(words.back())) words.pop_back();
+  // "a 24-month Comté, sold at €38": the comma before the linking words joins them too.
+  if (!words.empty() && words.back().size() > 1 && words.back().back() == ',') words.back().remove_suffix(1);
+  // "small dog 120 → 130 zł": the old amount and its arrow are not the thing.
+  const auto arrow = [](std::string_view word) {
+    return word.ends_with("→") || word.ends_with("->") || word.ends_with("=>") || word.starts_with("➡");
+  };
+  if (!words.empty() && arrow(words.back())) {
+    const bool joined = words.back().size() > 3 && std::isdigit(static_cast<unsigned char>(words.back()[0]));
+    words.pop_back();
+    if (!joined && !words.empty() && std::any_of(words.back().begin(), words.back().end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        }))
+      words.pop_back();
+    while (!words.empty() && is_linking_word(words.back())) words.pop_back();
+  }
   std::vector<std::string_view> item;
   // A name ends the item where its capitals end: "a pale ale called Lagan Lazy" -> "Lagan Lazy".
   const auto capital = [](std::string_view word) {
     return std::isupper(static_cast<unsigned char>(word[0]));
   };
   const bool named = !words.empty() && capital(words.back());
+  // "we change private price to": after "we" or "I" the word is what they do, not part of the thing
+  // (an "oil change" stays one).
+  const auto done_by_subject = [&](size_t at) {
+    static constexpr std::string_view kSubjects[] = {"we", "i", "we'll", "i'll", "will", "let's", "to"};
+    static constexpr std::string_view kVerbs[] = {"change", "set",    "make",     "put",    "bump",  "raise",
+                                                  "lower",  "cut",    "increase", "reduce", "move",  "keep",
+                                                  "adjust", "update", "fix",      "drop",   "double"};
+    const std::string verb = text::ascii_lower(words[at]);
+    return at > 0 && std::find(std::begin(kVerbs), std::end(kVerbs), verb) != std::end(kVerbs) &&
+           std::find(std::begin(kSubjects), std::end(kSubjects), text::ascii_lower(words[at - 1])) !=
+               std::end(kSubjects);
+  };
   while (!words.empty() && item.size() < 4 && !ends_item(words.back())) {
     const auto word = words.back();
     if (word.back() == ',' || word.back() == ':' || word.back() == ')') break;
     if (named && !capital(word)) break;
+    if (done_by_subject(words.size() - 1)) break;
     item.insert(item.begin(), word);
     words.pop_back();
   }
@@ -1258,8 +1292,9 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "comes on)(?: board)?(?: us)? as (?:a |an |our |the |new "
       ")?(co-?founder|partner|designer|investor|accountant|"
       "developer|manager|cto|ceo|coo|cmo|director|advisor|adviser|head \\w+))");
-  rules_->name_change =
-      compile("(?i)\\b(?:name change|changing (?:the|our) name|new name|rebrand(?:ing)?)\\b");
+  rules_->name_change = compile(
+      "(?i)\\b(?:name change|chang(?:ing|ed|e) (?:the|our|my) (?:business |company |shop |brand )?name|new "
+      "name|rebrand(?:ing|ed)?|renam(?:e|ed|ing))\\b");
   rules_->new_name = compile(
       "(?i:\\b(?:going with|went with|settled on|landed on|picked|chose|we're now|we are now|it's now|it is "
       "now|now it's|now we're|is now|will now be|will be)) (\\p{Lu}[\\p{L}\\w'&-]*(?: "

@@ -540,7 +540,18 @@ RecallRequest recall_request(std::string_view message) {
   // we're six now", "I mentioned Noble Loaf last time"): they make a memory question only in a
   // message worded as a question or a request to recall.
   const auto words = text::words(message);
-  const std::string first_word = words.empty() ? std::string() : text::ascii_lower(words.front());
+  // "quick q where does our fish come from again", "sorry, who did I say…": the question starts
+  // after the words that lead into it.
+  static constexpr std::string_view kLeadIns[] = {
+      "quick", "q",       "qq", "question", "sorry",  "ok",   "okay",  "so",  "hey",  "hi",
+      "hello", "btw",     "um", "uh",       "oh",     "also", "and",   "but", "wait", "hmm",
+      "right", "alright", "yo", "just",     "random", "real", "silly", "dumb"};
+  size_t lead = 0;
+  while (lead < words.size() && lead < 4 &&
+         std::find(std::begin(kLeadIns), std::end(kLeadIns), text::ascii_lower(words[lead])) !=
+             std::end(kLeadIns))
+    ++lead;
+  const std::string first_word = lead < words.size() ? text::ascii_lower(words[lead]) : std::string();
   const auto starts_with_one_of = [&](std::span<const std::string_view> starts) {
     return std::find(starts.begin(), starts.end(), first_word) != starts.end();
   };

@@ -71,6 +71,8 @@ std::string any_of_pattern(std::span<const std::string_view> cues) {
 
 // Words with which people announce a change ("update!! we moved…", "scratch that").
 bool looks_like_update(std::string_view text) {
+  // "small dog 120 → 130 zł": an old and a new value with an arrow between.
+  if (text.find("→") != std::string_view::npos || text.find("->") != std::string_view::npos) return true;
   static constexpr std::string_view kCues[] = {
       "update",  "scratch", "changed",  "moved", "instead", "no longer", "anymore", "any more", "switched",
       "renamed", " now ",   "actually", "quit",  "replac",  "swap",      "pushed",  "turns out"};
@@ -84,12 +86,14 @@ bool announces_change(std::string_view text) {
   // "launching May 5th, not April": the new value, then the one it replaces.
   if (looks_like_update(text) || text.find(", not ") != std::string_view::npos) return true;
   static constexpr std::string_view kCues[] = {
-      " goes to ",   " going to ",  " passes to ",   " rises ",   " raise",       " increas",    " higher ",
-      " lower ",     " drop ",      " dropping ",    " dropped ", " not the ",    " scrap",      " change",
-      " moving ",    " pulled out", " stepped in",   " postpone", " delay",       " cancel",     " from now",
-      " confirmed ", " as of ",     " put up",       " went up",  " gone up",     " up to ",     " down to ",
-      " switch",     " ended up ",  " went with ",   " go with ", " going with ", " gone with ", " shifted ",
-      " poached",    " swapped ",   " from now on ", " no more ", " move to ",    " leave ",     " leaving "};
+      " goes to ", " going to ", " passes to ", " rises ", " raise", " increas", " higher ", " lower ",
+      " drop ", " dropping ", " dropped ", " not the ", " scrap", " change", " moving ", " pulled out",
+      " stepped in", " postpone", " delay", " cancel", " from now", " confirmed ", " as of ", " put up",
+      " went up", " gone up", " up to ", " down to ", " switch", " ended up ", " went with ", " go with ",
+      " going with ", " gone with ", " shifted ", " poached", " swapped ", " from now on ", " no more ",
+      " move to ", " leave ", " leaving ",
+      // "we stop Naver booking", "I stop with Etsy", "Reem is going full-time"
+      " stop ", " going full", " goes full", " going part", " now full"};
   static const RE2 kAny(any_of_pattern(kCues));
   return RE2::PartialMatch(folded_for_cues(text), kAny);
 }
