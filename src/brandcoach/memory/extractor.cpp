@@ -1026,9 +1026,18 @@ std::string item_before(std::string_view before) {
   while (!before.empty() && before.back() == ' ') before.remove_suffix(1);
   if (!before.empty() && (before.back() == ',' || before.back() == ':')) before.remove_suffix(1);
   auto words = split_words(before);
-  while (!words.empty() && is_linking_word(words.back())) words.pop_back();
-  // "a 24-month Comté, sold at €38": the comma before the linking words joins them too.
-  if (!words.empty() && words.back().size() > 1 && words.back().back() == ',') words.back().remove_suffix(1);
+  bool priced_by_verb = false;
+  while (!words.empty() && is_linking_word(words.back())) {
+    static constexpr std::string_view kPricingVerbs[] = {"sold",  "sells", "sell",    "selling", "priced",
+                                                         "costs", "cost",  "retails", "goes"};
+    priced_by_verb |= std::find(std::begin(kPricingVerbs), std::end(kPricingVerbs),
+                                text::ascii_lower(words.back())) != std::end(kPricingVerbs);
+    words.pop_back();
+  }
+  // "a 24-month Comté, sold at €38": the comma before a verb of pricing joins the thing to it too
+  // ("a package in Diani, from KSh 400,000" names no thing).
+  if (priced_by_verb && !words.empty() && words.back().size() > 1 && words.back().back() == ',')
+    words.back().remove_suffix(1);
   // "small dog 120 → 130 zł": the old amount and its arrow are not the thing.
   const auto arrow = [](std::string_view word) {
     return word.ends_with("→") || word.ends_with("->") || word.ends_with("=>") || word.starts_with("➡");
