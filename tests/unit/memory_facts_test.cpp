@@ -313,6 +313,12 @@ TEST_F(Extractor, EveryPriceOfAListKeepsItsOwnThing) {
 }
 
 TEST_F(Extractor, SomeoneElsesPriceIsNotOurs) {
+  EXPECT_TRUE(
+      values(extractor.extract("The supermarket at the bottom of the hill sells a so-called Comté at €19 "
+                               "per kilo."),
+             "price")
+          .empty());
+  EXPECT_TRUE(values(extractor.extract("The guy next door charges $30 for a haircut."), "price").empty());
   auto facts = extractor.extract("Hart's charges £5.20 for their sourdough, ours is £4.50.");
   const auto prices = values(facts, "price");
   ASSERT_EQ(prices.size(), 1u);
@@ -934,6 +940,14 @@ TEST(RecallQuestions, AQuestionAfterLeadInWordsIsStillAQuestion) {
   // Lead-in words before a statement make no question of it.
   EXPECT_FALSE(recall_request("ok so we raised the price of the big candle").asks_memory);
   EXPECT_FALSE(recall_request("btw our fish comes from Villa María").asks_memory);
+}
+
+TEST(RecallQuestions, WhereSomethingComesFromIsNotWhereTheBusinessIs) {
+  const auto source = recall_request("where does our fish come from again?");
+  EXPECT_TRUE(source.asks_memory);
+  EXPECT_EQ(std::find(source.keys.begin(), source.keys.end(), "location"), source.keys.end());
+  const auto based = recall_request("where are we based again?");
+  EXPECT_NE(std::find(based.keys.begin(), based.keys.end(), "location"), based.keys.end());
 }
 
 TEST(RecallQuestions, ExplicitImplicitAndAdvice) {

@@ -1220,6 +1220,11 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       "sellers|vendors|salons|studios|chains|schools|bakeries|cafes|restaurants|hotels|hostels|stalls)\\b"
       "[^.!?;]{0,80}?\\b(?:charge|charging|sell|selling|ask|asking|offer|offering|price|go for|do it "
       "for))\\b|"
+      // "The supermarket at the bottom of the hill sells a so-called Comté at €19": a business the user's
+      // own never is, named as the subject of a sale.
+      "^ ?(?i:(?:the|a|an|this|that) (?:[a-z-]+ ){0,2}(?:supermarket|hypermarket|chain|department store|mall|"
+      "guy|lady|woman|man|place (?:down|next|across|near|around|on)|one (?:down|next|across|near|around))\\b"
+      "[^.!?;]{0,80}?\\b(?:sells?|selling|charges?|charging|asks?|asking|offers?|goes for|does it for))\\b|"
       // "There is a bigger brand in Accra, Shea Royale, selling something similar for GH₵ 140".
       "(?i:\\bthere(?:'s| is| are) (?:a |an |another |one |some |this |these )?(?:[a-z]+ "
       "){0,2}(?:(?:brand|shop|"

@@ -703,6 +703,12 @@ std::vector<std::string> keys_mentioned(std::string_view message) {
       (has_stem(stems, "target") || has_stem(stems, "custom") || has_stem(stems, "audienc") ||
        has_stem(stems, "client") || has_stem(stems, "who"));
   if (!spending && about_customers) std::erase(keys, std::string("budget"));
+  // "Where does our fish come from?", "where do we get the beans": a source, not where the business is.
+  const bool asks_source =
+      has_stem(stems, "where") &&
+      (has_stem(stems, "come") || has_stem(stems, "get") || has_stem(stems, "buy") ||
+       has_stem(stems, "sourc") || has_stem(stems, "order") || has_stem(stems, "import"));
+  if (asks_source) std::erase(keys, std::string("location"));
   return keys;
 }
 
