@@ -512,7 +512,6 @@ TEST(ConfigLlm, EmbeddingsIsAnotherNameForTheEmbedSection) {
   EXPECT_EQ(config->embed.timeout_ms, 1234);
 }
 
-
 TEST(ConfigStorage, TheEncryptionKeyComesOnlyFromTheEnvironmentOrAKeyFile) {
   TempDir dir;
   ConfigSources sources;
@@ -522,7 +521,8 @@ TEST(ConfigStorage, TheEncryptionKeyComesOnlyFromTheEnvironmentOrAKeyFile) {
   EXPECT_EQ(from_env->storage.encryption_key, "a passphrase of some length");
 
   ConfigSources file_sources;
-  file_sources.overrides = {{"storage.encryption_key_file", write_file(dir, "key from a file, long\n", "k.txt")}};
+  file_sources.overrides = {
+      {"storage.encryption_key_file", write_file(dir, "key from a file, long\n", "k.txt")}};
   auto from_file = load_config(file_sources);
   ASSERT_TRUE(from_file) << from_file.error().message;
   EXPECT_EQ(from_file->storage.encryption_key, "key from a file, long");
