@@ -831,6 +831,20 @@ TEST_F(Extractor, BrandKeywordsAnArrowedPriceChangeAndAPriceSoldAt) {
             std::vector<std::string>{"€38 (Comté)"});
 }
 
+TEST_F(Extractor, AThingSwitchedToANewSourceNamesIt) {
+  EXPECT_EQ(values(extractor.extract("We switched shampoo to a Québec brand, Chiot Nature, made in Beauce."),
+                   "person:shampoo"),
+            std::vector<std::string>{"Chiot Nature"});
+  EXPECT_EQ(
+      values(extractor.extract("so we changed supplier to Açaí do Norte, from Belém"), "person:supplier"),
+      std::vector<std::string>{"Açaí do Norte"});
+  // A date, a price or the business's own place switched is no source.
+  for (const auto* text : {"we changed the launch to March", "We switched the shop to Leith",
+                           "we switched the class to Friday"}) {
+    for (const auto& fact : extractor.extract(text)) EXPECT_FALSE(fact.key.starts_with("person:")) << text;
+  }
+}
+
 TEST_F(Extractor, ANameChangeNamesTheNewNameNotAWordAfterIt) {
   EXPECT_EQ(
       values(extractor.extract("we changed the name because Nine Yards was taken so now it's Pattu Closet"),

@@ -1162,6 +1162,7 @@ struct FactExtractor::Rules {
   std::unique_ptr<RE2> new_name;          // (name): "going with Tidy Tails Mobile"
   std::unique_ptr<RE2> person_lower;      // (role, name) for text written without capitals
   std::unique_ptr<RE2> person_after_lower;
+  std::unique_ptr<RE2> switched_to;  // (thing, name): "we switched shampoo to a Québec brand, Chiot Nature"
   std::vector<std::string> invalid_patterns;  // with RE2's reason: a bug, never expected
   std::unique_ptr<RE2> site;                  // (item, place): "the second branch will be in Aundh"
   std::unique_ptr<RE2> site_named;            // (item, place): "a second truck in December, for Ballito"
@@ -1399,6 +1400,11 @@ FactExtractor::FactExtractor() : rules_(std::make_unique<Rules>()) {
       ")?(co-?founder|partner|designer|helper|assistant|photographer|developer|accountant|"
       "manager|va|boyfriend|girlfriend|husband|wife|brother|sister|investor|mentor)(?: is| named| called|,)? "
       "([a-z][a-z'-]+)\\b");
+  rules_->switched_to = compile(
+      "\\b(?i:(?:we|i)(?:'ve| have)? (?:switched|swapped|changed)(?: over)? (?:our |my |the "
+      ")?)([a-z][a-z-]{2,})"
+      "(?i: (?:to|for) )(?:(?i:a|an|the) [^,.;!?]{0,40}?, )?(\\p{Lu}[\\p{L}\\w'&-]*(?: "
+      "(?:(?:do|da|de|del|of|and|&) )?\\p{Lu}[\\p{L}\\w'&-]*){0,3})");
   rules_->person_after_lower = compile(
       "\\b([a-z][a-z'-]+) (?:is|will be) (?:my|our) (?:new )?(co-?founder|partner|designer|helper|assistant|"
       "photographer|developer|accountant|manager|va|investor|mentor)\\b");
@@ -1806,6 +1812,27 @@ std::vector<ExtractedFact> FactExtractor::extract(std::string_view message) cons
           }
         }
       }
+    }
+  }
+  // A thing the user gets from someone, switched to a new one: "we switched shampoo to a Québec brand,
+  // Chiot Nature" changes what "our shampoo is Iv San Bernard" said. Not a date, a price, a name or a
+  // place of the business ("we changed the launch to March", "the shop to Leith").
+  {
+    re2::StringPiece input(statements);
+    std::string thing;
+    std::string name;
+    static constexpr std::string_view kNotThings[] = {
+        "launch", "date",   "opening", "price",    "prices", "name",     "shop",  "store",   "studio",
+        "office", "hours",  "day",     "days",     "time",   "schedule", "plan",  "plans",   "menu",
+        "logo",   "colour", "color",   "colours",  "colors", "font",     "brand", "website", "site",
+        "domain", "event",  "meeting", "location", "base",   "address",  "van",   "truck",   "tagline"};
+    while (RE2::FindAndConsume(&input, *rules_->switched_to, &thing, &name)) {
+      const std::string folded = text::ascii_lower(thing);
+      if (std::find(std::begin(kNotThings), std::end(kNotThings), folded) != std::end(kNotThings) ||
+          RE2::FullMatch(text::ascii_lower(name), *rules_->calendar_word))
+        continue;
+      out.push_back({"person:" + folded, name, 0.85, Cue::correction,
+                     static_cast<size_t>(input.data() - statements.data())});
     }
   }
   // Key people: "my designer is Ana" -> person:designer = Ana.
