@@ -311,6 +311,10 @@ TEST(EncryptedVfs, FileOperationsMatchAByteModel) {
       ASSERT_EQ(file->read(0, static_cast<int>(model.size()), rc), model) << "after op " << op;
       ASSERT_EQ(rc, SQLITE_OK);
     }
+    // Past the end, also inside the last unit: zeros and a short read.
+    const std::string beyond = file->read(static_cast<int64_t>(model.size()) + 5, 8, rc);
+    EXPECT_EQ(rc, SQLITE_IOERR_SHORT_READ);
+    EXPECT_EQ(beyond, std::string(8, '\0'));
     if (model.size() >= 3) {
       const std::string past = file->read(static_cast<int64_t>(model.size()) - 3, 10, rc);
       EXPECT_EQ(rc, SQLITE_IOERR_SHORT_READ);

@@ -219,7 +219,9 @@ int encrypted_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 o
   auto* out = static_cast<unsigned char*>(buffer);
   const int64_t end = offset + amount;
   const int64_t readable_end = std::min(end, size);
-  for (int64_t unit = offset / kUnitBytes; unit * kUnitBytes < readable_end; ++unit) {
+  // A read that starts at or past the end reads nothing stored (not even from its last unit).
+  for (int64_t unit = offset / kUnitBytes; offset < readable_end && unit * kUnitBytes < readable_end;
+       ++unit) {
     const int64_t unit_start = unit * kUnitBytes;
     const int64_t stored = std::min(kUnitBytes, size - unit_start);
     if (const int rc = read_unit(state, unit, stored); rc != SQLITE_OK) return rc;
