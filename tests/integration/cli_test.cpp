@@ -207,6 +207,9 @@ TEST(Cli, StoreEncryptAndDecryptRewriteTheFileAndOnlyTheKeyOpensIt) {
 
   r = run({"--data-dir", data, "store", "decrypt"}, {}, {key});
   ASSERT_EQ(r.code, 0) << r.err;
+  r = run({"--data-dir", data, "store", "decrypt"}, {}, {key});
+  EXPECT_EQ(r.code, 1) << "a plain file has nothing to decrypt";
+  EXPECT_NE(r.err.find("is not encrypted"), std::string::npos) << r.err;
   r = run(search, "vanilla\n");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Quokka vanilla"), std::string::npos) << r.out;

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -64,6 +65,35 @@ void remove_with_companions(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(path + suffix, ec);
 }
 
+// Copies every page of `source` into the new file `target` in one backup step (one read transaction,
+// so one consistent moment of it) and checks the copy; any failure removes the copy. With
+// `expected_pages`, the copy must also have that many pages (a source nobody else writes to).
+Status copy_checked(sqlite3* source, const std::string& target, const EncryptedVfs* target_vfs,
+                    const std::optional<std::string>& expected_pages) {
+  Handle copy;
+  if (auto status = open(copy, target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, target_vfs); !status)
+    return status;
+  sqlite3_backup* backup = sqlite3_backup_init(copy.get(), "main", source, "main");
+  if (backup == nullptr)
+    return Error::unavailable("cannot copy the database: " + std::string(sqlite3_errmsg(copy.get())));
+  const int stepped = sqlite3_backup_step(backup, -1);
+  sqlite3_backup_finish(backup);
+  if (stepped != SQLITE_DONE) {
+    copy.close();
+    remove_with_companions(target);
+    return Error::unavailable(fmt::format("copying the database failed: {}", sqlite3_errstr(stepped)));
+  }
+  auto check = one_text(copy.get(), "PRAGMA integrity_check");
+  auto copied = one_text(copy.get(), "PRAGMA page_count");
+  copy.close();
+  if (!check || *check != "ok" || !copied || (expected_pages && *copied != *expected_pages)) {
+    remove_with_companions(target);
+    return Error::internal(
+        fmt::format("the copy did not check out ({})", check ? *check : check.error().message));
+  }
+  return ok();
+}
+
 Status convert(const std::string& path, std::string_view key, bool encrypt) {
   switch (sqlite::database_format(path)) {
     case DatabaseFormat::missing:
@@ -99,26 +129,8 @@ Status convert(const std::string& path, std::string_view key, bool encrypt) {
   auto pages = one_text(source.get(), "PRAGMA page_count");
   if (!pages) return pages.error();
 
-  Handle copy;
-  if (auto status = open(copy, target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, target_vfs.get()); !status)
-    return status;
-  sqlite3_backup* backup = sqlite3_backup_init(copy.get(), "main", source.get(), "main");
-  if (backup == nullptr)
-    return Error::unavailable("cannot copy the database: " + std::string(sqlite3_errmsg(copy.get())));
-  const int stepped = sqlite3_backup_step(backup, -1);
-  sqlite3_backup_finish(backup);
-  if (stepped != SQLITE_DONE) {
-    copy.close();
-    remove_with_companions(target);
-    return Error::unavailable(fmt::format("copying the database failed: {}", sqlite3_errstr(stepped)));
-  }
-  auto check = one_text(copy.get(), "PRAGMA integrity_check");
-  auto copied = one_text(copy.get(), "PRAGMA page_count");
-  copy.close();
-  if (!check || *check != "ok" || !copied || *copied != *pages) {
-    remove_with_companions(target);
-    return Error::internal(fmt::format("the copy of {} did not check out ({}); the original is unchanged",
-                                       path, check ? *check : check.error().message));
+  if (auto copied = copy_checked(source.get(), target, target_vfs.get(), *pages); !copied) {
+    return Error{copied.error().kind, copied.error().message + "; the original is unchanged", {}};
   }
   std::error_code ec;
   fs::rename(target, path, ec);
@@ -151,26 +163,10 @@ Status backup_sqlite_file(const std::string& path, std::string_view key, const s
   Handle source;
   if (auto status = open(source, path, SQLITE_OPEN_READONLY, source_vfs.get()); !status) return status;
   sqlite3_busy_timeout(source.get(), 10000);
-  Handle copy;
-  if (auto status = open(copy, destination, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, target_vfs.get());
-      !status)
-    return status;
-  // One step: a single read transaction on the source, so the copy is one consistent moment of it
-  // while the server goes on writing.
-  sqlite3_backup* backup = sqlite3_backup_init(copy.get(), "main", source.get(), "main");
-  if (backup == nullptr)
-    return Error::unavailable("cannot copy the database: " + std::string(sqlite3_errmsg(copy.get())));
-  const int stepped = sqlite3_backup_step(backup, -1);
-  sqlite3_backup_finish(backup);
-  auto check =
-      stepped == SQLITE_DONE ? one_text(copy.get(), "PRAGMA integrity_check") : Result<std::string>("");
-  copy.close();
-  if (stepped != SQLITE_DONE || !check || *check != "ok") {
-    remove_with_companions(destination);
-    return Error::unavailable(fmt::format("the backup failed ({}); nothing was written",
-                                          stepped != SQLITE_DONE ? sqlite3_errstr(stepped)
-                                          : check                ? *check
-                                                                 : check.error().message));
+  // The server may go on writing: the copy is of one moment, whatever the page count is by then.
+  if (auto copied = copy_checked(source.get(), destination, target_vfs.get(), std::nullopt); !copied) {
+    return Error{
+        copied.error().kind, "the backup failed: " + copied.error().message + "; nothing was written", {}};
   }
   return ok();
 }
